@@ -1,0 +1,31 @@
+# The two front-door commands are `make demo` and `make test`; both run `setup` first.
+CARGO ?= cargo
+DEMO_OUT ?= demo-out
+
+.PHONY: setup build demo test test-cuda clean-venv
+
+setup:
+	@tools/setup.sh
+
+build: setup
+	$(CARGO) build --workspace
+
+demo: setup
+	$(CARGO) build --release --workspace
+	target/release/neurozoo demo --out $(DEMO_OUT)
+
+test: setup
+	$(CARGO) nextest run --workspace
+	@$(MAKE) --no-print-directory test-cuda
+
+# CUDA variants of the device tests are #[ignore]d so a CPU machine reports them as skipped;
+# on a machine whose libtorch sees a GPU they are run here.
+test-cuda: setup
+	@if $(CARGO) run -q -p neurozoo -- doctor --json | grep -q '"cuda_available": *true'; then \
+		$(CARGO) nextest run --workspace --run-ignored only -E 'test(/cuda/)'; \
+	else \
+		echo "test-cuda: no CUDA device visible to libtorch; CUDA tests skipped"; \
+	fi
+
+clean-venv:
+	rm -rf .venv

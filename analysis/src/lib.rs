@@ -1,0 +1,28 @@
+//! Analysis side of neurozoo: where plugins are found (and, as they land, the plugin host,
+//! representation files, tables and figures).
+//!
+//! ```
+//! let dirs = neurozoo_analysis::plugin_search_path();
+//! for dir in &dirs {
+//!     println!("plugins are looked for in {}", dir.display());
+//! }
+//! ```
+
+use std::path::PathBuf;
+
+/// Environment variable with extra plugin directories, `:`-separated like `PATH`.
+pub const PLUGIN_PATH_ENV: &str = "NEUROZOO_PLUGIN_PATH";
+
+/// Directories searched for plugins, first match wins: `NEUROZOO_PLUGIN_PATH` entries in order,
+/// then the directory of the running binary (where cargo and the release archive put the
+/// built-in plugins), then its `plugins/` subdirectory.
+pub fn plugin_search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os(PLUGIN_PATH_ENV)
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from)) {
+        dirs.push(exe_dir.join("plugins"));
+        dirs.insert(dirs.len() - 1, exe_dir);
+    }
+    dirs
+}

@@ -1,0 +1,11 @@
+//! The `neurozoo` command line: argument definitions and the commands that need no libtorch.
+//!
+//! The binary is split in two so that a missing or broken libtorch gives a clear error instead of
+//! a dynamic-loader crash: `neurozoo` (this crate, no libtorch in its dependency graph) runs the
+//! data and analysis commands itself and hands the model commands to `neurozoo-torch`, after
+//! checking that libtorch can be loaded. Both binaries parse the same [`args::Cli`].
+
+pub mod args;
+pub mod demo;
+pub mod doctor;
+pub mod torch;
