@@ -19,6 +19,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate, inspect and validate datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Run the whole pipeline on built-in simulated data.
     Demo {
         /// Output directory.
@@ -32,4 +37,77 @@ impl Command {
     pub fn needs_torch(&self) -> bool {
         false
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Simulate a dataset with known ground truth.
+    Simulate {
+        #[command(subcommand)]
+        kind: SimulateKind,
+    },
+    /// Shapes, dtypes, tiers, repeats, units, value ranges and ground truth of a static file.
+    Inspect {
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a static file; exit 0, or non-zero naming each problem (file and key).
+    Validate {
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimulateKind {
+    /// A V1 population in the spirit of Klindt et al. 2017 (cell types × locations).
+    V1(SimulateV1Args),
+}
+
+/// Options left out take the simulator's defaults (shown in brackets).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateV1Args {
+    /// Output file (neuralpredictors static HDF5 layout).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Random seed; the same seed gives the same file, byte for byte [0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of neurons [300].
+    #[arg(long)]
+    pub n_units: Option<usize>,
+    /// Unique training images [4000].
+    #[arg(long)]
+    pub n_train: Option<usize>,
+    /// Unique validation images [500].
+    #[arg(long)]
+    pub n_validation: Option<usize>,
+    /// Unique test images, each shown --repeats times [50].
+    #[arg(long)]
+    pub n_test: Option<usize>,
+    /// Unique final-test images, each shown --repeats times [25].
+    #[arg(long)]
+    pub n_final_test: Option<usize>,
+    /// Presentations of each test image [10].
+    #[arg(long)]
+    pub repeats: Option<usize>,
+    /// Image height in pixels [32].
+    #[arg(long)]
+    pub height: Option<usize>,
+    /// Image width in pixels [32].
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Stimuli: naturalistic (1/f spectrum) or white noise [naturalistic].
+    #[arg(long, value_parser = ["naturalistic", "white"])]
+    pub images: Option<String>,
+    /// Noise: poisson or gaussian [poisson].
+    #[arg(long, value_parser = ["poisson", "gaussian"])]
+    pub noise: Option<String>,
+    /// Standard deviation of Gaussian noise [1.0].
+    #[arg(long, requires = "noise")]
+    pub noise_sd: Option<f32>,
 }

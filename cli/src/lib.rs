@@ -6,6 +6,7 @@
 //! checking that libtorch can be loaded. Both binaries parse the same [`args::Cli`].
 
 pub mod args;
+pub mod data;
 pub mod demo;
 pub mod doctor;
 pub mod torch;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command};
-use neurozoo_cli::{doctor, torch};
+use neurozoo_cli::{data, doctor, torch};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Doctor { json } => doctor::run(json),
+        Command::Data { command } => data::run(command),
         Command::Demo { out } => neurozoo_cli::demo::run(&out),
     }
 }

@@ -1,0 +1,129 @@
+//! `neurozoo data simulate | inspect | validate`.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use neurozoo_datasets::inspect::{self, Inspection};
+use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
+use neurozoo_datasets::validate::{self, Severity};
+use neurozoo_datasets::{static_h5, Tier};
+
+use crate::args::{DataCommand, SimulateKind, SimulateV1Args};
+
+pub fn run(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Simulate { kind: SimulateKind::V1(args) } => simulate_v1(&args),
+        DataCommand::Inspect { file, json } => {
+            let summary = inspect::inspect(&file)?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                print_inspection(&summary);
+            }
+            Ok(())
+        }
+        DataCommand::Validate { file, json } => validate_file(&file, json),
+    }
+}
+
+fn v1_config(a: &SimulateV1Args) -> V1Config {
+    let d = V1Config::default();
+    V1Config {
+        seed: a.seed.unwrap_or(d.seed),
+        n_units: a.n_units.unwrap_or(d.n_units),
+        n_train: a.n_train.unwrap_or(d.n_train),
+        n_validation: a.n_validation.unwrap_or(d.n_validation),
+        n_test: a.n_test.unwrap_or(d.n_test),
+        n_final_test: a.n_final_test.unwrap_or(d.n_final_test),
+        repeats: a.repeats.unwrap_or(d.repeats),
+        height: a.height.unwrap_or(d.height),
+        width: a.width.unwrap_or(d.width),
+        images: match a.images.as_deref() {
+            Some("white") => ImageKind::White,
+            Some(_) => ImageKind::Naturalistic,
+            None => d.images,
+        },
+        noise: match a.noise.as_deref() {
+            Some("gaussian") => Noise::Gaussian { sd: a.noise_sd.unwrap_or(1.0) },
+            Some(_) => Noise::Poisson,
+            None => d.noise,
+        },
+        ..d
+    }
+}
+
+fn simulate_v1(args: &SimulateV1Args) -> Result<()> {
+    let cfg = v1_config(args);
+    let start = std::time::Instant::now();
+    let data = v1::simulate(&cfg)?;
+    static_h5::write(&data, &args.out)?;
+    let tiers: Vec<String> = Tier::ALL
+        .iter()
+        .map(|&t| (t, data.tier_indices(t).len()))
+        .filter(|(_, n)| *n > 0)
+        .map(|(t, n)| format!("{t} {n}"))
+        .collect();
+    let [c, h, w] = data.image_shape();
+    eprintln!(
+        "wrote {}: {} trials ({}), {} units, {c}x{h}x{w} images, in {:.1} s",
+        args.out.display(),
+        data.n_trials(),
+        tiers.join(", "),
+        data.n_units(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn validate_file(file: &Path, json: bool) -> Result<()> {
+    let v = validate::validate(file);
+    if json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        for line in v.lines() {
+            eprintln!("{line}");
+        }
+    }
+    let (errors, warnings) = (v.count(Severity::Error), v.count(Severity::Warning));
+    if errors > 0 {
+        bail!("{}: {errors} problem(s), {warnings} warning(s)", file.display());
+    }
+    if !json {
+        println!("{}: valid ({warnings} warning(s))", file.display());
+    }
+    Ok(())
+}
+
+fn print_inspection(s: &Inspection) {
+    let [c, h, w] = s.image_shape;
+    println!("{}", s.file);
+    println!("  trials      {}", s.n_trials);
+    println!("  images      {c}x{h}x{w} {} in [{:.3}, {:.3}], mean {:.3}, std {:.3}", s.dtypes["images"], s.images.min, s.images.max, s.images.mean, s.images.std);
+    println!("  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}", s.n_units, s.dtypes["responses"], s.responses.min, s.responses.max, s.responses.mean);
+    println!("  image ids   {}", s.image_id_key.as_deref().unwrap_or("none (every trial its own image)"));
+    println!("  tiers       trials  images  repeated  repeats");
+    for (tier, t) in &s.tiers {
+        let repeats = if t.repeated_images > 0 { format!("{}-{}", t.min_repeats, t.max_repeats) } else { "-".into() };
+        println!("    {:<10}{:>6}{:>8}{:>10}  {repeats}", tier.as_str(), t.trials, t.unique_images, t.repeated_images);
+    }
+    let counts = |m: &std::collections::BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} ({v})")).collect::<Vec<_>>().join(", ");
+    if !s.units.areas.is_empty() {
+        println!("  areas       {}", counts(&s.units.areas));
+    }
+    if !s.units.layers.is_empty() {
+        println!("  layers      {}", counts(&s.units.layers));
+    }
+    if let Some(b) = s.behavior_columns {
+        println!("  behavior    {b} columns");
+    }
+    if let Some(p) = s.pupil_center_columns {
+        println!("  pupil       {p} columns");
+    }
+    if !s.statistics.is_empty() {
+        println!("  statistics  {}", s.statistics.join(", "));
+    }
+    if let Some(gt) = &s.ground_truth {
+        println!("  ground truth {}", gt.keys.join(", "));
+        println!("    cell types {}", counts(&gt.cell_types));
+    }
+}

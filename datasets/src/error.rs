@@ -1,0 +1,27 @@
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong reading or writing a dataset. Every message names the file and,
+/// where there is one, the HDF5 key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{}: cannot open as HDF5 ({source})", file.display())]
+    Open { file: PathBuf, source: hdf5::Error },
+    #[error("{}: {key}: {problem}", file.display())]
+    Key { file: PathBuf, key: String, problem: String },
+    #[error("{}: {problem}", file.display())]
+    File { file: PathBuf, problem: String },
+    #[error("invalid dataset: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = DatasetError> = std::result::Result<T, E>;
+
+impl DatasetError {
+    pub(crate) fn key(file: &Path, key: &str, problem: impl Into<String>) -> Self {
+        DatasetError::Key { file: file.to_path_buf(), key: key.to_string(), problem: problem.into() }
+    }
+
+    pub(crate) fn file(file: &Path, problem: impl Into<String>) -> Self {
+        DatasetError::File { file: file.to_path_buf(), problem: problem.into() }
+    }
+}

@@ -1,0 +1,3 @@
+//! Simulated datasets with known ground truth, for checking that models recover what is there.
+
+pub mod v1;

@@ -1,0 +1,443 @@
+//! The neuralpredictors static HDF5 layout (`StaticImageSet`), read in place and written back
+//! with the same keys and dtypes, so files move freely between neurozoo and the Python tools.
+//!
+//! | key | shape | notes |
+//! |---|---|---|
+//! | `images` | (N, C, H, W) | any numeric dtype; read as f32 |
+//! | `responses` | (N, U) | any numeric dtype; read as f32 |
+//! | `tiers` | (N,) | byte strings: train, validation, test, final_test |
+//! | `item_info/<id>` | (N,) | `frame_image_id`, `image_id` or `colorframeprojector_image_id` |
+//! | `item_info/trial_idx` | (N,) | |
+//! | `behavior`, `pupil_center` | (N, 3), (N, 2) | optional |
+//! | `neurons/*` | (U,) | `unit_ids`, `animal_ids`, `sessions`, `scan_idx`, `area`, `layer`, `cell_motor_coordinates` (U, 3) |
+//! | `statistics/<key>/<all\|train>/*` | | mean, std, min, max, median |
+//! | `ground_truth/*` | | neurozoo's simulators only; other readers ignore it |
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::{FixedAscii, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::{Hyperslab, SliceOrIndex};
+use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Dimension, IxDyn, Slice};
+
+use crate::dataset::{Dataset, GroundTruth, Tier, Units};
+use crate::error::{DatasetError, Result};
+use crate::stats::Summary;
+
+/// `item_info` keys that hold image ids, in the order neuralpredictors looks for them.
+pub const IMAGE_ID_KEYS: [&str; 3] = ["frame_image_id", "image_id", "colorframeprojector_image_id"];
+
+/// Rows read per HDF5 call when a dataset is not chunked (about 16 MB of f32).
+const SLAB_BYTES: usize = 16 << 20;
+
+/// Read a whole static dataset into memory.
+pub fn read(path: &Path) -> Result<Dataset> {
+    let r = StaticFile::open(path)?;
+    let ds = Dataset {
+        images: r.images()?,
+        responses: r.responses()?,
+        tiers: r.tiers()?,
+        image_ids: r.image_ids()?,
+        trial_idx: r.trial_idx()?,
+        units: r.units()?,
+        behavior: r.optional_rows("behavior")?,
+        pupil_center: r.optional_rows("pupil_center")?,
+        ground_truth: r.ground_truth()?,
+    };
+    ds.check_consistent().map_err(|e| DatasetError::file(path, e.to_string()))?;
+    if ds.n_trials() == 0 {
+        return Err(DatasetError::key(path, "images", "has no trials (first dimension is 0)"));
+    }
+    Ok(ds)
+}
+
+/// An open static file; each accessor reads and checks one key, naming it in any error.
+/// `read` stops at the first error, `validate` asks every accessor and collects them all.
+pub struct StaticFile {
+    file: hdf5::File,
+    path: PathBuf,
+}
+
+impl StaticFile {
+    pub fn open(path: &Path) -> Result<StaticFile> {
+        if !path.exists() {
+            return Err(DatasetError::file(path, "no such file"));
+        }
+        let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+        Ok(StaticFile { file, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, key: &str, problem: impl Into<String>) -> DatasetError {
+        DatasetError::key(&self.path, key, problem)
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        // link_exists on a nested path fails when a parent group is missing; check each level.
+        let mut prefix = String::new();
+        for part in key.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            if !self.file.link_exists(&prefix) {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn dataset(&self, key: &str) -> Result<hdf5::Dataset> {
+        if !self.has(key) {
+            return Err(self.err(key, "missing"));
+        }
+        self.file.dataset(key).map_err(|e| self.err(key, format!("is not a readable dataset ({e})")))
+    }
+
+    /// Member names of a group, empty when it does not exist.
+    pub fn members(&self, group: &str) -> Vec<String> {
+        self.file.group(group).and_then(|g| g.member_names()).unwrap_or_default()
+    }
+
+    /// The stored element type, as text (e.g. "uint8", "float32", "string").
+    pub fn dtype_name(&self, key: &str) -> Result<String> {
+        Ok(describe(&self.descriptor(&self.dataset(key)?, key)?))
+    }
+
+    fn descriptor(&self, ds: &hdf5::Dataset, key: &str) -> Result<TypeDescriptor> {
+        ds.dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(|e| self.err(key, format!("has an unsupported element type ({e})")))
+    }
+
+    /// The dataset, checked to hold numbers and to have `rank` dimensions.
+    fn numeric(&self, key: &str, rank: usize, layout: &str) -> Result<hdf5::Dataset> {
+        let ds = self.dataset(key)?;
+        let desc = self.descriptor(&ds, key)?;
+        if !matches!(desc, TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_)) {
+            return Err(self.err(key, format!("holds {} values; expected numbers", describe(&desc))));
+        }
+        let shape = ds.shape();
+        if shape.len() != rank {
+            return Err(self.err(key, format!("must be {rank}-D {layout}, found {}-D with shape {shape:?}", shape.len())));
+        }
+        Ok(ds)
+    }
+
+    fn read_f32<D: Dimension>(&self, key: &str, layout: &str) -> Result<ndarray::Array<f32, D>> {
+        let rank = D::NDIM.expect("fixed rank");
+        let ds = self.numeric(key, rank, layout)?;
+        let shape = ds.shape();
+        let n = shape.first().copied().unwrap_or(0);
+        let row_len: usize = shape[1..].iter().product();
+        // Read in slabs along the first axis aligned to the chunking, so conversion to f32 works
+        // on pieces instead of a second whole-file buffer, and each call maps onto whole chunks.
+        let slab = match ds.chunk() {
+            Some(chunk) => chunk[0].max(1) * (SLAB_BYTES / (chunk[0].max(1) * row_len.max(1) * 4)).max(1),
+            None => (SLAB_BYTES / (row_len.max(1) * 4)).max(1),
+        };
+        let mut out = ArrayD::<f32>::zeros(IxDyn(&shape));
+        let mut start = 0;
+        while start < n {
+            let end = (start + slab).min(n);
+            let mut slab_sel = vec![SliceOrIndex::from(start..end)];
+            slab_sel.extend((1..shape.len()).map(|_| SliceOrIndex::from(..)));
+            let part: ArrayD<f32> = ds
+                .read_slice(Hyperslab::from(slab_sel))
+                .map_err(|e| self.err(key, format!("cannot read rows {start}..{end} ({e})")))?;
+            out.slice_axis_mut(Axis(0), Slice::from(start..end)).assign(&part);
+            start = end;
+        }
+        out.into_dimensionality::<D>().map_err(|e| self.err(key, e.to_string()))
+    }
+
+    fn read_i64(&self, key: &str) -> Result<Vec<i64>> {
+        let ds = self.numeric(key, 1, "(N,)")?;
+        ds.read_raw::<i64>().map_err(|e| self.err(key, format!("cannot read as integers ({e})")))
+    }
+
+    /// Fixed- or variable-length, ASCII or UTF-8 strings, trailing NULs and spaces removed.
+    fn read_strings(&self, key: &str) -> Result<Vec<String>> {
+        let ds = self.dataset(key)?;
+        if ds.ndim() != 1 {
+            return Err(self.err(key, format!("must be 1-D, found shape {:?}", ds.shape())));
+        }
+        let desc = self.descriptor(&ds, key)?;
+        let read_err = |e: hdf5::Error| self.err(key, format!("cannot read strings ({e})"));
+        let strings: Vec<String> = match desc {
+            // HDF5 converts between fixed lengths, padding with NULs.
+            TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) if n <= 256 => ds
+                .read_raw::<FixedAscii<256>>()
+                .map_err(read_err)?
+                .iter()
+                .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+                .collect(),
+            TypeDescriptor::VarLenAscii => {
+                ds.read_raw::<VarLenAscii>().map_err(read_err)?.iter().map(|s| s.as_str().to_string()).collect()
+            }
+            TypeDescriptor::VarLenUnicode => {
+                ds.read_raw::<VarLenUnicode>().map_err(read_err)?.iter().map(|s| s.as_str().to_string()).collect()
+            }
+            other => return Err(self.err(key, format!("holds {} values; expected strings", describe(&other)))),
+        };
+        Ok(strings.into_iter().map(|s| s.trim_end_matches(['\0', ' ']).to_string()).collect())
+    }
+
+    pub fn images(&self) -> Result<Array4<f32>> {
+        self.read_f32("images", "(N, C, H, W)")
+    }
+
+    pub fn responses(&self) -> Result<Array2<f32>> {
+        self.read_f32("responses", "(N, U)")
+    }
+
+    /// Tiers, each name checked; the first unknown name is the error.
+    pub fn tiers(&self) -> Result<Vec<Tier>> {
+        self.read_strings("tiers")?
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.parse::<Tier>().map_err(|e| self.err("tiers", format!("row {i}: {e}"))))
+            .collect()
+    }
+
+    /// The `item_info` key holding image ids, if any.
+    pub fn image_id_key(&self) -> Option<String> {
+        IMAGE_ID_KEYS.iter().map(|k| format!("item_info/{k}")).find(|k| self.has(k))
+    }
+
+    /// Image ids; without any id key, every trial counts as its own image (no repeats).
+    pub fn image_ids(&self) -> Result<Vec<i64>> {
+        match self.image_id_key() {
+            Some(key) => self.read_i64(&key),
+            None => Ok((0..self.first_dim("images")? as i64).collect()),
+        }
+    }
+
+    pub fn trial_idx(&self) -> Result<Vec<i64>> {
+        if self.has("item_info/trial_idx") {
+            self.read_i64("item_info/trial_idx")
+        } else {
+            Ok((0..self.first_dim("images")? as i64).collect())
+        }
+    }
+
+    fn first_dim(&self, key: &str) -> Result<usize> {
+        Ok(self.dataset(key)?.shape().first().copied().unwrap_or(0))
+    }
+
+    pub fn units(&self) -> Result<Units> {
+        let n_units = self.numeric("responses", 2, "(N, U)")?.shape()[1];
+        let opt_i64 = |k: &str| -> Result<Option<Vec<i64>>> {
+            let key = format!("neurons/{k}");
+            self.has(&key).then(|| self.read_i64(&key)).transpose()
+        };
+        let opt_str = |k: &str| -> Result<Option<Vec<String>>> {
+            let key = format!("neurons/{k}");
+            self.has(&key).then(|| self.read_strings(&key)).transpose()
+        };
+        let units = Units {
+            ids: opt_i64("unit_ids")?.unwrap_or_else(|| (0..n_units as i64).collect()),
+            animal_ids: opt_i64("animal_ids")?,
+            sessions: opt_i64("sessions")?,
+            scan_idx: opt_i64("scan_idx")?,
+            area: opt_str("area")?,
+            layer: opt_str("layer")?,
+            coordinates: self
+                .has("neurons/cell_motor_coordinates")
+                .then(|| self.read_f32("neurons/cell_motor_coordinates", "(U, 3)"))
+                .transpose()?,
+        };
+        let lens = [
+            ("unit_ids", Some(units.ids.len())),
+            ("animal_ids", units.animal_ids.as_ref().map(Vec::len)),
+            ("sessions", units.sessions.as_ref().map(Vec::len)),
+            ("scan_idx", units.scan_idx.as_ref().map(Vec::len)),
+            ("area", units.area.as_ref().map(Vec::len)),
+            ("layer", units.layer.as_ref().map(Vec::len)),
+            ("cell_motor_coordinates", units.coordinates.as_ref().map(|c| c.nrows())),
+        ];
+        for (k, len) in lens {
+            if let Some(len) = len.filter(|&l| l != n_units) {
+                return Err(self.err(&format!("neurons/{k}"), format!("has {len} entries but responses has {n_units} units")));
+            }
+        }
+        Ok(units)
+    }
+
+    pub fn optional_rows(&self, key: &str) -> Result<Option<Array2<f32>>> {
+        self.has(key).then(|| self.read_f32(key, "(N, K)")).transpose()
+    }
+
+    pub fn ground_truth(&self) -> Result<Option<GroundTruth>> {
+        if !self.has("ground_truth") {
+            return Ok(None);
+        }
+        let params_json = self
+            .file
+            .group("ground_truth")
+            .and_then(|g| g.attr("params"))
+            .and_then(|a| a.read_scalar::<VarLenUnicode>())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let cell_type = self.read_i64("ground_truth/cell_type")?;
+        Ok(Some(GroundTruth {
+            rf_position: self.read_f32("ground_truth/rf_position", "(U, 2)")?,
+            cell_type: cell_type
+                .iter()
+                .map(|&t| u32::try_from(t).map_err(|_| self.err("ground_truth/cell_type", format!("negative type {t}"))))
+                .collect::<Result<_>>()?,
+            cell_type_names: self.read_strings("ground_truth/cell_type_names")?,
+            noiseless_rates: self.read_f32("ground_truth/noiseless_rates", "(N, U)")?,
+            params_json,
+        }))
+    }
+}
+
+/// numpy-style names for element types, for messages and `data inspect`.
+pub fn describe(desc: &TypeDescriptor) -> String {
+    use hdf5::types::{FloatSize, IntSize};
+    let bits = |s: &IntSize| (*s as usize) * 8;
+    match desc {
+        TypeDescriptor::Integer(s) => format!("int{}", bits(s)),
+        TypeDescriptor::Unsigned(s) => format!("uint{}", bits(s)),
+        TypeDescriptor::Float(FloatSize::U4) => "float32".into(),
+        TypeDescriptor::Float(FloatSize::U8) => "float64".into(),
+        TypeDescriptor::Boolean => "bool".into(),
+        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => format!("string (fixed length {n})"),
+        TypeDescriptor::VarLenAscii | TypeDescriptor::VarLenUnicode => "string (variable length)".into(),
+        other => format!("{other}"),
+    }
+}
+
+/// Write a dataset in the static layout. The file appears only when complete: it is written
+/// beside the target under a temporary name and renamed into place. Writing the same dataset
+/// twice gives identical bytes (no timestamps are stored).
+pub fn write(ds: &Dataset, path: &Path) -> Result<()> {
+    ds.check_consistent()?;
+    let name = path.file_name().ok_or_else(|| DatasetError::file(path, "not a file path"))?;
+    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let result = write_file(ds, &tmp)
+        .map_err(|e| DatasetError::file(path, format!("cannot write ({e})")))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::file(path, format!("cannot write ({e})"))));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_file(ds: &Dataset, path: &Path) -> hdf5::Result<()> {
+    let file = hdf5::File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(path)?;
+    let w = Writer { root: &file };
+    w.array("images", &ds.images)?;
+    w.array("responses", &ds.responses)?;
+    w.strings::<10>("tiers", ds.tiers.iter().map(|t| t.as_str()))?;
+    w.array("item_info/frame_image_id", &Array1::from(ds.image_ids.clone()))?;
+    w.array("item_info/trial_idx", &Array1::from(ds.trial_idx.clone()))?;
+    if let Some(b) = &ds.behavior {
+        w.array("behavior", b)?;
+    }
+    if let Some(p) = &ds.pupil_center {
+        w.array("pupil_center", p)?;
+    }
+    let u = &ds.units;
+    w.array("neurons/unit_ids", &Array1::from(u.ids.clone()))?;
+    for (key, values) in [("animal_ids", &u.animal_ids), ("sessions", &u.sessions), ("scan_idx", &u.scan_idx)] {
+        if let Some(v) = values {
+            w.array(&format!("neurons/{key}"), &Array1::from(v.clone()))?;
+        }
+    }
+    for (key, values) in [("area", &u.area), ("layer", &u.layer)] {
+        if let Some(v) = values {
+            w.strings::<32>(&format!("neurons/{key}"), v.iter().map(String::as_str))?;
+        }
+    }
+    if let Some(c) = &u.coordinates {
+        w.array("neurons/cell_motor_coordinates", c)?;
+    }
+    write_statistics(&w, ds)?;
+    if let Some(gt) = &ds.ground_truth {
+        w.array("ground_truth/rf_position", &gt.rf_position)?;
+        w.array("ground_truth/cell_type", &Array1::from(gt.cell_type.clone()))?;
+        w.strings::<32>("ground_truth/cell_type_names", gt.cell_type_names.iter().map(String::as_str))?;
+        w.array("ground_truth/noiseless_rates", &gt.noiseless_rates)?;
+        let params: VarLenUnicode = gt.params_json.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
+        file.group("ground_truth")?.new_attr::<VarLenUnicode>().create("params")?.write_scalar(&params)?;
+    }
+    file.close()
+}
+
+/// `statistics/<key>/all` over every trial (what neuralpredictors' name means) and
+/// `statistics/<key>/train` over the train tier (what neurozoo normalises with).
+fn write_statistics(w: &Writer<'_>, ds: &Dataset) -> hdf5::Result<()> {
+    let all: Vec<usize> = (0..ds.n_trials()).collect();
+    let train = ds.tier_indices(Tier::Train);
+    for (source, rows) in [("all", &all), ("train", &train)] {
+        if rows.is_empty() {
+            continue;
+        }
+        let pixels = Summary::of(rows.iter().flat_map(|&i| ds.image(i).into_iter().copied()));
+        if let Some(p) = pixels {
+            w.summary_scalar(&format!("statistics/images/{source}"), &p)?;
+        }
+        w.summary_columns(&format!("statistics/responses/{source}"), &Summary::per_column(ds.responses.view(), rows))?;
+        for (key, arr) in [("behavior", &ds.behavior), ("pupil_center", &ds.pupil_center)] {
+            if let Some(a) = arr {
+                w.summary_columns(&format!("statistics/{key}/{source}"), &Summary::per_column(a.view(), rows))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Writer<'f> {
+    root: &'f hdf5::File,
+}
+
+impl Writer<'_> {
+    /// The group holding `key`, created (with its parents) when missing.
+    fn parent(&self, key: &str) -> hdf5::Result<(hdf5::Group, String)> {
+        let mut group: hdf5::Group = (**self.root).clone();
+        let mut parts: Vec<&str> = key.split('/').collect();
+        let leaf = parts.pop().unwrap_or(key).to_string();
+        for part in parts {
+            group = if group.link_exists(part) {
+                group.group(part)?
+            } else {
+                group.create_group_builder().obj_track_times(false).create(part)?
+            };
+        }
+        Ok((group, leaf))
+    }
+
+    fn array<T: hdf5::H5Type, D: Dimension>(&self, key: &str, data: &ndarray::Array<T, D>) -> hdf5::Result<()> {
+        let (group, leaf) = self.parent(key)?;
+        group.new_dataset_builder().obj_track_times(false).with_data(data.view()).create(leaf.as_str())?;
+        Ok(())
+    }
+
+    fn strings<'s, const N: usize>(&self, key: &str, values: impl Iterator<Item = &'s str>) -> hdf5::Result<()> {
+        let fixed = values
+            .map(|s| FixedAscii::<N>::from_ascii(s.as_bytes()).map_err(|e| hdf5::Error::from(format!("{key}: {e}"))))
+            .collect::<hdf5::Result<Vec<_>>>()?;
+        self.array(key, &Array1::from(fixed))
+    }
+
+    fn summary_scalar(&self, group: &str, s: &Summary) -> hdf5::Result<()> {
+        for (name, v) in [("mean", s.mean), ("std", s.std), ("min", s.min), ("max", s.max), ("median", s.median)] {
+            let (g, leaf) = self.parent(&format!("{group}/{name}"))?;
+            g.new_dataset::<f64>().obj_track_times(false).create(leaf.as_str())?.write_scalar(&v)?;
+        }
+        Ok(())
+    }
+
+    fn summary_columns(&self, group: &str, cols: &[Summary]) -> hdf5::Result<()> {
+        let fields: [(&str, fn(&Summary) -> f64); 5] =
+            [("mean", |s| s.mean), ("std", |s| s.std), ("min", |s| s.min), ("max", |s| s.max), ("median", |s| s.median)];
+        for (name, get) in fields {
+            self.array(&format!("{group}/{name}"), &Array1::from_iter(cols.iter().map(get)))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! Summary statistics: the `/statistics` group of the neuralpredictors layout, and the
+//! normalisation that models use, computed on the train tier only so test data never leaks in.
+
+use ndarray::{ArrayView2, Axis};
+use serde::Serialize;
+
+use crate::dataset::{Dataset, Tier};
+use crate::error::{DatasetError, Result};
+
+/// mean, std (population, ddof = 0, as numpy's default), min, max, median.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub median: f64,
+}
+
+impl Summary {
+    /// `None` for no values. NaNs poison mean/std as in numpy; `validate` reports them.
+    pub fn of(values: impl IntoIterator<Item = f32>) -> Option<Summary> {
+        let mut v: Vec<f64> = values.into_iter().map(f64::from).collect();
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        v.sort_unstable_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        let median = if v.len() % 2 == 0 { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] };
+        Some(Summary { mean, std, min: v[0], max: v[v.len() - 1], median })
+    }
+
+    /// One summary per column over the given rows.
+    pub fn per_column(a: ArrayView2<'_, f32>, rows: &[usize]) -> Vec<Summary> {
+        a.axis_iter(Axis(1))
+            .map(|col| Summary::of(rows.iter().map(|&r| col[r])).unwrap_or(Summary::NAN))
+            .collect()
+    }
+
+    const NAN: Summary = Summary { mean: f64::NAN, std: f64::NAN, min: f64::NAN, max: f64::NAN, median: f64::NAN };
+}
+
+/// Image and response normalisation from the train tier: images by one mean and std over all
+/// pixels, responses by a per-unit mean and std.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Normalization {
+    pub image_mean: f32,
+    pub image_std: f32,
+    pub response_mean: Vec<f32>,
+    pub response_std: Vec<f32>,
+}
+
+impl Normalization {
+    pub fn from_train(ds: &Dataset) -> Result<Normalization> {
+        let train = ds.tier_indices(Tier::Train);
+        if train.is_empty() {
+            return Err(DatasetError::Invalid("no train trials to compute normalisation statistics on".into()));
+        }
+        let pixels = train.iter().flat_map(|&i| ds.image(i).into_iter().copied());
+        let images = Summary::of(pixels).expect("train tier is not empty");
+        let responses = Summary::per_column(ds.responses.view(), &train);
+        Ok(Normalization {
+            image_mean: images.mean as f32,
+            image_std: images.std as f32,
+            response_mean: responses.iter().map(|s| s.mean as f32).collect(),
+            response_std: responses.iter().map(|s| s.std as f32).collect(),
+        })
+    }
+}

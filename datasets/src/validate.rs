@@ -1,0 +1,175 @@
+//! `neurozoo data validate`: every problem in a static file, each naming the file and the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ndarray::Dimension;
+use serde::Serialize;
+
+use crate::dataset::{Dataset, Tier};
+use crate::error::DatasetError;
+use crate::static_h5::StaticFile;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    pub severity: Severity,
+    /// The HDF5 key at fault, when the problem is with one key.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub file: PathBuf,
+    pub issues: Vec<Issue>,
+}
+
+impl Validation {
+    /// No errors (warnings allowed).
+    pub fn is_ok(&self) -> bool {
+        !self.issues.iter().any(|i| i.severity == Severity::Error)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.issues.iter().filter(|i| i.severity == severity).count()
+    }
+
+    fn push(&mut self, severity: Severity, key: Option<&str>, message: impl Into<String>) {
+        self.issues.push(Issue { severity, key: key.map(str::to_string), message: message.into() });
+    }
+
+    fn push_err(&mut self, e: DatasetError) {
+        match e {
+            DatasetError::Key { key, problem, .. } => self.push(Severity::Error, Some(&key), problem),
+            DatasetError::Open { source, .. } => self.push(Severity::Error, None, format!("cannot open as HDF5 ({source})")),
+            DatasetError::File { problem, .. } => self.push(Severity::Error, None, problem),
+            DatasetError::Invalid(problem) => self.push(Severity::Error, None, problem),
+        }
+    }
+
+    /// One line per issue: `file: key: message` (with `warning: ` before warnings).
+    pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.issues.iter().map(|i| {
+            let level = if i.severity == Severity::Warning { "warning: " } else { "" };
+            match &i.key {
+                Some(k) => format!("{level}{}: {k}: {}", self.file.display(), i.message),
+                None => format!("{level}{}: {}", self.file.display(), i.message),
+            }
+        })
+    }
+}
+
+impl fmt::Display for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in self.lines() {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Keys whose first dimension counts trials and must match `images`.
+const PER_TRIAL: [&str; 8] = [
+    "responses",
+    "tiers",
+    "item_info/frame_image_id",
+    "item_info/image_id",
+    "item_info/colorframeprojector_image_id",
+    "item_info/trial_idx",
+    "behavior",
+    "pupil_center",
+];
+
+/// Check a static file: structure (keys, ranks, dtypes, first dimensions), content (NaN/Inf,
+/// empty tiers) and what evaluation needs (repeats). Never panics on a malformed file.
+pub fn validate(path: &Path) -> Validation {
+    let mut v = Validation { file: path.to_path_buf(), issues: Vec::new() };
+    let f = match StaticFile::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            v.push_err(e);
+            return v;
+        }
+    };
+
+    // Shapes first, from metadata alone, so a mismatch is reported even if the data is unreadable.
+    if let Ok(images) = f.dataset("images") {
+        let n = images.shape().first().copied().unwrap_or(0);
+        if n == 0 {
+            v.push(Severity::Error, Some("images"), "has no trials (first dimension is 0)");
+        }
+        for key in PER_TRIAL.iter().chain(["ground_truth/noiseless_rates"].iter()) {
+            if let Ok(ds) = f.dataset(key) {
+                let m = ds.shape().first().copied().unwrap_or(0);
+                if m != n {
+                    v.push(Severity::Error, Some(key), format!("has {m} rows but images has {n}"));
+                }
+            }
+        }
+    }
+
+    let images = f.images().map_err(|e| v.push_err(e)).ok();
+    let responses = f.responses().map_err(|e| v.push_err(e)).ok();
+    let tiers = f.tiers().map_err(|e| v.push_err(e)).ok();
+    let image_ids = f.image_ids().map_err(|e| v.push_err(e)).ok();
+    let trial_idx = f.trial_idx().map_err(|e| v.push_err(e)).ok();
+    let units = responses.as_ref().and_then(|_| f.units().map_err(|e| v.push_err(e)).ok());
+    let behavior = f.optional_rows("behavior").map_err(|e| v.push_err(e)).ok();
+    let pupil_center = f.optional_rows("pupil_center").map_err(|e| v.push_err(e)).ok();
+    let ground_truth = f.ground_truth().map_err(|e| v.push_err(e)).ok();
+    if f.image_id_key().is_none() {
+        v.push(Severity::Warning, Some("item_info"), "no image ids (frame_image_id, image_id or colorframeprojector_image_id): every trial counts as its own image");
+    }
+
+    for (key, arr) in [("images", images.as_ref().map(|a| a.view().into_dyn())), ("responses", responses.as_ref().map(|a| a.view().into_dyn()))] {
+        let Some(arr) = arr else { continue };
+        let nan = arr.iter().filter(|x| x.is_nan()).count();
+        let inf = arr.iter().filter(|x| x.is_infinite()).count();
+        if nan + inf > 0 {
+            let first = arr.indexed_iter().find(|(_, x)| !x.is_finite()).map(|(i, _)| i.as_array_view().to_vec()).unwrap_or_default();
+            v.push(Severity::Error, Some(key), format!("{nan} NaN and {inf} infinite values (first at index {first:?})"));
+        }
+    }
+    if let Some(r) = &responses {
+        if r.ncols() == 0 {
+            v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");
+        }
+    }
+
+    let (Some(images), Some(responses), Some(tiers), Some(image_ids), Some(trial_idx), Some(units), Some(behavior), Some(pupil_center), Some(ground_truth)) =
+        (images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth)
+    else {
+        return v;
+    };
+    let ds = Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth };
+    if !v.is_ok() || ds.n_trials() == 0 {
+        return v;
+    }
+    for tier in Tier::ALL {
+        if ds.tier_indices(tier).is_empty() {
+            match tier {
+                Tier::Train | Tier::Validation => {
+                    v.push(Severity::Error, Some("tiers"), format!("no {tier} trials: models need train and validation data"))
+                }
+                Tier::Test => v.push(Severity::Warning, Some("tiers"), "no test trials: test metrics cannot be computed"),
+                Tier::FinalTest => {}
+            }
+        }
+    }
+    let repeated = Tier::ALL.iter().flat_map(|&t| ds.repeats(t)).filter(|g| g.len() > 1).count();
+    if repeated == 0 {
+        v.push(
+            Severity::Warning,
+            Some(f.image_id_key().as_deref().unwrap_or("item_info")),
+            "no image is shown more than once: oracle correlation and FEVE need repeats",
+        );
+    }
+    v
+}
