@@ -7,17 +7,19 @@ use serde::Serialize;
 
 use crate::dataset::Tier;
 use crate::error::Result;
-use crate::static_h5::{self, StaticFile};
+use crate::static_h5::StaticFile;
+use crate::{detect_format, load, Format};
 use crate::stats::Summary;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     pub file: String,
+    pub format: Format,
     pub n_trials: usize,
     pub n_units: usize,
     /// (C, H, W).
     pub image_shape: [usize; 3],
-    /// Stored element types of the main keys, numpy-style ("uint8", "float32", ...).
+    /// Stored element types of the main keys of a static file, numpy-style ("uint8", ...).
     pub dtypes: BTreeMap<String, String>,
     pub tiers: BTreeMap<Tier, TierSummary>,
     /// The `item_info` key the image ids came from.
@@ -64,11 +66,18 @@ pub struct GroundTruthSummary {
 }
 
 pub fn inspect(path: &Path) -> Result<Inspection> {
-    let ds = static_h5::read(path)?;
-    let f = StaticFile::open(path)?;
+    let format = detect_format(path)?;
+    let ds = load(path)?;
+    // Key-level facts (dtypes, statistics groups) exist only in the static layout.
+    let f = match format {
+        Format::Static => Some(StaticFile::open(path)?),
+        Format::Nwb => None,
+    };
     let mut dtypes = BTreeMap::new();
     for key in ["images", "responses", "tiers"] {
-        dtypes.insert(key.to_string(), f.dtype_name(key)?);
+        if let Some(f) = &f {
+            dtypes.insert(key.to_string(), f.dtype_name(key)?);
+        }
     }
     let tiers = Tier::ALL
         .into_iter()
@@ -93,9 +102,8 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         m
     };
     let statistics = f
-        .members("statistics")
-        .into_iter()
-        .flat_map(|key| f.members(&format!("statistics/{key}")).into_iter().map(move |src| format!("{key}/{src}")))
+        .iter()
+        .flat_map(|f| f.members("statistics").into_iter().flat_map(move |key| f.members(&format!("statistics/{key}")).into_iter().map(move |src| format!("{key}/{src}"))))
         .collect();
     let ground_truth = ds.ground_truth.as_ref().map(|gt| {
         let mut cell_types = BTreeMap::new();
@@ -104,19 +112,20 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             *cell_types.entry(name).or_insert(0) += 1;
         }
         GroundTruthSummary {
-            keys: f.members("ground_truth"),
+            keys: f.as_ref().map(|f| f.members("ground_truth")).unwrap_or_default(),
             cell_types,
             params: serde_json::from_str(&gt.params_json).unwrap_or(serde_json::Value::Null),
         }
     });
     Ok(Inspection {
         file: path.display().to_string(),
+        format,
         n_trials: ds.n_trials(),
         n_units: ds.n_units(),
         image_shape: ds.image_shape(),
         dtypes,
         tiers,
-        image_id_key: f.image_id_key(),
+        image_id_key: f.as_ref().and_then(StaticFile::image_id_key),
         units: UnitSummary {
             count: ds.n_units(),
             areas: count(&ds.units.area),

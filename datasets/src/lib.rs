@@ -21,7 +21,9 @@
 
 mod dataset;
 mod error;
+mod h5;
 pub mod inspect;
+pub mod nwb;
 pub mod simulate;
 pub mod static_h5;
 pub mod stats;
@@ -29,6 +31,35 @@ pub mod validate;
 
 pub use dataset::{Dataset, GroundTruth, Tier, Units};
 pub use error::{DatasetError, Result};
+pub use h5::describe;
+
+/// On-disk layouts neurozoo reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// The neuralpredictors static HDF5 layout (also neurozoo's own).
+    Static,
+    /// NWB 2 (an HDF5 file whose root carries an `nwb_version` attribute).
+    Nwb,
+}
+
+/// Which layout a file has; an error names the file when it is not HDF5 at all.
+pub fn detect_format(path: &std::path::Path) -> Result<Format> {
+    if !path.exists() {
+        return Err(DatasetError::File { file: path.into(), problem: "no such file".into() });
+    }
+    let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+    let is_nwb = file.attr_names().unwrap_or_default().iter().any(|a| a == "nwb_version");
+    Ok(if is_nwb { Format::Nwb } else { Format::Static })
+}
+
+/// Load a dataset of either layout (NWB with default [`nwb::NwbOptions`]).
+pub fn load(path: &std::path::Path) -> Result<Dataset> {
+    match detect_format(path)? {
+        Format::Static => static_h5::read(path),
+        Format::Nwb => nwb::read(path, &nwb::NwbOptions::default()),
+    }
+}
 
 /// Version of the HDF5 library compiled into neurozoo (static, so there is no runtime .so).
 pub fn hdf5_version() -> String {

@@ -15,12 +15,13 @@
 
 use std::path::{Path, PathBuf};
 
-use hdf5::types::{FixedAscii, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::types::{FixedAscii, TypeDescriptor, VarLenUnicode};
 use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Dimension, IxDyn, Slice};
 
 use crate::dataset::{Dataset, GroundTruth, Tier, Units};
 use crate::error::{DatasetError, Result};
+use crate::h5::{self, describe};
 use crate::stats::Summary;
 
 /// `item_info` keys that hold image ids, in the order neuralpredictors looks for them.
@@ -158,31 +159,8 @@ impl StaticFile {
         ds.read_raw::<i64>().map_err(|e| self.err(key, format!("cannot read as integers ({e})")))
     }
 
-    /// Fixed- or variable-length, ASCII or UTF-8 strings, trailing NULs and spaces removed.
     fn read_strings(&self, key: &str) -> Result<Vec<String>> {
-        let ds = self.dataset(key)?;
-        if ds.ndim() != 1 {
-            return Err(self.err(key, format!("must be 1-D, found shape {:?}", ds.shape())));
-        }
-        let desc = self.descriptor(&ds, key)?;
-        let read_err = |e: hdf5::Error| self.err(key, format!("cannot read strings ({e})"));
-        let strings: Vec<String> = match desc {
-            // HDF5 converts between fixed lengths, padding with NULs.
-            TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) if n <= 256 => ds
-                .read_raw::<FixedAscii<256>>()
-                .map_err(read_err)?
-                .iter()
-                .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
-                .collect(),
-            TypeDescriptor::VarLenAscii => {
-                ds.read_raw::<VarLenAscii>().map_err(read_err)?.iter().map(|s| s.as_str().to_string()).collect()
-            }
-            TypeDescriptor::VarLenUnicode => {
-                ds.read_raw::<VarLenUnicode>().map_err(read_err)?.iter().map(|s| s.as_str().to_string()).collect()
-            }
-            other => return Err(self.err(key, format!("holds {} values; expected strings", describe(&other)))),
-        };
-        Ok(strings.into_iter().map(|s| s.trim_end_matches(['\0', ' ']).to_string()).collect())
+        h5::strings(&self.dataset(key)?).map_err(|e| self.err(key, e))
     }
 
     pub fn images(&self) -> Result<Array4<f32>> {
@@ -274,13 +252,7 @@ impl StaticFile {
         if !self.has("ground_truth") {
             return Ok(None);
         }
-        let params_json = self
-            .file
-            .group("ground_truth")
-            .and_then(|g| g.attr("params"))
-            .and_then(|a| a.read_scalar::<VarLenUnicode>())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
+        let params_json = self.file.group("ground_truth").ok().and_then(|g| h5::string_attr(&g, "params")).unwrap_or_default();
         let cell_type = self.read_i64("ground_truth/cell_type")?;
         Ok(Some(GroundTruth {
             rf_position: self.read_f32("ground_truth/rf_position", "(U, 2)")?,
@@ -292,22 +264,6 @@ impl StaticFile {
             noiseless_rates: self.read_f32("ground_truth/noiseless_rates", "(N, U)")?,
             params_json,
         }))
-    }
-}
-
-/// numpy-style names for element types, for messages and `data inspect`.
-pub fn describe(desc: &TypeDescriptor) -> String {
-    use hdf5::types::{FloatSize, IntSize};
-    let bits = |s: &IntSize| (*s as usize) * 8;
-    match desc {
-        TypeDescriptor::Integer(s) => format!("int{}", bits(s)),
-        TypeDescriptor::Unsigned(s) => format!("uint{}", bits(s)),
-        TypeDescriptor::Float(FloatSize::U4) => "float32".into(),
-        TypeDescriptor::Float(FloatSize::U8) => "float64".into(),
-        TypeDescriptor::Boolean => "bool".into(),
-        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => format!("string (fixed length {n})"),
-        TypeDescriptor::VarLenAscii | TypeDescriptor::VarLenUnicode => "string (variable length)".into(),
-        other => format!("{other}"),
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::dataset::{Dataset, Tier};
 use crate::error::DatasetError;
 use crate::static_h5::StaticFile;
+use crate::{detect_format, Format};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,6 +92,21 @@ const PER_TRIAL: [&str; 8] = [
 /// empty tiers) and what evaluation needs (repeats). Never panics on a malformed file.
 pub fn validate(path: &Path) -> Validation {
     let mut v = Validation { file: path.to_path_buf(), issues: Vec::new() };
+    match detect_format(path) {
+        Err(e) => {
+            v.push_err(e);
+            return v;
+        }
+        // NWB keys are checked as they are read; then the same content checks apply.
+        Ok(Format::Nwb) => {
+            match crate::nwb::read(path, &crate::nwb::NwbOptions::default()) {
+                Ok(ds) => check_content(&ds, None, &mut v),
+                Err(e) => v.push_err(e),
+            }
+            return v;
+        }
+        Ok(Format::Static) => {}
+    }
     let f = match StaticFile::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -128,30 +144,48 @@ pub fn validate(path: &Path) -> Validation {
         v.push(Severity::Warning, Some("item_info"), "no image ids (frame_image_id, image_id or colorframeprojector_image_id): every trial counts as its own image");
     }
 
-    for (key, arr) in [("images", images.as_ref().map(|a| a.view().into_dyn())), ("responses", responses.as_ref().map(|a| a.view().into_dyn()))] {
-        let Some(arr) = arr else { continue };
-        let nan = arr.iter().filter(|x| x.is_nan()).count();
-        let inf = arr.iter().filter(|x| x.is_infinite()).count();
-        if nan + inf > 0 {
-            let first = arr.indexed_iter().find(|(_, x)| !x.is_finite()).map(|(i, _)| i.as_array_view().to_vec()).unwrap_or_default();
-            v.push(Severity::Error, Some(key), format!("{nan} NaN and {inf} infinite values (first at index {first:?})"));
+    let id_key = f.image_id_key();
+    match (images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth) {
+        (Some(images), Some(responses), Some(tiers), Some(image_ids), Some(trial_idx), Some(units), Some(behavior), Some(pupil_center), Some(ground_truth)) => {
+            let ds = Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth };
+            check_content(&ds, id_key.as_deref(), &mut v);
+        }
+        // Some key is broken: still report non-finite values in whatever could be read.
+        (images, responses, ..) => {
+            if let Some(a) = images {
+                check_finite("images", a.view().into_dyn(), &mut v);
+            }
+            if let Some(a) = responses {
+                check_finite("responses", a.view().into_dyn(), &mut v);
+            }
         }
     }
-    if let Some(r) = &responses {
-        if r.ncols() == 0 {
-            v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");
-        }
-    }
+    v
+}
 
-    let (Some(images), Some(responses), Some(tiers), Some(image_ids), Some(trial_idx), Some(units), Some(behavior), Some(pupil_center), Some(ground_truth)) =
-        (images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth)
-    else {
-        return v;
-    };
-    let ds = Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth };
-    if !v.is_ok() || ds.n_trials() == 0 {
-        return v;
+fn check_finite(key: &str, arr: ndarray::ArrayViewD<'_, f32>, v: &mut Validation) {
+    let nan = arr.iter().filter(|x| x.is_nan()).count();
+    let inf = arr.iter().filter(|x| x.is_infinite()).count();
+    if nan + inf > 0 {
+        let first = arr.indexed_iter().find(|(_, x)| !x.is_finite()).map(|(i, _)| i.as_array_view().to_vec()).unwrap_or_default();
+        v.push(Severity::Error, Some(key), format!("{nan} NaN and {inf} infinite values (first at index {first:?})"));
     }
+}
+
+/// Checks on a dataset read from any format: finite values, units, then the tiers.
+fn check_content(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
+    check_finite("images", ds.images.view().into_dyn(), v);
+    check_finite("responses", ds.responses.view().into_dyn(), v);
+    if ds.n_units() == 0 {
+        v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");
+    }
+    if v.is_ok() && ds.n_trials() > 0 {
+        check_tiers(ds, id_key, v);
+    }
+}
+
+/// Train and validation must exist; test and repeats are what evaluation needs.
+fn check_tiers(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
     for tier in Tier::ALL {
         if ds.tier_indices(tier).is_empty() {
             match tier {
@@ -165,11 +199,6 @@ pub fn validate(path: &Path) -> Validation {
     }
     let repeated = Tier::ALL.iter().flat_map(|&t| ds.repeats(t)).filter(|g| g.len() > 1).count();
     if repeated == 0 {
-        v.push(
-            Severity::Warning,
-            Some(f.image_id_key().as_deref().unwrap_or("item_info")),
-            "no image is shown more than once: oracle correlation and FEVE need repeats",
-        );
+        v.push(Severity::Warning, Some(id_key.unwrap_or("item_info")), "no image is shown more than once: oracle correlation and FEVE need repeats");
     }
-    v
 }

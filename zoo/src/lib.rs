@@ -12,8 +12,14 @@
 //! # Ok::<(), neurozoo_zoo::DeviceError>(())
 //! ```
 
+pub mod config;
+pub mod convert;
 mod device;
+pub mod measures;
+pub mod model;
+pub mod regularizers;
 mod runtime;
+pub mod train;
 
 pub use device::{DeviceChoice, DeviceError};
 pub use runtime::{CudaDevice, TorchRuntime};

@@ -1,0 +1,286 @@
+//! Fit configuration (TOML) and the named presets of `neurozoo zoo list`.
+//!
+//! Every field has a default, so a config file names only what it changes:
+//!
+//! ```toml
+//! preset = "klindt2017"
+//! [train]
+//! max_epochs = 20
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `neurozoo fit` needs besides the data: written back, fully resolved, into the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitConfig {
+    /// The preset this config started from, if any.
+    #[serde(default)]
+    pub preset: Option<String>,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The convolutional core; none for the LN baseline, whose readout sees the image itself.
+    #[serde(default)]
+    pub core: Option<CoreConfig>,
+    pub readout: ReadoutConfig,
+    /// Default softplus (the "elu" of Klindt et al.'s code is log(1 + eˣ)).
+    #[serde(default)]
+    pub output: OutputNonlinearity,
+}
+
+/// Stacked 2-D convolutions: a large first kernel, then small ones; batch norm and ELU between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoreConfig {
+    /// Number of convolutional layers. Default 3.
+    pub layers: usize,
+    /// Channels of every layer. Default 48.
+    pub channels: usize,
+    /// First-layer kernel size. Default 13.
+    pub input_kernel: usize,
+    /// Kernel size of the other layers. Default 3.
+    pub hidden_kernel: usize,
+    /// Zero-pad the first layer to keep the image size. Default false ("valid", as Klindt).
+    pub pad_input: bool,
+    /// Zero-pad the other layers. Default true ("same").
+    pub pad_hidden: bool,
+    /// Batch norm after every convolution. Default true.
+    pub batch_norm: bool,
+    /// ELU after the last layer too. Default false: the readout sees batch-normalised
+    /// features, as in Klindt et al.'s code.
+    pub final_nonlinearity: bool,
+    /// Weight of the Laplacian smoothness penalty on first-layer filters (LaplaceL2norm).
+    /// Default 0.015: Klindt et al.'s 3e-4 per filter, summed over the 48 first-layer filters.
+    pub gamma_input: f64,
+    /// Weight of the group-sparsity penalty on the other layers' filters (neuralpredictors'
+    /// mean over filters and layers). Default 1.15: Klindt et al.'s 2.5e-4, which summed over
+    /// the 48 × 48 filters of each of 2 layers.
+    pub gamma_hidden: f64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            layers: 3,
+            channels: 48,
+            input_kernel: 13,
+            hidden_kernel: 3,
+            pad_input: false,
+            pad_hidden: true,
+            batch_norm: true,
+            final_nonlinearity: false,
+            gamma_input: 0.015,
+            gamma_hidden: 1.15,
+        }
+    }
+}
+
+/// How the factorised readout keeps its weights positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// Use |w| (Klindt et al. 2017).
+    #[default]
+    Abs,
+    /// Unconstrained.
+    Free,
+}
+
+/// The factorised readout's L1 penalty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum L1Form {
+    /// γ Σₙ (Σ|maskₙ|)(Σ|featuresₙ|), as Klindt et al. 2017.
+    #[default]
+    Product,
+    /// γ (Σ|mask| + Σ|features|), as openretina.
+    Separate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReadoutConfig {
+    /// "What × where": a spatial mask and a feature vector per neuron (Klindt et al. 2017).
+    Factorized {
+        #[serde(default)]
+        constraint: Constraint,
+        #[serde(default)]
+        l1: L1Form,
+        /// L1 weight. Default 2e-4.
+        #[serde(default = "default_readout_gamma")]
+        gamma: f64,
+        /// Divide each mask by its L2 norm. Default false.
+        #[serde(default)]
+        normalize_mask: bool,
+    },
+    /// One learned position per neuron, sampled around during training (Lurz et al. 2021).
+    Gaussian {
+        /// Initial positions uniform in ±this, in grid units [-1, 1]. Default 0.2.
+        #[serde(default = "default_mu_range")]
+        init_mu_range: f64,
+        /// Initial entries of the position covariance's square root, uniform in ±this.
+        /// Default 0.5.
+        #[serde(default = "default_sigma")]
+        init_sigma: f64,
+        /// L1 weight on the features. Default 2e-4.
+        #[serde(default = "default_readout_gamma")]
+        gamma: f64,
+    },
+    /// A dense weight per neuron over every feature and position.
+    Full {
+        /// L1 weight. Default 2e-4.
+        #[serde(default = "default_readout_gamma")]
+        gamma: f64,
+        /// LaplaceL2norm smoothness of each neuron's weights over space (for the LN model,
+        /// whose weights are image filters). Default 0.
+        #[serde(default)]
+        gamma_laplace: f64,
+    },
+}
+
+fn default_readout_gamma() -> f64 {
+    2e-4
+}
+fn default_mu_range() -> f64 {
+    0.2
+}
+fn default_sigma() -> f64 {
+    0.5
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputNonlinearity {
+    /// log(1 + eˣ).
+    #[default]
+    Softplus,
+    /// ELU(x) + 1.
+    Elu1,
+}
+
+/// Optimisation: Poisson loss, Adam, early stopping on validation correlation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Default 64.
+    pub batch_size: usize,
+    /// Initial Adam learning rate. Default 0.005.
+    pub lr: f64,
+    /// Default 100.
+    pub max_epochs: usize,
+    /// Epochs without improvement of validation correlation before the learning rate decays
+    /// (and the best weights are restored). Default 5.
+    pub patience: usize,
+    /// Learning-rate factor at each decay. Default 0.3.
+    pub lr_decay_factor: f64,
+    /// Decays before training stops. Default 3.
+    pub lr_decay_steps: usize,
+    /// Improvement smaller than this does not count. Default 1e-6.
+    pub tolerance: f64,
+    /// Seed of initialisation, minibatch order and readout sampling. Default 0.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 64,
+            lr: 0.005,
+            max_epochs: 100,
+            patience: 5,
+            lr_decay_factor: 0.3,
+            lr_decay_steps: 3,
+            tolerance: 1e-6,
+            seed: 0,
+        }
+    }
+}
+
+/// Named presets: (name, one-line description).
+pub const PRESETS: [(&str, &str); 4] = [
+    ("klindt2017", "CNN core (13/3/3, 48 channels) + factorised what×where readout, Klindt et al. 2017"),
+    ("gaussian", "same core + Gaussian 2-D readout (one learned position per neuron), Lurz et al. 2021"),
+    ("full", "same core + full linear readout over all features and positions (baseline)"),
+    ("ln", "linear-nonlinear baseline: one smooth sparse image filter per neuron + softplus"),
+];
+
+/// The config of a named preset.
+pub fn preset(name: &str) -> Option<FitConfig> {
+    let readout = match name {
+        "klindt2017" => ReadoutConfig::Factorized {
+            constraint: Constraint::Abs,
+            l1: L1Form::Product,
+            gamma: default_readout_gamma(),
+            normalize_mask: false,
+        },
+        "gaussian" => ReadoutConfig::Gaussian {
+            init_mu_range: default_mu_range(),
+            init_sigma: default_sigma(),
+            gamma: default_readout_gamma(),
+        },
+        "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
+        "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
+        _ => return None,
+    };
+    let core = (name != "ln").then(CoreConfig::default);
+    Some(FitConfig {
+        preset: Some(name.to_string()),
+        model: ModelConfig { core, readout, output: OutputNonlinearity::Softplus },
+        train: TrainConfig::default(),
+    })
+}
+
+/// A partial TOML config: a `preset` plus overrides, or a complete config.
+#[derive(Debug, Deserialize)]
+struct Partial {
+    preset: Option<String>,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+impl FitConfig {
+    /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
+    /// preset, so a file names only what it changes.
+    pub fn from_toml(text: &str) -> Result<FitConfig, String> {
+        let partial: Partial = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut base = match &partial.preset {
+            Some(name) => toml::Table::try_from(preset(name).ok_or_else(|| unknown_preset(name))?).map_err(|e| e.to_string())?,
+            None => toml::Table::new(),
+        };
+        merge(&mut base, partial.rest);
+        if let Some(p) = partial.preset {
+            base.insert("preset".into(), toml::Value::String(p));
+        }
+        base.try_into::<FitConfig>().map_err(|e| e.to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("configs serialise")
+    }
+}
+
+pub fn unknown_preset(name: &str) -> String {
+    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+    format!("unknown preset {name:?} (presets: {})", names.join(", "))
+}
+
+/// Merge `over` into `base`, recursing into tables; a table that changes `kind` replaces the
+/// base table instead of mixing two readouts' fields.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if b.get("kind") == o.get("kind") || o.get("kind").is_none() => {
+                merge(b, o)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! A system-identification model: an optional convolutional core, a readout, and an output
+//! nonlinearity that keeps predicted rates positive.
+
+mod core;
+mod readout;
+
+use ndarray::Array2;
+use tch::{nn, Kind, Tensor};
+
+pub use self::core::Stacked2dCore;
+pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
+use crate::config::{ModelConfig, OutputNonlinearity, ReadoutConfig};
+use crate::convert::to_array2;
+
+pub enum Readout {
+    Factorized(FactorizedReadout),
+    Gaussian(Gaussian2dReadout),
+    Full(FullReadout),
+}
+
+pub struct Model {
+    pub core: Option<Stacked2dCore>,
+    pub readout: Readout,
+    output: OutputNonlinearity,
+    /// (C, h, w) of what the readout sees.
+    feature_shape: [i64; 3],
+}
+
+impl Model {
+    /// Build a model for images of `input` = (C, H, W) and `mean_response.len()` units; each
+    /// readout bias starts at the output nonlinearity's inverse of that unit's mean response, so
+    /// training starts from the right firing rates.
+    pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Model {
+        let core = cfg.core.as_ref().map(|c| Stacked2dCore::new(&(vs / "core"), input[0], c));
+        let feature_shape = match &core {
+            Some(core) => {
+                let probe = Tensor::zeros([1, input[0] as i64, input[1] as i64, input[2] as i64], (Kind::Float, vs.device()));
+                let out = tch::no_grad(|| core.forward(&probe, false));
+                let s = out.size();
+                [s[1], s[2], s[3]]
+            }
+            None => [input[0] as i64, input[1] as i64, input[2] as i64],
+        };
+        let bias: Vec<f32> = mean_response.iter().map(|&m| inverse_output(cfg.output, m)).collect();
+        let bias = Tensor::from_slice(&bias).to_device(vs.device());
+        let units = mean_response.len() as i64;
+        let r = vs / "readout";
+        let readout = match &cfg.readout {
+            ReadoutConfig::Factorized { constraint, l1, gamma, normalize_mask } => {
+                Readout::Factorized(FactorizedReadout::new(&r, feature_shape, units, &bias, *constraint, *l1, *gamma, *normalize_mask))
+            }
+            ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma } => {
+                Readout::Gaussian(Gaussian2dReadout::new(&r, feature_shape[0], units, &bias, *init_mu_range, *init_sigma, *gamma))
+            }
+            ReadoutConfig::Full { gamma, gamma_laplace } => Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace)),
+        };
+        Model { core, readout, output: cfg.output, feature_shape }
+    }
+
+    pub fn feature_shape(&self) -> [i64; 3] {
+        self.feature_shape
+    }
+
+    /// What the readout sees: the core's output, or the image itself for the LN model.
+    pub fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        match &self.core {
+            Some(core) => core.forward(x, train),
+            None => x.shallow_clone(),
+        }
+    }
+
+    /// Predicted rates, (B, U).
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let f = self.features(x, train);
+        let drive = match &self.readout {
+            Readout::Factorized(r) => r.forward(&f),
+            Readout::Gaussian(r) => r.forward(&f, train),
+            Readout::Full(r) => r.forward(&f),
+        };
+        match self.output {
+            OutputNonlinearity::Softplus => drive.softplus(),
+            OutputNonlinearity::Elu1 => drive.elu() + 1.0,
+        }
+    }
+
+    /// Sum of every weighted penalty of core and readout.
+    pub fn regularizer(&self) -> Tensor {
+        let readout = match &self.readout {
+            Readout::Factorized(r) => r.regularizer(),
+            Readout::Gaussian(r) => r.regularizer(),
+            Readout::Full(r) => r.regularizer(),
+        };
+        match &self.core {
+            Some(core) => core.regularizer() + readout,
+            None => readout,
+        }
+    }
+
+    /// Each unit's receptive-field centre in image pixels (row, column), where the readout
+    /// has one: the peak of the factorised mask (refined by the centroid of its 3×3
+    /// neighbourhood), or the Gaussian readout's mean position. `None` for the full readout.
+    pub fn rf_positions(&self) -> Option<Array2<f32>> {
+        let offset = self.core.as_ref().map_or(0, Stacked2dCore::border_offset) as f32;
+        let [_, h, w] = self.feature_shape;
+        match &self.readout {
+            Readout::Factorized(r) => {
+                let mask = to_array2(&r.effective_mask().abs().reshape([-1, h * w]));
+                Some(Array2::from_shape_fn((mask.nrows(), 2), |(u, k)| {
+                    let m = mask.row(u);
+                    let peak = m.iter().enumerate().fold((0, f32::MIN), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0;
+                    let (py, px) = ((peak as i64 / w) as i64, (peak as i64 % w) as i64);
+                    let (mut sum, mut sy, mut sx) = (0.0f32, 0.0f32, 0.0f32);
+                    for y in (py - 1).max(0)..=(py + 1).min(h - 1) {
+                        for x in (px - 1).max(0)..=(px + 1).min(w - 1) {
+                            let v = m[(y * w + x) as usize];
+                            sum += v;
+                            sy += v * y as f32;
+                            sx += v * x as f32;
+                        }
+                    }
+                    offset + if k == 0 { sy / sum } else { sx / sum }
+                }))
+            }
+            Readout::Gaussian(r) => {
+                let mu = to_array2(&r.mu);
+                // align_corners: grid -1 and +1 are the centres of the first and last pixels.
+                Some(Array2::from_shape_fn((mu.nrows(), 2), |(u, k)| {
+                    let (g, extent) = if k == 0 { (mu[[u, 1]], h) } else { (mu[[u, 0]], w) };
+                    offset + (g + 1.0) / 2.0 * (extent - 1) as f32
+                }))
+            }
+            Readout::Full(_) => None,
+        }
+    }
+}
+
+/// The drive at which the output nonlinearity gives `rate`.
+fn inverse_output(output: OutputNonlinearity, rate: f32) -> f32 {
+    let r = rate.max(1e-3);
+    match output {
+        // softplus⁻¹(r) = ln(eʳ − 1), computed stably for large r.
+        OutputNonlinearity::Softplus => r + (-(-r).exp()).ln_1p(),
+        OutputNonlinearity::Elu1 if r >= 1.0 => r - 1.0,
+        OutputNonlinearity::Elu1 => r.ln(),
+    }
+}

@@ -1,0 +1,393 @@
+//! Training: Poisson loss + penalties, Adam, early stopping on validation correlation with
+//! restore-best and learning-rate decay, a NaN guard, and checkpoints that resume exactly.
+//!
+//! Exact resumption needs every piece of state on disk: weights (with batch-norm statistics),
+//! the best weights so far, Adam's moments and step, the schedule's counters. Minibatch order
+//! and readout sampling are derived from (seed, epoch, batch), so they need no saved RNG state.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+use crate::config::TrainConfig;
+use crate::convert::to_array2;
+use crate::measures::corr;
+use crate::model::Model;
+use crate::regularizers::poisson_loss;
+
+/// Normalised data on the training device.
+pub struct TrainData {
+    /// (N, C, H, W), standardised with train-tier statistics.
+    pub images: Tensor,
+    /// (N, U), divided by each unit's train-tier standard deviation.
+    pub responses: Tensor,
+    pub train: Vec<i64>,
+    pub validation: Vec<i64>,
+}
+
+/// One row of the per-epoch metrics table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub lr: f64,
+    /// Mean Poisson loss per trial over the epoch's minibatches.
+    pub train_loss: f64,
+    /// Penalty value at the end of the epoch.
+    pub regularizer: f64,
+    /// Mean over units of the validation correlation.
+    pub validation_correlation: f64,
+    pub best: bool,
+    pub seconds: f64,
+}
+
+/// The schedule's counters, saved with every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub lr: f64,
+    pub best_score: f64,
+    pub best_epoch: usize,
+    pub bad_epochs: usize,
+    pub decays: usize,
+    pub adam_step: i64,
+    pub finished: bool,
+    pub history: Vec<EpochRecord>,
+}
+
+/// What the trainer reports while it runs.
+pub enum Event<'a> {
+    Batch { epoch: usize, done: usize, total: usize },
+    Epoch(&'a EpochRecord),
+    /// Patience ran out: best weights restored, learning rate lowered (or training stops).
+    Decay { epoch: usize, lr: f64, restored_epoch: usize },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("training diverged in epoch {epoch}: the loss became {value} (try a lower learning rate)")]
+    Diverged { epoch: usize, value: f64 },
+    #[error("no {0} trials to train on")]
+    NoData(&'static str),
+    #[error("checkpoint {}: {problem}", path.display())]
+    Checkpoint { path: PathBuf, problem: String },
+}
+
+/// Adam with its state in named tensors, so it can be saved and restored.
+struct Adam {
+    vars: Vec<(String, Tensor)>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    step: i64,
+}
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+impl Adam {
+    fn new(vs: &nn::VarStore) -> Adam {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let m = vars.iter().map(|(_, t)| t.zeros_like()).collect();
+        let v = vars.iter().map(|(_, t)| t.zeros_like()).collect();
+        Adam { vars, m, v, step: 0 }
+    }
+
+    fn zero_grad(&self) {
+        for (_, var) in &self.vars {
+            let mut g = var.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+    }
+
+    fn step(&mut self, lr: f64) {
+        self.step += 1;
+        let (c1, c2) = (1.0 - BETA1.powi(self.step as i32), 1.0 - BETA2.powi(self.step as i32));
+        tch::no_grad(|| {
+            for (i, (_, var)) in self.vars.iter().enumerate() {
+                let g = var.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let _ = self.m[i].g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
+                let _ = self.v[i].g_mul_scalar_(BETA2).g_add_(&(g.square() * (1.0 - BETA2)));
+                let update = (&self.m[i] / c1) / ((&self.v[i] / c2).sqrt() + ADAM_EPS) * lr;
+                let mut var = var.shallow_clone();
+                let _ = var.g_sub_(&update);
+            }
+        });
+    }
+
+    fn named_state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, (name, _)) in self.vars.iter().enumerate() {
+            out.push((format!("m.{name}"), self.m[i].shallow_clone()));
+            out.push((format!("v.{name}"), self.v[i].shallow_clone()));
+        }
+        out
+    }
+
+    fn load_state(&mut self, named: &BTreeMap<String, Tensor>) -> Result<(), String> {
+        for (i, (name, _)) in self.vars.iter().enumerate() {
+            for (prefix, slot) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
+                let key = format!("{prefix}.{name}");
+                let saved = named.get(&key).ok_or_else(|| format!("optimizer state has no {key}"))?;
+                tch::no_grad(|| slot.copy_(saved));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn copy_weights(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().map(|(n, t)| (n, t.detach().copy())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
+}
+
+fn restore_weights(vs: &nn::VarStore, named: &[(String, Tensor)]) {
+    let vars = vs.variables();
+    tch::no_grad(|| {
+        for (name, saved) in named {
+            if let Some(var) = vars.get(name) {
+                let mut var = var.shallow_clone();
+                var.copy_(saved);
+            }
+        }
+    });
+}
+
+/// Predicted rates for the given trials, in batches, in evaluation mode; (trials, U) on the host.
+pub fn predict(model: &Model, images: &Tensor, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
+    let device = images.device();
+    let chunks: Vec<ndarray::Array2<f32>> = trials
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let idx = Tensor::from_slice(chunk).to_device(device);
+            let x = images.index_select(0, &idx);
+            to_array2(&tch::no_grad(|| model.forward(&x, false)))
+        })
+        .collect();
+    let views: Vec<_> = chunks.iter().map(|c| c.view()).collect();
+    ndarray::concatenate(ndarray::Axis(0), &views).expect("units agree")
+}
+
+/// Mean over units of the correlation between predictions and responses on `trials`.
+pub fn mean_correlation(model: &Model, data: &TrainData, trials: &[i64], batch_size: usize) -> f64 {
+    let pred = predict(model, &data.images, trials, batch_size).mapv(f64::from);
+    let idx = Tensor::from_slice(trials).to_device(data.responses.device());
+    let resp = to_array2(&data.responses.index_select(0, &idx)).mapv(f64::from);
+    corr(resp.view(), pred.view()).mean().unwrap_or(f64::NAN)
+}
+
+/// A training run over a model whose variables live in `vs`.
+pub struct Trainer<'a> {
+    pub model: &'a Model,
+    pub vs: &'a nn::VarStore,
+    pub cfg: &'a TrainConfig,
+    /// Where checkpoints go (written after every epoch); none for no checkpoints.
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
+const CHECKPOINT: &str = "checkpoint";
+
+impl Trainer<'_> {
+    /// Train to the end of the schedule (or `stop_after` more epochs, for tests of resumption),
+    /// starting from a checkpoint when `resume` is set. Leaves the best weights in the model.
+    pub fn fit(&self, data: &TrainData, resume: bool, stop_after: Option<usize>, mut on: impl FnMut(Event<'_>)) -> Result<Schedule, TrainError> {
+        if data.train.is_empty() {
+            return Err(TrainError::NoData("train"));
+        }
+        if data.validation.is_empty() {
+            return Err(TrainError::NoData("validation"));
+        }
+        let mut adam = Adam::new(self.vs);
+        let mut schedule = Schedule {
+            epoch: 0,
+            lr: self.cfg.lr,
+            best_score: f64::NEG_INFINITY,
+            best_epoch: 0,
+            bad_epochs: 0,
+            decays: 0,
+            adam_step: 0,
+            finished: false,
+            history: Vec::new(),
+        };
+        let mut best = copy_weights(self.vs);
+        if resume {
+            if let Some(dir) = &self.checkpoint_dir {
+                (schedule, best) = self.load_checkpoint(dir, &mut adam)?;
+            }
+        }
+        let mut epochs_run = 0;
+        while !schedule.finished && schedule.epoch < self.cfg.max_epochs && stop_after.is_none_or(|n| epochs_run < n) {
+            let epoch = schedule.epoch + 1;
+            let start = std::time::Instant::now();
+            let train_loss = self.run_epoch(data, epoch, &mut adam, schedule.lr, &mut on)?;
+            let score = mean_correlation(self.model, data, &data.validation, self.cfg.batch_size.max(256));
+            let regularizer = tch::no_grad(|| self.model.regularizer().double_value(&[]));
+            let improved = score > schedule.best_score + self.cfg.tolerance;
+            if improved {
+                schedule.best_score = score;
+                schedule.best_epoch = epoch;
+                schedule.bad_epochs = 0;
+                best = copy_weights(self.vs);
+            } else {
+                schedule.bad_epochs += 1;
+            }
+            let record = EpochRecord {
+                epoch,
+                lr: schedule.lr,
+                train_loss,
+                regularizer,
+                validation_correlation: score,
+                best: improved,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            on(Event::Epoch(&record));
+            schedule.history.push(record);
+            schedule.epoch = epoch;
+            if schedule.bad_epochs >= self.cfg.patience {
+                restore_weights(self.vs, &best);
+                schedule.decays += 1;
+                schedule.bad_epochs = 0;
+                if schedule.decays >= self.cfg.lr_decay_steps {
+                    schedule.finished = true;
+                } else {
+                    schedule.lr *= self.cfg.lr_decay_factor;
+                }
+                on(Event::Decay { epoch, lr: schedule.lr, restored_epoch: schedule.best_epoch });
+            }
+            if schedule.epoch >= self.cfg.max_epochs {
+                schedule.finished = true;
+            }
+            schedule.adam_step = adam.step;
+            if let Some(dir) = &self.checkpoint_dir {
+                self.save_checkpoint(dir, &schedule, &adam, &best)?;
+            }
+            epochs_run += 1;
+        }
+        if schedule.finished {
+            restore_weights(self.vs, &best);
+        }
+        Ok(schedule)
+    }
+
+    fn run_epoch(&self, data: &TrainData, epoch: usize, adam: &mut Adam, lr: f64, on: &mut impl FnMut(Event<'_>)) -> Result<f64, TrainError> {
+        let mut order = data.train.clone();
+        // The epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
+        let batches: Vec<&[i64]> = order.chunks(self.cfg.batch_size.max(1)).collect();
+        let device = data.images.device();
+        let (mut total, mut count) = (0.0, 0usize);
+        for (b, batch) in batches.iter().enumerate() {
+            tch::manual_seed((self.cfg.seed as i64).wrapping_mul(7_919).wrapping_add((epoch * 100_003 + b) as i64));
+            let idx = Tensor::from_slice(batch).to_device(device);
+            let x = data.images.index_select(0, &idx);
+            let y = data.responses.index_select(0, &idx);
+            let pred = self.model.forward(&x, true);
+            let nll = poisson_loss(&pred, &y);
+            let loss = &nll + self.model.regularizer();
+            let value = loss.double_value(&[]);
+            if !value.is_finite() {
+                return Err(TrainError::Diverged { epoch, value });
+            }
+            adam.zero_grad();
+            loss.backward();
+            adam.step(lr);
+            total += nll.double_value(&[]) * batch.len() as f64;
+            count += batch.len();
+            on(Event::Batch { epoch, done: b + 1, total: batches.len() });
+        }
+        Ok(total / count as f64)
+    }
+
+    fn ckpt_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
+        TrainError::Checkpoint { path: path.to_path_buf(), problem: e.to_string() }
+    }
+
+    /// Write into `checkpoint.tmp/`, then swap it for `checkpoint/`: a crash at any point leaves
+    /// one complete checkpoint (`checkpoint/`, or `checkpoint.old/` during the swap).
+    fn save_checkpoint(&self, dir: &Path, schedule: &Schedule, adam: &Adam, best: &[(String, Tensor)]) -> Result<(), TrainError> {
+        let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
+        let final_dir = dir.join(CHECKPOINT);
+        let old = dir.join(format!("{CHECKPOINT}.old"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        let current = copy_weights(self.vs);
+        Tensor::write_safetensors(&current, tmp.join("weights.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        Tensor::write_safetensors(best, tmp.join("best.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        Tensor::write_safetensors(&adam.named_state(), tmp.join("adam.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        let json = serde_json::to_string_pretty(schedule).expect("schedule serialises");
+        std::fs::write(tmp.join("schedule.json"), json).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        if final_dir.exists() {
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(&final_dir, &old).map_err(|e| Self::ckpt_err(&final_dir, e))?;
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(|e| Self::ckpt_err(&final_dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    fn load_checkpoint(&self, dir: &Path, adam: &mut Adam) -> Result<(Schedule, Vec<(String, Tensor)>), TrainError> {
+        let ckpt = [CHECKPOINT, "checkpoint.old"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.join("schedule.json").exists())
+            .ok_or_else(|| Self::ckpt_err(&dir.join(CHECKPOINT), "no checkpoint to resume from"))?;
+        let text = std::fs::read_to_string(ckpt.join("schedule.json")).map_err(|e| Self::ckpt_err(&ckpt, e))?;
+        let schedule: Schedule = serde_json::from_str(&text).map_err(|e| Self::ckpt_err(&ckpt.join("schedule.json"), e))?;
+        let read = |name: &str| -> Result<Vec<(String, Tensor)>, TrainError> {
+            let path = ckpt.join(name);
+            let t = Tensor::read_safetensors(&path).map_err(|e| Self::ckpt_err(&path, e))?;
+            Ok(t.into_iter().map(|(n, t)| (n, t.to_device(self.vs.device()))).collect())
+        };
+        let weights = read("weights.safetensors")?;
+        let names: std::collections::BTreeSet<&String> = weights.iter().map(|(n, _)| n).collect();
+        let expected = self.vs.variables();
+        if let Some(missing) = expected.keys().find(|k| !names.contains(k)) {
+            return Err(Self::ckpt_err(&ckpt, format!("has no weight {missing}: it was written by a different model")));
+        }
+        restore_weights(self.vs, &weights);
+        let best = read("best.safetensors")?;
+        let adam_state: BTreeMap<String, Tensor> = read("adam.safetensors")?.into_iter().collect();
+        adam.load_state(&adam_state).map_err(|e| Self::ckpt_err(&ckpt, e))?;
+        adam.step = schedule.adam_step;
+        Ok((schedule, best))
+    }
+}
+
+/// Write tensors as safetensors through a temporary file, so the target is complete or absent.
+pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), String> {
+    let tmp = path.with_extension("safetensors.partial");
+    Tensor::write_safetensors(named, &tmp).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+/// Current weights of a var store, by name (for saving the final model).
+pub fn named_weights(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+    copy_weights(vs)
+}
+
+/// Load named weights into a var store, refusing files that do not match the model.
+pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<(), String> {
+    let named = Tensor::read_safetensors(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let vars = vs.variables();
+    for (name, var) in &vars {
+        let saved = named.iter().find(|(n, _)| n == name).map(|(_, t)| t).ok_or_else(|| format!("{}: no weight {name}", path.display()))?;
+        if saved.size() != var.size() {
+            return Err(format!("{}: weight {name} has shape {:?}, the model needs {:?}", path.display(), saved.size(), var.size()));
+        }
+    }
+    let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(vs.device()).to_kind(Kind::Float))).collect();
+    restore_weights(vs, &named);
+    Ok(())
+}
