@@ -17,5 +17,5 @@ if [ ! -f "$file" ]; then
 fi
 ls -lh "$file"
 echo "A = neurozoo (static_h5::read), B = h5py (bench/load_h5py.py)"
-farm-bench -n 7 --warmup 2 --timeout 600 -- target/release/examples/load_static "$file" \
-    --vs ".venv-bench/bin/python bench/load_h5py.py $file"
+farm-bench -n 7 --warmup 2 --timeout 600 --vs ".venv-bench/bin/python bench/load_h5py.py $file" \
+    -- target/release/examples/load_static "$file"

@@ -1,5 +1,5 @@
-//! Analysis side of neurozoo: where plugins are found (and, as they land, the plugin host,
-//! representation files, tables and figures).
+//! Analysis side of neurozoo: where plugins are found, result tables (Parquet + CSV), and, as
+//! they land, the plugin host, representation files and figures.
 //!
 //! ```
 //! let dirs = neurozoo_analysis::plugin_search_path();
@@ -9,6 +9,8 @@
 //! ```
 
 use std::path::PathBuf;
+
+pub mod tables;
 
 /// Environment variable with extra plugin directories, `:`-separated like `PATH`.
 pub const PLUGIN_PATH_ENV: &str = "NEUROZOO_PLUGIN_PATH";

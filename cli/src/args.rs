@@ -24,6 +24,26 @@ pub enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Fit a model to a dataset (a preset name or a TOML config).
+    Fit(FitArgs),
+    /// Evaluate a fitted run on a dataset: correlation, FEVE, oracle, FEV against ground truth.
+    Eval {
+        /// Run directory written by `neurozoo fit`.
+        run: PathBuf,
+        /// Dataset (static HDF5 or NWB).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
+        device: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The model presets.
+    Zoo {
+        #[command(subcommand)]
+        command: ZooCommand,
+    },
     /// Run the whole pipeline on built-in simulated data.
     Demo {
         /// Output directory.
@@ -35,8 +55,40 @@ pub enum Command {
 impl Command {
     /// Whether the command runs in the `neurozoo-torch` worker.
     pub fn needs_torch(&self) -> bool {
-        false
+        matches!(self, Command::Fit(_) | Command::Eval { .. })
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZooCommand {
+    /// One line per preset.
+    List,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FitArgs {
+    /// A preset (see `neurozoo zoo list`) or a TOML config file.
+    pub model: String,
+    /// Dataset (static HDF5 or NWB).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run directory to create (or to continue with --resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
+    pub device: String,
+    /// Seed of initialisation, minibatch order and readout sampling (overrides the config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Maximum epochs (overrides the config).
+    #[arg(long)]
+    pub max_epochs: Option<usize>,
+    /// Continue an interrupted run from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long)]
+    pub threads: Option<i32>,
 }
 
 #[derive(Debug, Subcommand)]

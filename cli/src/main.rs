@@ -1,21 +1,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use neurozoo_cli::args::{Cli, Command};
+use neurozoo_cli::args::{Cli, Command, ZooCommand};
 use neurozoo_cli::{data, doctor, torch};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = if cli.command.needs_torch() {
         // Model commands run in the worker, which parses the very same arguments.
-        torch::run(std::env::args_os().skip(1)).map(|status| match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(code) => ExitCode::from(code.clamp(1, 255) as u8),
-            None => {
-                eprintln!("error: {} was killed ({status})", torch::WORKER);
-                ExitCode::FAILURE
-            }
-        })
+        Err(torch::exec(std::env::args_os().skip(1)))
     } else {
         run(cli.command).map(|()| ExitCode::SUCCESS)
     };
@@ -30,5 +23,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
         Command::Demo { out } => neurozoo_cli::demo::run(&out),
+        Command::Zoo { command: ZooCommand::List } => {
+            for (name, description) in neurozoo_zoo::config::PRESETS {
+                println!("{name:<12} {description}");
+            }
+            Ok(())
+        }
+        Command::Fit(_) | Command::Eval { .. } => unreachable!("model commands run in {}", torch::WORKER),
     }
 }

@@ -52,6 +52,23 @@ where
     Ok(cmd)
 }
 
+/// Replace this process by the worker with these arguments; returns only if that fails.
+///
+/// Replacing rather than spawning keeps one process per command, so a signal sent to the
+/// `neurozoo` a user started (a `kill`, a scheduler's time limit) reaches the fit itself
+/// instead of orphaning it.
+pub fn exec<I, S>(args: I) -> anyhow::Error
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    use std::os::unix::process::CommandExt;
+    match worker(args) {
+        Ok(mut cmd) => anyhow::Error::new(cmd.exec()).context(format!("cannot start {WORKER}")),
+        Err(e) => e,
+    }
+}
+
 /// Run the worker with these arguments, inheriting stdio; returns its exit status.
 pub fn run<I, S>(args: I) -> Result<ExitStatus>
 where

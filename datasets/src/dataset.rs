@@ -147,6 +147,26 @@ impl Dataset {
         order.into_iter().map(|id| groups.remove(&id).unwrap_or_default()).collect()
     }
 
+    /// A hash of everything a model is fitted to (images, responses, tiers, image ids), so a run
+    /// can tell whether it is evaluated or resumed on the data it was trained on. FNV-1a, hex.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for s in self.images.shape().iter().chain(self.responses.shape()) {
+            eat(&s.to_le_bytes());
+        }
+        self.images.iter().for_each(|v| eat(&v.to_le_bytes()));
+        self.responses.iter().for_each(|v| eat(&v.to_le_bytes()));
+        self.tiers.iter().for_each(|t| eat(t.as_str().as_bytes()));
+        self.image_ids.iter().for_each(|i| eat(&i.to_le_bytes()));
+        format!("{h:016x}")
+    }
+
     /// The first dimensions and per-unit lengths agree; every array a reader or simulator
     /// builds goes through this before it is handed out.
     pub fn check_consistent(&self) -> Result<()> {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod data;
+mod fit;
 mod doctor;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");

@@ -15,9 +15,11 @@
 pub mod config;
 pub mod convert;
 mod device;
+pub mod eval;
 pub mod measures;
 pub mod model;
 pub mod regularizers;
+pub mod run;
 mod runtime;
 pub mod train;
 

@@ -1,12 +1,15 @@
 //! `neurozoo-torch`: the half of the command line that links libtorch. Users run `neurozoo`,
 //! which checks that libtorch loads and then hands model commands to this binary.
 
+mod eval;
+mod fit;
+
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command};
-use neurozoo_zoo::TorchRuntime;
+use neurozoo_zoo::{DeviceChoice, TorchRuntime};
 
 fn main() -> ExitCode {
     match run(Cli::parse().command) {
@@ -25,6 +28,13 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&TorchRuntime::probe())?);
             Ok(())
         }
+        Command::Fit(args) => fit::run(&args),
+        Command::Eval { run, data, device, json } => eval::run(&run, &data, &device, json),
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
+}
+
+/// `--device auto|cpu|cuda` as a tch device.
+fn device(name: &str) -> Result<tch::Device> {
+    Ok(name.parse::<DeviceChoice>()?.resolve()?)
 }

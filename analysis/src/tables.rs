@@ -1,0 +1,99 @@
+//! Result tables: one typed column per field, written as Parquet and CSV side by side.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+/// A column of one type; `None` is a null.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    F64(Vec<Option<f64>>),
+    I64(Vec<Option<i64>>),
+    Bool(Vec<Option<bool>>),
+    Str(Vec<Option<String>>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F64(v) => v.len(),
+            Values::I64(v) => v.len(),
+            Values::Bool(v) => v.len(),
+            Values::Str(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Named columns of equal length.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<(String, Values)>,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// Add a column (builder style).
+    pub fn with(mut self, name: &str, values: Values) -> Table {
+        self.columns.push((name.to_string(), values));
+        self
+    }
+
+    fn to_frame(&self) -> PolarsResult<DataFrame> {
+        let height = self.columns.first().map_or(0, |(_, v)| v.len());
+        let columns: Vec<Column> = self
+            .columns
+            .iter()
+            .map(|(name, v)| {
+                let name = PlSmallStr::from(name.as_str());
+                match v {
+                    Values::F64(v) => Column::new(name, v),
+                    Values::I64(v) => Column::new(name, v),
+                    Values::Bool(v) => Column::new(name, v),
+                    Values::Str(v) => Column::new(name, v),
+                }
+            })
+            .collect();
+        DataFrame::new(height, columns)
+    }
+}
+
+/// Write `<dir>/<stem>.parquet` and `<dir>/<stem>.csv`; each file appears only when complete.
+/// Returns the two paths.
+pub fn write_table(table: &Table, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
+    let lens: Vec<usize> = table.columns.iter().map(|(_, v)| v.len()).collect();
+    if lens.windows(2).any(|w| w[0] != w[1]) {
+        return Err(format!("table {stem}: columns have different lengths {lens:?}"));
+    }
+    let mut df = table.to_frame().map_err(|e| format!("table {stem}: {e}"))?;
+    let parquet = dir.join(format!("{stem}.parquet"));
+    let csv = dir.join(format!("{stem}.csv"));
+    atomic_write(&parquet, |f| ParquetWriter::new(f).finish(&mut df).map(|_| ()))?;
+    atomic_write(&csv, |f| CsvWriter::new(f).finish(&mut df))?;
+    Ok([parquet, csv])
+}
+
+fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> PolarsResult<()>) -> Result<(), String> {
+    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
+    let result = File::create(&tmp)
+        .map_err(|e| e.to_string())
+        .and_then(|mut f| write(&mut f).map_err(|e| e.to_string()))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Read a Parquet table back (for tests and for plugins that take tables as input).
+pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    ParquetReader::new(file).finish().map_err(|e| format!("{}: {e}", path.display()))
+}

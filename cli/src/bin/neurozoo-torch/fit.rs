@@ -1,0 +1,161 @@
+//! `neurozoo fit`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use neurozoo_analysis::tables::{write_table, Table, Values};
+use neurozoo_cli::args::FitArgs;
+use neurozoo_datasets::validate::validate;
+use neurozoo_datasets::{detect_format, Format};
+use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
+use neurozoo_zoo::model::Model;
+use neurozoo_zoo::run::{self, DataInfo, Normalizer, RunInfo, RunStatus};
+use neurozoo_zoo::train::{self, EpochRecord, Event, Trainer};
+use neurozoo_zoo::TorchRuntime;
+use tch::nn;
+
+/// A preset name, or a TOML file (anything that exists or ends in `.toml`).
+fn resolve_config(model: &str) -> Result<FitConfig> {
+    let path = Path::new(model);
+    if path.exists() || model.ends_with(".toml") {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {model}"))?;
+        return FitConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{model}: {e}"));
+    }
+    preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model)))
+}
+
+/// Load a dataset for fitting; a static file is validated first, and every error is shown.
+pub fn load_checked(data: &Path) -> Result<neurozoo_datasets::Dataset> {
+    if detect_format(data)? == Format::Static {
+        let v = validate(data);
+        if !v.is_ok() {
+            let lines: Vec<String> = v.lines().filter(|l| !l.starts_with("warning")).collect();
+            bail!("{} is not usable:\n  {}", data.display(), lines.join("\n  "));
+        }
+    }
+    Ok(neurozoo_datasets::load(data)?)
+}
+
+pub fn run(args: &FitArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
+    let device = super::device(&args.device)?;
+    let out = &args.out;
+    let cfg = if args.resume {
+        run::load_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?
+    } else {
+        let mut cfg = resolve_config(&args.model)?;
+        if let Some(seed) = args.seed {
+            cfg.train.seed = seed;
+        }
+        if let Some(n) = args.max_epochs {
+            cfg.train.max_epochs = n;
+        }
+        cfg
+    };
+    let ds = load_checked(&args.data)?;
+    let data_info = DataInfo::of(&ds, &args.data);
+    if args.resume {
+        let info = run::load_info(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
+        if info.data.fingerprint != data_info.fingerprint {
+            bail!("cannot resume {}: it was fitted to {} (fingerprint {}), not to {} ({})", out.display(), info.data.path, info.data.fingerprint, args.data.display(), data_info.fingerprint);
+        }
+        if info.status == RunStatus::Complete {
+            bail!("{} is already complete; nothing to resume", out.display());
+        }
+    } else if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{} already exists and is not empty: choose a new --out, or add --resume to continue it", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
+
+    tch::manual_seed(cfg.train.seed as i64);
+    let norm = Normalizer::from_train(&ds).map_err(anyhow::Error::msg)?;
+    let vs = nn::VarStore::new(device);
+    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &norm.mean_train_response(&ds));
+    let data = norm.train_data(&ds, device);
+    let mut info = RunInfo {
+        neurozoo: env!("CARGO_PKG_VERSION").to_string(),
+        libtorch: TorchRuntime::probe().version_full,
+        device: format!("{device:?}"),
+        data: data_info,
+        normalizer: norm,
+        status: RunStatus::Running,
+        epochs: 0,
+        best_epoch: 0,
+        best_validation_correlation: None,
+        seconds: 0.0,
+    };
+    run::save_info(out, &info).map_err(anyhow::Error::msg)?;
+
+    eprintln!(
+        "fit {} on {} ({} train, {} validation trials, {} units) on {device:?}",
+        cfg.preset.as_deref().unwrap_or(&args.model),
+        args.data.display(),
+        data.train.len(),
+        data.validation.len(),
+        ds.n_units()
+    );
+    let start = Instant::now();
+    let trainer = Trainer { model: &model, vs: &vs, cfg: &cfg.train, checkpoint_dir: Some(out.clone()) };
+    let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed}").expect("valid template"));
+    let schedule = trainer
+        .fit(&data, args.resume, None, |event| match event {
+            Event::Batch { epoch, done, total } => {
+                bar.set_length(total as u64);
+                bar.set_prefix(epoch.to_string());
+                bar.set_position(done as u64);
+            }
+            Event::Epoch(r) => bar.suspend(|| {
+                eprintln!(
+                    "epoch {:>3}  loss {:.4}  validation correlation {:.4}{}  lr {:.2e}  {:.1} s",
+                    r.epoch,
+                    r.train_loss,
+                    r.validation_correlation,
+                    if r.best { " *" } else { "  " },
+                    r.lr,
+                    r.seconds
+                )
+            }),
+            Event::Decay { epoch, lr, restored_epoch } => bar.suspend(|| {
+                eprintln!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}")
+            }),
+        })
+        .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+
+    write_table(&metrics_table(&schedule.history), out, run::METRICS_STEM).map_err(anyhow::Error::msg)?;
+    train::write_safetensors_atomic(&train::named_weights(&vs), &out.join(run::MODEL_FILE)).map_err(anyhow::Error::msg)?;
+    info.status = if schedule.finished { RunStatus::Complete } else { RunStatus::Running };
+    info.epochs = schedule.epoch;
+    info.best_epoch = schedule.best_epoch;
+    info.best_validation_correlation = Some(schedule.best_score);
+    info.seconds = start.elapsed().as_secs_f64();
+    run::save_info(out, &info).map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "best validation correlation {:.4} at epoch {} of {} ({:.0} s); wrote {}\nevaluate with: neurozoo eval {} --data {}",
+        schedule.best_score,
+        schedule.best_epoch,
+        schedule.epoch,
+        info.seconds,
+        out.display(),
+        out.display(),
+        args.data.display()
+    );
+    Ok(())
+}
+
+fn metrics_table(history: &[EpochRecord]) -> Table {
+    let f = |get: fn(&EpochRecord) -> f64| Values::F64(history.iter().map(|r| Some(get(r))).collect());
+    Table::new()
+        .with("epoch", Values::I64(history.iter().map(|r| Some(r.epoch as i64)).collect()))
+        .with("lr", f(|r| r.lr))
+        .with("train_loss", f(|r| r.train_loss))
+        .with("regularizer", f(|r| r.regularizer))
+        .with("validation_correlation", f(|r| r.validation_correlation))
+        .with("best", Values::Bool(history.iter().map(|r| Some(r.best)).collect()))
+        .with("seconds", f(|r| r.seconds))
+}

@@ -1,0 +1,139 @@
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use super::*;
+
+/// A small simulation and a small model, so a fit takes seconds.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("v1.h5");
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "10", "--n-train", "160", "--n-validation", "40"])
+        .args(["--n-test", "8", "--n-final-test", "0", "--repeats", "4", "--height", "20", "--width", "20", "--seed", "3", "--out"])
+        .arg(&data));
+    assert!(out.status.success());
+    let config = dir.join("tiny.toml");
+    std::fs::write(
+        &config,
+        r#"preset = "klindt2017"
+[model.core]
+layers = 2
+channels = 4
+input_kernel = 7
+[train]
+batch_size = 32
+max_epochs = 5
+patience = 10
+"#,
+    )
+    .unwrap();
+    (data, config)
+}
+
+fn fit(data: &Path, config: &Path, out: &Path) -> Command {
+    let mut cmd = neurozoo();
+    cmd.arg("fit").arg(config).arg("--data").arg(data).arg("--out").arg(out).args(["--threads", "1", "--device", "cpu"]);
+    cmd
+}
+
+#[test]
+fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let run_dir = dir.path().join("run");
+    assert!(run(&mut fit(&data, &config, &run_dir)).status.success());
+    for f in ["config.toml", "run.json", "model.safetensors", "metrics.parquet", "metrics.csv"] {
+        assert!(run_dir.join(f).is_file(), "{f} missing");
+    }
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["status"], "complete");
+    assert_eq!(info["epochs"], 5);
+    assert_eq!(info["libtorch"], "2.11.0+cu130");
+    let csv = std::fs::read_to_string(run_dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6, "header + one row per epoch:\n{csv}");
+    assert!(csv.starts_with("epoch,lr,train_loss,regularizer,validation_correlation,best,seconds"));
+
+    let out = run(neurozoo().arg("eval").arg(&run_dir).arg("--data").arg(&data).arg("--json"));
+    assert!(out.status.success());
+    let j = stdout_json(&out);
+    let test = &j["test"];
+    for key in ["correlation", "correlation_to_average", "oracle_correlation", "fev_ground_truth", "rf_location_error_px", "fev"] {
+        assert!(test[key].is_number(), "test.{key} missing: {j}");
+    }
+    // Trained a little, the model predicts above chance but not above the noise ceiling.
+    let corr = test["correlation"].as_f64().unwrap();
+    assert!(corr > 0.1 && corr < test["oracle_correlation"].as_f64().unwrap() + 0.05, "{j}");
+    // No repeats in train: the repeat-based metrics are absent, not made up.
+    assert!(j["train"]["correlation"].is_number());
+    for key in ["feve", "oracle_correlation", "correlation_to_average"] {
+        assert!(j["train"].get(key).is_none(), "train.{key} should be absent: {j}");
+    }
+    assert!(j.get("final_test").is_none(), "an empty tier is absent");
+    assert!(j["rf_recovery"]["median_error_px"].is_number());
+}
+
+/// A fit killed mid-run and resumed ends exactly where an uninterrupted fit ends.
+#[test]
+fn killed_then_resumed_fit_matches_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let whole = dir.path().join("whole");
+    assert!(run(&mut fit(&data, &config, &whole)).status.success());
+
+    let killed = dir.path().join("killed");
+    let mut child = fit(&data, &config, &killed).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().starts_with("epoch   2 ") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the fit was supposed to be killed");
+    assert!(!killed.join("model.safetensors").exists(), "a killed fit must not look complete");
+
+    let out = run(fit(&data, &config, &killed).arg("--resume"));
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(whole.join("model.safetensors")).unwrap(),
+        std::fs::read(killed.join("model.safetensors")).unwrap(),
+        "resumed weights differ from the uninterrupted run's"
+    );
+    let csv = |d: &Path| -> Vec<String> {
+        // Everything but the timing column must agree.
+        std::fs::read_to_string(d.join("metrics.csv")).unwrap().lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+    };
+    assert_eq!(csv(&whole), csv(&killed));
+}
+
+#[test]
+fn fit_and_eval_refuse_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+
+    let out = neurozoo().args(["fit", "nosuchpreset", "--data"]).arg(&data).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown preset \"nosuchpreset\"") && err.contains("klindt2017"), "{err}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "preset = \"klindt2017\"\n[train]\nlearning_rate = 1\n").unwrap();
+    let out = neurozoo().arg("fit").arg(&bad).arg("--data").arg(&data).arg("--out").arg(dir.path().join("r")).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("learning_rate"), "{err}");
+
+    let existing = dir.path().join("existing");
+    std::fs::create_dir(&existing).unwrap();
+    std::fs::write(existing.join("keep.txt"), "mine").unwrap();
+    let out = fit(&data, &config, &existing).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists and is not empty"));
+    assert_eq!(std::fs::read_to_string(existing.join("keep.txt")).unwrap(), "mine");
+
+    let out = neurozoo().arg("eval").arg(dir.path().join("nope")).arg("--data").arg(&data).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run.json") && err.contains("is") && err.contains("a run directory"), "{err}");
+}

@@ -1,0 +1,143 @@
+//! A run directory: everything `fit` produced and `eval` / `extract` / `--resume` need.
+//!
+//! ```text
+//! RUN/config.toml          the resolved fit config
+//! RUN/run.json             versions, data fingerprint, normalisation, device, outcome
+//! RUN/model.safetensors    the best weights (batch-norm statistics included)
+//! RUN/metrics.{parquet,csv} one row per epoch (written by the command line)
+//! RUN/checkpoint/          the state `--resume` continues from
+//! ```
+
+use std::path::Path;
+
+use neurozoo_datasets::{Dataset, Tier};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::FitConfig;
+use crate::convert::to_tensor;
+use crate::train::TrainData;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const RUN_FILE: &str = "run.json";
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const METRICS_STEM: &str = "metrics";
+
+/// Standardisation learned on the train tier, applied identically at fit and eval time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalizer {
+    pub image_mean: f32,
+    pub image_std: f32,
+    /// Responses are divided by this per unit: the train-tier std, or 1 for units whose std is
+    /// below 1% of the mean std (neuralpredictors' NeuroNormalizer), so silent units stay finite.
+    pub response_scale: Vec<f32>,
+}
+
+impl Normalizer {
+    pub fn from_train(ds: &Dataset) -> Result<Normalizer, String> {
+        let n = neurozoo_datasets::stats::Normalization::from_train(ds).map_err(|e| e.to_string())?;
+        let mean_std = n.response_std.iter().sum::<f32>() / n.response_std.len().max(1) as f32;
+        let threshold = 0.01 * mean_std;
+        Ok(Normalizer {
+            image_mean: n.image_mean,
+            image_std: if n.image_std > 0.0 { n.image_std } else { 1.0 },
+            response_scale: n.response_std.iter().map(|&s| if s > threshold { s } else { 1.0 }).collect(),
+        })
+    }
+
+    /// Normalised images (N, C, H, W) on `device`.
+    pub fn images(&self, ds: &Dataset, device: Device) -> Tensor {
+        (to_tensor(ds.images.view(), device) - f64::from(self.image_mean)) / f64::from(self.image_std)
+    }
+
+    /// Normalised responses (N, U) on `device`.
+    pub fn responses(&self, ds: &Dataset, device: Device) -> Tensor {
+        to_tensor(ds.responses.view(), device) / Tensor::from_slice(&self.response_scale).to_device(device)
+    }
+
+    /// Mean normalised train response per unit: where readout biases start.
+    pub fn mean_train_response(&self, ds: &Dataset) -> Vec<f32> {
+        let train = ds.tier_indices(Tier::Train);
+        (0..ds.n_units())
+            .map(|u| train.iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / train.len().max(1) as f32 / self.response_scale[u])
+            .collect()
+    }
+
+    pub fn train_data(&self, ds: &Dataset, device: Device) -> TrainData {
+        let idx = |tier| ds.tier_indices(tier).into_iter().map(|i| i as i64).collect();
+        TrainData {
+            images: self.images(ds, device).to_kind(Kind::Float),
+            responses: self.responses(ds, device).to_kind(Kind::Float),
+            train: idx(Tier::Train),
+            validation: idx(Tier::Validation),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    pub path: String,
+    pub fingerprint: String,
+    pub n_trials: usize,
+    pub n_units: usize,
+    pub image_shape: [usize; 3],
+}
+
+impl DataInfo {
+    pub fn of(ds: &Dataset, path: &Path) -> DataInfo {
+        DataInfo {
+            path: path.display().to_string(),
+            fingerprint: ds.fingerprint(),
+            n_trials: ds.n_trials(),
+            n_units: ds.n_units(),
+            image_shape: ds.image_shape(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Complete,
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub neurozoo: String,
+    pub libtorch: Option<String>,
+    pub device: String,
+    pub data: DataInfo,
+    pub normalizer: Normalizer,
+    pub status: RunStatus,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    /// None until the first epoch ends.
+    pub best_validation_correlation: Option<f64>,
+    pub seconds: f64,
+}
+
+/// Write a text file through a temporary name so it is complete or absent.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+pub fn save_info(dir: &Path, info: &RunInfo) -> Result<(), String> {
+    let path = dir.join(RUN_FILE);
+    write_atomic(&path, &serde_json::to_string_pretty(info).expect("run info serialises")).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn load_info(dir: &Path) -> Result<RunInfo, String> {
+    let path = dir.join(RUN_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (is {} a run directory?)", path.display(), dir.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn load_config(dir: &Path) -> Result<FitConfig, String> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    FitConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
