@@ -1,0 +1,213 @@
+//! Files written by the reference tools (h5py, pynwb) load as those tools meant them, files we
+//! write carry the reference keys and dtypes, and every malformed file gets an error naming the
+//! file and the key. Fixtures and their expected values come from `fixtures/make_fixtures.py`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use neurozoo_datasets::nwb::{self, NwbOptions};
+use neurozoo_datasets::stats::Normalization;
+use neurozoo_datasets::validate::{validate, Severity};
+use neurozoo_datasets::{describe, static_h5, Dataset, Tier};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn expected(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn ints(v: &Value) -> Vec<i64> {
+    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
+}
+
+fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
+    assert!((got - want).abs() <= rel * want.abs().max(1.0), "{what}: got {got}, expected {want}");
+}
+
+/// The static-layout checks shared by both h5py fixtures.
+fn check_static(file: &str, expected_file: &str) -> Dataset {
+    let e = expected(expected_file);
+    let ds = neurozoo_datasets::load(&fixture(file)).unwrap();
+    let (n, u) = (e["N"].as_u64().unwrap() as usize, e["U"].as_u64().unwrap() as usize);
+    assert_eq!((ds.n_trials(), ds.n_units()), (n, u));
+    assert_eq!(ds.image_shape().to_vec(), ints(&e["image_shape"]).iter().map(|&x| x as usize).collect::<Vec<_>>());
+    let tiers: Vec<&str> = ds.tiers.iter().map(|t| t.as_str()).collect();
+    let want: Vec<&str> = e["tiers"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tiers, want, "tiers row by row");
+    assert_eq!(ds.image_ids, ints(&e["image_ids"]), "image ids from {}", e["image_id_key"]);
+    assert_eq!(ds.units.ids, ints(&e["unit_ids"]));
+    for tier in Tier::ALL {
+        let want = e["tier_counts"].get(tier.as_str()).map_or(0, |c| c.as_u64().unwrap() as usize);
+        assert_eq!(ds.tier_indices(tier).len(), want, "{} trials", tier.as_str());
+    }
+
+    // Normalisation statistics come from the train tier only, as numpy computes them (ddof 0).
+    let norm = Normalization::from_train(&ds).unwrap();
+    assert_close("train image mean", norm.image_mean.into(), e["train_image_mean"].as_f64().unwrap(), 1e-5);
+    assert_close("train image std", norm.image_std.into(), e["train_image_std"].as_f64().unwrap(), 1e-5);
+    for (unit, (got, want)) in norm.response_mean.iter().zip(floats(&e["train_response_mean"])).enumerate() {
+        assert_close(&format!("unit {unit} response mean"), f64::from(*got), want, 1e-5);
+    }
+    for (unit, (got, want)) in norm.response_std.iter().zip(floats(&e["train_response_std"])).enumerate() {
+        assert_close(&format!("unit {unit} response std"), f64::from(*got), want, 1e-5);
+    }
+    assert!(validate(&fixture(file)).is_ok(), "{}", validate(&fixture(file)));
+    ds
+}
+
+#[test]
+fn h5py_static_file_with_uint8_images_and_shuffled_tiers_loads() {
+    let ds = check_static("static_small.h5", "static_small.expected.json");
+    // uint8 pixels keep their 0..255 values; normalisation is the model's business.
+    assert!(ds.images.iter().all(|&p| p.fract() == 0.0 && (0.0..=255.0).contains(&p)));
+    assert!(ds.images.iter().any(|&p| p > 1.0));
+    // Repeated test images group by image id.
+    assert!(ds.repeats(Tier::Test).iter().any(|g| g.len() > 1));
+    assert!(ds.units.area.is_some() && ds.units.coordinates.is_some() && ds.behavior.is_some() && ds.pupil_center.is_some());
+}
+
+#[test]
+fn h5py_static_file_with_float_images_and_minimal_keys_loads() {
+    let ds = check_static("static_float.h5", "static_float.expected.json");
+    assert!(ds.behavior.is_none() && ds.pupil_center.is_none());
+}
+
+/// Every dataset under `group`, by path, with its dtype as `describe` names it.
+fn dtypes(group: &hdf5::Group, prefix: &str, out: &mut BTreeMap<String, String>) {
+    for name in group.member_names().unwrap() {
+        let path = format!("{prefix}{name}");
+        if let Ok(ds) = group.dataset(&name) {
+            out.insert(path, describe(&ds.dtype().unwrap().to_descriptor().unwrap()));
+        } else {
+            dtypes(&group.group(&name).unwrap(), &format!("{path}/"), out);
+        }
+    }
+}
+
+#[test]
+fn files_we_write_have_the_keys_and_dtypes_h5py_wrote() {
+    let reference = fixture("static_small.h5");
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.h5");
+    static_h5::write(&static_h5::read(&reference).unwrap(), &ours).unwrap();
+
+    let (mut theirs_keys, mut ours_keys) = (BTreeMap::new(), BTreeMap::new());
+    dtypes(&hdf5::File::open(&reference).unwrap(), "", &mut theirs_keys);
+    dtypes(&hdf5::File::open(&ours).unwrap(), "", &mut ours_keys);
+    for (key, dtype) in &theirs_keys {
+        // neuralpredictors computes its own statistics over whichever subset it names; ours are
+        // `all` (the same meaning) and `train`.
+        if key.starts_with("statistics/") && !key.contains("/all/") {
+            continue;
+        }
+        let got = ours_keys.get(key).unwrap_or_else(|| panic!("we do not write {key}; we write {ours_keys:?}"));
+        let same_kind = match key.as_str() {
+            // We store pixels as float32 (what the model reads), which neuralpredictors accepts.
+            "images" => got == "float32",
+            // Fixed-length byte strings: the length may differ, the kind may not.
+            _ if dtype.starts_with("string") => got.starts_with("string (fixed length"),
+            _ => got == dtype,
+        };
+        assert!(same_kind, "{key}: h5py wrote {dtype}, we write {got}");
+    }
+    // And what we wrote reads back to the same dataset.
+    assert_eq!(static_h5::read(&ours).unwrap(), static_h5::read(&reference).unwrap());
+}
+
+fn check_nwb(opts: &NwbOptions, series: &str) {
+    let e = expected("ophys_small.expected.json");
+    let ds = nwb::read(&fixture("ophys_small.nwb"), opts).unwrap();
+    let want = e["series"][series]["responses"].as_array().unwrap();
+    assert_eq!(ds.n_trials(), e["n_presentations"].as_u64().unwrap() as usize);
+    assert_eq!(ds.n_units(), e["n_rois"].as_u64().unwrap() as usize);
+    for (p, row) in want.iter().enumerate() {
+        for (roi, w) in floats(row).into_iter().enumerate() {
+            assert_close(&format!("{series} presentation {p} roi {roi}"), ds.responses[[p, roi]].into(), w, 1e-5);
+        }
+    }
+    assert_eq!(ds.image_ids, ints(&e["presentation_image_indices"]));
+    // The same image index shows the same template, different indices different ones.
+    for a in 0..ds.n_trials() {
+        for b in 0..ds.n_trials() {
+            assert_eq!(ds.image(a) == ds.image(b), ds.image_ids[a] == ds.image_ids[b], "presentations {a} and {b}");
+        }
+    }
+    // Every image in this fixture is shown more than once, so by the default rule all are test.
+    assert!(ds.tiers.iter().all(|&t| t == Tier::Test));
+}
+
+#[test]
+fn pynwb_dff_series_with_starting_time_and_rate_by_default() {
+    check_nwb(&NwbOptions::default(), "processing/ophys/DfOverF/RoiResponseSeries");
+}
+
+#[test]
+fn pynwb_fluorescence_series_with_timestamps_conversion_and_offset() {
+    let series = "processing/ophys/Fluorescence/RoiResponseSeries";
+    check_nwb(&NwbOptions { series: Some(series.into()), ..NwbOptions::default() }, series);
+}
+
+#[test]
+fn pynwb_time_intervals_give_the_same_presentations_as_the_index_series() {
+    let e = expected("ophys_small.expected.json");
+    let table = e["hdf5"]["time_intervals"].as_str().unwrap();
+    check_nwb(
+        &NwbOptions { presentations: Some(table.into()), ..NwbOptions::default() },
+        "processing/ophys/DfOverF/RoiResponseSeries",
+    );
+}
+
+#[test]
+fn nwb_errors_name_the_file_and_the_key() {
+    let path = fixture("ophys_small.nwb");
+    let err = nwb::read(&path, &NwbOptions { series: Some("processing/ophys/Nope".into()), ..NwbOptions::default() }).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("ophys_small.nwb") && msg.contains("processing/ophys/Nope"), "{msg}");
+    let err = nwb::read(&path, &NwbOptions { window: (0.5, 0.5), ..NwbOptions::default() }).unwrap_err();
+    assert!(err.to_string().contains("window"), "{err}");
+}
+
+#[test]
+fn every_malformed_file_gets_an_error_naming_file_and_key() {
+    let cases = expected("malformed.json");
+    for (name, case) in cases.as_object().unwrap() {
+        let path = fixture(name);
+        let key = case["key"].as_str().unwrap().trim_start_matches('/');
+        let v = validate(&path);
+        let text = v.to_string();
+        if name == "bad_no_repeats.h5" {
+            assert!(v.is_ok(), "{name} is usable:\n{text}");
+            assert!(
+                v.issues.iter().any(|i| i.severity == Severity::Warning && i.key.as_deref().is_some_and(|k| k.contains(key))),
+                "{name}: expected a warning about {key}:\n{text}"
+            );
+            continue;
+        }
+        assert!(!v.is_ok(), "{name} ({}) passed validation", case["description"]);
+        assert!(text.contains(name), "{name}: messages do not name the file:\n{text}");
+        if key == "(file)" {
+            assert!(text.contains("cannot open"), "{name}:\n{text}");
+        } else {
+            assert!(
+                v.issues.iter().any(|i| i.severity == Severity::Error && i.key.as_deref() == Some(key)),
+                "{name}: no error on {key}:\n{text}"
+            );
+        }
+        // A reader reads values as stored (judging them is `validate`'s job, which `fit` and
+        // `eval` run first); a file it cannot make sense of is refused by name, never a panic.
+        match neurozoo_datasets::load(&path) {
+            Ok(ds) => {
+                assert_eq!(name, "bad_nan_responses.h5", "{name} loaded");
+                assert!(ds.responses.iter().any(|r| r.is_nan()) && ds.responses.iter().any(|r| r.is_infinite()));
+            }
+            Err(err) => assert!(err.to_string().contains(name), "{name}: {err}"),
+        }
+    }
+}
