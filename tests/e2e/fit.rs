@@ -118,11 +118,18 @@ fn fit_and_eval_refuse_bad_input_clearly() {
     assert!(err.contains("unknown preset \"nosuchpreset\"") && err.contains("klindt2017"), "{err}");
 
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "preset = \"klindt2017\"\n[train]\nlearning_rate = 1\n").unwrap();
-    let out = neurozoo().arg("fit").arg(&bad).arg("--data").arg(&data).arg("--out").arg(dir.path().join("r")).output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("learning_rate"), "{err}");
+    for (body, expect) in [
+        ("[train]\nlearning_rate = 0.1\n", "unknown field `learning_rate`"),
+        ("[train]\nlr = 1.5\n", "train.lr = 1.5: must be in (0, 1)"),
+        ("[model.core]\ninput_kernel = 12\n", "model.core.input_kernel = 12: must be odd"),
+    ] {
+        std::fs::write(&bad, format!("preset = \"klindt2017\"\n{body}")).unwrap();
+        let out = neurozoo().arg("fit").arg(&bad).arg("--data").arg(&data).arg("--out").arg(dir.path().join("r")).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.toml") && err.contains(expect), "{body}: {err}");
+        assert!(!dir.path().join("r").exists(), "a refused fit must not create its run directory");
+    }
 
     let existing = dir.path().join("existing");
     std::fs::create_dir(&existing).unwrap();

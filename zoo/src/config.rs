@@ -257,7 +257,64 @@ impl FitConfig {
         if let Some(p) = partial.preset {
             base.insert("preset".into(), toml::Value::String(p));
         }
-        base.try_into::<FitConfig>().map_err(|e| e.to_string())
+        let cfg = base.try_into::<FitConfig>().map_err(|e| e.to_string())?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Values a fit cannot run with, named by their TOML key.
+    pub fn check(&self) -> Result<(), String> {
+        let bad = |key: &str, value: &dyn std::fmt::Display, want: &str| Err(format!("{key} = {value}: must be {want}"));
+        let t = &self.train;
+        if !(t.lr > 0.0 && t.lr < 1.0) {
+            return bad("train.lr", &t.lr, "in (0, 1)");
+        }
+        if !(t.lr_decay_factor > 0.0 && t.lr_decay_factor < 1.0) {
+            return bad("train.lr_decay_factor", &t.lr_decay_factor, "in (0, 1)");
+        }
+        for (key, value) in [("train.batch_size", t.batch_size), ("train.max_epochs", t.max_epochs), ("train.patience", t.patience), ("train.lr_decay_steps", t.lr_decay_steps)] {
+            if value == 0 {
+                return bad(key, &value, "at least 1");
+            }
+        }
+        if !(t.tolerance >= 0.0 && t.tolerance.is_finite()) {
+            return bad("train.tolerance", &t.tolerance, "a finite number ≥ 0");
+        }
+        let mut gammas = vec![];
+        if let Some(c) = &self.model.core {
+            for (key, value) in [("model.core.layers", c.layers), ("model.core.channels", c.channels)] {
+                if value == 0 {
+                    return bad(key, &value, "at least 1");
+                }
+            }
+            for (key, value) in [("model.core.input_kernel", c.input_kernel), ("model.core.hidden_kernel", c.hidden_kernel)] {
+                if value % 2 == 0 {
+                    return bad(key, &value, "odd (a kernel has a centre pixel)");
+                }
+            }
+            gammas.extend([("model.core.gamma_input", c.gamma_input), ("model.core.gamma_hidden", c.gamma_hidden)]);
+        }
+        match &self.model.readout {
+            ReadoutConfig::Factorized { gamma, .. } => gammas.push(("model.readout.gamma", *gamma)),
+            ReadoutConfig::Gaussian { gamma, init_mu_range, init_sigma } => {
+                gammas.push(("model.readout.gamma", *gamma));
+                if !(*init_mu_range > 0.0 && *init_mu_range <= 1.0) {
+                    return bad("model.readout.init_mu_range", init_mu_range, "in (0, 1] (grid units)");
+                }
+                if !(*init_sigma > 0.0 && init_sigma.is_finite()) {
+                    return bad("model.readout.init_sigma", init_sigma, "a finite number > 0");
+                }
+            }
+            ReadoutConfig::Full { gamma, gamma_laplace } => {
+                gammas.extend([("model.readout.gamma", *gamma), ("model.readout.gamma_laplace", *gamma_laplace)])
+            }
+        }
+        for (key, value) in gammas {
+            if !(value >= 0.0 && value.is_finite()) {
+                return bad(key, &value, "a finite number ≥ 0");
+            }
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {

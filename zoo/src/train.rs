@@ -200,9 +200,9 @@ pub struct Trainer<'a> {
 const CHECKPOINT: &str = "checkpoint";
 
 impl Trainer<'_> {
-    /// Train to the end of the schedule (or `stop_after` more epochs, for tests of resumption),
-    /// starting from a checkpoint when `resume` is set. Leaves the best weights in the model.
-    pub fn fit(&self, data: &TrainData, resume: bool, stop_after: Option<usize>, mut on: impl FnMut(Event<'_>)) -> Result<Schedule, TrainError> {
+    /// Train to the end of the schedule, starting from a checkpoint when `resume` is set.
+    /// Leaves the best weights in the model.
+    pub fn fit(&self, data: &TrainData, resume: bool, mut on: impl FnMut(Event<'_>)) -> Result<Schedule, TrainError> {
         if data.train.is_empty() {
             return Err(TrainError::NoData("train"));
         }
@@ -227,8 +227,7 @@ impl Trainer<'_> {
                 (schedule, best) = self.load_checkpoint(dir, &mut adam)?;
             }
         }
-        let mut epochs_run = 0;
-        while !schedule.finished && schedule.epoch < self.cfg.max_epochs && stop_after.is_none_or(|n| epochs_run < n) {
+        while !schedule.finished && schedule.epoch < self.cfg.max_epochs {
             let epoch = schedule.epoch + 1;
             let start = std::time::Instant::now();
             let train_loss = self.run_epoch(data, epoch, &mut adam, schedule.lr, &mut on)?;
@@ -273,7 +272,6 @@ impl Trainer<'_> {
             if let Some(dir) = &self.checkpoint_dir {
                 self.save_checkpoint(dir, &schedule, &adam, &best)?;
             }
-            epochs_run += 1;
         }
         if schedule.finished {
             restore_weights(self.vs, &best);

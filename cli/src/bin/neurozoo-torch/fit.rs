@@ -54,6 +54,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
         if let Some(n) = args.max_epochs {
             cfg.train.max_epochs = n;
         }
+        cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
         cfg
     };
     let ds = load_checked(&args.data)?;
@@ -103,7 +104,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let trainer = Trainer { model: &model, vs: &vs, cfg: &cfg.train, checkpoint_dir: Some(out.clone()) };
     let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed}").expect("valid template"));
     let schedule = trainer
-        .fit(&data, args.resume, None, |event| match event {
+        .fit(&data, args.resume, |event| match event {
             Event::Batch { epoch, done, total } => {
                 bar.set_length(total as u64);
                 bar.set_prefix(epoch.to_string());

@@ -1,0 +1,95 @@
+//! Models and the trainer on every device: each preset trains, the NaN guard names the epoch,
+//! patience restores the best weights, lowers the learning rate and finally stops.
+
+mod common;
+
+use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
+use neurozoo_zoo::model::Model;
+use neurozoo_zoo::train::{mean_correlation, TrainData, TrainError, Trainer};
+use tch::{nn, Device, Kind, Tensor};
+
+const UNITS: i64 = 6;
+
+/// Unit u rectifies the sum of two vertically adjacent pixels near the image centre (rows 6 and
+/// 7, column 4 + u), so every readout, the Gaussian one starting near the centre included, has
+/// something to find.
+fn data(device: Device, n: i64, noise_only: bool) -> TrainData {
+    let images = Tensor::randn([n, 1, 15, 15], (Kind::Float, device));
+    let pixels = images.flatten(1, -1);
+    let drive = pixels.narrow(1, 6 * 15 + 4, UNITS) + pixels.narrow(1, 7 * 15 + 4, UNITS);
+    let responses = if noise_only { Tensor::rand([n, UNITS], (Kind::Float, device)) } else { drive.relu() + 0.1 };
+    let split = n * 4 / 5;
+    TrainData { images, responses, train: (0..split).collect(), validation: (split..n).collect() }
+}
+
+fn small_model(name: &str, vs: &nn::VarStore) -> Model {
+    let mut cfg = preset(name).unwrap().model;
+    if let Some(core) = cfg.core.as_mut() {
+        core.layers = 2;
+        core.channels = 4;
+        core.input_kernel = 5;
+    }
+    Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; UNITS as usize])
+}
+
+/// Every preset's model trains on the device: validation correlation rises above chance.
+fn every_preset_learns(device: Device) {
+    let data = data(device, 400, false);
+    let mut scores = Vec::new();
+    for (name, _) in PRESETS {
+        let vs = nn::VarStore::new(device);
+        let model = small_model(name, &vs);
+        let before = mean_correlation(&model, &data, &data.validation, 256);
+        let cfg = TrainConfig { max_epochs: 8, batch_size: 32, ..TrainConfig::default() };
+        let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(&data, false, |_| {}).unwrap();
+        let after = mean_correlation(&model, &data, &data.validation, 256);
+        assert_eq!(schedule.epoch, schedule.history.len());
+        assert!(vs.variables().values().all(|v| v.device() == device));
+        scores.push((name, before, after));
+    }
+    // Eight epochs on 320 trials: far from converged, but clearly above chance.
+    assert!(scores.iter().all(|&(_, before, after)| after > 0.2 && after > before + 0.1), "validation correlation before -> after on {device:?}: {scores:?}");
+}
+
+/// A NaN in the data makes the loss NaN in the first epoch: training stops and says so.
+fn nan_loss_stops_training_naming_the_epoch(device: Device) {
+    let data = data(device, 100, false);
+    let _ = data.responses.get(3).get(2).fill_(f64::NAN);
+    let vs = nn::VarStore::new(device);
+    let model = small_model("klindt2017", &vs);
+    let cfg = TrainConfig { max_epochs: 3, ..TrainConfig::default() };
+    let err = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(&data, false, |_| {}).unwrap_err();
+    assert!(matches!(err, TrainError::Diverged { epoch: 1, .. }), "{err}");
+    assert!(err.to_string().contains("epoch 1"), "{err}");
+}
+
+/// With nothing to learn, patience runs out: each time the best weights come back and the
+/// learning rate drops, and after `lr_decay_steps` the fit stops with the best epoch's weights.
+fn patience_restores_best_decays_and_stops(device: Device) {
+    let data = data(device, 200, true);
+    let vs = nn::VarStore::new(device);
+    let model = small_model("klindt2017", &vs);
+    let cfg = TrainConfig { max_epochs: 60, patience: 2, lr_decay_steps: 2, lr_decay_factor: 0.5, batch_size: 32, ..TrainConfig::default() };
+    let mut decays = Vec::new();
+    let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }
+        .fit(&data, false, |e| {
+            if let neurozoo_zoo::train::Event::Decay { epoch, lr, .. } = e {
+                decays.push((epoch, lr));
+            }
+        })
+        .unwrap();
+    assert!(schedule.finished && schedule.epoch < 60, "stopped after {} epochs", schedule.epoch);
+    assert_eq!(decays.len(), 2, "{decays:?}");
+    assert_eq!(decays[0].1, cfg.lr * 0.5);
+    // The history shows the lower rate after the first decay, and patience epochs before each.
+    let lrs: Vec<f64> = schedule.history.iter().map(|r| r.lr).collect();
+    assert!(lrs.windows(2).all(|w| w[1] <= w[0]), "{lrs:?}");
+    assert_eq!(lrs.last().copied(), Some(cfg.lr * 0.5));
+    let best = &schedule.history[schedule.best_epoch - 1];
+    assert!(best.best && schedule.history.iter().all(|r| r.validation_correlation <= best.validation_correlation));
+    // The weights left in the model are the best epoch's: they reproduce its score.
+    let now = mean_correlation(&model, &data, &data.validation, 256);
+    assert!((now - best.validation_correlation).abs() < 1e-6, "restored {now}, best {}", best.validation_correlation);
+}
+
+device_tests!(every_preset_learns, nan_loss_stops_training_naming_the_epoch, patience_restores_best_decays_and_stops);
