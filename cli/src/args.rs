@@ -49,6 +49,9 @@ pub enum Command {
         /// Output directory.
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
+        /// Upper bound on the demo fit's epochs (early stopping usually ends it sooner).
+        #[arg(long, default_value_t = 40)]
+        max_epochs: usize,
     },
 }
 

@@ -57,12 +57,8 @@ fn simulate_v1(args: &SimulateV1Args) -> Result<()> {
     let start = std::time::Instant::now();
     let data = v1::simulate(&cfg)?;
     static_h5::write(&data, &args.out)?;
-    let tiers: Vec<String> = Tier::ALL
-        .iter()
-        .map(|&t| (t, data.tier_indices(t).len()))
-        .filter(|(_, n)| *n > 0)
-        .map(|(t, n)| format!("{t} {n}"))
-        .collect();
+    let tiers: Vec<String> =
+        Tier::ALL.iter().map(|&t| (t, data.tier_indices(t).len())).filter(|(_, n)| *n > 0).map(|(t, n)| format!("{t} {n}")).collect();
     let [c, h, w] = data.image_shape();
     eprintln!(
         "wrote {}: {} trials ({}), {} units, {c}x{h}x{w} images, in {:.1} s",
@@ -98,8 +94,14 @@ fn print_inspection(s: &Inspection) {
     let [c, h, w] = s.image_shape;
     println!("{}", s.file);
     println!("  trials      {}", s.n_trials);
-    println!("  images      {c}x{h}x{w} {} in [{:.3}, {:.3}], mean {:.3}, std {:.3}", s.dtypes["images"], s.images.min, s.images.max, s.images.mean, s.images.std);
-    println!("  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}", s.n_units, s.dtypes["responses"], s.responses.min, s.responses.max, s.responses.mean);
+    println!(
+        "  images      {c}x{h}x{w} {} in [{:.3}, {:.3}], mean {:.3}, std {:.3}",
+        s.dtypes["images"], s.images.min, s.images.max, s.images.mean, s.images.std
+    );
+    println!(
+        "  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}",
+        s.n_units, s.dtypes["responses"], s.responses.min, s.responses.max, s.responses.mean
+    );
     println!("  image ids   {}", s.image_id_key.as_deref().unwrap_or("none (every trial its own image)"));
     println!("  tiers       trials  images  repeated  repeats");
     for (tier, t) in &s.tiers {

@@ -11,8 +11,7 @@ pub fn report() -> (Value, Option<String>) {
         Ok(v) => (v, None),
         Err(e) => (Value::Null, Some(format!("{e:#}"))),
     };
-    let plugin_path: Vec<String> =
-        neurozoo_analysis::plugin_search_path().iter().map(|p| p.display().to_string()).collect();
+    let plugin_path: Vec<String> = neurozoo_analysis::plugin_search_path().iter().map(|p| p.display().to_string()).collect();
     let value = json!({
         "neurozoo": env!("CARGO_PKG_VERSION"),
         "torch": torch,

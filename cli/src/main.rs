@@ -22,7 +22,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
-        Command::Demo { out } => neurozoo_cli::demo::run(&out),
+        Command::Demo { out, max_epochs } => neurozoo_cli::demo::run(&out, max_epochs),
         Command::Zoo { command: ZooCommand::List } => {
             for (name, description) in neurozoo_zoo::config::PRESETS {
                 println!("{name:<12} {description}");

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::dataset::Tier;
 use crate::error::Result;
 use crate::static_h5::StaticFile;
-use crate::{detect_format, load, Format};
 use crate::stats::Summary;
+use crate::{detect_format, load, Format};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
@@ -103,7 +103,11 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     };
     let statistics = f
         .iter()
-        .flat_map(|f| f.members("statistics").into_iter().flat_map(move |key| f.members(&format!("statistics/{key}")).into_iter().map(move |src| format!("{key}/{src}"))))
+        .flat_map(|f| {
+            f.members("statistics")
+                .into_iter()
+                .flat_map(move |key| f.members(&format!("statistics/{key}")).into_iter().map(move |src| format!("{key}/{src}")))
+        })
         .collect();
     let ground_truth = ds.ground_truth.as_ref().map(|gt| {
         let mut cell_types = BTreeMap::new();

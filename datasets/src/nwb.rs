@@ -344,7 +344,9 @@ impl Nwb {
         }
         let (h, w) = images[0].dim();
         if let Some((i, _)) = images.iter().enumerate().find(|(_, im)| im.dim() != (h, w)) {
-            return Err(self.err(&format!("{key}/{}", names[i]), format!("has shape {:?}, unlike the first image's ({h}, {w})", images[i].dim())));
+            return Err(
+                self.err(&format!("{key}/{}", names[i]), format!("has shape {:?}, unlike the first image's ({h}, {w})", images[i].dim()))
+            );
         }
         let mut out = Array3::zeros((images.len(), h, w));
         for (i, im) in images.iter().enumerate() {
@@ -358,7 +360,11 @@ impl Nwb {
         let raw: ArrayD<f32> = self.dataset(key)?.read_dyn().map_err(|e| self.err(key, format!("cannot read as numbers ({e})")))?;
         match raw.ndim() {
             3 => raw.into_dimensionality().map_err(|e| self.err(key, e.to_string())),
-            4 => Ok(raw.mean_axis(Axis(3)).expect("non-empty colour axis").into_dimensionality().map_err(|e| self.err(key, e.to_string()))?),
+            4 => Ok(raw
+                .mean_axis(Axis(3))
+                .expect("non-empty colour axis")
+                .into_dimensionality()
+                .map_err(|e| self.err(key, e.to_string()))?),
             n => Err(self.err(key, format!("must be (frames, height, width[, 3]), found {n}-D"))),
         }
     }

@@ -108,9 +108,7 @@ impl StaticFile {
     }
 
     fn descriptor(&self, ds: &hdf5::Dataset, key: &str) -> Result<TypeDescriptor> {
-        ds.dtype()
-            .and_then(|t| t.to_descriptor())
-            .map_err(|e| self.err(key, format!("has an unsupported element type ({e})")))
+        ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| self.err(key, format!("has an unsupported element type ({e})")))
     }
 
     /// The dataset, checked to hold numbers and to have `rank` dimensions.
@@ -145,9 +143,8 @@ impl StaticFile {
             let end = (start + slab).min(n);
             let mut slab_sel = vec![SliceOrIndex::from(start..end)];
             slab_sel.extend((1..shape.len()).map(|_| SliceOrIndex::from(..)));
-            let part: ArrayD<f32> = ds
-                .read_slice(Hyperslab::from(slab_sel))
-                .map_err(|e| self.err(key, format!("cannot read rows {start}..{end} ({e})")))?;
+            let part: ArrayD<f32> =
+                ds.read_slice(Hyperslab::from(slab_sel)).map_err(|e| self.err(key, format!("cannot read rows {start}..{end} ({e})")))?;
             out.slice_axis_mut(Axis(0), Slice::from(start..end)).assign(&part);
             start = end;
         }

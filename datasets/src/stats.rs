@@ -7,6 +7,21 @@ use serde::Serialize;
 use crate::dataset::{Dataset, Tier};
 use crate::error::{DatasetError, Result};
 
+/// The median as numpy computes it (the mean of the middle two for an even count); sorts
+/// `values` in place. NaN for no values.
+pub fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
 /// mean, std (population, ddof = 0, as numpy's default), min, max, median.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
@@ -27,17 +42,13 @@ impl Summary {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-        v.sort_unstable_by(f64::total_cmp);
-        let mid = v.len() / 2;
-        let median = if v.len() % 2 == 0 { (v[mid - 1] + v[mid]) / 2.0 } else { v[mid] };
+        let median = median(&mut v);
         Some(Summary { mean, std, min: v[0], max: v[v.len() - 1], median })
     }
 
     /// One summary per column over the given rows.
     pub fn per_column(a: ArrayView2<'_, f32>, rows: &[usize]) -> Vec<Summary> {
-        a.axis_iter(Axis(1))
-            .map(|col| Summary::of(rows.iter().map(|&r| col[r])).unwrap_or(Summary::NAN))
-            .collect()
+        a.axis_iter(Axis(1)).map(|col| Summary::of(rows.iter().map(|&r| col[r])).unwrap_or(Summary::NAN)).collect()
     }
 
     const NAN: Summary = Summary { mean: f64::NAN, std: f64::NAN, min: f64::NAN, max: f64::NAN, median: f64::NAN };

@@ -141,12 +141,26 @@ pub fn validate(path: &Path) -> Validation {
     let pupil_center = f.optional_rows("pupil_center").map_err(|e| v.push_err(e)).ok();
     let ground_truth = f.ground_truth().map_err(|e| v.push_err(e)).ok();
     if f.image_id_key().is_none() {
-        v.push(Severity::Warning, Some("item_info"), "no image ids (frame_image_id, image_id or colorframeprojector_image_id): every trial counts as its own image");
+        v.push(
+            Severity::Warning,
+            Some("item_info"),
+            "no image ids (frame_image_id, image_id or colorframeprojector_image_id): every trial counts as its own image",
+        );
     }
 
     let id_key = f.image_id_key();
     match (images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth) {
-        (Some(images), Some(responses), Some(tiers), Some(image_ids), Some(trial_idx), Some(units), Some(behavior), Some(pupil_center), Some(ground_truth)) => {
+        (
+            Some(images),
+            Some(responses),
+            Some(tiers),
+            Some(image_ids),
+            Some(trial_idx),
+            Some(units),
+            Some(behavior),
+            Some(pupil_center),
+            Some(ground_truth),
+        ) => {
             let ds = Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth };
             check_content(&ds, id_key.as_deref(), &mut v);
         }
@@ -199,6 +213,10 @@ fn check_tiers(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
     }
     let repeated = Tier::ALL.iter().flat_map(|&t| ds.repeats(t)).filter(|g| g.len() > 1).count();
     if repeated == 0 {
-        v.push(Severity::Warning, Some(id_key.unwrap_or("item_info")), "no image is shown more than once: oracle correlation and FEVE need repeats");
+        v.push(
+            Severity::Warning,
+            Some(id_key.unwrap_or("item_info")),
+            "no image is shown more than once: oracle correlation and FEVE need repeats",
+        );
     }
 }

@@ -158,10 +158,7 @@ fn pynwb_fluorescence_series_with_timestamps_conversion_and_offset() {
 fn pynwb_time_intervals_give_the_same_presentations_as_the_index_series() {
     let e = expected("ophys_small.expected.json");
     let table = e["hdf5"]["time_intervals"].as_str().unwrap();
-    check_nwb(
-        &NwbOptions { presentations: Some(table.into()), ..NwbOptions::default() },
-        "processing/ophys/DfOverF/RoiResponseSeries",
-    );
+    check_nwb(&NwbOptions { presentations: Some(table.into()), ..NwbOptions::default() }, "processing/ophys/DfOverF/RoiResponseSeries");
 }
 
 #[test]

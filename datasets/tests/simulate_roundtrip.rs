@@ -92,13 +92,7 @@ fn ground_truth_is_consistent_with_the_responses() {
 /// around its true position more than with the energy at the mirrored position.
 #[test]
 fn neurons_respond_at_their_receptive_field() {
-    let cfg = V1Config {
-        n_units: 30,
-        n_train: 600,
-        images: ImageKind::White,
-        noise: Noise::Gaussian { sd: 0.0 },
-        ..small(11)
-    };
+    let cfg = V1Config { n_units: 30, n_train: 600, images: ImageKind::White, noise: Noise::Gaussian { sd: 0.0 }, ..small(11) };
     let data = simulate(&cfg).unwrap();
     let gt = data.ground_truth.as_ref().unwrap();
     let corr = |a: &[f64], b: &[f64]| {

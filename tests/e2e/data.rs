@@ -3,7 +3,10 @@ use super::*;
 /// A small simulation through the real binary, as a user would run it.
 fn simulate_small(dir: &Path, name: &str, seed: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    let out = run(neurozoo().args(["data", "simulate", "v1", "--n-units", "12", "--n-train", "60", "--n-validation", "10"]).args(["--n-test", "4", "--repeats", "3", "--seed", seed, "--out"]).arg(&path));
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "12", "--n-train", "60", "--n-validation", "10"])
+        .args(["--n-test", "4", "--repeats", "3", "--seed", seed, "--out"])
+        .arg(&path));
     assert!(out.status.success());
     path
 }

@@ -57,7 +57,7 @@ fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
     assert!(out.status.success());
     let j = stdout_json(&out);
     let test = &j["test"];
-    for key in ["correlation", "correlation_to_average", "oracle_correlation", "fev_ground_truth", "rf_location_error_px", "fev"] {
+    for key in ["correlation", "correlation_to_average", "oracle_correlation", "fev_ground_truth", "feve", "fev"] {
         assert!(test[key].is_number(), "test.{key} missing: {j}");
     }
     // Trained a little, the model predicts above chance but not above the noise ceiling.
@@ -69,7 +69,12 @@ fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
         assert!(j["train"].get(key).is_none(), "train.{key} should be absent: {j}");
     }
     assert!(j.get("final_test").is_none(), "an empty tier is absent");
-    assert!(j["rf_recovery"]["median_error_px"].is_number());
+    let rf = &j["rf_recovery"];
+    for key in ["median_error_px", "within_1px", "aligned_median_error_px", "aligned_within_1px"] {
+        assert!(rf[key].as_f64().is_some_and(|x| x >= 0.0), "rf_recovery.{key}: {rf}");
+    }
+    let types = rf["type_offsets_px"].as_object().unwrap();
+    assert!(!types.is_empty() && types.values().all(|o| o.as_array().unwrap().len() == 2), "{rf}");
 }
 
 /// A fit killed mid-run and resumed ends exactly where an uninterrupted fit ends.

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod data;
-mod fit;
 mod doctor;
+mod fit;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");
 

@@ -219,11 +219,9 @@ pub fn preset(name: &str) -> Option<FitConfig> {
             gamma: default_readout_gamma(),
             normalize_mask: false,
         },
-        "gaussian" => ReadoutConfig::Gaussian {
-            init_mu_range: default_mu_range(),
-            init_sigma: default_sigma(),
-            gamma: default_readout_gamma(),
-        },
+        "gaussian" => {
+            ReadoutConfig::Gaussian { init_mu_range: default_mu_range(), init_sigma: default_sigma(), gamma: default_readout_gamma() }
+        }
         "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
         "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
         _ => return None,
@@ -272,7 +270,12 @@ impl FitConfig {
         if !(t.lr_decay_factor > 0.0 && t.lr_decay_factor < 1.0) {
             return bad("train.lr_decay_factor", &t.lr_decay_factor, "in (0, 1)");
         }
-        for (key, value) in [("train.batch_size", t.batch_size), ("train.max_epochs", t.max_epochs), ("train.patience", t.patience), ("train.lr_decay_steps", t.lr_decay_steps)] {
+        for (key, value) in [
+            ("train.batch_size", t.batch_size),
+            ("train.max_epochs", t.max_epochs),
+            ("train.patience", t.patience),
+            ("train.lr_decay_steps", t.lr_decay_steps),
+        ] {
             if value == 0 {
                 return bad(key, &value, "at least 1");
             }

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Axis};
-use neurozoo_datasets::{Dataset, Tier};
+use neurozoo_datasets::stats::median;
+use neurozoo_datasets::{Dataset, GroundTruth, Tier};
 use serde::Serialize;
 use tch::Device;
 
@@ -38,19 +39,28 @@ pub struct TierMetrics {
     /// 1 − MSE / Var of the prediction against the noiseless ground-truth rate (simulations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fev_ground_truth: Option<f64>,
-    /// Median distance in pixels between the readout's and the true receptive-field centres.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rf_location_error_px: Option<f64>,
 }
 
 /// How well the readout found the receptive fields (simulations with a positional readout).
+///
+/// A factorised model fixes a neuron's position only relative to the centre of the feature
+/// channel it reads: shifting a channel's filters by a pixel and every mask reading it by a
+/// pixel back predicts exactly the same. Neurons of one simulated cell type share a channel, so
+/// besides the raw error this reports each type's median offset and the error once it is
+/// removed (`aligned_*`): how well the model placed the neurons relative to each other.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RfRecovery {
+    /// Median distance between found and true centres, pixels.
     pub median_error_px: f64,
-    pub mean_error_px: f64,
     pub within_1px: f64,
     pub within_2px: f64,
-    /// Per unit, in pixels.
+    /// Per cell type, the median (row, column) offset of found minus true centres.
+    pub type_offsets_px: BTreeMap<String, [f64; 2]>,
+    /// The same distances after removing each type's offset.
+    pub aligned_median_error_px: f64,
+    pub aligned_within_1px: f64,
+    pub aligned_within_2px: f64,
+    /// Raw distance per unit, pixels.
     #[serde(skip)]
     pub errors: Vec<f64>,
 }
@@ -63,19 +73,41 @@ pub struct Evaluation {
 }
 
 pub fn rf_recovery(model: &Model, ds: &Dataset) -> Option<RfRecovery> {
-    let truth = &ds.ground_truth.as_ref()?.rf_position;
-    let found = model.rf_positions()?;
-    let mut errors: Vec<f64> = (0..truth.nrows())
-        .map(|u| f64::from((found[[u, 0]] - truth[[u, 0]]).hypot(found[[u, 1]] - truth[[u, 1]])))
-        .collect();
-    let n = errors.len() as f64;
-    let within = |d: f64| errors.iter().filter(|&&e| e <= d).count() as f64 / n;
-    let (w1, w2, mean) = (within(1.0), within(2.0), errors.iter().sum::<f64>() / n);
-    let mut sorted = errors.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 0 { (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0 } else { sorted[sorted.len() / 2] };
-    errors.shrink_to_fit();
-    Some(RfRecovery { median_error_px: median, mean_error_px: mean, within_1px: w1, within_2px: w2, errors })
+    Some(RfRecovery::compare(&model.rf_positions()?, ds.ground_truth.as_ref()?))
+}
+
+impl RfRecovery {
+    /// Compare found centres (units × (row, column), pixels) with the ground truth.
+    pub fn compare(found: &Array2<f32>, gt: &GroundTruth) -> RfRecovery {
+        let mut offset = (found - &gt.rf_position).mapv(f64::from);
+        let distances = |o: &Array2<f64>| -> Vec<f64> { o.rows().into_iter().map(|d| d[0].hypot(d[1])).collect() };
+        let errors = distances(&offset);
+        let mut type_offsets_px = BTreeMap::new();
+        for (t, name) in gt.cell_type_names.iter().enumerate() {
+            let units: Vec<usize> = (0..offset.nrows()).filter(|&u| gt.cell_type[u] as usize == t).collect();
+            if units.is_empty() {
+                continue;
+            }
+            let shift = [0, 1].map(|k| median(&mut units.iter().map(|&u| offset[[u, k]]).collect::<Vec<_>>()));
+            for &u in &units {
+                offset[[u, 0]] -= shift[0];
+                offset[[u, 1]] -= shift[1];
+            }
+            type_offsets_px.insert(name.clone(), shift);
+        }
+        let aligned = distances(&offset);
+        let within = |e: &[f64], d: f64| e.iter().filter(|&&x| x <= d).count() as f64 / e.len().max(1) as f64;
+        RfRecovery {
+            median_error_px: median(&mut errors.clone()),
+            within_1px: within(&errors, 1.0),
+            within_2px: within(&errors, 2.0),
+            type_offsets_px,
+            aligned_median_error_px: median(&mut aligned.clone()),
+            aligned_within_1px: within(&aligned, 1.0),
+            aligned_within_2px: within(&aligned, 2.0),
+            errors,
+        }
+    }
 }
 
 pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, batch_size: usize) -> Evaluation {
@@ -106,7 +138,6 @@ pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, 
             m.feve_units = Some(fev.iter().filter(|&&f| f >= measures::FEV_THRESHOLD).count());
             m.fev = Some(mean(&fev));
             m.oracle_correlation = Some(mean(&measures::oracle_corr_jackknife(&rep)));
-            m.rf_location_error_px = rf.as_ref().map(|rf| rf.median_error_px);
         }
         if let Some(gt) = &ds.ground_truth {
             let rates = gt.noiseless_rates.mapv(f64::from).select(Axis(0), &idx);
@@ -121,4 +152,35 @@ pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, 
 fn mean(values: &ndarray::Array1<f64>) -> f64 {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     finite.iter().sum::<f64>() / finite.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two cell types, each found with its own shared shift plus a small per-unit error: the
+    /// raw error sees the shifts, the aligned error only the per-unit part.
+    #[test]
+    fn rf_recovery_separates_type_shifts_from_unit_errors() {
+        let n = 8;
+        let truth = Array2::from_shape_fn((n, 2), |(u, k)| 5.0 + u as f32 + 2.0 * k as f32);
+        let cell_type: Vec<u32> = (0..n as u32).map(|u| u % 2).collect();
+        let shift = [[1.5f32, -2.0], [0.0, 3.0]];
+        let jitter = [0.1f32, -0.1, 0.2, -0.2, 0.0, 0.05, -0.05, 0.3];
+        let found =
+            Array2::from_shape_fn((n, 2), |(u, k)| truth[[u, k]] + shift[cell_type[u] as usize][k] + if k == 0 { jitter[u] } else { 0.0 });
+        let gt = GroundTruth {
+            rf_position: truth,
+            cell_type,
+            cell_type_names: vec!["simple".into(), "complex".into()],
+            noiseless_rates: Array2::zeros((1, n)),
+            params_json: "{}".into(),
+        };
+        let rf = RfRecovery::compare(&found, &gt);
+        assert!(rf.median_error_px > 2.0 && rf.within_1px == 0.0, "{rf:?}");
+        let [dy, dx] = rf.type_offsets_px["simple"];
+        assert!((dy - 1.5).abs() < 0.11 && (dx + 2.0).abs() < 1e-6, "{rf:?}");
+        assert!(rf.aligned_median_error_px < 0.2 && rf.aligned_within_1px == 1.0, "{rf:?}");
+        assert_eq!(rf.errors.len(), n);
+    }
 }

@@ -44,8 +44,8 @@ pub fn oracle_corr_jackknife(repeated: &[Array2<f64>]) -> Array1<f64> {
 /// the variance across repeats (noise), both with ddof = 1.
 fn variances(repeated: &[Array2<f64>]) -> (Array1<f64>, Array1<f64>) {
     let total = stack(repeated).var_axis(Axis(0), 1.0);
-    let noise = repeated.iter().map(|r| r.var_axis(Axis(0), 1.0)).fold(Array1::zeros(total.len()), |acc, v| acc + v)
-        / repeated.len() as f64;
+    let noise =
+        repeated.iter().map(|r| r.var_axis(Axis(0), 1.0)).fold(Array1::zeros(total.len()), |acc, v| acc + v) / repeated.len() as f64;
     (total, noise)
 }
 

@@ -93,9 +93,7 @@ fn cuda_device_names(count: i64) -> Vec<CudaDevice> {
             for index in 0..count {
                 let mut device: c_int = 0;
                 let mut buf = [0 as c_char; 256];
-                let name = if get(&mut device, index as c_int) == 0
-                    && get_name(buf.as_mut_ptr(), buf.len() as c_int, device) == 0
-                {
+                let name = if get(&mut device, index as c_int) == 0 && get_name(buf.as_mut_ptr(), buf.len() as c_int, device) == 0 {
                     CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
                 } else {
                     "unknown".to_string()

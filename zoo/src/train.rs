@@ -62,10 +62,18 @@ pub struct Schedule {
 
 /// What the trainer reports while it runs.
 pub enum Event<'a> {
-    Batch { epoch: usize, done: usize, total: usize },
+    Batch {
+        epoch: usize,
+        done: usize,
+        total: usize,
+    },
     Epoch(&'a EpochRecord),
     /// Patience ran out: best weights restored, learning rate lowered (or training stops).
-    Decay { epoch: usize, lr: f64, restored_epoch: usize },
+    Decay {
+        epoch: usize,
+        lr: f64,
+        restored_epoch: usize,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +287,14 @@ impl Trainer<'_> {
         Ok(schedule)
     }
 
-    fn run_epoch(&self, data: &TrainData, epoch: usize, adam: &mut Adam, lr: f64, on: &mut impl FnMut(Event<'_>)) -> Result<f64, TrainError> {
+    fn run_epoch(
+        &self,
+        data: &TrainData,
+        epoch: usize,
+        adam: &mut Adam,
+        lr: f64,
+        on: &mut impl FnMut(Event<'_>),
+    ) -> Result<f64, TrainError> {
         let mut order = data.train.clone();
         // The epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));

@@ -9,10 +9,13 @@ use tch::{Device, Kind, Tensor};
 fn conv_net_forward_backward(device: Device) {
     let vs = nn::VarStore::new(device);
     let root = vs.root();
-    let net = nn::seq()
-        .add(nn::conv2d(&root / "c1", 1, 4, 5, Default::default()))
-        .add_fn(|x| x.elu())
-        .add(nn::conv2d(&root / "c2", 4, 2, 3, Default::default()));
+    let net = nn::seq().add(nn::conv2d(&root / "c1", 1, 4, 5, Default::default())).add_fn(|x| x.elu()).add(nn::conv2d(
+        &root / "c2",
+        4,
+        2,
+        3,
+        Default::default(),
+    ));
     let x = Tensor::randn([8, 1, 16, 16], (Kind::Float, device));
     let target = Tensor::randn([8, 2, 10, 10], (Kind::Float, device));
 

@@ -130,7 +130,8 @@ fn factorized_readout_forward_matches_spatialxfeaturelinear() {
         let vs = nn::VarStore::new(Device::Cpu);
         let bias = tensor(&s["bias"]);
         let shape: Vec<i64> = vec1(&s["in_shape"]).iter().map(|&d| d as i64).collect();
-        let r = FactorizedReadout::new(&vs.root(), [shape[0], shape[1], shape[2]], 3, &bias, Constraint::Free, L1Form::Product, 0.0, normalize);
+        let r =
+            FactorizedReadout::new(&vs.root(), [shape[0], shape[1], shape[2]], 3, &bias, Constraint::Free, L1Form::Product, 0.0, normalize);
         tch::no_grad(|| {
             r.mask.shallow_clone().copy_(&tensor(&s["spatial"]));
             r.features.shallow_clone().copy_(&tensor(&s["features"]));

@@ -48,7 +48,10 @@ fn every_preset_learns(device: Device) {
         scores.push((name, before, after));
     }
     // Eight epochs on 320 trials: far from converged, but clearly above chance.
-    assert!(scores.iter().all(|&(_, before, after)| after > 0.2 && after > before + 0.1), "validation correlation before -> after on {device:?}: {scores:?}");
+    assert!(
+        scores.iter().all(|&(_, before, after)| after > 0.2 && after > before + 0.1),
+        "validation correlation before -> after on {device:?}: {scores:?}"
+    );
 }
 
 /// A NaN in the data makes the loss NaN in the first epoch: training stops and says so.
@@ -69,7 +72,8 @@ fn patience_restores_best_decays_and_stops(device: Device) {
     let data = data(device, 200, true);
     let vs = nn::VarStore::new(device);
     let model = small_model("klindt2017", &vs);
-    let cfg = TrainConfig { max_epochs: 60, patience: 2, lr_decay_steps: 2, lr_decay_factor: 0.5, batch_size: 32, ..TrainConfig::default() };
+    let cfg =
+        TrainConfig { max_epochs: 60, patience: 2, lr_decay_steps: 2, lr_decay_factor: 0.5, batch_size: 32, ..TrainConfig::default() };
     let mut decays = Vec::new();
     let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }
         .fit(&data, false, |e| {

@@ -281,8 +281,7 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
             cell_type,
             cell_type_names: cfg.cell_types.iter().map(CellType::name).collect(),
             noiseless_rates: rates,
-            params_json: serde_json::to_string(&serde_json::json!({"simulator": "v1", "config": cfg}))
-                .expect("config serialises"),
+            params_json: serde_json::to_string(&serde_json::json!({"simulator": "v1", "config": cfg})).expect("config serialises"),
         }),
     };
     ds.check_consistent()?;
@@ -394,12 +393,9 @@ fn unit_filters(cfg: &V1Config, kind: CellType, row: f32, col: f32) -> UnitFilte
     };
     match kind {
         CellType::Simple { orientation_deg } => UnitFilters { top, left, even: at(&gabor(orientation_deg, 0.0)), odd: None },
-        CellType::Complex { orientation_deg } => UnitFilters {
-            top,
-            left,
-            even: at(&gabor(orientation_deg, 0.0)),
-            odd: Some(at(&gabor(orientation_deg, -PI / 2.0))),
-        },
+        CellType::Complex { orientation_deg } => {
+            UnitFilters { top, left, even: at(&gabor(orientation_deg, 0.0)), odd: Some(at(&gabor(orientation_deg, -PI / 2.0))) }
+        }
         CellType::CenterSurround => {
             let (center, surround) = (CENTER_SIGMA * sigma, SURROUND_SIGMA * sigma);
             let g = |s: f64, y: f64, x: f64| (-(x * x + y * y) / (2.0 * s * s)).exp() / (2.0 * PI * s * s);

@@ -17,11 +17,8 @@ impl Stacked2dCore {
         let mut convs = Vec::new();
         let mut norms = Vec::new();
         for layer in 0..cfg.layers {
-            let (cin, k, pad) = if layer == 0 {
-                (in_channels, cfg.input_kernel, cfg.pad_input)
-            } else {
-                (cfg.channels, cfg.hidden_kernel, cfg.pad_hidden)
-            };
+            let (cin, k, pad) =
+                if layer == 0 { (in_channels, cfg.input_kernel, cfg.pad_input) } else { (cfg.channels, cfg.hidden_kernel, cfg.pad_hidden) };
             let conv_cfg = nn::ConvConfig {
                 padding: if pad { (k / 2) as i64 } else { 0 },
                 // Batch norm's shift makes a convolution bias redundant.
@@ -30,7 +27,11 @@ impl Stacked2dCore {
             };
             let p = vs / format!("layer{layer}");
             convs.push(nn::conv2d(&p / "conv", cin as i64, cfg.channels as i64, k as i64, conv_cfg));
-            norms.push(cfg.batch_norm.then(|| nn::batch_norm2d(&p / "norm", cfg.channels as i64, nn::BatchNormConfig { momentum: 0.1, ..Default::default() })));
+            norms.push(
+                cfg.batch_norm.then(|| {
+                    nn::batch_norm2d(&p / "norm", cfg.channels as i64, nn::BatchNormConfig { momentum: 0.1, ..Default::default() })
+                }),
+            );
         }
         Stacked2dCore { convs, norms, cfg: cfg.clone() }
     }
@@ -73,7 +74,8 @@ impl Stacked2dCore {
     pub fn border_offset(&self) -> usize {
         let mut offset = 0;
         for layer in 0..self.cfg.layers {
-            let (k, pad) = if layer == 0 { (self.cfg.input_kernel, self.cfg.pad_input) } else { (self.cfg.hidden_kernel, self.cfg.pad_hidden) };
+            let (k, pad) =
+                if layer == 0 { (self.cfg.input_kernel, self.cfg.pad_input) } else { (self.cfg.hidden_kernel, self.cfg.pad_hidden) };
             if !pad {
                 offset += k / 2;
             }

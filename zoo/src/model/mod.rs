@@ -52,7 +52,9 @@ impl Model {
             ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma } => {
                 Readout::Gaussian(Gaussian2dReadout::new(&r, feature_shape[0], units, &bias, *init_mu_range, *init_sigma, *gamma))
             }
-            ReadoutConfig::Full { gamma, gamma_laplace } => Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace)),
+            ReadoutConfig::Full { gamma, gamma_laplace } => {
+                Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
+            }
         };
         Model { core, readout, output: cfg.output, feature_shape }
     }
@@ -97,8 +99,8 @@ impl Model {
     }
 
     /// Each unit's receptive-field centre in image pixels (row, column), where the readout
-    /// has one: the peak of the factorised mask (refined by the centroid of its 3×3
-    /// neighbourhood), or the Gaussian readout's mean position. `None` for the full readout.
+    /// has one: the centroid of the factorised mask's main lobe, or the Gaussian readout's
+    /// mean position. `None` for the full readout.
     pub fn rf_positions(&self) -> Option<Array2<f32>> {
         let offset = self.core.as_ref().map_or(0, Stacked2dCore::border_offset) as f32;
         let [_, h, w] = self.feature_shape;
@@ -106,19 +108,16 @@ impl Model {
             Readout::Factorized(r) => {
                 let mask = to_array2(&r.effective_mask().abs().reshape([-1, h * w]));
                 Some(Array2::from_shape_fn((mask.nrows(), 2), |(u, k)| {
-                    let m = mask.row(u);
-                    let peak = m.iter().enumerate().fold((0, f32::MIN), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0;
-                    let (py, px) = ((peak as i64 / w) as i64, (peak as i64 % w) as i64);
-                    let (mut sum, mut sy, mut sx) = (0.0f32, 0.0f32, 0.0f32);
-                    for y in (py - 1).max(0)..=(py + 1).min(h - 1) {
-                        for x in (px - 1).max(0)..=(px + 1).min(w - 1) {
-                            let v = m[(y * w + x) as usize];
-                            sum += v;
-                            sy += v * y as f32;
-                            sx += v * x as f32;
-                        }
+                    // Centroid weighted by |mask|⁴: a plain centroid is dragged towards the
+                    // centre by the small weights spread over the whole map, the arg-max jumps
+                    // between side lobes; the fourth power keeps the main lobe and its shape.
+                    let (mut sum, mut at) = (0.0f64, 0.0f64);
+                    for (i, &v) in mask.row(u).iter().enumerate() {
+                        let wgt = f64::from(v).powi(4);
+                        sum += wgt;
+                        at += wgt * if k == 0 { (i as i64 / w) as f64 } else { (i as i64 % w) as f64 };
                     }
-                    offset + if k == 0 { sy / sum } else { sx / sum }
+                    offset + (at / sum) as f32
                 }))
             }
             Readout::Gaussian(r) => {

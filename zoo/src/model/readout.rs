@@ -19,7 +19,16 @@ pub struct FactorizedReadout {
 }
 
 impl FactorizedReadout {
-    pub fn new(vs: &nn::Path, [c, h, w]: [i64; 3], units: i64, bias: &Tensor, constraint: Constraint, l1: L1Form, gamma: f64, normalize_mask: bool) -> Self {
+    pub fn new(
+        vs: &nn::Path,
+        [c, h, w]: [i64; 3],
+        units: i64,
+        bias: &Tensor,
+        constraint: Constraint,
+        l1: L1Form,
+        gamma: f64,
+        normalize_mask: bool,
+    ) -> Self {
         // Small random masks and features (Klindt et al.: truncated normal, sd 0.01); the
         // scale is the batch-normalised input's, so drives start near the bias.
         let mask = vs.var("mask", &[units, h, w], Init::Randn { mean: 0.0, stdev: 0.01 });
@@ -97,7 +106,7 @@ impl Gaussian2dReadout {
             self.mu.unsqueeze(0).expand([b, u, 2], false)
         };
         let grid = grid.clamp(-1.0, 1.0).unsqueeze(2); // (B, U, 1, 2)
-        // bilinear, zero padding, align_corners = true: grid ±1 are the outer pixel centres.
+                                                       // bilinear, zero padding, align_corners = true: grid ±1 are the outer pixel centres.
         let sampled = x.grid_sampler(&grid, 0, 0, true).squeeze_dim(-1); // (B, C, U)
         (sampled * self.features.tr().unsqueeze(0)).sum_dim_intlist([1i64].as_slice(), false, Kind::Float) + &self.bias
     }

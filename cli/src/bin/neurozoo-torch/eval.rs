@@ -69,6 +69,15 @@ pub fn run(run_dir: &Path, data: &Path, device: &str, as_json: bool) -> Result<(
             100.0 * rf.within_1px,
             100.0 * rf.within_2px
         );
+        println!(
+            "  relative to each cell type's shared offset: median {:.2} px, {:.0}% within 1 px, {:.0}% within 2 px",
+            rf.aligned_median_error_px,
+            100.0 * rf.aligned_within_1px,
+            100.0 * rf.aligned_within_2px
+        );
+        for (name, [dy, dx]) in &rf.type_offsets_px {
+            println!("    {name:<18} offset ({dy:+.2}, {dx:+.2}) px");
+        }
     }
     Ok(())
 }

@@ -62,7 +62,14 @@ pub fn run(args: &FitArgs) -> Result<()> {
     if args.resume {
         let info = run::load_info(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
         if info.data.fingerprint != data_info.fingerprint {
-            bail!("cannot resume {}: it was fitted to {} (fingerprint {}), not to {} ({})", out.display(), info.data.path, info.data.fingerprint, args.data.display(), data_info.fingerprint);
+            bail!(
+                "cannot resume {}: it was fitted to {} (fingerprint {}), not to {} ({})",
+                out.display(),
+                info.data.path,
+                info.data.fingerprint,
+                args.data.display(),
+                data_info.fingerprint
+            );
         }
         if info.status == RunStatus::Complete {
             bail!("{} is already complete; nothing to resume", out.display());
@@ -102,7 +109,8 @@ pub fn run(args: &FitArgs) -> Result<()> {
     );
     let start = Instant::now();
     let trainer = Trainer { model: &model, vs: &vs, cfg: &cfg.train, checkpoint_dir: Some(out.clone()) };
-    let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed}").expect("valid template"));
+    let bar = ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed}").expect("valid template"));
     let schedule = trainer
         .fit(&data, args.resume, |event| match event {
             Event::Batch { epoch, done, total } => {
@@ -121,9 +129,9 @@ pub fn run(args: &FitArgs) -> Result<()> {
                     r.seconds
                 )
             }),
-            Event::Decay { epoch, lr, restored_epoch } => bar.suspend(|| {
-                eprintln!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}")
-            }),
+            Event::Decay { epoch, lr, restored_epoch } => {
+                bar.suspend(|| eprintln!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}"))
+            }
         })
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
