@@ -149,3 +149,43 @@ fn fit_and_eval_refuse_bad_input_clearly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("run.json") && err.contains("is") && err.contains("a run directory"), "{err}");
 }
+
+#[test]
+fn zoo_list_shows_each_preset_on_one_line() {
+    let out = run(neurozoo().args(["zoo", "list"]));
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(names, ["klindt2017", "gaussian", "full", "ln"], "{text}");
+    assert!(text.lines().all(|l| l.len() > 30), "every preset has a description:\n{text}");
+}
+
+/// `--device cuda` fits on the GPU where libtorch sees one, and is refused by name elsewhere,
+/// before anything is written.
+#[test]
+fn device_cuda_fits_on_a_gpu_and_is_refused_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let cuda = stdout_json(&run(neurozoo().args(["doctor", "--json"])))["torch"]["cuda_available"].as_bool().expect("doctor reports CUDA");
+    let run_dir = dir.path().join("run");
+    let out = neurozoo()
+        .arg("fit")
+        .arg(&config)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&run_dir)
+        .args(["--device", "cuda", "--max-epochs", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cuda {
+        assert!(out.status.success(), "{err}");
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(info["device"], "Cuda(0)");
+    } else {
+        assert!(!out.status.success());
+        assert!(err.contains("--device cuda was requested but libtorch sees no CUDA device"), "{err}");
+        assert!(!run_dir.exists());
+    }
+}
