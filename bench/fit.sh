@@ -3,10 +3,11 @@
 # same simulated data by neurozoo and by neuralpredictors 0.3.0 (PyTorch, the same libtorch),
 # side by side: seconds per epoch (training pass + validation correlation) and test correlation
 # after the same number of epochs, best epoch restored in both.
-#   bench/fit.sh [EPOCHS] [THREADS] [ROUNDS]      defaults: 10 epochs, 2 threads, 1 round
+#   bench/fit.sh [EPOCHS] [THREADS] [ROUNDS] [DEVICE]   defaults: 10 epochs, 2 threads, 1 round, cpu
+# DEVICE cuda runs both sides on the first GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}
+epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}
 make -s setup
 if [ ! -x .venv-bench/bin/python ]; then python3 -m venv .venv-bench; fi
 # The reference imports torch from the project's .venv: one PyTorch, the pinned one.
@@ -32,14 +33,14 @@ TOML
 for round in $(seq "$rounds"); do
     run=$work/neurozoo-$round
     rm -rf "$run"
-    $nz fit "$work/config.toml" --data "$data" --out "$run" --threads "$threads" --device cpu --seed "$round" 2>/dev/null
+    $nz fit "$work/config.toml" --data "$data" --out "$run" --threads "$threads" --device "$device" --seed "$round" 2>/dev/null
     $nz eval "$run" --data "$data" --json > "$run/eval.json"
-    .venv-bench/bin/python bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" > "$work/neuralpredictors-$round.json"
+    .venv-bench/bin/python bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
 done
 
-.venv-bench/bin/python - "$work" "$rounds" "$epochs" "$threads" <<'PY'
+.venv-bench/bin/python - "$work" "$rounds" "$epochs" "$threads" "$device" <<'PY'
 import csv, json, statistics, sys
-work, rounds, epochs, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+work, rounds, epochs, threads, device = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 ours_s, ref_s, ours_c, ref_c = [], [], [], []
 for r in range(1, rounds + 1):
     rows = list(csv.DictReader(open(f"{work}/neurozoo-{r}/metrics.csv")))
@@ -49,7 +50,7 @@ for r in range(1, rounds + 1):
     ref_s += ref["seconds_per_epoch"]
     ref_c.append(ref["test_correlation"])
 med = statistics.median
-print(f"klindt2017 on {work}/v1.h5, {epochs} epochs, {threads} threads, {rounds} round(s), CPU")
+print(f"klindt2017 on {work}/v1.h5, {epochs} epochs, {threads} threads, {rounds} round(s), {device}")
 print(f"{'':18}{'s/epoch (median)':>18}{'test correlation':>18}")
 print(f"{'neurozoo':18}{med(ours_s):18.2f}{statistics.mean(ours_c):18.3f}")
 print(f"{'neuralpredictors':18}{med(ref_s):18.2f}{statistics.mean(ref_c):18.3f}")

@@ -5,7 +5,7 @@ batch size and number of epochs as `neurozoo fit` with the config bench/fit.sh w
 JSON object: seconds per epoch (training pass + validation correlation, as neurozoo times an
 epoch), the best validation correlation and the test correlation of the best epoch's weights.
 
-    python bench/fit_neuralpredictors.py FILE EPOCHS THREADS SEED
+    python bench/fit_neuralpredictors.py FILE EPOCHS THREADS SEED [DEVICE]
 """
 
 import collections
@@ -89,8 +89,8 @@ class Model(torch.nn.Module):
 def correlation(model, images, responses, idx, batch=256):
     model.eval()
     with torch.no_grad():
-        pred = torch.cat([model(images[idx[i : i + batch]]) for i in range(0, len(idx), batch)]).numpy()
-    resp = responses[idx].numpy()
+        pred = torch.cat([model(images[idx[i : i + batch]]) for i in range(0, len(idx), batch)]).cpu().numpy()
+    resp = responses[idx].cpu().numpy()
     p, r = pred - pred.mean(0), resp - resp.mean(0)
     corr = (p * r).sum(0) / np.sqrt((p * p).sum(0) * (r * r).sum(0))
     return float(np.nan_to_num(corr).mean())
@@ -98,11 +98,14 @@ def correlation(model, images, responses, idx, batch=256):
 
 def main():
     path, epochs, threads, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    device = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     images, responses, split = load(path)
+    # Like neurozoo, the whole (small) dataset lives on the device.
+    images, responses = images.to(device), responses.to(device)
     train = split["train"]
-    model = Model(tuple(images.shape[1:]), responses.shape[1], responses[train].mean(0))
+    model = Model(tuple(images.shape[1:]), responses.shape[1], responses[train].mean(0).cpu()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     gen = torch.Generator().manual_seed(seed)
     seconds, best, best_state = [], -np.inf, None
@@ -110,6 +113,7 @@ def main():
         start = time.perf_counter()
         model.train()
         for batch in torch.randperm(len(train), generator=gen).split(64):
+            # Indices stay on the CPU (numpy), the data they pick is on the device.
             idx = train[batch.numpy()]
             out = model(images[idx])
             # neuralpredictors' PoissonLoss: mean over the batch of the sum over units.
@@ -119,6 +123,8 @@ def main():
             loss.backward()
             opt.step()
         val = correlation(model, images, responses, split["validation"])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
         if val > best:
             best, best_state = val, copy.deepcopy(model.state_dict())

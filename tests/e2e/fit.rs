@@ -57,7 +57,7 @@ fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
     assert!(out.status.success());
     let j = stdout_json(&out);
     let test = &j["test"];
-    for key in ["correlation", "correlation_to_average", "oracle_correlation", "fev_ground_truth", "feve", "fev"] {
+    for key in ["correlation", "correlation_to_average", "oracle_correlation", "fev_ground_truth", "feve", "fev", "rf_location_error_px"] {
         assert!(test[key].is_number(), "test.{key} missing: {j}");
     }
     // Trained a little, the model predicts above chance but not above the noise ceiling.

@@ -39,6 +39,10 @@ pub struct TierMetrics {
     /// 1 − MSE / Var of the prediction against the noiseless ground-truth rate (simulations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fev_ground_truth: Option<f64>,
+    /// Median distance in pixels between the readout's and the true receptive-field centres
+    /// (the same for every tier: a property of the model; details in `rf_recovery`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rf_location_error_px: Option<f64>,
 }
 
 /// How well the readout found the receptive fields (simulations with a positional readout).
@@ -142,6 +146,7 @@ pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, 
         if let Some(gt) = &ds.ground_truth {
             let rates = gt.noiseless_rates.mapv(f64::from).select(Axis(0), &idx);
             m.fev_ground_truth = Some(mean(&measures::fev_ground_truth(rates.view(), p.view())));
+            m.rf_location_error_px = rf.as_ref().map(|rf| rf.median_error_px);
         }
         tiers.insert(tier, m);
     }

@@ -68,11 +68,13 @@ pub enum Event<'a> {
         total: usize,
     },
     Epoch(&'a EpochRecord),
-    /// Patience ran out: best weights restored, learning rate lowered (or training stops).
+    /// Patience ran out: best weights restored, and the learning rate lowered to `lr`, or, after
+    /// the last allowed decay, training stops (`stop`).
     Decay {
         epoch: usize,
         lr: f64,
         restored_epoch: usize,
+        stop: bool,
     },
 }
 
@@ -271,7 +273,7 @@ impl Trainer<'_> {
                 } else {
                     schedule.lr *= self.cfg.lr_decay_factor;
                 }
-                on(Event::Decay { epoch, lr: schedule.lr, restored_epoch: schedule.best_epoch });
+                on(Event::Decay { epoch, lr: schedule.lr, restored_epoch: schedule.best_epoch, stop: schedule.finished });
             }
             if schedule.epoch >= self.cfg.max_epochs {
                 schedule.finished = true;

@@ -77,14 +77,15 @@ fn patience_restores_best_decays_and_stops(device: Device) {
     let mut decays = Vec::new();
     let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }
         .fit(&data, false, |e| {
-            if let neurozoo_zoo::train::Event::Decay { epoch, lr, .. } = e {
-                decays.push((epoch, lr));
+            if let neurozoo_zoo::train::Event::Decay { epoch, lr, stop, .. } = e {
+                decays.push((epoch, lr, stop));
             }
         })
         .unwrap();
     assert!(schedule.finished && schedule.epoch < 60, "stopped after {} epochs", schedule.epoch);
     assert_eq!(decays.len(), 2, "{decays:?}");
     assert_eq!(decays[0].1, cfg.lr * 0.5);
+    assert_eq!((decays[0].2, decays[1].2), (false, true), "only the last decay stops: {decays:?}");
     // The history shows the lower rate after the first decay, and patience epochs before each.
     let lrs: Vec<f64> = schedule.history.iter().map(|r| r.lr).collect();
     assert!(lrs.windows(2).all(|w| w[1] <= w[0]), "{lrs:?}");

@@ -129,9 +129,15 @@ pub fn run(args: &FitArgs) -> Result<()> {
                     r.seconds
                 )
             }),
-            Event::Decay { epoch, lr, restored_epoch } => {
-                bar.suspend(|| eprintln!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}"))
-            }
+            Event::Decay { epoch, lr, restored_epoch, stop } => bar.suspend(|| {
+                if stop {
+                    eprintln!(
+                        "epoch {epoch:>3}  no improvement after the last learning-rate decay: restored epoch {restored_epoch}, stopping"
+                    )
+                } else {
+                    eprintln!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}")
+                }
+            }),
         })
         .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
