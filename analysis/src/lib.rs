@@ -1,5 +1,5 @@
-//! Analysis side of neurozoo: where plugins are found, result tables (Parquet + CSV), and, as
-//! they land, the plugin host, representation files and figures.
+//! Analysis side of neurozoo: the plugin host (where plugins are found, how they are checked and
+//! run), result tables (Parquet + CSV) and figures (PNG + SVG) drawn from declarative specs.
 //!
 //! ```
 //! let dirs = neurozoo_analysis::plugin_search_path();
@@ -10,6 +10,8 @@
 
 use std::path::PathBuf;
 
+pub mod figures;
+pub mod plugin;
 pub mod tables;
 
 /// Environment variable with extra plugin directories, `:`-separated like `PATH`.

@@ -39,6 +39,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a representation file (what `analyze` runs on). Without RUN: a dataset's recorded
+    /// responses, averaged over the repeats of each image.
+    Extract {
+        /// Dataset (static HDF5 or NWB).
+        #[arg(long)]
+        data: PathBuf,
+        /// Representation file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Analysis plugins: list, describe.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Run an analysis plugin on a representation file.
+    Analyze(AnalyzeArgs),
     /// The model presets.
     Zoo {
         #[command(subcommand)]
@@ -60,6 +77,49 @@ impl Command {
     pub fn needs_torch(&self) -> bool {
         matches!(self, Command::Fit(_) | Command::Eval { .. })
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every plugin in the plugin path (`neurozoo doctor` prints it), one line each.
+    List,
+    /// A plugin's description and parameters.
+    Describe {
+        /// Plugin name, or the path of its library.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Plugin name (see `neurozoo plugins list`), or the path of its library.
+    pub plugin: String,
+    /// Representation file (`neurozoo extract`).
+    #[arg(long)]
+    pub repr: PathBuf,
+    /// Which representation in the file, when it holds several.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output directory (created; must be new or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A plugin parameter, `key=value`; repeat for several.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Seed handed to the plugin.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run the plugin in a child process, so that a crash is an error message and the outputs
+    /// written before it stay.
+    #[arg(long)]
+    pub isolate: bool,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?}: expected KEY=VALUE"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 //! data and analysis commands itself and hands the model commands to `neurozoo-torch`, after
 //! checking that libtorch can be loaded. Both binaries parse the same [`args::Cli`].
 
+pub mod analyze;
 pub mod args;
 pub mod data;
 pub mod demo;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command, ZooCommand};
-use neurozoo_cli::{data, doctor, torch};
+use neurozoo_cli::{analyze, data, doctor, torch};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,6 +23,9 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
         Command::Demo { out, max_epochs } => neurozoo_cli::demo::run(&out, max_epochs),
+        Command::Extract { data, out } => analyze::extract_responses(&data, &out),
+        Command::Plugins { command } => analyze::plugins(command),
+        Command::Analyze(args) => analyze::analyze(&args),
         Command::Zoo { command: ZooCommand::List } => {
             for (name, description) in neurozoo_zoo::config::PRESETS {
                 println!("{name:<12} {description}");

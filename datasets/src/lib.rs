@@ -24,6 +24,7 @@ mod error;
 mod h5;
 pub mod inspect;
 pub mod nwb;
+pub mod representation;
 pub mod simulate;
 pub mod static_h5;
 pub mod stats;

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 mod data;
 mod doctor;
 mod fit;
+mod plugins;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");
 

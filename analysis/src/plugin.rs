@@ -1,0 +1,467 @@
+//! The plugin host: find plugins, check their ABI before calling anything, validate parameters
+//! against their schema, run them on borrowed views of a representation and write what they
+//! report into an output directory, with a `manifest.json` kept current after every output.
+//!
+//! Libraries are never unloaded: a plugin may leave threads or thread-locals behind, and
+//! unloading code that still runs is undefined behaviour.
+
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, IxDyn};
+use neurozoo_plugin::abi::{self, Descriptor, Str};
+use serde_json::{json, Map, Value};
+
+use crate::tables::{write_table, Table, Values};
+
+/// Plugin libraries are named `lib` + this + `*.so` (a crate called `neurozoo-plugin-NAME`).
+pub const LIBRARY_PREFIX: &str = "libneurozoo_plugin_";
+
+/// A loaded plugin, checked against this host's ABI.
+pub struct Plugin {
+    pub path: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Parameter name → `{"type", "default", "description", "minimum", "maximum"}`.
+    pub schema: Map<String, Value>,
+    descriptor: &'static Descriptor,
+}
+
+/// Read a string the plugin owns for the life of the process.
+///
+/// # Safety
+/// The descriptor's strings are static in the (never unloaded) library.
+unsafe fn static_str(s: Str, what: &str, path: &Path) -> Result<String, String> {
+    unsafe { s.as_str() }.map(str::to_string).map_err(|e| format!("{}: the plugin's {what} is not UTF-8 ({e})", path.display()))
+}
+
+impl Plugin {
+    /// Load the library at `path` and check its descriptor.
+    pub fn load(path: &Path) -> Result<Plugin, String> {
+        let shown = path.display();
+        // SAFETY: loading runs the library's initialisers; a plugin is code the user chose to run.
+        let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
+            format!("{shown}: cannot load ({})", std::error::Error::source(&e).map_or_else(|| e.to_string(), ToString::to_string))
+        })?;
+        // Never unloaded (see the module docs).
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        // SAFETY: the symbol's type is fixed by the ABI; a library without it is refused here.
+        let entry: libloading::Symbol<abi::EntryFn> = unsafe { lib.get(abi::ENTRY.as_bytes()) }
+            .map_err(|_| format!("{shown}: not a neurozoo plugin (no `{}` symbol)", abi::ENTRY))?;
+        // SAFETY: the entry returns a pointer to a static descriptor.
+        let ptr = unsafe { entry() };
+        if ptr.is_null() {
+            return Err(format!("{shown}: the plugin returned no descriptor"));
+        }
+        // Read only the two fields whose place every ABI version keeps, then decide.
+        // SAFETY: every version starts with `abi_version: u32, struct_size: usize`.
+        let (version, size) = unsafe { (std::ptr::addr_of!((*ptr).abi_version).read(), std::ptr::addr_of!((*ptr).struct_size).read()) };
+        if version != abi::ABI_VERSION {
+            return Err(format!(
+                "{shown}: built for plugin ABI version {version}, but this neurozoo speaks version {}: rebuild the plugin against this neurozoo's SDK",
+                abi::ABI_VERSION
+            ));
+        }
+        if size < std::mem::size_of::<Descriptor>() {
+            return Err(format!(
+                "{shown}: descriptor is {size} bytes, expected at least {}: rebuild the plugin",
+                std::mem::size_of::<Descriptor>()
+            ));
+        }
+        // SAFETY: version and size checked: the descriptor has this layout, in static memory.
+        let descriptor: &'static Descriptor = unsafe { &*ptr };
+        // SAFETY: static strings of the descriptor.
+        let (name, version, description, schema) = unsafe {
+            (
+                static_str(descriptor.name, "name", path)?,
+                static_str(descriptor.version, "version", path)?,
+                static_str(descriptor.description, "description", path)?,
+                static_str(descriptor.params_schema, "parameter schema", path)?,
+            )
+        };
+        let schema = match serde_json::from_str::<Value>(if schema.trim().is_empty() { "{}" } else { &schema }) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err(format!("{shown}: the parameter schema is not a JSON object")),
+            Err(e) => return Err(format!("{shown}: the parameter schema is not JSON ({e})")),
+        };
+        Ok(Plugin { path: path.to_path_buf(), name, version, description, schema, descriptor })
+    }
+
+    /// Turn `key=value` pairs into the full parameter object: every key declared, every value
+    /// of its type and in range, defaults for what is not given.
+    pub fn params(&self, given: &[(String, String)]) -> Result<Value, String> {
+        let mut out = Map::new();
+        for (key, raw) in given {
+            let spec = self.schema.get(key).ok_or_else(|| {
+                let known: Vec<&str> = self.schema.keys().map(String::as_str).collect();
+                format!(
+                    "plugin {} has no parameter {key:?} (it has: {})",
+                    self.name,
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                )
+            })?;
+            let bad = |want: &str| format!("parameter {key} = {raw:?}: expected {want}");
+            let value = match spec["type"].as_str().unwrap_or("string") {
+                "number" => raw.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from).ok_or_else(|| bad("a number"))?,
+                "integer" => raw.parse::<i64>().map(Value::from).map_err(|_| bad("an integer"))?,
+                "boolean" => raw.parse::<bool>().map(Value::from).map_err(|_| bad("true or false"))?,
+                _ => Value::from(raw.as_str()),
+            };
+            if let Some(v) = value.as_f64() {
+                if let Some(min) = spec["minimum"].as_f64().filter(|&m| v < m) {
+                    return Err(format!("parameter {key} = {raw}: must be at least {min}"));
+                }
+                if let Some(max) = spec["maximum"].as_f64().filter(|&m| v > m) {
+                    return Err(format!("parameter {key} = {raw}: must be at most {max}"));
+                }
+            }
+            out.insert(key.clone(), value);
+        }
+        for (key, spec) in &self.schema {
+            if !out.contains_key(key) {
+                let default = spec.get("default").ok_or_else(|| format!("plugin {} needs --param {key}=… (no default)", self.name))?;
+                out.insert(key.clone(), default.clone());
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Run on `input`, writing outputs into `out` (which must exist).
+    pub fn run(&self, input: &RunInput<'_>, out: &Path) -> Result<RunReport, String> {
+        let rep = input.representation.as_standard_layout();
+        let rep_shape = rep.shape().to_vec();
+        let stimuli = input.stimuli.as_ref().map(|s| s.as_standard_layout());
+        let stim_shape = stimuli.as_ref().map(|s| s.shape().to_vec());
+        let arrays: Vec<_> = input.arrays.iter().map(|(n, a)| (n.as_str(), a.as_standard_layout(), a.shape().to_vec())).collect();
+        let borrow = |name: &str, data: &[f32], shape: &[usize]| abi::Array {
+            name: Str::new(name),
+            data: data.as_ptr(),
+            shape: shape.as_ptr(),
+            ndim: shape.len(),
+        };
+        let abi_arrays: Vec<abi::Array> = arrays.iter().map(|(n, a, s)| borrow(n, a.as_slice().expect("standard layout"), s)).collect();
+        let metadata = input.metadata.to_string();
+        let params = input.params.to_string();
+        let abi_input = abi::Input {
+            struct_size: std::mem::size_of::<abi::Input>(),
+            representation: borrow("representation", rep.as_slice().expect("standard layout"), &rep_shape),
+            stimuli: match (&stimuli, &stim_shape) {
+                (Some(s), Some(shape)) => borrow("stimuli", s.as_slice().expect("standard layout"), shape),
+                _ => abi::Array::ABSENT,
+            },
+            arrays: abi_arrays.as_ptr(),
+            n_arrays: abi_arrays.len(),
+            metadata_json: Str::new(&metadata),
+            params_json: Str::new(&params),
+            seed: input.seed,
+        };
+        let mut outputs = Outputs::new(self, input, out)?;
+        let host = abi::Host {
+            struct_size: std::mem::size_of::<abi::Host>(),
+            ctx: (&mut outputs as *mut Outputs).cast::<c_void>(),
+            log: host_log,
+            progress: host_progress,
+            table: host_table,
+            figure: host_figure,
+            array: host_array,
+            fail: host_fail,
+        };
+        // SAFETY: the descriptor passed the ABI checks; every pointer in `host` and `abi_input`
+        // refers to data alive until the call returns.
+        let code = unsafe { (self.descriptor.run)(&host, &abi_input) };
+        outputs.bar.finish_and_clear();
+        outputs.finish(code)
+    }
+}
+
+/// What to run a plugin on.
+pub struct RunInput<'a> {
+    pub representation: ArrayView2<'a, f32>,
+    pub stimuli: Option<ArrayViewD<'a, f32>>,
+    pub arrays: Vec<(String, ArrayViewD<'a, f32>)>,
+    pub metadata: Value,
+    pub params: Value,
+    pub seed: u64,
+}
+
+/// What a run wrote, relative to the output directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    pub files: Vec<String>,
+    pub log: Vec<String>,
+}
+
+/// The host side of a run: collects outputs as they come and keeps the manifest current, so
+/// that whatever happens later (an error, a crash) what was reported stays on disk and listed.
+struct Outputs {
+    dir: PathBuf,
+    manifest: Value,
+    log: Vec<String>,
+    arrays: Vec<(String, ArrayD<f32>)>,
+    error: Option<String>,
+    bar: ProgressBar,
+}
+
+pub const MANIFEST: &str = "manifest.json";
+pub const ARRAYS_FILE: &str = "arrays.h5";
+
+impl Outputs {
+    fn new(plugin: &Plugin, input: &RunInput<'_>, dir: &Path) -> Result<Outputs, String> {
+        let manifest = json!({
+            "plugin": plugin.name,
+            "version": plugin.version,
+            "library": plugin.path.display().to_string(),
+            "params": input.params,
+            "seed": input.seed,
+            // What ran, not the metadata itself (stimulus ids can be long).
+            "input": {"file": input.metadata["file"], "name": input.metadata["name"], "shape": input.representation.shape()},
+            "status": "running",
+            "files": [],
+        });
+        let bar = ProgressBar::new(0)
+            .with_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed}").expect("valid template"));
+        bar.set_prefix(plugin.name.clone());
+        let outputs = Outputs { dir: dir.to_path_buf(), manifest, log: Vec::new(), arrays: Vec::new(), error: None, bar };
+        outputs.save()?;
+        Ok(outputs)
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let path = self.dir.join(MANIFEST);
+        let tmp = self.dir.join(format!(".{MANIFEST}.partial"));
+        std::fs::write(&tmp, serde_json::to_string_pretty(&self.manifest).expect("JSON"))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn add_files(&mut self, kind: &str, name: &str, paths: &[PathBuf]) -> Result<(), String> {
+        let files = self.manifest["files"].as_array_mut().expect("files is an array");
+        for p in paths {
+            let file = p.strip_prefix(&self.dir).unwrap_or(p).display().to_string();
+            files.retain(|f| f["path"] != file.as_str());
+            files.push(json!({"path": file, "kind": kind, "name": name}));
+        }
+        self.save()
+    }
+
+    /// An output name becomes a file name: keep it to a plain, safe stem.
+    fn check_name(name: &str) -> Result<(), String> {
+        let ok = !name.is_empty()
+            && name.len() <= 100
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            && !name.starts_with('.');
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("output name {name:?}: use letters, digits, '_', '-' and '.' (not first)"))
+        }
+    }
+
+    fn table(&mut self, name: &str, table: Table) -> Result<(), String> {
+        Self::check_name(name)?;
+        let paths = write_table(&table, &self.dir, name)?;
+        self.add_files("table", name, &paths)
+    }
+
+    fn figure(&mut self, name: &str, spec: &Value) -> Result<(), String> {
+        Self::check_name(name)?;
+        let paths = crate::figures::draw(spec, &self.dir, name)?;
+        self.add_files("figure", name, &paths)
+    }
+
+    fn finish(mut self, code: i32) -> Result<RunReport, String> {
+        if !self.arrays.is_empty() && code == abi::status::OK {
+            let path = self.dir.join(ARRAYS_FILE);
+            let file =
+                neurozoo_datasets::representation::RepresentationFile { arrays: std::mem::take(&mut self.arrays), ..Default::default() };
+            file.write(&path).map_err(|e| e.to_string())?;
+            self.add_files("arrays", "arrays", &[path])?;
+        }
+        let error = match code {
+            abi::status::OK => None,
+            _ => Some(self.error.clone().unwrap_or_else(|| format!("the plugin failed with code {code} and gave no reason"))),
+        };
+        self.manifest["status"] = json!(if error.is_some() { "failed" } else { "complete" });
+        if let Some(e) = &error {
+            self.manifest["error"] = json!(e);
+        }
+        self.save()?;
+        let files =
+            self.manifest["files"].as_array().expect("files").iter().filter_map(|f| f["path"].as_str().map(str::to_string)).collect();
+        match error {
+            Some(e) => Err(e),
+            None => Ok(RunReport { files, log: self.log }),
+        }
+    }
+
+    /// Record a failed output: the plugin sees an error code, and the reason is kept.
+    fn refuse(&mut self, e: String) -> i32 {
+        self.bar.suspend(|| eprintln!("error: {e}"));
+        self.error = Some(e);
+        abi::status::ERROR
+    }
+}
+
+/// Run a callback body without letting a panic unwind into the plugin.
+fn guarded(ctx: *mut c_void, body: impl FnOnce(&mut Outputs) -> i32) -> i32 {
+    // SAFETY: `ctx` is the `Outputs` this host put in `Host::ctx` for the running call.
+    let outputs = unsafe { &mut *ctx.cast::<Outputs>() };
+    catch_unwind(AssertUnwindSafe(|| body(outputs))).unwrap_or(abi::status::ERROR)
+}
+
+/// # Safety
+/// A `Str` from the plugin, valid for the call.
+unsafe fn text(s: Str) -> Result<String, String> {
+    unsafe { s.as_str() }.map(str::to_string).map_err(|e| format!("a string from the plugin is not UTF-8 ({e})"))
+}
+
+unsafe extern "C" fn host_log(ctx: *mut c_void, level: u32, message: Str) {
+    guarded(ctx, |o| {
+        // SAFETY: valid for the call.
+        let line = unsafe { text(message) }.unwrap_or_else(|e| e);
+        let line = if level == abi::level::WARN { format!("warning: {line}") } else { line };
+        o.bar.suspend(|| eprintln!("{}: {line}", o.manifest["plugin"].as_str().unwrap_or("plugin")));
+        o.log.push(line);
+        abi::status::OK
+    });
+}
+
+unsafe extern "C" fn host_progress(ctx: *mut c_void, done: u64, total: u64) {
+    guarded(ctx, |o| {
+        o.bar.set_length(total);
+        o.bar.set_position(done);
+        abi::status::OK
+    });
+}
+
+unsafe extern "C" fn host_fail(ctx: *mut c_void, message: Str) {
+    guarded(ctx, |o| {
+        // SAFETY: valid for the call.
+        o.error = Some(unsafe { text(message) }.unwrap_or_else(|e| e));
+        abi::status::OK
+    });
+}
+
+unsafe extern "C" fn host_table(ctx: *mut c_void, name: Str, columns: *const abi::Column, n: usize) -> i32 {
+    guarded(ctx, |o| {
+        // SAFETY: the plugin passes `n` columns valid for the call.
+        let result = unsafe { read_table(name, columns, n) }.and_then(|(name, table)| o.table(&name, table));
+        result.map_or_else(|e| o.refuse(e), |()| abi::status::OK)
+    })
+}
+
+unsafe extern "C" fn host_figure(ctx: *mut c_void, name: Str, spec: Str) -> i32 {
+    guarded(ctx, |o| {
+        // SAFETY: valid for the call.
+        let result = unsafe { text(name).and_then(|n| Ok((n, text(spec)?))) }
+            .and_then(|(n, s)| Ok((n, serde_json::from_str::<Value>(&s).map_err(|e| format!("figure spec is not JSON ({e})"))?)))
+            .and_then(|(n, s)| o.figure(&n, &s));
+        result.map_or_else(|e| o.refuse(e), |()| abi::status::OK)
+    })
+}
+
+unsafe extern "C" fn host_array(ctx: *mut c_void, array: abi::Array) -> i32 {
+    guarded(ctx, |o| {
+        // SAFETY: valid for the call; copied before it returns.
+        let result = unsafe { text(array.name) }.and_then(|name| {
+            Outputs::check_name(&name)?;
+            let (shape, data) = unsafe { array.parts() }.ok_or_else(|| format!("array {name:?} has no dimensions"))?;
+            let a = ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).map_err(|e| format!("array {name:?}: {e}"))?;
+            o.arrays.retain(|(n, _)| *n != name);
+            o.arrays.push((name, a));
+            Ok(())
+        });
+        result.map_or_else(|e| o.refuse(e), |()| abi::status::OK)
+    })
+}
+
+/// Copy the plugin's columns into a host table.
+///
+/// # Safety
+/// `columns` points at `n` columns whose buffers follow the ABI and are valid for the call.
+unsafe fn read_table(name: Str, columns: *const abi::Column, n: usize) -> Result<(String, Table), String> {
+    let name = unsafe { text(name) }?;
+    let cols = if n == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(columns, n) } };
+    let mut table = Table::new();
+    for c in cols {
+        let col_name = unsafe { text(c.name) }?;
+        let valid = |i: usize| c.valid.is_null() || unsafe { *c.valid.add(i) } != 0;
+        // Plugins pass byte buffers: read unaligned.
+        let values = match c.kind {
+            abi::column_kind::F64 => {
+                Values::F64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<f64>().add(i).read_unaligned() })).collect())
+            }
+            abi::column_kind::I64 => {
+                Values::I64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<i64>().add(i).read_unaligned() })).collect())
+            }
+            abi::column_kind::BOOL => {
+                Values::Bool((0..c.len).map(|i| valid(i).then(|| unsafe { *c.data.cast::<u8>().add(i) } != 0)).collect())
+            }
+            abi::column_kind::STR => Values::Str(
+                (0..c.len)
+                    .map(|i| if valid(i) { unsafe { text(c.data.cast::<Str>().add(i).read_unaligned()) }.map(Some) } else { Ok(None) })
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => return Err(format!("table {name}: column {col_name} has unknown type code {other}")),
+        };
+        table = table.with(&col_name, values);
+    }
+    Ok((name, table))
+}
+
+/// Every plugin library in the search path, loaded; libraries that fail to load are returned
+/// as errors (a listing shows them rather than hiding them). The first plugin of a name wins.
+pub fn discover() -> Vec<Result<Plugin, String>> {
+    let mut found: Vec<Result<Plugin, String>> = Vec::new();
+    for dir in crate::plugin_search_path() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(LIBRARY_PREFIX) && n.ends_with(std::env::consts::DLL_SUFFIX))
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            let plugin = Plugin::load(&path);
+            if let Ok(p) = &plugin {
+                if found.iter().any(|f| f.as_ref().is_ok_and(|q| q.name == p.name)) {
+                    continue;
+                }
+            }
+            found.push(plugin);
+        }
+    }
+    found
+}
+
+/// A plugin by name (searched with [`discover`]) or by the path of its library.
+pub fn find(name_or_path: &str) -> Result<Plugin, String> {
+    let path = Path::new(name_or_path);
+    if name_or_path.contains('/') || name_or_path.ends_with(std::env::consts::DLL_SUFFIX) {
+        return Plugin::load(path);
+    }
+    let (mut names, mut failed) = (Vec::new(), Vec::new());
+    for p in discover() {
+        match p {
+            Ok(p) if p.name == name_or_path => return Ok(p),
+            Ok(p) => names.push(p.name),
+            Err(e) => failed.push(e),
+        }
+    }
+    let mut message = format!(
+        "no plugin {name_or_path:?} in the plugin path ({}); found: {}",
+        crate::plugin_search_path().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":"),
+        if names.is_empty() { "none".into() } else { names.join(", ") }
+    );
+    // A library that did not load may be the one meant: say why it did not.
+    for e in failed {
+        message.push_str(&format!("\n  not loaded: {e}"));
+    }
+    Err(message)
+}

@@ -1,0 +1,194 @@
+//! Representation files: what analyses run on, from a model or from a recording alike.
+//!
+//! ```text
+//! /representations/<name>   (n_stimuli, n_units) f32; attribute `source`, a JSON object
+//!                           naming where it came from (a run and layer, a dataset's responses)
+//! /stimulus_ids             (n_stimuli,) i64; rows of every representation follow these ids
+//! /stimuli                  (n_stimuli, C, H, W) f32, optional
+//! /arrays/<name>            f32 arrays of any shape (what plugins hand back), optional
+//! ```
+//!
+//! Brain and model representations of the same stimuli share ids, so a comparison aligns rows
+//! by id, not by position.
+
+use std::path::Path;
+
+use hdf5::types::VarLenUnicode;
+use ndarray::{Array2, Array4, ArrayD, Axis};
+
+use crate::dataset::Dataset;
+use crate::error::{DatasetError, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Representation {
+    pub name: String,
+    /// (n_stimuli, n_units).
+    pub data: Array2<f32>,
+    /// JSON object describing the source.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RepresentationFile {
+    pub representations: Vec<Representation>,
+    pub stimulus_ids: Vec<i64>,
+    pub stimuli: Option<Array4<f32>>,
+    pub arrays: Vec<(String, ArrayD<f32>)>,
+}
+
+impl RepresentationFile {
+    /// A dataset's recorded responses averaged over the repeats of each image, one row per image
+    /// id in order of first presentation, with the image itself as the stimulus.
+    pub fn from_responses(ds: &Dataset, source_file: &Path) -> RepresentationFile {
+        let mut ids: Vec<i64> = Vec::new();
+        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for (t, &id) in ds.image_ids.iter().enumerate() {
+            let slot = *index.entry(id).or_insert_with(|| {
+                ids.push(id);
+                rows.push(Vec::new());
+                ids.len() - 1
+            });
+            rows[slot].push(t);
+        }
+        let data = Array2::from_shape_fn((ids.len(), ds.n_units()), |(i, u)| {
+            rows[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / rows[i].len() as f32
+        });
+        let first: Vec<usize> = rows.iter().map(|r| r[0]).collect();
+        let source = serde_json::json!({"kind": "responses", "file": source_file.display().to_string(), "averaged_over_repeats": true, "unit_ids": ds.units.ids});
+        RepresentationFile {
+            representations: vec![Representation { name: "responses".into(), data, source: source.to_string() }],
+            stimulus_ids: ids,
+            stimuli: Some(ds.images.select(Axis(0), &first)),
+            arrays: Vec::new(),
+        }
+    }
+
+    /// The representation called `name`, or the only one when `name` is `None`.
+    pub fn get(&self, name: Option<&str>) -> std::result::Result<&Representation, String> {
+        let names: Vec<&str> = self.representations.iter().map(|r| r.name.as_str()).collect();
+        match name {
+            Some(n) => self
+                .representations
+                .iter()
+                .find(|r| r.name == n)
+                .ok_or_else(|| format!("no representation {n:?} (there are: {})", names.join(", "))),
+            None if self.representations.len() == 1 => Ok(&self.representations[0]),
+            None => Err(format!("{} representations ({}): name one", names.len(), names.join(", "))),
+        }
+    }
+
+    /// Write atomically: the file is complete or absent.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        for r in &self.representations {
+            if r.data.nrows() != self.stimulus_ids.len() {
+                return Err(DatasetError::key(
+                    path,
+                    &format!("representations/{}", r.name),
+                    format!("has {} rows for {} stimulus ids", r.data.nrows(), self.stimulus_ids.len()),
+                ));
+            }
+        }
+        let tmp = path.with_file_name(format!(".{}.partial", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let result = self
+            .write_file(&tmp)
+            .map_err(|e| DatasetError::file(path, format!("cannot write ({e})")))
+            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::file(path, format!("cannot write ({e})"))));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn write_file(&self, path: &Path) -> hdf5::Result<()> {
+        let file = hdf5::File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(path)?;
+        // A file of arrays alone (a plugin's outputs) has no representation group.
+        if !self.representations.is_empty() {
+            let reps = file.create_group("representations")?;
+            for r in &self.representations {
+                let ds = reps.new_dataset_builder().obj_track_times(false).with_data(r.data.view()).create(r.name.as_str())?;
+                let source: VarLenUnicode = r.source.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
+                ds.new_attr::<VarLenUnicode>().create("source")?.write_scalar(&source)?;
+            }
+            file.new_dataset_builder().obj_track_times(false).with_data(&self.stimulus_ids[..]).create("stimulus_ids")?;
+        }
+        if let Some(s) = &self.stimuli {
+            file.new_dataset_builder().obj_track_times(false).with_data(s.view()).create("stimuli")?;
+        }
+        if !self.arrays.is_empty() {
+            let arrays = file.create_group("arrays")?;
+            for (name, a) in &self.arrays {
+                arrays.new_dataset_builder().obj_track_times(false).with_data(a.view()).create(name.as_str())?;
+            }
+        }
+        file.close()
+    }
+
+    pub fn read(path: &Path) -> Result<RepresentationFile> {
+        let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+        let key_err = |key: &str, e: hdf5::Error| DatasetError::key(path, key, e.to_string());
+        let group = file.group("representations").map_err(|_| {
+            DatasetError::key(path, "representations", "missing: not a representation file (write one with `neurozoo extract`)")
+        })?;
+        let mut representations = Vec::new();
+        for name in group.member_names().map_err(|e| key_err("representations", e))? {
+            let key = format!("representations/{name}");
+            let ds = group.dataset(&name).map_err(|e| key_err(&key, e))?;
+            if ds.ndim() != 2 {
+                return Err(DatasetError::key(path, &key, format!("is {}-D, expected (n_stimuli, n_units)", ds.ndim())));
+            }
+            let data = ds.read_2d::<f32>().map_err(|e| key_err(&key, e))?;
+            let source =
+                ds.attr("source").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|s| s.to_string()).unwrap_or_else(|_| "{}".into());
+            representations.push(Representation { name, data, source });
+        }
+        if representations.is_empty() {
+            return Err(DatasetError::key(path, "representations", "is empty"));
+        }
+        let stimulus_ids = file.dataset("stimulus_ids").and_then(|d| d.read_raw::<i64>()).map_err(|e| key_err("stimulus_ids", e))?;
+        for r in &representations {
+            if r.data.nrows() != stimulus_ids.len() {
+                return Err(DatasetError::key(
+                    path,
+                    &format!("representations/{}", r.name),
+                    format!("has {} rows for {} stimulus ids", r.data.nrows(), stimulus_ids.len()),
+                ));
+            }
+        }
+        let stimuli = if file.link_exists("stimuli") {
+            let s = file.dataset("stimuli").and_then(|d| d.read::<f32, ndarray::Ix4>()).map_err(|e| key_err("stimuli", e))?;
+            if s.shape()[0] != stimulus_ids.len() {
+                return Err(DatasetError::key(
+                    path,
+                    "stimuli",
+                    format!("has {} rows for {} stimulus ids", s.shape()[0], stimulus_ids.len()),
+                ));
+            }
+            Some(s)
+        } else {
+            None
+        };
+        let arrays = read_arrays_of(&file, path)?;
+        Ok(RepresentationFile { representations, stimulus_ids, stimuli, arrays })
+    }
+}
+
+/// The `/arrays` group of a representation file or of a plugin's `arrays.h5`.
+pub fn read_arrays(path: &Path) -> Result<Vec<(String, ArrayD<f32>)>> {
+    let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+    read_arrays_of(&file, path)
+}
+
+fn read_arrays_of(file: &hdf5::File, path: &Path) -> Result<Vec<(String, ArrayD<f32>)>> {
+    let mut arrays = Vec::new();
+    if let Ok(g) = file.group("arrays") {
+        for name in g.member_names().map_err(|e| DatasetError::key(path, "arrays", e.to_string()))? {
+            let key = format!("arrays/{name}");
+            arrays.push((
+                name.clone(),
+                g.dataset(&name).and_then(|d| d.read_dyn::<f32>()).map_err(|e| DatasetError::key(path, &key, e.to_string()))?,
+            ));
+        }
+    }
+    Ok(arrays)
+}

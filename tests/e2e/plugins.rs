@@ -1,0 +1,168 @@
+//! Plugins through the real binary: real `cdylib`s loaded with libloading, real outputs.
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use super::*;
+
+/// Cargo builds a workspace's `cdylib`s only when asked: build the plugins these tests load,
+/// in the profile of the binary under test, into the directory it searches.
+fn plugins_built() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.args(["build", "--quiet", "-p", "neurozoo-plugin-summary", "-p", "neurozoo-plugin-testkit"]);
+        if NEUROZOO.contains("/release/") {
+            cargo.arg("--release");
+        }
+        assert!(cargo.status().expect("cargo runs").success(), "building the plugins failed");
+    });
+}
+
+/// A small simulation turned into a representation file.
+fn representation(dir: &Path) -> PathBuf {
+    let data = dir.join("v1.h5");
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "12", "--n-train", "60", "--n-validation", "10"])
+        .args(["--n-test", "4", "--n-final-test", "0", "--repeats", "3", "--height", "16", "--width", "16", "--out"])
+        .arg(&data));
+    assert!(out.status.success());
+    let repr = dir.join("r.h5");
+    assert!(run(neurozoo().arg("extract").arg("--data").arg(&data).arg("--out").arg(&repr)).status.success());
+    repr
+}
+
+fn analyze(repr: &Path, plugin: &str, out: &Path) -> Command {
+    plugins_built();
+    let mut cmd = neurozoo();
+    cmd.arg("analyze").arg(plugin).arg("--repr").arg(repr).arg("--out").arg(out);
+    cmd
+}
+
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn plugins_list_and_describe_show_the_builtins() {
+    plugins_built();
+    let out = run(neurozoo().args(["plugins", "list"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.starts_with("summary ")) && text.lines().any(|l| l.starts_with("testkit ")), "{text}");
+    let out = run(neurozoo().args(["plugins", "describe", "summary"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--param bins=<integer>") && text.contains("default 30"), "{text}");
+    let out = neurozoo().args(["plugins", "describe", "nosuch"]).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("no plugin \"nosuch\"") && stderr(&out).contains("summary"), "{}", stderr(&out));
+}
+
+#[test]
+fn summary_writes_tables_figures_and_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out_dir = dir.path().join("summary");
+    assert!(run(analyze(&repr, "summary", &out_dir).args(["--param", "bins=12"])).status.success());
+    // 60 train + 10 validation + 4 repeated test images = 74 stimuli, 12 units.
+    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
+    assert_eq!(df.shape(), (12, 7));
+    let csv = std::fs::read_to_string(out_dir.join("units.csv")).unwrap();
+    assert!(csv.starts_with("unit,mean,std,min,max,fraction_active,lifetime_sparseness\n"), "{csv}");
+    let png = std::fs::read(out_dir.join("lifetime_sparseness_histogram.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(out_dir.join("lifetime_sparseness_histogram.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.contains("lifetime_sparseness over 12 units"));
+    let m = manifest(&out_dir);
+    assert_eq!((m["plugin"].as_str(), m["status"].as_str(), m["params"]["bins"].as_i64()), (Some("summary"), Some("complete"), Some(12)));
+    assert_eq!(m["input"]["shape"], serde_json::json!([74, 12]));
+    assert_eq!(m["files"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn parameters_are_checked_against_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    for (param, expect) in [
+        ("bins=0", "parameter bins = 0: must be at least 1"),
+        ("bins=many", "parameter bins = \"many\": expected an integer"),
+        ("colour=red", "plugin summary has no parameter \"colour\" (it has: active_threshold, bins, histogram_of)"),
+        ("bins", "expected KEY=VALUE"),
+    ] {
+        let out_dir = dir.path().join("out");
+        let out = analyze(&repr, "summary", &out_dir).args(["--param", param]).output().unwrap();
+        assert!(!out.status.success() && stderr(&out).contains(expect), "{param}: {}", stderr(&out));
+        assert!(!out_dir.exists(), "{param}: a refused run must not create its output directory");
+    }
+}
+
+#[test]
+fn typed_tables_and_arrays_round_trip_names_dtypes_and_nulls() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out_dir = dir.path().join("typed");
+    assert!(run(analyze(&repr, "testkit", &out_dir).args(["--param", "mode=tables"])).status.success());
+    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("typed.parquet")).unwrap();
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(names, ["f", "i", "b", "s"]);
+    assert_eq!(format!("{:?}", df.dtypes()), "[Float64, Int64, Boolean, String]");
+    for name in ["f", "i", "b", "s"] {
+        assert_eq!(df.column(name).unwrap().null_count(), 1, "column {name}");
+    }
+    let csv = std::fs::read_to_string(out_dir.join("typed.csv")).unwrap();
+    assert_eq!(csv, "f,i,b,s\n1.5,,true,α\n,-7,false,\nNaN,9223372036854775807,,\"\"\n");
+    let arrays = neurozoo_datasets::representation::read_arrays(&out_dir.join("arrays.h5")).unwrap();
+    let input = neurozoo_datasets::representation::RepresentationFile::read(&repr).unwrap();
+    let doubled = &arrays.iter().find(|(n, _)| n == "doubled").unwrap().1;
+    assert_eq!(doubled, &input.representations[0].data.mapv(|v| 2.0 * v).into_dyn());
+    assert_eq!(arrays.iter().find(|(n, _)| n == "scalar").unwrap().1.as_slice().unwrap(), &[3.0]);
+}
+
+#[test]
+fn a_failing_or_panicking_plugin_is_an_error_and_earlier_outputs_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    for (mode, expect) in
+        [("error", "plugin testkit failed: testkit was asked to fail"), ("panic", "plugin testkit panicked: testkit was asked to panic")]
+    {
+        let out_dir = dir.path().join(mode);
+        let out = analyze(&repr, "testkit", &out_dir).args(["--param", &format!("mode={mode}")]).output().unwrap();
+        assert!(!out.status.success() && out.status.code().is_some(), "{mode}: {:?}", out.status);
+        assert!(stderr(&out).contains(expect), "{mode}: {}", stderr(&out));
+        assert!(out_dir.join("first.parquet").is_file() && out_dir.join("first.csv").is_file());
+        let m = manifest(&out_dir);
+        assert_eq!(m["status"], "failed");
+        assert!(m["error"].as_str().unwrap().contains(&format!("asked to {}", if mode == "error" { "fail" } else { "panic" })));
+    }
+}
+
+#[test]
+fn a_plugin_for_another_abi_version_is_refused_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out = analyze(&repr, "testkit", &dir.path().join("o")).env("NEUROZOO_TESTKIT_ABI", "next").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("built for plugin ABI version 2, but this neurozoo speaks version 1") && err.contains("rebuild"), "{err}");
+    assert!(err.contains("libneurozoo_plugin_testkit"), "names the library: {err}");
+}
+
+#[test]
+fn isolate_turns_a_crash_into_an_error_and_keeps_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out_dir = dir.path().join("crash");
+    let out = analyze(&repr, "testkit", &out_dir).args(["--param", "mode=segfault", "--isolate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the parent survives and reports: {:?}", out.status);
+    let err = stderr(&out);
+    assert!(err.contains("plugin testkit crashed (signal 11)") && err.contains("2 files it wrote before are kept"), "{err}");
+    assert_eq!(std::fs::read_to_string(out_dir.join("first.csv")).unwrap().lines().count(), 75);
+    let m = manifest(&out_dir);
+    assert_eq!(m["status"], "crashed");
+    // Isolation changes nothing when the plugin behaves.
+    let ok_dir = dir.path().join("fine");
+    assert!(run(analyze(&repr, "summary", &ok_dir).arg("--isolate")).status.success());
+    assert_eq!(manifest(&ok_dir)["status"], "complete");
+}
