@@ -39,15 +39,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write a representation file (what `analyze` runs on). Without RUN: a dataset's recorded
-    /// responses, averaged over the repeats of each image.
+    /// Write a representation file (what `analyze` runs on): a fitted model's layer, or, without
+    /// RUN, a dataset's recorded responses averaged over the repeats of each image. One row per
+    /// distinct image, in the same order for both, so brain and model files align.
     Extract {
+        /// Run directory written by `neurozoo fit`; omit it to extract the recorded responses.
+        run: Option<PathBuf>,
         /// Dataset (static HDF5 or NWB).
         #[arg(long)]
         data: PathBuf,
         /// Representation file to write.
         #[arg(long)]
         out: PathBuf,
+        /// With RUN: `core.K` (a core layer, flattened), `readout` (drive before the output
+        /// nonlinearity) or `predicted` (predicted rates, the default).
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
+        device: String,
     },
     /// Analysis plugins: list, describe.
     Plugins {
@@ -75,7 +84,7 @@ pub enum Command {
 impl Command {
     /// Whether the command runs in the `neurozoo-torch` worker.
     pub fn needs_torch(&self) -> bool {
-        matches!(self, Command::Fit(_) | Command::Eval { .. })
+        matches!(self, Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. })
     }
 }
 

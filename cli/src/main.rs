@@ -23,7 +23,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
         Command::Demo { out, max_epochs } => neurozoo_cli::demo::run(&out, max_epochs),
-        Command::Extract { data, out } => analyze::extract_responses(&data, &out),
+        Command::Extract { run: None, layer: Some(layer), .. } => {
+            anyhow::bail!(
+                "--layer {layer} reads a model: give the run directory (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
+            )
+        }
+        Command::Extract { run: None, data, out, .. } => analyze::extract_responses(&data, &out),
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Zoo { command: ZooCommand::List } => {
@@ -32,6 +37,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Fit(_) | Command::Eval { .. } => unreachable!("model commands run in {}", torch::WORKER),
+        Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. } => {
+            unreachable!("model commands run in {}", torch::WORKER)
+        }
     }
 }

@@ -28,6 +28,47 @@ pub struct Representation {
     pub source: String,
 }
 
+/// A dataset's distinct images: the rows every representation of it has, so that files made
+/// from responses and from models of the same dataset align row by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniqueImages {
+    /// Image ids in order of first presentation.
+    pub ids: Vec<i64>,
+    /// The trials showing each image.
+    pub trials: Vec<Vec<usize>>,
+}
+
+impl UniqueImages {
+    pub fn of(ds: &Dataset) -> UniqueImages {
+        let (mut ids, mut trials): (Vec<i64>, Vec<Vec<usize>>) = (Vec::new(), Vec::new());
+        let mut index = std::collections::HashMap::new();
+        for (t, &id) in ds.image_ids.iter().enumerate() {
+            let slot = *index.entry(id).or_insert_with(|| {
+                ids.push(id);
+                trials.push(Vec::new());
+                ids.len() - 1
+            });
+            trials[slot].push(t);
+        }
+        UniqueImages { ids, trials }
+    }
+
+    /// The first trial showing each image.
+    pub fn first_trials(&self) -> Vec<usize> {
+        self.trials.iter().map(|t| t[0]).collect()
+    }
+
+    /// A file holding `representation` of these images, with the images as stimuli.
+    pub fn file(&self, representation: Representation, ds: &Dataset) -> RepresentationFile {
+        RepresentationFile {
+            representations: vec![representation],
+            stimulus_ids: self.ids.clone(),
+            stimuli: Some(ds.images.select(Axis(0), &self.first_trials())),
+            arrays: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RepresentationFile {
     pub representations: Vec<Representation>,
@@ -40,28 +81,13 @@ impl RepresentationFile {
     /// A dataset's recorded responses averaged over the repeats of each image, one row per image
     /// id in order of first presentation, with the image itself as the stimulus.
     pub fn from_responses(ds: &Dataset, source_file: &Path) -> RepresentationFile {
-        let mut ids: Vec<i64> = Vec::new();
-        let mut rows: Vec<Vec<usize>> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        for (t, &id) in ds.image_ids.iter().enumerate() {
-            let slot = *index.entry(id).or_insert_with(|| {
-                ids.push(id);
-                rows.push(Vec::new());
-                ids.len() - 1
-            });
-            rows[slot].push(t);
-        }
-        let data = Array2::from_shape_fn((ids.len(), ds.n_units()), |(i, u)| {
-            rows[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / rows[i].len() as f32
+        let images = UniqueImages::of(ds);
+        let trials = &images.trials;
+        let data = Array2::from_shape_fn((images.ids.len(), ds.n_units()), |(i, u)| {
+            trials[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / trials[i].len() as f32
         });
-        let first: Vec<usize> = rows.iter().map(|r| r[0]).collect();
         let source = serde_json::json!({"kind": "responses", "file": source_file.display().to_string(), "averaged_over_repeats": true, "unit_ids": ds.units.ids});
-        RepresentationFile {
-            representations: vec![Representation { name: "responses".into(), data, source: source.to_string() }],
-            stimulus_ids: ids,
-            stimuli: Some(ds.images.select(Axis(0), &first)),
-            arrays: Vec::new(),
-        }
+        images.file(Representation { name: "responses".into(), data, source: source.to_string() }, ds)
     }
 
     /// The representation called `name`, or the only one when `name` is `None`.

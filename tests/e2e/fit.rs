@@ -189,3 +189,50 @@ fn device_cuda_fits_on_a_gpu_and_is_refused_without_one() {
         assert!(!run_dir.exists());
     }
 }
+
+/// Model layers and recorded responses come out as representation files whose rows are the
+/// same images in the same order.
+#[test]
+fn extract_aligns_model_layers_with_recorded_responses() {
+    use neurozoo_datasets::representation::RepresentationFile;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let run_dir = dir.path().join("run");
+    assert!(run(&mut fit(&data, &config, &run_dir)).status.success());
+    let extract = |args: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        assert!(run(neurozoo().arg("extract").args(args).arg("--data").arg(&data).arg("--out").arg(&out)).status.success());
+        RepresentationFile::read(&out).unwrap()
+    };
+    let run_arg = run_dir.to_str().unwrap();
+    let brain = extract(&[], "brain.h5");
+    let predicted = extract(&[run_arg], "predicted.h5");
+    let layer = extract(&[run_arg, "--layer", "core.1"], "core1.h5");
+    // 160 train + 40 validation + 8 test images shown 4 times: 208 distinct images.
+    assert_eq!(brain.stimulus_ids.len(), 208);
+    assert_eq!(predicted.stimulus_ids, brain.stimulus_ids);
+    assert_eq!(layer.stimulus_ids, brain.stimulus_ids);
+    assert_eq!(predicted.stimuli, brain.stimuli);
+    assert_eq!(brain.get(None).unwrap().data.dim(), (208, 10));
+    assert_eq!(predicted.get(Some("predicted")).unwrap().data.dim(), (208, 10));
+    assert!(predicted.representations[0].data.iter().all(|&r| r > 0.0), "softplus rates are positive");
+    // core.1 of the tiny config: 4 channels on a 14×14 map (20 − 7 + 1, then "same").
+    assert_eq!(layer.get(Some("core.1")).unwrap().data.dim(), (208, 4 * 14 * 14));
+    let source: serde_json::Value = serde_json::from_str(&layer.representations[0].source).unwrap();
+    assert_eq!((source["kind"].as_str(), source["layer"].as_str()), (Some("model"), Some("core.1")));
+
+    let out = neurozoo()
+        .arg("extract")
+        .arg(&run_dir)
+        .args(["--layer", "core.7", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("x.h5"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("no layer \"core.7\" (layers: core.0, core.1, readout, predicted)")
+    );
+    assert!(!dir.path().join("x.h5").exists());
+}

@@ -177,17 +177,22 @@ fn restore_weights(vs: &nn::VarStore, named: &[(String, Tensor)]) {
 
 /// Predicted rates for the given trials, in batches, in evaluation mode; (trials, U) on the host.
 pub fn predict(model: &Model, images: &Tensor, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
+    batched(images, trials, batch_size, |x| model.forward(x, false))
+}
+
+/// `f` applied, without gradients, to the images of `trials` in batches; rows concatenated.
+pub fn batched(images: &Tensor, trials: &[i64], batch_size: usize, f: impl Fn(&Tensor) -> Tensor) -> ndarray::Array2<f32> {
     let device = images.device();
     let chunks: Vec<ndarray::Array2<f32>> = trials
         .chunks(batch_size.max(1))
         .map(|chunk| {
             let idx = Tensor::from_slice(chunk).to_device(device);
             let x = images.index_select(0, &idx);
-            to_array2(&tch::no_grad(|| model.forward(&x, false)))
+            to_array2(&tch::no_grad(|| f(&x)))
         })
         .collect();
     let views: Vec<_> = chunks.iter().map(|c| c.view()).collect();
-    ndarray::concatenate(ndarray::Axis(0), &views).expect("units agree")
+    ndarray::concatenate(ndarray::Axis(0), &views).expect("batches have the same width")
 }
 
 /// Mean over units of the correlation between predictions and responses on `trials`.

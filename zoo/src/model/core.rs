@@ -36,6 +36,10 @@ impl Stacked2dCore {
         Stacked2dCore { convs, norms, cfg: cfg.clone() }
     }
 
+    pub fn layers(&self) -> usize {
+        self.convs.len()
+    }
+
     /// Output of every layer, first to last.
     pub fn layer_outputs(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
         let mut outs = Vec::with_capacity(self.convs.len());

@@ -71,17 +71,42 @@ impl Model {
         }
     }
 
-    /// Predicted rates, (B, U).
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    /// The readout's output before the output nonlinearity, (B, U).
+    fn drive(&self, x: &Tensor, train: bool) -> Tensor {
         let f = self.features(x, train);
-        let drive = match &self.readout {
+        match &self.readout {
             Readout::Factorized(r) => r.forward(&f),
             Readout::Gaussian(r) => r.forward(&f, train),
             Readout::Full(r) => r.forward(&f),
-        };
+        }
+    }
+
+    /// Predicted rates, (B, U).
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let drive = self.drive(x, train);
         match self.output {
             OutputNonlinearity::Softplus => drive.softplus(),
             OutputNonlinearity::Elu1 => drive.elu() + 1.0,
+        }
+    }
+
+    /// What `representation` can read: `core.K` (layer K's output, channels × positions
+    /// flattened), `readout` (each neuron's drive before the output nonlinearity) and
+    /// `predicted` (the predicted rates).
+    pub fn layer_names(&self) -> Vec<String> {
+        let layers = self.core.as_ref().map_or(0, Stacked2dCore::layers);
+        (0..layers).map(|k| format!("core.{k}")).chain(["readout".to_string(), "predicted".to_string()]).collect()
+    }
+
+    /// The representation of images `x` at `layer` (see [`Model::layer_names`]), (B, D), in
+    /// evaluation mode.
+    pub fn representation(&self, x: &Tensor, layer: &str) -> Result<Tensor, String> {
+        let core_layer = layer.strip_prefix("core.").and_then(|k| k.parse::<usize>().ok());
+        match (layer, core_layer, &self.core) {
+            ("predicted", _, _) => Ok(self.forward(x, false)),
+            ("readout", _, _) => Ok(self.drive(x, false)),
+            (_, Some(k), Some(core)) if k < core.layers() => Ok(core.layer_outputs(x, false).swap_remove(k).flatten(1, -1)),
+            _ => Err(format!("no layer {layer:?} in this model (layers: {})", self.layer_names().join(", "))),
         }
     }
 

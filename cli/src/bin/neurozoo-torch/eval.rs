@@ -3,6 +3,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use neurozoo_datasets::Dataset;
+use neurozoo_zoo::config::FitConfig;
 use neurozoo_zoo::eval::evaluate;
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run;
@@ -10,8 +12,15 @@ use neurozoo_zoo::train::load_weights;
 use serde_json::{json, Map, Value};
 use tch::nn;
 
-pub fn run(run_dir: &Path, data: &Path, device: &str, as_json: bool) -> Result<()> {
-    let device = super::device(device)?;
+/// A fitted run's model with its weights, and the dataset checked against what it was fitted to.
+pub struct Loaded {
+    pub info: run::RunInfo,
+    pub cfg: FitConfig,
+    pub ds: Dataset,
+    pub model: Model,
+}
+
+pub fn load(run_dir: &Path, data: &Path, device: tch::Device) -> Result<Loaded> {
     let info = run::load_info(run_dir).map_err(anyhow::Error::msg)?;
     let cfg = run::load_config(run_dir).map_err(anyhow::Error::msg)?;
     let ds = super::fit::load_checked(data)?;
@@ -32,6 +41,12 @@ pub fn run(run_dir: &Path, data: &Path, device: &str, as_json: bool) -> Result<(
     let vs = nn::VarStore::new(device);
     let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &vec![1.0; ds.n_units()]);
     load_weights(&vs, &run_dir.join(run::MODEL_FILE)).map_err(anyhow::Error::msg)?;
+    Ok(Loaded { info, cfg, ds, model })
+}
+
+pub fn run(run_dir: &Path, data: &Path, device: &str, as_json: bool) -> Result<()> {
+    let device = super::device(device)?;
+    let Loaded { info, ds, model, .. } = load(run_dir, data, device)?;
     let ev = evaluate(&model, &ds, &info.normalizer, device, 256);
 
     let mut out = Map::new();

@@ -2,6 +2,7 @@
 //! which checks that libtorch loads and then hands model commands to this binary.
 
 mod eval;
+mod extract;
 mod fit;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Fit(args) => fit::run(&args),
         Command::Eval { run, data, device, json } => eval::run(&run, &data, &device, json),
+        Command::Extract { run: Some(run), data, out, layer, device } => extract::run(&run, &data, &out, layer.as_deref(), &device),
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
 }

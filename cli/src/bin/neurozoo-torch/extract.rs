@@ -1,0 +1,35 @@
+//! `neurozoo extract RUN`: a fitted model's representation of a dataset's distinct images.
+
+use std::path::Path;
+
+use anyhow::Result;
+use neurozoo_datasets::representation::{Representation, UniqueImages};
+use neurozoo_zoo::train::batched;
+use serde_json::json;
+
+pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, device: &str) -> Result<()> {
+    let device = super::device(device)?;
+    let layer = layer.unwrap_or("predicted");
+    let loaded = super::eval::load(run_dir, data, device)?;
+    let (ds, model) = (&loaded.ds, &loaded.model);
+    // Refuse an unknown layer before any work, naming the ones there are.
+    if !model.layer_names().iter().any(|l| l == layer) {
+        anyhow::bail!("{}: no layer {layer:?} (layers: {})", run_dir.display(), model.layer_names().join(", "));
+    }
+    let images = UniqueImages::of(ds);
+    let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
+    let normalized = loaded.info.normalizer.images(ds, device).to_kind(tch::Kind::Float);
+    let data_rows = batched(&normalized, &trials, 256, |x| model.representation(x, layer).expect("layer checked above"));
+    let source = json!({
+        "kind": "model",
+        "run": run_dir.display().to_string(),
+        "preset": loaded.cfg.preset,
+        "layer": layer,
+        "file": data.display().to_string(),
+        "unit_ids": if matches!(layer, "readout" | "predicted") { json!(ds.units.ids) } else { json!(null) },
+    });
+    let (n, d) = data_rows.dim();
+    images.file(Representation { name: layer.to_string(), data: data_rows, source: source.to_string() }, ds).write(out)?;
+    eprintln!("wrote {}: {layer} of {} for {n} images, {d} dimensions", out.display(), run_dir.display());
+    Ok(())
+}
