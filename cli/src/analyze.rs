@@ -34,6 +34,11 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
             }
             Ok(())
         }
+        PluginsCommand::New { name, dir, sdk } => {
+            let dir = crate::scaffold::new_plugin(&name, dir.as_deref(), sdk.as_deref())?;
+            println!("created {}: build it with `cargo build --release --manifest-path {}/Cargo.toml`", dir.display(), dir.display());
+            Ok(())
+        }
         PluginsCommand::Describe { name } => {
             let p = plugin::find(&name).map_err(anyhow::Error::msg)?;
             println!("{} {}\n  {}\n  library: {}", p.name, p.version, p.description, p.path.display());

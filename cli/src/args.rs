@@ -97,6 +97,18 @@ pub enum PluginsCommand {
         /// Plugin name, or the path of its library.
         name: String,
     },
+    /// Create a plugin crate that builds and runs as it is.
+    New {
+        /// Plugin name: lowercase letters, digits and '-'.
+        name: String,
+        /// Directory to create (default ./neurozoo-plugin-NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The plugin SDK (plugins/sdk of a neurozoo checkout); default: the one this binary
+        /// was built from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

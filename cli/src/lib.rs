@@ -10,4 +10,5 @@ pub mod args;
 pub mod data;
 pub mod demo;
 pub mod doctor;
+pub mod scaffold;
 pub mod torch;

@@ -166,3 +166,35 @@ fn isolate_turns_a_crash_into_an_error_and_keeps_what_was_written() {
     assert!(run(analyze(&repr, "summary", &ok_dir).arg("--isolate")).status.success());
     assert_eq!(manifest(&ok_dir)["status"], "complete");
 }
+
+#[test]
+fn a_plugin_made_with_plugins_new_builds_and_runs_through_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let krate = dir.path().join("my-stats");
+    let out = run(neurozoo().args(["plugins", "new", "my-stats", "--dir"]).arg(&krate));
+    assert!(out.status.success());
+    // Its own target directory beside the workspace's, kept between runs so deps build once.
+    let target = Path::new(NEUROZOO).parent().unwrap().parent().unwrap().join("scaffold-test");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the scaffolded crate does not build");
+    let lib = target.join("debug").join(format!("libneurozoo_plugin_my_stats{}", std::env::consts::DLL_SUFFIX));
+    let out_dir = dir.path().join("out");
+    let out = run(neurozoo().arg("analyze").arg(&lib).arg("--repr").arg(&repr).arg("--out").arg(&out_dir).args(["--param", "bins=5"]));
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(out_dir.join("peaks.csv")).unwrap();
+    assert!(csv.starts_with("unit,peak,best_stimulus\n") && csv.lines().count() == 13, "{csv}");
+    // By name, through NEUROZOO_PLUGIN_PATH.
+    let out = run(neurozoo().args(["plugins", "describe", "my-stats"]).env("NEUROZOO_PLUGIN_PATH", lib.parent().unwrap()));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("per-unit peak response"));
+
+    let out = neurozoo().args(["plugins", "new", "My Plugin"]).current_dir(dir.path()).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("use lowercase letters"));
+    let out = neurozoo().args(["plugins", "new", "again", "--dir"]).arg(&krate).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("already exists"));
+}
