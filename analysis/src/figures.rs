@@ -45,9 +45,28 @@ pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String
 
 type Series = Vec<(String, Vec<(f64, f64)>)>;
 
+type Matrix = Vec<Vec<f64>>;
+
 enum Spec {
     Histogram { title: String, x_label: String, values: Vec<f64>, bins: usize },
     Points { line: bool, title: String, x_label: String, y_label: String, series: Series },
+    Heatmap { title: String, x_label: String, y_label: String, rows: Matrix },
+    ImageGrid { title: String, images: Vec<(String, Matrix)>, columns: usize },
+}
+
+/// A rectangular matrix of numbers (NaN allowed, drawn grey).
+fn matrix(v: &Value, what: &str) -> Result<Matrix, String> {
+    let rows = v.as_array().ok_or_else(|| format!("{what} must be an array of rows"))?;
+    let m: Matrix = rows
+        .iter()
+        .map(|r| r.as_array().map(|r| r.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{what} must be an array of rows"))?;
+    let width = m.first().map_or(0, Vec::len);
+    if width == 0 || m.iter().any(|r| r.len() != width) {
+        return Err(format!("{what} must be a non-empty rectangle"));
+    }
+    Ok(m)
 }
 
 fn text(spec: &Value, key: &str) -> String {
@@ -89,7 +108,22 @@ impl Spec {
                     series,
                 })
             }
-            other => Err(format!("unknown kind {other:?} (histogram, line, scatter)")),
+            "heatmap" => Ok(Spec::Heatmap {
+                title: text(spec, "title"),
+                x_label: text(spec, "x_label"),
+                y_label: text(spec, "y_label"),
+                rows: matrix(&spec["rows"], "heatmap rows")?,
+            }),
+            "image_grid" => {
+                let images = spec["images"].as_array().filter(|a| !a.is_empty()).ok_or("image_grid needs \"images\"")?;
+                let images = images
+                    .iter()
+                    .map(|i| Ok((text(i, "label"), matrix(&i["pixels"], "image pixels")?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                let columns = spec["columns"].as_u64().filter(|&c| c > 0).ok_or("image_grid needs \"columns\" ≥ 1")? as usize;
+                Ok(Spec::ImageGrid { title: text(spec, "title"), images, columns })
+            }
+            other => Err(format!("unknown kind {other:?} (histogram, line, scatter, heatmap, image_grid)")),
         }
     }
 
@@ -140,8 +174,75 @@ impl Spec {
                         .map_err(err)?;
                 }
             }
+            Spec::Heatmap { title, x_label, y_label, rows } => {
+                let (h, w) = (rows.len(), rows[0].len());
+                let (lo, hi) = range(rows.iter().flatten().copied().filter(|v| v.is_finite()));
+                let color = &scale(lo, hi);
+                // y runs downwards so row 0 is at the top, as the matrix is written.
+                let mut chart = chart(&root, title, 0.0..w as f64, h as f64..0.0).map_err(err)?;
+                chart
+                    .configure_mesh()
+                    .disable_mesh()
+                    .x_desc(x_label.as_str())
+                    .y_desc(y_label.as_str())
+                    .label_style((FONT, 14))
+                    .draw()
+                    .map_err(err)?;
+                chart
+                    .draw_series(rows.iter().enumerate().flat_map(|(y, row)| {
+                        row.iter()
+                            .enumerate()
+                            .map(move |(x, &v)| Rectangle::new([(x as f64, y as f64), (x as f64 + 1.0, y as f64 + 1.0)], color(v).filled()))
+                    }))
+                    .map_err(err)?;
+            }
+            Spec::ImageGrid { title, images, columns } => {
+                let root = root.titled(title, (FONT, 22)).map_err(err)?;
+                let rows = images.len().div_ceil(*columns);
+                for (cell, (label, pixels)) in root.split_evenly((rows, *columns)).iter().zip(images) {
+                    let (h, w) = (pixels.len(), pixels[0].len());
+                    let (lo, hi) = range(pixels.iter().flatten().copied().filter(|v| v.is_finite()));
+                    let mut c = ChartBuilder::on(cell)
+                        .caption(label.as_str(), (FONT, 12))
+                        .margin(4)
+                        .build_cartesian_2d(0.0..w as f64, h as f64..0.0)
+                        .map_err(err)?;
+                    c.draw_series(pixels.iter().enumerate().flat_map(|(y, row)| {
+                        row.iter().enumerate().map(move |(x, &v)| {
+                            let g = if v.is_finite() { (255.0 * (v - lo) / (hi - lo)).round().clamp(0.0, 255.0) as u8 } else { 128 };
+                            Rectangle::new([(x as f64, y as f64), (x as f64 + 1.0, y as f64 + 1.0)], RGBColor(g, g, g).filled())
+                        })
+                    }))
+                    .map_err(err)?;
+                }
+                return root.present().map_err(err);
+            }
         }
         root.present().map_err(err)
+    }
+}
+
+/// Value → colour: diverging blue–white–red centred on 0 when the range has both signs,
+/// white to dark blue otherwise; grey for NaN.
+fn scale(lo: f64, hi: f64) -> impl Fn(f64) -> RGBColor {
+    let mix = |a: (f64, f64, f64), b: (f64, f64, f64), t: f64| {
+        let t = t.clamp(0.0, 1.0);
+        RGBColor((a.0 + (b.0 - a.0) * t) as u8, (a.1 + (b.1 - a.1) * t) as u8, (a.2 + (b.2 - a.2) * t) as u8)
+    };
+    let (white, blue, red) = ((255.0, 255.0, 255.0), (33.0, 102.0, 172.0), (178.0, 24.0, 43.0));
+    move |v: f64| {
+        if !v.is_finite() {
+            RGBColor(128, 128, 128)
+        } else if lo < 0.0 && hi > 0.0 {
+            let m = lo.abs().max(hi);
+            if v < 0.0 {
+                mix(white, blue, -v / m)
+            } else {
+                mix(white, red, v / m)
+            }
+        } else {
+            mix(white, blue, (v - lo) / (hi - lo))
+        }
     }
 }
 

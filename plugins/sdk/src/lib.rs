@@ -145,6 +145,11 @@ pub enum Figure {
     Line { title: String, x_label: String, y_label: String, series: Vec<(String, Vec<(f64, f64)>)> },
     /// One colour per named series of (x, y) points.
     Scatter { title: String, x_label: String, y_label: String, series: Vec<(String, Vec<(f64, f64)>)> },
+    /// A matrix, row 0 at the top: a diverging blue–white–red scale centred on 0 when the
+    /// values have both signs, white to dark blue otherwise.
+    Heatmap { title: String, x_label: String, y_label: String, rows: Vec<Vec<f64>> },
+    /// Grey-scale images (rows of pixels), each scaled to its own range, `columns` per row.
+    ImageGrid { title: String, images: Vec<(String, Vec<Vec<f64>>)>, columns: usize },
 }
 
 impl Figure {
@@ -165,6 +170,15 @@ impl Figure {
             Figure::Scatter { title, x_label, y_label, series: s } => {
                 serde_json::json!({"kind": "scatter", "title": title, "x_label": x_label, "y_label": y_label, "series": series(s)})
             }
+            Figure::Heatmap { title, x_label, y_label, rows } => {
+                serde_json::json!({"kind": "heatmap", "title": title, "x_label": x_label, "y_label": y_label, "rows": rows})
+            }
+            Figure::ImageGrid { title, images, columns } => serde_json::json!({
+                "kind": "image_grid",
+                "title": title,
+                "columns": columns,
+                "images": images.iter().map(|(label, pixels)| serde_json::json!({"label": label, "pixels": pixels})).collect::<Vec<_>>(),
+            }),
         }
     }
 }
