@@ -16,6 +16,8 @@ demo: setup
 
 test: setup
 	$(CARGO) nextest run --workspace
+	# nextest does not run doctests: the crate examples and docs/plugins.md.
+	$(CARGO) test --doc --workspace
 	@$(MAKE) --no-print-directory test-cuda
 
 # CUDA variants of the device tests are #[ignore]d so a CPU machine reports them as skipped;

@@ -198,3 +198,24 @@ fn a_plugin_made_with_plugins_new_builds_and_runs_through_analyze() {
     let out = neurozoo().args(["plugins", "new", "again", "--dir"]).arg(&krate).output().unwrap();
     assert!(!out.status.success() && stderr(&out).contains("already exists"));
 }
+
+/// The host lends the plugin its array: the plugin sees the very address the host holds.
+#[test]
+fn the_representation_is_lent_not_copied() {
+    plugins_built();
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Path::new(NEUROZOO).with_file_name(format!("libneurozoo_plugin_testkit{}", std::env::consts::DLL_SUFFIX));
+    let plugin = neurozoo_analysis::plugin::Plugin::load(&lib).unwrap();
+    let rep = ndarray::Array2::<f32>::from_shape_fn((50, 7), |(i, j)| (i * 7 + j) as f32);
+    let input = neurozoo_analysis::plugin::RunInput {
+        representation: rep.view(),
+        stimuli: None,
+        arrays: Vec::new(),
+        metadata: serde_json::json!({}),
+        params: plugin.params(&[("mode".into(), "address".into())]).unwrap(),
+        seed: 0,
+    };
+    plugin.run(&input, dir.path()).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("address.csv")).unwrap();
+    assert_eq!(csv, format!("representation\n{}\n", rep.as_ptr() as i64));
+}

@@ -30,6 +30,11 @@
 
 pub mod abi;
 
+/// The examples of `docs/plugins.md`, compiled as doctests so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/plugins.md")]
+pub struct PluginsGuide;
+
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

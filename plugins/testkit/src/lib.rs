@@ -3,7 +3,10 @@
 //! * `tables`: one table with a column of every type, nulls included, and an output array;
 //! * `error`: a table, then an error;
 //! * `panic`: a table, then a panic;
-//! * `segfault`: a table, then a write through a null pointer (for `--isolate`).
+//! * `segfault`: a table, then a write through a null pointer (for `--isolate`);
+//! * `address`: a table with the address of the representation's first value (to check that
+//!   the host lends its array instead of copying it);
+//! * `noop`: nothing at all (to time the host's per-call overhead).
 //!
 //! With `NEUROZOO_TESTKIT_ABI` set in the environment its descriptor claims that ABI version,
 //! so the host's version check can be tested on a real library.
@@ -18,12 +21,19 @@ impl Plugin for Testkit {
     const NAME: &'static str = "testkit";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "test fixture: tables, errors, panics and crashes on request";
-    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, panic or segfault"}}"#;
+    const PARAMS: &'static str =
+        r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, panic, segfault, address or noop"}}"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
+        let mode = input.string("mode")?;
+        match mode {
+            "noop" => return Ok(()),
+            "address" => return ctx.table("address", &Table::new().i64("representation", vec![input.representation.as_ptr() as i64])),
+            _ => {}
+        }
         let n = input.representation.nrows();
         ctx.table("first", &Table::new().i64("stimulus", (0..n as i64).collect()))?;
-        match input.string("mode")? {
+        match mode {
             "tables" => {
                 let table = Table::new()
                     .column("f", ColumnValues::F64(vec![Some(1.5), None, Some(f64::NAN)]))
