@@ -6,6 +6,9 @@
 //! OUT/klindt2017/        a factorised-readout CNN fitted to it (a `fit` run directory)
 //! OUT/eval.json          that model's metrics per tier, against the recorded repeats and
 //!                        against the simulation's ground truth
+//! OUT/responses.h5       representation files: the recorded responses averaged over repeats,
+//! OUT/predicted.h5       and the model's predictions, row by row the same images
+//! OUT/summary-*/         the `summary` plugin on each: per-unit tables and a histogram
 //! ```
 //!
 //! The demo owns OUT: running it again replaces what an earlier demo wrote there.
@@ -26,22 +29,23 @@ pub fn run(out: &Path, max_epochs: usize) -> Result<()> {
     if let Some(e) = torch_error {
         bail!("{e}");
     }
-    eprintln!("demo 1/3: environment report in {}", path.display());
+    eprintln!("demo 1/4: environment report in {}", path.display());
 
     let data = out.join("v1.h5");
     static_h5::write(&v1::simulate(&V1Config::default())?, &data)?;
-    eprintln!("demo 2/3: simulated V1 population (default `data simulate v1`) in {}", data.display());
+    eprintln!("demo 2/4: simulated V1 population (default `data simulate v1`) in {}", data.display());
 
     let run = out.join("klindt2017");
     let eval = out.join("eval.json");
-    for old in [&run, &eval] {
+    let summaries = [out.join("summary-responses"), out.join("summary-predicted")];
+    for old in [&run, &eval, &summaries[0], &summaries[1]] {
         if old.is_dir() {
             std::fs::remove_dir_all(old).with_context(|| format!("cannot replace {}", old.display()))?;
         } else if old.exists() {
             std::fs::remove_file(old).with_context(|| format!("cannot replace {}", old.display()))?;
         }
     }
-    eprintln!("demo 3/3: fitting klindt2017 (at most {max_epochs} epochs) to {}", data.display());
+    eprintln!("demo 3/4: fitting klindt2017 (at most {max_epochs} epochs) to {}", data.display());
     let epochs = max_epochs.to_string();
     let status = torch::run([
         "fit".as_ref(),
@@ -62,6 +66,26 @@ pub fn run(out: &Path, max_epochs: usize) -> Result<()> {
     }
     let metrics: serde_json::Value = serde_json::from_slice(&output.stdout).context("eval printed no JSON")?;
     std::fs::write(&eval, serde_json::to_string_pretty(&metrics)?).with_context(|| format!("cannot write {}", eval.display()))?;
+
+    eprintln!("demo 4/4: representations of the recorded and the predicted responses, summarised by the `summary` plugin");
+    let (responses, predicted) = (out.join("responses.h5"), out.join("predicted.h5"));
+    crate::analyze::extract_responses(&data, &responses)?;
+    let status =
+        torch::run(["extract".as_ref(), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--out".as_ref(), predicted.as_os_str()])?;
+    if !status.success() {
+        bail!("the demo extraction failed ({status})");
+    }
+    for (repr, dir) in [&responses, &predicted].into_iter().zip(&summaries) {
+        crate::analyze::analyze(&crate::args::AnalyzeArgs {
+            plugin: "summary".into(),
+            repr: repr.clone(),
+            name: None,
+            out: dir.clone(),
+            params: Vec::new(),
+            seed: 0,
+            isolate: false,
+        })?;
+    }
 
     let test = &metrics["test"];
     let num = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
