@@ -14,7 +14,7 @@ use ndarray::{ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use neurozoo_plugin::abi::{self, Descriptor, Str};
 use serde_json::{json, Map, Value};
 
-use crate::tables::{write_table, Table, Values};
+use crate::tables::{write_table, ColumnValues, Table};
 
 /// Plugin libraries are named `lib` + this + `*.so` (a crate called `neurozoo-plugin-NAME`).
 pub const LIBRARY_PREFIX: &str = "libneurozoo_plugin_";
@@ -392,22 +392,22 @@ unsafe fn read_table(name: Str, columns: *const abi::Column, n: usize) -> Result
         // Plugins pass byte buffers: read unaligned.
         let values = match c.kind {
             abi::column_kind::F64 => {
-                Values::F64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<f64>().add(i).read_unaligned() })).collect())
+                ColumnValues::F64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<f64>().add(i).read_unaligned() })).collect())
             }
             abi::column_kind::I64 => {
-                Values::I64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<i64>().add(i).read_unaligned() })).collect())
+                ColumnValues::I64((0..c.len).map(|i| valid(i).then(|| unsafe { c.data.cast::<i64>().add(i).read_unaligned() })).collect())
             }
             abi::column_kind::BOOL => {
-                Values::Bool((0..c.len).map(|i| valid(i).then(|| unsafe { *c.data.cast::<u8>().add(i) } != 0)).collect())
+                ColumnValues::Bool((0..c.len).map(|i| valid(i).then(|| unsafe { *c.data.cast::<u8>().add(i) } != 0)).collect())
             }
-            abi::column_kind::STR => Values::Str(
+            abi::column_kind::STR => ColumnValues::Str(
                 (0..c.len)
                     .map(|i| if valid(i) { unsafe { text(c.data.cast::<Str>().add(i).read_unaligned()) }.map(Some) } else { Ok(None) })
                     .collect::<Result<_, _>>()?,
             ),
             other => return Err(format!("table {name}: column {col_name} has unknown type code {other}")),
         };
-        table = table.with(&col_name, values);
+        table = table.column(&col_name, values);
     }
     Ok((name, table))
 }

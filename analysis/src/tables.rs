@@ -5,64 +5,25 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-/// A column of one type; `None` is a null.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Values {
-    F64(Vec<Option<f64>>),
-    I64(Vec<Option<i64>>),
-    Bool(Vec<Option<bool>>),
-    Str(Vec<Option<String>>),
-}
+/// The same typed columns plugins hand over: one table type from the SDK to the files.
+pub use neurozoo_plugin::{ColumnValues, Table};
 
-impl Values {
-    pub fn len(&self) -> usize {
-        match self {
-            Values::F64(v) => v.len(),
-            Values::I64(v) => v.len(),
-            Values::Bool(v) => v.len(),
-            Values::Str(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Named columns of equal length.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Table {
-    pub columns: Vec<(String, Values)>,
-}
-
-impl Table {
-    pub fn new() -> Table {
-        Table::default()
-    }
-
-    /// Add a column (builder style).
-    pub fn with(mut self, name: &str, values: Values) -> Table {
-        self.columns.push((name.to_string(), values));
-        self
-    }
-
-    fn to_frame(&self) -> PolarsResult<DataFrame> {
-        let height = self.columns.first().map_or(0, |(_, v)| v.len());
-        let columns: Vec<Column> = self
-            .columns
-            .iter()
-            .map(|(name, v)| {
-                let name = PlSmallStr::from(name.as_str());
-                match v {
-                    Values::F64(v) => Column::new(name, v),
-                    Values::I64(v) => Column::new(name, v),
-                    Values::Bool(v) => Column::new(name, v),
-                    Values::Str(v) => Column::new(name, v),
-                }
-            })
-            .collect();
-        DataFrame::new(height, columns)
-    }
+fn to_frame(table: &Table) -> PolarsResult<DataFrame> {
+    let height = table.columns.first().map_or(0, |(_, v)| v.len());
+    let columns: Vec<Column> = table
+        .columns
+        .iter()
+        .map(|(name, v)| {
+            let name = PlSmallStr::from(name.as_str());
+            match v {
+                ColumnValues::F64(v) => Column::new(name, v),
+                ColumnValues::I64(v) => Column::new(name, v),
+                ColumnValues::Bool(v) => Column::new(name, v),
+                ColumnValues::Str(v) => Column::new(name, v),
+            }
+        })
+        .collect();
+    DataFrame::new(height, columns)
 }
 
 /// Write `<dir>/<stem>.parquet` and `<dir>/<stem>.csv`; each file appears only when complete.
@@ -72,7 +33,7 @@ pub fn write_table(table: &Table, dir: &Path, stem: &str) -> Result<[PathBuf; 2]
     if lens.windows(2).any(|w| w[0] != w[1]) {
         return Err(format!("table {stem}: columns have different lengths {lens:?}"));
     }
-    let mut df = table.to_frame().map_err(|e| format!("table {stem}: {e}"))?;
+    let mut df = to_frame(table).map_err(|e| format!("table {stem}: {e}"))?;
     let parquet = dir.join(format!("{stem}.parquet"));
     let csv = dir.join(format!("{stem}.csv"));
     atomic_write(&parquet, |f| ParquetWriter::new(f).finish(&mut df).map(|_| ()))?;

@@ -108,6 +108,21 @@ pub enum ColumnValues {
     Str(Vec<Option<String>>),
 }
 
+impl ColumnValues {
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnValues::F64(v) => v.len(),
+            ColumnValues::I64(v) => v.len(),
+            ColumnValues::Bool(v) => v.len(),
+            ColumnValues::Str(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Named, typed columns, built column by column.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use neurozoo_analysis::tables::{write_table, Table, Values};
+use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::validate::validate;
 use neurozoo_datasets::{detect_format, Format};
@@ -164,13 +164,13 @@ pub fn run(args: &FitArgs) -> Result<()> {
 }
 
 fn metrics_table(history: &[EpochRecord]) -> Table {
-    let f = |get: fn(&EpochRecord) -> f64| Values::F64(history.iter().map(|r| Some(get(r))).collect());
+    let f = |get: fn(&EpochRecord) -> f64| history.iter().map(get).collect();
     Table::new()
-        .with("epoch", Values::I64(history.iter().map(|r| Some(r.epoch as i64)).collect()))
-        .with("lr", f(|r| r.lr))
-        .with("train_loss", f(|r| r.train_loss))
-        .with("regularizer", f(|r| r.regularizer))
-        .with("validation_correlation", f(|r| r.validation_correlation))
-        .with("best", Values::Bool(history.iter().map(|r| Some(r.best)).collect()))
-        .with("seconds", f(|r| r.seconds))
+        .i64("epoch", history.iter().map(|r| r.epoch as i64).collect())
+        .f64("lr", f(|r| r.lr))
+        .f64("train_loss", f(|r| r.train_loss))
+        .f64("regularizer", f(|r| r.regularizer))
+        .f64("validation_correlation", f(|r| r.validation_correlation))
+        .bool("best", history.iter().map(|r| r.best).collect())
+        .f64("seconds", f(|r| r.seconds))
 }
