@@ -30,6 +30,24 @@ pub const IMAGE_ID_KEYS: [&str; 3] = ["frame_image_id", "image_id", "colorframep
 /// Rows read per HDF5 call when a dataset is not chunked (about 16 MB of f32).
 const SLAB_BYTES: usize = 16 << 20;
 
+/// A zeroed buffer whose pages the kernel may back with transparent huge pages. A whole dataset
+/// is hundreds of MB; with 4 kB pages, faulting them in costs more than reading the file from the
+/// page cache (numpy asks for huge pages on large arrays for the same reason).
+fn huge_page_buffer(len: usize) -> Vec<f32> {
+    // Large zeroed allocations come straight from mmap, untouched, so the advice applies before
+    // the first write.
+    let buf = vec![0.0f32; len];
+    const HUGE: usize = 2 << 20;
+    let start = (buf.as_ptr() as usize).next_multiple_of(HUGE);
+    let end = (buf.as_ptr() as usize + len * 4) / HUGE * HUGE;
+    if end > start {
+        // SAFETY: the range lies inside `buf`'s allocation; MADV_HUGEPAGE only changes how the
+        // kernel backs it, never its contents, and failure (no THP support) is harmless.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+    buf
+}
+
 /// Read a whole static dataset into memory.
 pub fn read(path: &Path) -> Result<Dataset> {
     let r = StaticFile::open(path)?;
@@ -128,10 +146,18 @@ impl StaticFile {
     fn read_f32<D: Dimension>(&self, key: &str, layout: &str) -> Result<ndarray::Array<f32, D>> {
         let rank = D::NDIM.expect("fixed rank");
         let ds = self.numeric(key, rank, layout)?;
+        // Stored as f32 already: HDF5 reads straight into the one buffer we keep.
+        if matches!(self.descriptor(&ds, key)?, TypeDescriptor::Float(hdf5::types::FloatSize::U4)) {
+            let mut buf = huge_page_buffer(ds.size());
+            ds.read_into_raw(&mut buf).map_err(|e| self.err(key, format!("cannot read ({e})")))?;
+            return ndarray::Array::from_shape_vec(IxDyn(&ds.shape()), buf)
+                .and_then(|a| a.into_dimensionality::<D>())
+                .map_err(|e| self.err(key, e.to_string()));
+        }
         let shape = ds.shape();
         let n = shape.first().copied().unwrap_or(0);
         let row_len: usize = shape[1..].iter().product();
-        // Read in slabs along the first axis aligned to the chunking, so conversion to f32 works
+        // Other types: read in slabs along the first axis aligned to the chunking, so conversion to f32 works
         // on pieces instead of a second whole-file buffer, and each call maps onto whole chunks.
         let slab = match ds.chunk() {
             Some(chunk) => chunk[0].max(1) * (SLAB_BYTES / (chunk[0].max(1) * row_len.max(1) * 4)).max(1),
