@@ -206,6 +206,15 @@ struct Outputs {
 }
 
 pub const MANIFEST: &str = "manifest.json";
+
+/// Write `DIR/manifest.json` through a temporary name: a reader sees the old or the new one.
+pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
+    let path = dir.join(MANIFEST);
+    let tmp = dir.join(format!(".{MANIFEST}.partial"));
+    std::fs::write(&tmp, serde_json::to_string_pretty(manifest).expect("JSON values serialise"))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
 pub const ARRAYS_FILE: &str = "arrays.h5";
 
 impl Outputs {
@@ -230,11 +239,7 @@ impl Outputs {
     }
 
     fn save(&self) -> Result<(), String> {
-        let path = self.dir.join(MANIFEST);
-        let tmp = self.dir.join(format!(".{MANIFEST}.partial"));
-        std::fs::write(&tmp, serde_json::to_string_pretty(&self.manifest).expect("JSON"))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("{}: {e}", path.display()))
+        write_manifest(&self.dir, &self.manifest)
     }
 
     fn add_files(&mut self, kind: &str, name: &str, paths: &[PathBuf]) -> Result<(), String> {

@@ -123,11 +123,7 @@ fn isolated(args: &AnalyzeArgs, plugin: &Plugin) -> Result<()> {
             m["status"] = json!("crashed");
             m["error"] = json!(reason);
             let n = m["files"].as_array().map_or(0, Vec::len);
-            // Through a temporary name, as the host writes it: complete or not replaced.
-            let tmp = args.out.join(format!(".{MANIFEST}.partial"));
-            std::fs::write(&tmp, serde_json::to_string_pretty(&m)?)
-                .and_then(|()| std::fs::rename(&tmp, &manifest_path))
-                .with_context(|| format!("cannot update {}", manifest_path.display()))?;
+            plugin::write_manifest(&args.out, &m).map_err(anyhow::Error::msg)?;
             n
         }
         None => 0,

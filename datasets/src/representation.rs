@@ -115,15 +115,7 @@ impl RepresentationFile {
                 ));
             }
         }
-        let tmp = path.with_file_name(format!(".{}.partial", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        let result = self
-            .write_file(&tmp)
-            .map_err(|e| DatasetError::file(path, format!("cannot write ({e})")))
-            .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::file(path, format!("cannot write ({e})"))));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        crate::h5::write_atomic(path, |tmp| self.write_file(tmp))
     }
 
     fn write_file(&self, path: &Path) -> hdf5::Result<()> {

@@ -295,15 +295,7 @@ impl StaticFile {
 /// twice gives identical bytes (no timestamps are stored).
 pub fn write(ds: &Dataset, path: &Path) -> Result<()> {
     ds.check_consistent()?;
-    let name = path.file_name().ok_or_else(|| DatasetError::file(path, "not a file path"))?;
-    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let result = write_file(ds, &tmp)
-        .map_err(|e| DatasetError::file(path, format!("cannot write ({e})")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::file(path, format!("cannot write ({e})"))));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    h5::write_atomic(path, |tmp| write_file(ds, tmp))
 }
 
 fn write_file(ds: &Dataset, path: &Path) -> hdf5::Result<()> {
