@@ -9,20 +9,25 @@
 //! `torchscript` (any user image model saved with `torch.jit.save`, e.g. an exported DreamSim or
 //! LPIPS backbone, given as `model`).
 //!
-//! Outputs: tables `scores` (target, index, ii, mis) and `summary` (per target: count, mean and
-//! standard error of II, mean MIS); figures `ii_by_target` (sorted II per target) and
+//! Every column is also scored once with its activations shuffled across stimuli: the protocol's
+//! chance level for this embedding and stimulus set (0.5 in expectation; a bias here would mean
+//! the ranking leaks into the task).
+//!
+//! Outputs: tables `scores` (target, index, ii, mis, chance_ii) and `summary` (per target: count,
+//! mean and standard error of II, mean MIS, mean chance II); figures `ii_by_target` (sorted II per target) and
 //! `extremes_TARGET` (top and bottom stimuli of the best-scoring four of each target).
 
 mod embedding;
 mod scoring;
 
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ndarray::{ArrayView2, Axis};
 use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
 use neurozoo_zoo::convert::{to_array2, to_tensor};
 use neurozoo_zoo::DeviceChoice;
+use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use scoring::{score, Protocol};
@@ -92,13 +97,22 @@ impl Plugin for Interpretability {
         let targets = targets(input, input.string("targets")?)?;
         let total: usize = targets.iter().map(|(_, a)| a.ncols()).sum();
         let mut rng = ChaCha8Rng::seed_from_u64(input.seed);
-        let (mut col_target, mut col_index, mut col_ii, mut col_mis) = (vec![], vec![], vec![], vec![]);
+        // The shuffled control draws from its own stream, so adding it leaves the scores as they were.
+        let mut chance_rng = ChaCha8Rng::seed_from_u64(input.seed);
+        chance_rng.set_stream(1);
+        let (mut col_target, mut col_index, mut col_ii, mut col_mis, mut col_chance) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut summary, mut curves) = (Vec::new(), Vec::new());
-        let start = Instant::now();
+        // Scoring time only (both scorings of each column), not the figures drawn between targets.
+        let mut scoring = Duration::ZERO;
         for (name, activations) in &targets {
             let mut ii = Vec::with_capacity(activations.ncols());
             for (j, column) in activations.axis_iter(Axis(1)).enumerate() {
+                let started = Instant::now();
                 let s = score(column, embedded.view(), &protocol, &mut rng);
+                let mut shuffled = column.to_owned();
+                shuffled.as_slice_mut().expect("an owned column is contiguous").shuffle(&mut chance_rng);
+                col_chance.push(score(shuffled.view(), embedded.view(), &protocol, &mut chance_rng).ii);
+                scoring += started.elapsed();
                 col_target.push(name.clone());
                 col_index.push(j as i64);
                 col_ii.push(s.ii);
@@ -106,24 +120,25 @@ impl Plugin for Interpretability {
                 ii.push(s.ii);
                 ctx.progress(col_ii.len() as u64, total as u64);
             }
-            let mis = &col_mis[col_mis.len() - ii.len()..];
+            let (mis, chance) = (&col_mis[col_mis.len() - ii.len()..], &col_chance[col_chance.len() - ii.len()..]);
             let k = ii.len() as f64;
             let mean = ii.iter().sum::<f64>() / k;
             let sem = if k > 1.0 { (ii.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0) / k).sqrt() } else { f64::NAN };
-            summary.push((name.clone(), ii.len() as i64, mean, sem, mis.iter().sum::<f64>() / k));
-            ctx.log(&format!("{name}: {} scored, mean II {mean:.3} ± {sem:.3}", ii.len()));
+            let chance_mean = chance.iter().sum::<f64>() / k;
+            summary.push((name.clone(), ii.len() as i64, mean, sem, mis.iter().sum::<f64>() / k, chance_mean));
+            ctx.log(&format!("{name}: {} scored, mean II {mean:.3} ± {sem:.3} (shuffled: {chance_mean:.3})", ii.len()));
             let mut sorted = ii.clone();
             sorted.sort_by(|a, b| b.total_cmp(a));
             curves.push((name.clone(), sorted.iter().enumerate().map(|(r, &v)| (r as f64, v)).collect()));
             ctx.figure(&format!("extremes_{name}"), &extremes(name, activations, &ii, stimuli))?;
         }
-        let seconds = start.elapsed().as_secs_f64();
+        let seconds = scoring.as_secs_f64();
         ctx.log(&format!(
-            "{total} units and directions in {seconds:.2} s ({:.0} per second, {} trials each)",
+            "{total} units and directions scored in {seconds:.2} s ({:.0} per second, {} trials each, shuffled control included)",
             total as f64 / seconds,
             protocol.trials
         ));
-        ctx.table("scores", &Table::new().str("target", col_target).i64("index", col_index).f64("ii", col_ii).f64("mis", col_mis))?;
+        ctx.table("scores", &Table::new().str("target", col_target).i64("index", col_index).f64("ii", col_ii).f64("mis", col_mis).f64("chance_ii", col_chance))?;
         ctx.table(
             "summary",
             &Table::new()
@@ -131,7 +146,8 @@ impl Plugin for Interpretability {
                 .i64("count", summary.iter().map(|s| s.1).collect())
                 .f64("mean_ii", summary.iter().map(|s| s.2).collect())
                 .f64("sem_ii", summary.iter().map(|s| s.3).collect())
-                .f64("mean_mis", summary.iter().map(|s| s.4).collect()),
+                .f64("mean_mis", summary.iter().map(|s| s.4).collect())
+                .f64("chance_ii", summary.iter().map(|s| s.5).collect()),
         )?;
         ctx.figure(
             "ii_by_target",

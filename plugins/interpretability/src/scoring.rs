@@ -44,11 +44,19 @@ fn sigmoid(x: f64) -> f64 {
 /// cosine similarity. Needs `2 · protocol.per_side()` stimuli.
 pub fn score(activation: ArrayView1<'_, f32>, embedding: ArrayView2<'_, f32>, protocol: &Protocol, rng: &mut ChaCha8Rng) -> Scores {
     let n = activation.len();
-    assert!(n >= 2 * protocol.per_side(), "{n} stimuli are too few for the protocol");
+    let per_side = protocol.per_side();
+    assert!(n >= 2 * per_side, "{n} stimuli are too few for the protocol");
+    // Only the two ends of the ranking are used: partial selection, then sort those. Ties are
+    // broken by stimulus index, so the ranking is a total order and the same on every run.
+    let activation: Vec<f32> = activation.iter().copied().collect();
+    let by_rank = |&a: &usize, &b: &usize| activation[b].total_cmp(&activation[a]).then(a.cmp(&b));
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| activation[b].total_cmp(&activation[a]).then(a.cmp(&b)));
-    let top = &order[..];
-    let bottom: Vec<usize> = order.iter().rev().copied().collect();
+    order.select_nth_unstable_by(per_side - 1, by_rank);
+    let mut top = order[..per_side].to_vec();
+    top.sort_unstable_by(by_rank);
+    order.select_nth_unstable_by(n - per_side, by_rank);
+    let mut bottom = order[n - per_side..].to_vec();
+    bottom.sort_unstable_by(|a, b| by_rank(b, a));
     let (t_count, r_count) = (protocol.trials, protocol.references);
     let mut queries_top: Vec<usize> = top[..t_count].to_vec();
     let mut queries_bottom: Vec<usize> = bottom[..t_count].to_vec();
@@ -58,7 +66,7 @@ pub fn score(activation: ArrayView1<'_, f32>, embedding: ArrayView2<'_, f32>, pr
     let (mut ii, mut mis) = (0.0, 0.0);
     for t in 0..t_count {
         let refs = |side: &[usize]| -> Vec<usize> { (0..r_count).map(|j| side[t_count * (j + 1) + t]).collect() };
-        let (refs_top, refs_bottom) = (refs(top), refs(&bottom));
+        let (refs_top, refs_bottom) = (refs(&top), refs(&bottom));
         let (q_top, q_bottom) = (queries_top[t], queries_bottom[t]);
         // The trial's similarity matrix: (top refs, bottom refs) × (top query, bottom query).
         let block = |refs: &[usize], q: usize| -> Vec<f64> { refs.iter().map(|&r| sim(r, q)).collect() };
