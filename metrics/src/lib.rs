@@ -1,7 +1,9 @@
 //! Scores that compare a learned set of components with a ground-truth set, up to permutation
 //! and sign: the optimal one-to-one matching (`linear_sum_assignment`, scipy's name and
 //! semantics) and the mean correlation coefficient over it (MCC), as used for sparse codes
-//! (O'Neill, Klindt et al. 2024) and for disentangled latents (Klindt et al. 2021).
+//! (O'Neill, Klindt et al. 2024) and for disentangled latents (Klindt et al. 2021). The
+//! [`disentanglement`] module adds the factor–latent scores (MIG, SAP, modularity, Spearman MCC,
+//! linear R²).
 //!
 //! ```
 //! use ndarray::array;
@@ -18,6 +20,8 @@
 //! let (rows, cols) = linear_sum_assignment(array![[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]].view());
 //! assert_eq!((rows, cols), (vec![0, 1, 2], vec![1, 0, 2]));
 //! ```
+
+pub mod disentanglement;
 
 use ndarray::{Array2, ArrayView2, Axis};
 

@@ -138,7 +138,15 @@ impl Plugin for Interpretability {
             total as f64 / seconds,
             protocol.trials
         ));
-        ctx.table("scores", &Table::new().str("target", col_target).i64("index", col_index).f64("ii", col_ii).f64("mis", col_mis).f64("chance_ii", col_chance))?;
+        ctx.table(
+            "scores",
+            &Table::new()
+                .str("target", col_target)
+                .i64("index", col_index)
+                .f64("ii", col_ii)
+                .f64("mis", col_mis)
+                .f64("chance_ii", col_chance),
+        )?;
         ctx.table(
             "summary",
             &Table::new()

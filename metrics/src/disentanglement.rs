@@ -1,0 +1,293 @@
+//! Disentanglement scores of learned latents against ground-truth generative factors, with the
+//! definitions of disentanglement_lib (Locatello et al. 2019) where it has them. Latents and
+//! factors are (samples × latents) and (samples × factors); factors are discrete labels (any
+//! values; equal values are the same class).
+//!
+//! ```
+//! use ndarray::{array, Array2};
+//! use neurozoo_metrics::disentanglement::{mig, modularity, discretized_mutual_info};
+//!
+//! // Two factors on a 4 × 4 grid, each read out by its own latent, plus a useless latent.
+//! let factors = Array2::from_shape_fn((16, 2), |(i, j)| if j == 0 { (i / 4) as f64 } else { (i % 4) as f64 });
+//! let latents = Array2::from_shape_fn((16, 3), |(i, j)| match j { 0 => factors[[i, 1]], 1 => -factors[[i, 0]], _ => 1.0 });
+//! let score = mig(latents.view(), factors.view(), 20);
+//! assert!((score.score - 1.0).abs() < 1e-12);
+//! let mi = discretized_mutual_info(latents.view(), factors.view(), 20);
+//! assert!((modularity(mi.view()) - 2.0 / 3.0).abs() < 1e-12); // the constant latent scores 0
+//! ```
+
+use std::collections::HashMap;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+use crate::{best_matching, column_correlations, Matching};
+
+/// Class ids 0..k of a column of labels, in order of first appearance.
+fn labels(column: ArrayView1<f64>) -> (Vec<usize>, usize) {
+    let mut ids: HashMap<u64, usize> = HashMap::new();
+    let out = column
+        .iter()
+        .map(|v| {
+            let next = ids.len();
+            // +0.0 and −0.0 are one class.
+            *ids.entry((v + 0.0).to_bits()).or_insert(next)
+        })
+        .collect();
+    (out, ids.len())
+}
+
+/// Each latent binned into `bins` equal-width bins between its minimum and maximum, bin ids
+/// 1..=bins (numpy's `histogram` edges and `digitize` against all but the last edge: the maximum
+/// falls in the last bin). disentanglement_lib's `_histogram_discretize`.
+pub fn histogram_discretize(latents: ArrayView2<f64>, bins: usize) -> Array2<f64> {
+    assert!(bins > 0, "histogram_discretize needs at least one bin");
+    let mut out = Array2::zeros(latents.raw_dim());
+    for (column, mut binned) in latents.axis_iter(Axis(1)).zip(out.axis_iter_mut(Axis(1))) {
+        let (mut lo, mut hi) = column.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        // numpy widens a degenerate range to ±0.5.
+        if lo == hi {
+            (lo, hi) = (lo - 0.5, hi + 0.5);
+        }
+        // numpy's linspace: edge b is b · step + lo.
+        let step = (hi - lo) / bins as f64;
+        let edges: Vec<f64> = (0..bins).map(|b| b as f64 * step + lo).collect();
+        for (v, b) in column.iter().zip(binned.iter_mut()) {
+            // digitize: the number of lower edges ≤ v.
+            *b = edges.partition_point(|&e| e <= *v) as f64;
+        }
+    }
+    out
+}
+
+/// Mutual information (nats) between two label sequences, from their contingency table
+/// (scikit-learn's `mutual_info_score`).
+pub fn mutual_info(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+    assert_eq!(a.len(), b.len(), "mutual_info: both need the same samples");
+    let ((la, ka), (lb, kb)) = (labels(a), labels(b));
+    let n = a.len() as f64;
+    let mut joint = vec![0usize; ka * kb];
+    let (mut pa, mut pb) = (vec![0usize; ka], vec![0usize; kb]);
+    for (&i, &j) in la.iter().zip(&lb) {
+        joint[i * kb + j] += 1;
+        pa[i] += 1;
+        pb[j] += 1;
+    }
+    let mut mi = 0.0;
+    for i in 0..ka {
+        for j in 0..kb {
+            let c = joint[i * kb + j] as f64;
+            if c > 0.0 {
+                mi += c / n * (c * n / (pa[i] as f64 * pb[j] as f64)).ln();
+            }
+        }
+    }
+    mi.max(0.0)
+}
+
+/// Mutual information of every (histogram-discretised) latent with every factor:
+/// latents × factors, in nats.
+pub fn discretized_mutual_info(latents: ArrayView2<f64>, factors: ArrayView2<f64>, bins: usize) -> Array2<f64> {
+    let binned = histogram_discretize(latents, bins);
+    Array2::from_shape_fn((latents.ncols(), factors.ncols()), |(i, j)| mutual_info(binned.column(i), factors.column(j)))
+}
+
+/// Entropy (nats) of each factor.
+pub fn factor_entropy(factors: ArrayView2<f64>) -> Array1<f64> {
+    factors.axis_iter(Axis(1)).map(|f| mutual_info(f, f)).collect()
+}
+
+/// Mutual information gap (Chen et al. 2018) and what it is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mig {
+    /// Mean over factors of (largest − second largest MI with a latent) / factor entropy.
+    pub score: f64,
+    /// Latents × factors mutual information (nats).
+    pub mutual_info: Array2<f64>,
+    pub entropy: Array1<f64>,
+    /// The gap of each factor.
+    pub per_factor: Vec<f64>,
+}
+
+/// MIG with latents discretised into `bins` bins (disentanglement_lib: 20). Needs two latents.
+pub fn mig(latents: ArrayView2<f64>, factors: ArrayView2<f64>, bins: usize) -> Mig {
+    assert!(latents.ncols() >= 2, "MIG needs at least two latents");
+    let mutual_info = discretized_mutual_info(latents, factors, bins);
+    let entropy = factor_entropy(factors);
+    let per_factor: Vec<f64> = (0..factors.ncols()).map(|j| gap_of_top_two(mutual_info.column(j)) / entropy[j]).collect();
+    let score = per_factor.iter().sum::<f64>() / per_factor.len() as f64;
+    Mig { score, mutual_info, entropy, per_factor }
+}
+
+/// Largest minus second largest value.
+fn gap_of_top_two(values: ArrayView1<f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    sorted[0] - sorted[1]
+}
+
+/// SAP's score matrix for continuous factors (disentanglement_lib, `continuous_factors=True`):
+/// the R² of predicting each factor from each latent alone, cov² / (var_latent · var_factor),
+/// 0 where the latent is constant. Latents × factors.
+pub fn sap_matrix_continuous(latents: ArrayView2<f64>, factors: ArrayView2<f64>) -> Array2<f64> {
+    let r = column_correlations(latents, factors);
+    let mut out = r.mapv(|v| v * v);
+    for (i, latent) in latents.axis_iter(Axis(1)).enumerate() {
+        let mean = latent.mean().unwrap_or(0.0);
+        let var = latent.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (latent.len().max(2) - 1) as f64;
+        if var <= 1e-12 {
+            out.row_mut(i).fill(0.0);
+        }
+    }
+    out
+}
+
+/// Separated attribute predictability (Kumar et al. 2018): mean over factors of the gap between
+/// the two latents that predict it best, from a latents × factors score matrix.
+pub fn sap(scores: ArrayView2<f64>) -> f64 {
+    assert!(scores.nrows() >= 2, "SAP needs at least two latents");
+    let gaps: Vec<f64> = scores.axis_iter(Axis(1)).map(gap_of_top_two).collect();
+    gaps.iter().sum::<f64>() / gaps.len() as f64
+}
+
+/// Modularity (Ridgeway & Mozer 2018) from a latents × factors mutual-information matrix: per
+/// latent, 1 − (Σ MI² − max MI²) / (max MI² · (factors − 1)), a latent with no information
+/// scoring 0; the mean over latents.
+pub fn modularity(mutual_info: ArrayView2<f64>) -> f64 {
+    let k = mutual_info.ncols() as f64;
+    let per_latent: Vec<f64> = mutual_info
+        .axis_iter(Axis(0))
+        .map(|row| {
+            let squared: Vec<f64> = row.iter().map(|v| v * v).collect();
+            let max = squared.iter().copied().fold(0.0, f64::max);
+            if max == 0.0 {
+                return 0.0;
+            }
+            1.0 - (squared.iter().sum::<f64>() - max) / (max * (k - 1.0))
+        })
+        .collect();
+    per_latent.iter().sum::<f64>() / per_latent.len() as f64
+}
+
+/// Ranks 1..n with ties given their average rank (scipy's `rankdata`, method "average").
+fn average_ranks(column: ArrayView1<f64>) -> Array1<f64> {
+    let mut order: Vec<usize> = (0..column.len()).collect();
+    order.sort_by(|&a, &b| column[a].total_cmp(&column[b]));
+    let mut ranks = Array1::zeros(column.len());
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && column[order[end]] == column[order[start]] {
+            end += 1;
+        }
+        let rank = (start + end + 1) as f64 / 2.0;
+        for &i in &order[start..end] {
+            ranks[i] = rank;
+        }
+        start = end;
+    }
+    ranks
+}
+
+/// MCC on Spearman rank correlations: mean |ρ| between factors and latents under the best
+/// one-to-one matching; invariant to monotonic reparametrisations of each latent.
+pub fn mcc_spearman(truth: ArrayView2<f64>, learned: ArrayView2<f64>) -> Matching {
+    let rank = |x: ArrayView2<f64>| {
+        let mut out = Array2::zeros(x.raw_dim());
+        for (c, mut o) in x.axis_iter(Axis(1)).zip(out.axis_iter_mut(Axis(1))) {
+            o.assign(&average_ranks(c));
+        }
+        out
+    };
+    best_matching(column_correlations(rank(truth).view(), rank(learned).view()).mapv(f64::abs).view())
+}
+
+/// Linear identifiability: R² of each factor regressed on all latents (least squares with an
+/// intercept), on the same samples. 1 for every factor means the latents are an invertible
+/// linear map of the factors, up to noise.
+pub fn linear_r2(latents: ArrayView2<f64>, factors: ArrayView2<f64>) -> Vec<f64> {
+    let n = latents.nrows();
+    let centre = |x: ArrayView2<f64>| &x - &x.mean_axis(Axis(0)).expect("at least one sample");
+    let (x, y) = (centre(latents), centre(factors));
+    // Normal equations XᵀX b = Xᵀy, solved by Cholesky with a tiny ridge for constant latents.
+    let mut gram = x.t().dot(&x);
+    let scale = gram.diag().iter().copied().fold(0.0, f64::max).max(1.0);
+    for i in 0..gram.nrows() {
+        gram[[i, i]] += 1e-12 * scale;
+    }
+    let l = cholesky(&gram);
+    (0..y.ncols())
+        .map(|j| {
+            let target = y.column(j);
+            let total = target.dot(&target);
+            if total == 0.0 || n < 2 {
+                return 0.0;
+            }
+            let b = cholesky_solve(&l, &x.t().dot(&target));
+            let residual = &target - &x.dot(&b);
+            1.0 - residual.dot(&residual) / total
+        })
+        .collect()
+}
+
+fn cholesky(a: &Array2<f64>) -> Array2<f64> {
+    let d = a.nrows();
+    let mut l = Array2::<f64>::zeros((d, d));
+    for i in 0..d {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[[i, k]] * l[[j, k]]).sum();
+            if i == j {
+                l[[i, i]] = (a[[i, i]] - s).max(f64::MIN_POSITIVE).sqrt();
+            } else {
+                l[[i, j]] = (a[[i, j]] - s) / l[[j, j]];
+            }
+        }
+    }
+    l
+}
+
+fn cholesky_solve(l: &Array2<f64>, b: &Array1<f64>) -> Array1<f64> {
+    let d = l.nrows();
+    let mut y = Array1::zeros(d);
+    for i in 0..d {
+        y[i] = (b[i] - (0..i).map(|k| l[[i, k]] * y[k]).sum::<f64>()) / l[[i, i]];
+    }
+    let mut x = Array1::zeros(d);
+    for i in (0..d).rev() {
+        x[i] = (y[i] - (i + 1..d).map(|k| l[[k, i]] * x[k]).sum::<f64>()) / l[[i, i]];
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn discretisation_follows_numpy_histogram_and_digitize() {
+        // Lower edges 0, 1, 2, 3; the maximum 4 falls in the last bin.
+        let x = array![[0.0], [0.5], [1.0], [2.5], [4.0]];
+        let b = histogram_discretize(x.view(), 4);
+        assert_eq!(b.column(0).to_vec(), vec![1.0, 1.0, 2.0, 3.0, 4.0]);
+        let constant = histogram_discretize(array![[2.0], [2.0]].view(), 20);
+        assert_eq!(constant.column(0).to_vec(), vec![11.0, 11.0]);
+    }
+
+    #[test]
+    fn ranks_average_ties() {
+        assert_eq!(average_ranks(array![3.0, 1.0, 3.0, 2.0].view()).to_vec(), vec![3.5, 1.0, 3.5, 2.0]);
+    }
+
+    #[test]
+    fn linear_r2_is_one_for_a_linear_map_of_the_factors() {
+        let factors = Array2::from_shape_fn((50, 2), |(i, j)| ((i * (j + 3)) % 7) as f64);
+        let latents = Array2::from_shape_fn((50, 3), |(i, j)| match j {
+            0 => factors[[i, 0]] + 2.0 * factors[[i, 1]],
+            1 => factors[[i, 0]] - factors[[i, 1]],
+            _ => ((i * 13) % 5) as f64,
+        });
+        for r2 in linear_r2(latents.view(), factors.view()) {
+            assert!((r2 - 1.0).abs() < 1e-9, "{r2}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Pinned to disentanglement_lib (commit 86a644d, its own `utils.py`, `mig.py`, `sap_score.py`,
+//! `modularity_explicitness.py` run by `fixtures/make_disentanglement.py`) and to scikit-learn /
+//! scipy for R² and MCC, on 500 points of 3 discrete factors and 5 latents
+//! (`fixtures/disentanglement.json`).
+
+use ndarray::Array2;
+use neurozoo_metrics::disentanglement::{
+    factor_entropy, histogram_discretize, linear_r2, mcc_spearman, mig, modularity, sap, sap_matrix_continuous,
+};
+use neurozoo_metrics::mcc;
+use serde_json::Value;
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/disentanglement.json")).unwrap()
+}
+
+fn matrix(v: &Value) -> Array2<f64> {
+    let rows: Vec<Vec<f64>> = serde_json::from_value(v.clone()).unwrap();
+    Array2::from_shape_fn((rows.len(), rows[0].len()), |(i, j)| rows[i][j])
+}
+
+fn vector(v: &Value) -> Vec<f64> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+fn close(a: &Array2<f64>, b: &Array2<f64>, tol: f64, what: &str) {
+    assert_eq!(a.dim(), b.dim(), "{what}");
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() < tol, "{what}: {x} vs {y}");
+    }
+}
+
+#[test]
+fn discretizer_equals_disentanglement_lib() {
+    let f = fixture();
+    assert_eq!(histogram_discretize(matrix(&f["latents"]).view(), 20), matrix(&f["discretized_latents"]));
+}
+
+#[test]
+fn mig_and_modularity_equal_disentanglement_lib() {
+    let f = fixture();
+    let (latents, factors) = (matrix(&f["latents"]), matrix(&f["factors"]));
+    let m = mig(latents.view(), factors.view(), 20);
+    close(&m.mutual_info, &matrix(&f["mig_mutual_info"]), 1e-12, "mutual information");
+    for (h, want) in factor_entropy(factors.view()).iter().zip(vector(&f["factor_entropy"])) {
+        assert!((h - want).abs() < 1e-12, "entropy {h} vs {want}");
+    }
+    assert!((m.score - f["mig"].as_f64().unwrap()).abs() < 1e-12, "MIG {}", m.score);
+    let modularity = modularity(m.mutual_info.view());
+    assert!((modularity - f["modularity"].as_f64().unwrap()).abs() < 1e-12, "modularity {modularity}");
+}
+
+#[test]
+fn continuous_sap_equals_disentanglement_lib() {
+    let f = fixture();
+    let scores = sap_matrix_continuous(matrix(&f["latents"]).view(), matrix(&f["factors"]).view());
+    close(&scores, &matrix(&f["sap_continuous_matrix"]), 1e-12, "SAP score matrix");
+    assert!((sap(scores.view()) - f["sap_continuous"].as_f64().unwrap()).abs() < 1e-12);
+}
+
+#[test]
+fn r2_and_mcc_equal_scikit_learn_and_scipy() {
+    let f = fixture();
+    let (latents, factors) = (matrix(&f["latents"]), matrix(&f["factors"]));
+    for (r2, want) in linear_r2(latents.view(), factors.view()).iter().zip(vector(&f["r2_per_factor"])) {
+        assert!((r2 - want).abs() < 1e-9, "R² {r2} vs {want}");
+    }
+    let matching = |v: &Value| -> Vec<(usize, usize)> {
+        let pairs: Vec<(usize, usize)> = serde_json::from_value(v.clone()).unwrap();
+        // The fixture lists (latent, factor); ours are (factor, latent).
+        let mut flipped: Vec<(usize, usize)> = pairs.into_iter().map(|(l, f)| (f, l)).collect();
+        flipped.sort_unstable();
+        flipped
+    };
+    let pearson = mcc(factors.view(), latents.view());
+    assert!((pearson.mean - f["mcc_pearson"].as_f64().unwrap()).abs() < 1e-12);
+    assert_eq!(pearson.pairs, matching(&f["mcc_pearson_matching"]));
+    let spearman = mcc_spearman(factors.view(), latents.view());
+    assert!((spearman.mean - f["mcc_spearman"].as_f64().unwrap()).abs() < 1e-12, "Spearman MCC {}", spearman.mean);
+    assert_eq!(spearman.pairs, matching(&f["mcc_spearman_matching"]));
+}
