@@ -209,6 +209,33 @@ pub enum SimulateKind {
     /// Sparse superposition with a known dictionary (O'Neill, Klindt et al. 2024), written as a
     /// representation file with the ground truth as arrays `gt_dictionary` and `gt_codes`.
     Sparse(SimulateSparseArgs),
+    /// Sprite frame pairs with temporally sparse factor changes (SlowVAE, Klindt et al. 2021):
+    /// dSprites' factors, drawn by a built-in renderer or taken from the dSprites npz.
+    Sprites(SimulateSpritesArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateSpritesArgs {
+    /// Output file (HDF5: images, classes).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Frame pairs.
+    #[arg(long, default_value_t = 10_000)]
+    pub pairs: usize,
+    /// lap: every factor takes a discrete Laplace step; loc: k factors jump uniformly.
+    #[arg(long, default_value = "lap", value_parser = ["lap", "loc"])]
+    pub transition: String,
+    /// LAP rate λ, or "random" for λ ~ U(1, 10) per pair (the reference's dSprites setting).
+    #[arg(long, default_value = "random")]
+    pub rate: String,
+    /// LOC: factors that jump, or "random" for 1–4 per pair (the reference's default).
+    #[arg(long, default_value = "random")]
+    pub k: String,
+    /// Take the frames from the public dSprites npz instead of rendering them.
+    #[arg(long)]
+    pub npz: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// Options left out take the generator's defaults (shown in brackets).

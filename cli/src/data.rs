@@ -1,20 +1,23 @@
 //! `neurozoo data simulate | inspect | validate`.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use neurozoo_datasets::inspect::{self, Inspection};
 use neurozoo_datasets::simulate::sparse::{self, SparseConfig};
+use neurozoo_datasets::simulate::sprites::{self, Images, SpritesConfig, Transition};
 use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
 use neurozoo_datasets::validate::{self, Severity};
 use neurozoo_datasets::{static_h5, Tier};
 
-use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateV1Args};
+use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args};
 
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Simulate { kind: SimulateKind::V1(args) } => simulate_v1(&args),
         DataCommand::Simulate { kind: SimulateKind::Sparse(args) } => simulate_sparse(&args),
+        DataCommand::Simulate { kind: SimulateKind::Sprites(args) } => simulate_sprites(&args),
         DataCommand::Inspect { file, json } => {
             let summary = inspect::inspect(&file)?;
             if json {
@@ -56,7 +59,7 @@ fn v1_config(a: &SimulateV1Args) -> V1Config {
 
 fn simulate_v1(args: &SimulateV1Args) -> Result<()> {
     let cfg = v1_config(args);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let data = v1::simulate(&cfg)?;
     static_h5::write(&data, &args.out)?;
     let tiers: Vec<String> =
@@ -91,6 +94,44 @@ fn simulate_sparse(a: &SimulateSparseArgs) -> Result<()> {
         cfg.n_dims,
         cfg.k_active,
         cfg.n_sources
+    );
+    Ok(())
+}
+
+/// A number, or "random" (None).
+fn fixed_or_random<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Option<T>> {
+    if value == "random" {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| anyhow::anyhow!("--{flag} {value:?}: expected a number or \"random\""))
+}
+
+fn simulate_sprites(a: &SimulateSpritesArgs) -> Result<()> {
+    let start = Instant::now();
+    let transition = match a.transition.as_str() {
+        "lap" => Transition::Lap { rate: fixed_or_random("rate", &a.rate)? },
+        _ => Transition::Loc { k: fixed_or_random("k", &a.k)? },
+    };
+    let images = match &a.npz {
+        Some(path) => Images::from_npz(path)?,
+        None => Images::Rendered,
+    };
+    let cfg = SpritesConfig { n_pairs: a.pairs, transition, seed: a.seed };
+    let pairs = sprites::simulate(&cfg, &images)?;
+    pairs.write(&a.out)?;
+    eprintln!(
+        "wrote {}: {} frame pairs ({}, {}) of 64x64 sprites, factors {}, in {:.1} s",
+        a.out.display(),
+        a.pairs,
+        match transition {
+            Transition::Lap { rate: Some(r) } => format!("LAP λ = {r}"),
+            Transition::Lap { rate: None } => "LAP λ ~ U(1, 10)".into(),
+            Transition::Loc { k: Some(k) } => format!("LOC k = {k}"),
+            Transition::Loc { k: None } => "LOC k ~ U{1..4}".into(),
+        },
+        pairs.source,
+        sprites::FACTOR_NAMES.join(", "),
+        start.elapsed().as_secs_f64()
     );
     Ok(())
 }
