@@ -30,7 +30,7 @@ pub enum Command {
     Eval {
         /// Run directory written by `neurozoo fit`.
         run: PathBuf,
-        /// Dataset (static HDF5 or NWB).
+        /// Dataset (static HDF5 or NWB; a sprites file for slowvae and betavae runs).
         #[arg(long)]
         data: PathBuf,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
@@ -38,6 +38,11 @@ pub enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// slowvae and betavae runs: training points of the BetaVAE and FactorVAE scores (half as
+        /// many evaluation points, five times as many for the variances; batches of 64). 0
+        /// skips them. The reference uses 10 000.
+        #[arg(long, default_value_t = 1000)]
+        intervention_points: usize,
     },
     /// Write a representation file (what `analyze` runs on): a fitted model's layer, or, without
     /// RUN, a dataset's recorded responses averaged over the repeats of each image. One row per
@@ -157,7 +162,7 @@ pub enum ZooCommand {
 pub struct FitArgs {
     /// A preset (see `neurozoo zoo list`) or a TOML config file.
     pub model: String,
-    /// Dataset (static HDF5 or NWB).
+    /// Dataset (static HDF5 or NWB; a sprites file for slowvae and betavae).
     #[arg(long)]
     pub data: PathBuf,
     /// Run directory to create (or to continue with --resume).
@@ -171,6 +176,9 @@ pub struct FitArgs {
     /// Maximum epochs (overrides the config).
     #[arg(long)]
     pub max_epochs: Option<usize>,
+    /// Training steps of the sprite-pair models, slowvae and betavae (overrides the config).
+    #[arg(long)]
+    pub iterations: Option<usize>,
     /// Continue an interrupted run from its last checkpoint.
     #[arg(long)]
     pub resume: bool,

@@ -32,7 +32,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Zoo { command: ZooCommand::List } => {
-            for (name, description) in neurozoo_zoo::config::PRESETS {
+            for (name, description) in neurozoo_zoo::config::PRESETS.iter().chain(&neurozoo_zoo::slowvae::train::PRESETS) {
                 println!("{name:<12} {description}");
             }
             Ok(())

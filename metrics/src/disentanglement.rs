@@ -188,9 +188,8 @@ fn average_ranks(column: ArrayView1<f64>) -> Array1<f64> {
     ranks
 }
 
-/// MCC on Spearman rank correlations: mean |ρ| between factors and latents under the best
-/// one-to-one matching; invariant to monotonic reparametrisations of each latent.
-pub fn mcc_spearman(truth: ArrayView2<f64>, learned: ArrayView2<f64>) -> Matching {
+/// Spearman ρ of every column of `a` with every column of `b`: Pearson on average ranks.
+pub fn rank_correlations(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     let rank = |x: ArrayView2<f64>| {
         let mut out = Array2::zeros(x.raw_dim());
         for (c, mut o) in x.axis_iter(Axis(1)).zip(out.axis_iter_mut(Axis(1))) {
@@ -198,7 +197,13 @@ pub fn mcc_spearman(truth: ArrayView2<f64>, learned: ArrayView2<f64>) -> Matchin
         }
         out
     };
-    best_matching(column_correlations(rank(truth).view(), rank(learned).view()).mapv(f64::abs).view())
+    column_correlations(rank(a).view(), rank(b).view())
+}
+
+/// MCC on Spearman rank correlations: mean |ρ| between factors and latents under the best
+/// one-to-one matching; invariant to monotonic reparametrisations of each latent.
+pub fn mcc_spearman(truth: ArrayView2<f64>, learned: ArrayView2<f64>) -> Matching {
+    best_matching(rank_correlations(truth, learned).mapv(f64::abs).view())
 }
 
 /// Linear identifiability: R² of each factor regressed on all latents (least squares with an
@@ -214,7 +219,6 @@ pub fn linear_r2(latents: ArrayView2<f64>, factors: ArrayView2<f64>) -> Vec<f64>
     for i in 0..gram.nrows() {
         gram[[i, i]] += 1e-12 * scale;
     }
-    let l = cholesky(&gram);
     (0..y.ncols())
         .map(|j| {
             let target = y.column(j);
@@ -222,11 +226,16 @@ pub fn linear_r2(latents: ArrayView2<f64>, factors: ArrayView2<f64>) -> Vec<f64>
             if total == 0.0 || n < 2 {
                 return 0.0;
             }
-            let b = cholesky_solve(&l, &x.t().dot(&target));
+            let b = solve_positive_definite(&gram, &x.t().dot(&target));
             let residual = &target - &x.dot(&b);
             1.0 - residual.dot(&residual) / total
         })
         .collect()
+}
+
+/// Solve A x = b for a symmetric positive definite A (Cholesky).
+pub(crate) fn solve_positive_definite(a: &Array2<f64>, b: &Array1<f64>) -> Array1<f64> {
+    cholesky_solve(&cholesky(a), b)
 }
 
 fn cholesky(a: &Array2<f64>) -> Array2<f64> {

@@ -3,7 +3,8 @@
 //! semantics) and the mean correlation coefficient over it (MCC), as used for sparse codes
 //! (O'Neill, Klindt et al. 2024) and for disentangled latents (Klindt et al. 2021). The
 //! [`disentanglement`] module adds the factor–latent scores (MIG, SAP, modularity, Spearman MCC,
-//! linear R²).
+//! linear R²); [`intervention`] the scores that need batches with a factor held fixed (BetaVAE,
+//! FactorVAE).
 //!
 //! ```
 //! use ndarray::array;
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod disentanglement;
+pub mod intervention;
 
 use ndarray::{Array2, ArrayView2, Axis};
 

@@ -11,6 +11,7 @@ mod doctor;
 mod fit;
 mod interpretability;
 mod plugins;
+mod slowvae;
 mod sparse;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");

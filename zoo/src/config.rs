@@ -326,13 +326,13 @@ impl FitConfig {
 }
 
 pub fn unknown_preset(name: &str) -> String {
-    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = PRESETS.iter().chain(&crate::slowvae::train::PRESETS).map(|(n, _)| *n).collect();
     format!("unknown preset {name:?} (presets: {})", names.join(", "))
 }
 
 /// Merge `over` into `base`, recursing into tables; a table that changes `kind` replaces the
 /// base table instead of mixing two readouts' fields.
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) if b.get("kind") == o.get("kind") || o.get("kind").is_none() => {

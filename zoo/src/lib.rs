@@ -1,7 +1,8 @@
 //! Models for neural system identification on libtorch (through `tch`).
 //!
 //! This crate holds everything that needs libtorch: device selection, the runtime report used by
-//! `neurozoo doctor`, and (as they land) CNN cores, readouts, training and SlowVAE.
+//! `neurozoo doctor`, and (as they land) CNN cores, readouts, training, and SlowVAE
+//! for sprite frame pairs (`slowvae`).
 //!
 //! ```no_run
 //! use neurozoo_zoo::{DeviceChoice, TorchRuntime};
@@ -21,6 +22,7 @@ pub mod model;
 pub mod regularizers;
 pub mod run;
 mod runtime;
+pub mod slowvae;
 pub mod train;
 
 pub use device::{DeviceChoice, DeviceError};

@@ -89,7 +89,7 @@ pub enum TrainError {
 }
 
 /// Adam with its state in named tensors, so it can be saved and restored.
-struct Adam {
+pub(crate) struct Adam {
     vars: Vec<(String, Tensor)>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
@@ -101,7 +101,7 @@ const BETA2: f64 = 0.999;
 const ADAM_EPS: f64 = 1e-8;
 
 impl Adam {
-    fn new(vs: &nn::VarStore) -> Adam {
+    pub(crate) fn new(vs: &nn::VarStore) -> Adam {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let m = vars.iter().map(|(_, t)| t.zeros_like()).collect();
@@ -109,7 +109,7 @@ impl Adam {
         Adam { vars, m, v, step: 0 }
     }
 
-    fn zero_grad(&self) {
+    pub(crate) fn zero_grad(&self) {
         for (_, var) in &self.vars {
             let mut g = var.grad();
             if g.defined() {
@@ -118,7 +118,7 @@ impl Adam {
         }
     }
 
-    fn step(&mut self, lr: f64) {
+    pub(crate) fn step(&mut self, lr: f64) {
         self.step += 1;
         let (c1, c2) = (1.0 - BETA1.powi(self.step as i32), 1.0 - BETA2.powi(self.step as i32));
         tch::no_grad(|| {

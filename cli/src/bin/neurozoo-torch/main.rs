@@ -4,6 +4,7 @@
 mod eval;
 mod extract;
 mod fit;
+mod slowvae;
 
 use std::process::ExitCode;
 
@@ -29,9 +30,18 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&TorchRuntime::probe())?);
             Ok(())
         }
-        Command::Fit(args) => fit::run(&args),
-        Command::Eval { run, data, device, json } => eval::run(&run, &data, &device, json),
-        Command::Extract { run: Some(run), data, out, layer, device } => extract::run(&run, &data, &out, layer.as_deref(), &device),
+        Command::Fit(args) => match slowvae::resolve(&args.model) {
+            Some(cfg) => slowvae::fit(&args, cfg?),
+            None => fit::run(&args),
+        },
+        Command::Eval { run, data, device, json, intervention_points } => match slowvae::run_config(&run) {
+            Some(cfg) => slowvae::eval(&run, cfg?, &data, &device, json, intervention_points),
+            None => eval::run(&run, &data, &device, json),
+        },
+        Command::Extract { run: Some(run), data, out, layer, device } => match slowvae::run_config(&run) {
+            Some(cfg) => slowvae::extract(&run, cfg?, &data, &out, layer.as_deref(), &device),
+            None => extract::run(&run, &data, &out, layer.as_deref(), &device),
+        },
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
 }
