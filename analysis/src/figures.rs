@@ -178,11 +178,16 @@ impl Spec {
                 let (h, w) = (rows.len(), rows[0].len());
                 let (lo, hi) = range(rows.iter().flatten().copied().filter(|v| v.is_finite()));
                 let color = &scale(lo, hi);
-                // y runs downwards so row 0 is at the top, as the matrix is written.
-                let mut chart = chart(&root, title, 0.0..w as f64, h as f64..0.0).map_err(err)?;
+                // Cell (x, y) is centred on the integers, so ticks name rows and columns; y runs
+                // downwards so row 0 is at the top, as the matrix is written.
+                let mut chart = chart(&root, title, -0.5..w as f64 - 0.5, h as f64 - 0.5..-0.5).map_err(err)?;
                 chart
                     .configure_mesh()
                     .disable_mesh()
+                    .x_labels(w.min(20))
+                    .y_labels(h.min(20))
+                    .x_label_formatter(&|v| format!("{v:.0}"))
+                    .y_label_formatter(&|v| format!("{v:.0}"))
                     .x_desc(x_label.as_str())
                     .y_desc(y_label.as_str())
                     .label_style((FONT, 14))
@@ -190,9 +195,10 @@ impl Spec {
                     .map_err(err)?;
                 chart
                     .draw_series(rows.iter().enumerate().flat_map(|(y, row)| {
-                        row.iter()
-                            .enumerate()
-                            .map(move |(x, &v)| Rectangle::new([(x as f64, y as f64), (x as f64 + 1.0, y as f64 + 1.0)], color(v).filled()))
+                        row.iter().enumerate().map(move |(x, &v)| {
+                            let (x, y) = (x as f64, y as f64);
+                            Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], color(v).filled())
+                        })
                     }))
                     .map_err(err)?;
             }
@@ -202,10 +208,16 @@ impl Spec {
                 for (cell, (label, pixels)) in root.split_evenly((rows, *columns)).iter().zip(images) {
                     let (h, w) = (pixels.len(), pixels[0].len());
                     let (lo, hi) = range(pixels.iter().flatten().copied().filter(|v| v.is_finite()));
+                    // Square pixels: widen the shorter axis of the cell's plotting area (its size
+                    // less the margins and the caption) instead of stretching the image.
+                    let (cw, ch) = cell.dim_in_pixel();
+                    let (pw, ph) = ((f64::from(cw) - 8.0).max(1.0), (f64::from(ch) - 8.0 - 16.0).max(1.0));
+                    let s = (pw / w as f64).min(ph / h as f64);
+                    let (pad_x, pad_y) = ((pw / s - w as f64) / 2.0, (ph / s - h as f64) / 2.0);
                     let mut c = ChartBuilder::on(cell)
                         .caption(label.as_str(), (FONT, 12))
                         .margin(4)
-                        .build_cartesian_2d(0.0..w as f64, h as f64..0.0)
+                        .build_cartesian_2d(-pad_x..w as f64 + pad_x, h as f64 + pad_y..-pad_y)
                         .map_err(err)?;
                     c.draw_series(pixels.iter().enumerate().flat_map(|(y, row)| {
                         row.iter().enumerate().map(move |(x, &v)| {

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
+use crate::classifiers::{LinearSvc1d, LogisticRegression};
 use crate::{best_matching, column_correlations, Matching};
 
 /// Class ids 0..k of a column of labels, in order of first appearance.
@@ -141,6 +142,22 @@ pub fn sap_matrix_continuous(latents: ArrayView2<f64>, factors: ArrayView2<f64>)
     out
 }
 
+/// SAP's score matrix for discrete factors (disentanglement_lib's default): the test accuracy of
+/// predicting each factor from each latent alone with scikit-learn's `LinearSVC(C=0.01,
+/// class_weight="balanced")`, trained on the training split. Latents × factors.
+pub fn sap_matrix_discrete(
+    latents: ArrayView2<f64>,
+    factors: ArrayView2<f64>,
+    latents_test: ArrayView2<f64>,
+    factors_test: ArrayView2<f64>,
+) -> Array2<f64> {
+    Array2::from_shape_fn((latents.ncols(), factors.ncols()), |(i, j)| {
+        let svc = LinearSvc1d::fit(latents.column(i), factors.column(j), 0.01);
+        let hits = latents_test.column(i).iter().zip(factors_test.column(j)).filter(|(x, y)| svc.predict(**x) == **y).count();
+        hits as f64 / factors_test.nrows() as f64
+    })
+}
+
 /// Separated attribute predictability (Kumar et al. 2018): mean over factors of the gap between
 /// the two latents that predict it best, from a latents × factors score matrix.
 pub fn sap(scores: ArrayView2<f64>) -> f64 {
@@ -166,6 +183,67 @@ pub fn modularity(mutual_info: ArrayView2<f64>) -> f64 {
         })
         .collect();
     per_latent.iter().sum::<f64>() / per_latent.len() as f64
+}
+
+/// Area under the ROC curve of `scores` for the `positive` samples, ties counted half (the
+/// Mann–Whitney statistic; scikit-learn's `roc_auc_score` for one column).
+pub fn roc_auc(scores: ArrayView1<f64>, positive: &[bool]) -> f64 {
+    let ranks = average_ranks(scores);
+    let n_pos = positive.iter().filter(|&&p| p).count() as f64;
+    let n_neg = positive.len() as f64 - n_pos;
+    let rank_sum: f64 = ranks.iter().zip(positive).filter(|(_, &p)| p).map(|(r, _)| r).sum();
+    (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
+}
+
+/// Explicitness (Ridgeway & Mozer 2018), disentanglement_lib's definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explicitness {
+    pub train: f64,
+    pub test: f64,
+    pub per_factor_train: Vec<f64>,
+    pub per_factor_test: Vec<f64>,
+}
+
+/// Latents are standardised with the training split's mean and population standard deviation;
+/// per factor, a multinomial logistic regression (`LogisticRegression()`) predicts it from all
+/// latents, scored by the macro-averaged one-vs-rest ROC AUC of its class probabilities on each
+/// split; the scores are the means over factors. Classes absent from a split are left out of its
+/// average (the reference fails on them).
+pub fn explicitness(
+    latents: ArrayView2<f64>,
+    factors: ArrayView2<f64>,
+    latents_test: ArrayView2<f64>,
+    factors_test: ArrayView2<f64>,
+) -> Explicitness {
+    let mean = latents.mean_axis(Axis(0)).expect("training points");
+    let std = latents.std_axis(Axis(0), 0.0).mapv(|s| if s > 0.0 { s } else { 1.0 });
+    let (train, test) = ((&latents - &mean) / &std, (&latents_test - &mean) / &std);
+    let (mut per_factor_train, mut per_factor_test) = (Vec::new(), Vec::new());
+    for (factor, factor_test) in factors.axis_iter(Axis(1)).zip(factors_test.axis_iter(Axis(1))) {
+        let mut values: Vec<f64> = factor.to_vec();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        let index = |y: f64| values.iter().position(|&v| v == y);
+        let labels: Vec<usize> = factor.iter().map(|&y| index(y).expect("a training class")).collect();
+        let model = LogisticRegression::fit(train.view(), &labels, 1.0);
+        let macro_auc = |x: ArrayView2<f64>, y: ArrayView1<f64>| -> f64 {
+            let proba = model.predict_proba(x);
+            let aucs: Vec<f64> = model
+                .classes
+                .iter()
+                .enumerate()
+                .filter_map(|(column, &class)| {
+                    let positive: Vec<bool> = y.iter().map(|&v| index(v) == Some(class)).collect();
+                    (positive.contains(&true) && positive.contains(&false)).then(|| roc_auc(proba.column(column), &positive))
+                })
+                .collect();
+            aucs.iter().sum::<f64>() / aucs.len() as f64
+        };
+        per_factor_train.push(macro_auc(train.view(), factor));
+        per_factor_test.push(macro_auc(test.view(), factor_test));
+    }
+    let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    Explicitness { train: mean_of(&per_factor_train), test: mean_of(&per_factor_test), per_factor_train, per_factor_test }
 }
 
 /// Ranks 1..n with ties given their average rank (scipy's `rankdata`, method "average").
@@ -234,7 +312,7 @@ pub fn linear_r2(latents: ArrayView2<f64>, factors: ArrayView2<f64>) -> Vec<f64>
 }
 
 /// Solve A x = b for a symmetric positive definite A (Cholesky).
-pub(crate) fn solve_positive_definite(a: &Array2<f64>, b: &Array1<f64>) -> Array1<f64> {
+fn solve_positive_definite(a: &Array2<f64>, b: &Array1<f64>) -> Array1<f64> {
     cholesky_solve(&cholesky(a), b)
 }
 

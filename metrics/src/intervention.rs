@@ -19,6 +19,8 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
+pub use crate::classifiers::LogisticRegression;
+
 /// Variance with n − 1 in the denominator, per column.
 fn column_variances(x: ArrayView2<f64>) -> Array1<f64> {
     x.var_axis(Axis(0), 1.0)
@@ -79,127 +81,4 @@ pub fn vote_accuracy(training: &Array2<i64>, votes: &Array2<i64>) -> f64 {
 /// The BetaVAE score's feature of one batch pair: mean over the batch of |z₁ − z₂|.
 pub fn beta_vae_feature(first: ArrayView2<f64>, second: ArrayView2<f64>) -> Array1<f64> {
     (&first - &second).mapv(f64::abs).mean_axis(Axis(0)).expect("a non-empty batch")
-}
-
-/// Multinomial logistic regression with an L2 penalty ‖W‖² / (2C) on the weights, not the
-/// intercepts: scikit-learn's `LogisticRegression()` (C = 1, lbfgs, multinomial), whose
-/// objective is strictly convex in the weights, solved here to convergence by Newton's method.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogisticRegression {
-    /// (features, classes).
-    pub weights: Array2<f64>,
-    pub intercepts: Array1<f64>,
-    pub classes: Vec<usize>,
-}
-
-impl LogisticRegression {
-    pub fn fit(x: ArrayView2<f64>, labels: &[usize], c: f64) -> LogisticRegression {
-        let mut classes: Vec<usize> = labels.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
-        let (n, d, k) = (x.nrows(), x.ncols(), classes.len());
-        let y: Vec<usize> = labels.iter().map(|l| classes.binary_search(l).expect("a known class")).collect();
-        // Parameters as one vector: class j's weights then its intercept, (d + 1) per class.
-        let p = (d + 1) * k;
-        let mut theta = Array1::<f64>::zeros(p);
-        let row = |i: usize| -> Vec<f64> { x.row(i).iter().copied().chain([1.0]).collect() };
-        let objective = |theta: &Array1<f64>| -> f64 {
-            let mut total = 0.0;
-            for (i, &yi) in y.iter().enumerate() {
-                let logits = logits_of(theta, &row(i), k);
-                total += log_sum_exp(&logits) - logits[yi];
-            }
-            total + penalty(theta, d, k) / (2.0 * c)
-        };
-        for _ in 0..100 {
-            let mut gradient = Array1::<f64>::zeros(p);
-            let mut hessian = Array2::<f64>::zeros((p, p));
-            for (i, &yi) in y.iter().enumerate() {
-                let xi = row(i);
-                let probabilities = softmax(&logits_of(&theta, &xi, k));
-                for a in 0..k {
-                    let residual = probabilities[a] - f64::from(u8::from(a == yi));
-                    for (u, xu) in xi.iter().enumerate() {
-                        gradient[a * (d + 1) + u] += residual * xu;
-                    }
-                    for b in 0..k {
-                        let w = probabilities[a] * (f64::from(u8::from(a == b)) - probabilities[b]);
-                        for (u, xu) in xi.iter().enumerate() {
-                            for (v, xv) in xi.iter().enumerate() {
-                                hessian[[a * (d + 1) + u, b * (d + 1) + v]] += w * xu * xv;
-                            }
-                        }
-                    }
-                }
-            }
-            for a in 0..k {
-                for u in 0..d {
-                    gradient[a * (d + 1) + u] += theta[a * (d + 1) + u] / c;
-                    hessian[[a * (d + 1) + u, a * (d + 1) + u]] += 1.0 / c;
-                }
-                // The softmax is blind to a common shift of the intercepts: a tiny ridge there
-                // makes the Newton system solvable without changing any prediction.
-                hessian[[a * (d + 1) + d, a * (d + 1) + d]] += 1e-9 * n as f64;
-            }
-            if gradient.iter().map(|g| g.abs()).fold(0.0, f64::max) < 1e-10 * n as f64 {
-                break;
-            }
-            let step = crate::disentanglement::solve_positive_definite(&hessian, &gradient);
-            // Backtracking keeps each Newton step a descent step.
-            let (current, mut t) = (objective(&theta), 1.0);
-            while t > 1e-8 && objective(&(&theta - &(&step * t))) > current {
-                t *= 0.5;
-            }
-            theta = &theta - &(&step * t);
-        }
-        let weights = Array2::from_shape_fn((d, k), |(u, a)| theta[a * (d + 1) + u]);
-        let intercepts = Array1::from_shape_fn(k, |a| theta[a * (d + 1) + d]);
-        LogisticRegression { weights, intercepts, classes }
-    }
-
-    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<usize> {
-        let scores = x.dot(&self.weights) + &self.intercepts;
-        scores.axis_iter(Axis(0)).map(|s| self.classes[(0..s.len()).fold(0, |best, a| if s[a] > s[best] { a } else { best })]).collect()
-    }
-
-    pub fn accuracy(&self, x: ArrayView2<f64>, labels: &[usize]) -> f64 {
-        let predicted = self.predict(x);
-        predicted.iter().zip(labels).filter(|(p, l)| p == l).count() as f64 / labels.len() as f64
-    }
-}
-
-fn logits_of(theta: &Array1<f64>, x: &[f64], k: usize) -> Vec<f64> {
-    let d1 = x.len();
-    (0..k).map(|a| x.iter().enumerate().map(|(u, xu)| theta[a * d1 + u] * xu).sum()).collect()
-}
-
-fn log_sum_exp(v: &[f64]) -> f64 {
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
-}
-
-fn softmax(v: &[f64]) -> Vec<f64> {
-    let lse = log_sum_exp(v);
-    v.iter().map(|x| (x - lse).exp()).collect()
-}
-
-/// ‖W‖², intercepts excluded.
-fn penalty(theta: &Array1<f64>, d: usize, k: usize) -> f64 {
-    (0..k).flat_map(|a| (0..d).map(move |u| a * (d + 1) + u)).map(|i| theta[i] * theta[i]).sum()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Three well-separated clusters: the regression classifies them all.
-    #[test]
-    fn logistic_regression_separates_clusters() {
-        let centres = [[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]];
-        let x = Array2::from_shape_fn((60, 2), |(i, j)| centres[i % 3][j] + ((i * 7 + j * 3) % 5) as f64 * 0.1);
-        let labels: Vec<usize> = (0..60).map(|i| 10 + i % 3).collect();
-        let model = LogisticRegression::fit(x.view(), &labels, 1.0);
-        assert_eq!(model.classes, vec![10, 11, 12]);
-        assert_eq!(model.accuracy(x.view(), &labels), 1.0);
-    }
 }

@@ -22,6 +22,7 @@
 //! assert_eq!((rows, cols), (vec![0, 1, 2], vec![1, 0, 2]));
 //! ```
 
+mod classifiers;
 pub mod disentanglement;
 pub mod intervention;
 

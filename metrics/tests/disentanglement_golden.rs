@@ -5,7 +5,8 @@
 
 use ndarray::Array2;
 use neurozoo_metrics::disentanglement::{
-    factor_entropy, histogram_discretize, linear_r2, mcc_spearman, mig, modularity, sap, sap_matrix_continuous,
+    explicitness, factor_entropy, histogram_discretize, linear_r2, mcc_spearman, mig, modularity, sap, sap_matrix_continuous,
+    sap_matrix_discrete,
 };
 use neurozoo_metrics::mcc;
 use serde_json::Value;
@@ -56,6 +57,45 @@ fn continuous_sap_equals_disentanglement_lib() {
     let scores = sap_matrix_continuous(matrix(&f["latents"]).view(), matrix(&f["factors"]).view());
     close(&scores, &matrix(&f["sap_continuous_matrix"]), 1e-12, "SAP score matrix");
     assert!((sap(scores.view()) - f["sap_continuous"].as_f64().unwrap()).abs() < 1e-12);
+}
+
+/// LinearSVC per latent and factor, trained on points 0..400 and tested on 400..500.
+#[test]
+fn discrete_sap_equals_disentanglement_lib() {
+    let f = fixture();
+    let (latents, factors) = (matrix(&f["latents"]), matrix(&f["factors"]));
+    let split = |m: &Array2<f64>, r: std::ops::Range<usize>| m.slice(ndarray::s![r, ..]).to_owned();
+    let scores = sap_matrix_discrete(
+        split(&latents, 0..400).view(),
+        split(&factors, 0..400).view(),
+        split(&latents, 400..500).view(),
+        split(&factors, 400..500).view(),
+    );
+    close(&scores, &matrix(&f["sap_discrete_matrix"]), 1e-12, "discrete SAP score matrix");
+    assert!((sap(scores.view()) - f["sap_discrete"].as_f64().unwrap()).abs() < 1e-12);
+}
+
+/// Explicitness on the same split: the reference's logistic regression stops at scikit-learn's
+/// tolerance, ours at the optimum, so test AUCs are compared with the regression solved to
+/// convergence by scikit-learn (and stay within 1e-3 of the reference's own).
+#[test]
+fn explicitness_equals_disentanglement_lib_at_convergence() {
+    let f = fixture();
+    let (latents, factors) = (matrix(&f["latents"]), matrix(&f["factors"]));
+    let split = |m: &Array2<f64>, r: std::ops::Range<usize>| m.slice(ndarray::s![r, ..]).to_owned();
+    let e = explicitness(
+        split(&latents, 0..400).view(),
+        split(&factors, 0..400).view(),
+        split(&latents, 400..500).view(),
+        split(&factors, 400..500).view(),
+    );
+    for (ours, want) in e.per_factor_test.iter().zip(vector(&f["explicitness_test_per_factor_converged"])) {
+        assert!((ours - want).abs() < 1e-9, "test AUC {ours} vs {want}");
+    }
+    for (ours, want) in e.per_factor_train.iter().zip(vector(&f["explicitness_train_per_factor_converged"])) {
+        assert!((ours - want).abs() < 1e-4, "train AUC {ours} vs {want}");
+    }
+    assert!((e.test - f["explicitness_score_test"].as_f64().unwrap()).abs() < 1e-3);
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn fit_slowvae_then_eval_and_extract() {
     ]));
     assert!(eval.status.success());
     let scores = stdout_json(&eval);
-    for key in ["mcc_spearman", "mcc_pearson", "mig", "sap", "modularity", "r2"] {
+    for key in ["mcc_spearman", "mcc_pearson", "mig", "sap", "sap_continuous", "modularity", "explicitness", "r2"] {
         let v = scores[key].as_f64().unwrap_or_else(|| panic!("{key}: {scores}"));
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use ndarray::Array2;
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
-use neurozoo_metrics::disentanglement::{linear_r2, mcc_spearman, mig, modularity, rank_correlations, sap, sap_matrix_continuous};
+use neurozoo_metrics::disentanglement::{
+    explicitness, linear_r2, mcc_spearman, mig, modularity, rank_correlations, sap, sap_matrix_continuous, sap_matrix_discrete,
+};
 use neurozoo_metrics::mcc;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -198,7 +200,7 @@ pub struct Disentanglement {
     pub matching: Vec<MatchedFactor>,
     pub mig: f64,
     /// SAP with the continuous-factor score (R² of each latent alone).
-    pub sap: f64,
+    pub sap_continuous: f64,
     pub modularity: f64,
     /// R² of each factor from all latents, linear; and its mean.
     pub r2_per_factor: Vec<(String, f64)>,
@@ -208,6 +210,8 @@ pub struct Disentanglement {
     pub correlations: Array2<f64>,
 }
 
+/// The scores computed from all frames at once (cheap); see [`held_out`] for those that train a
+/// classifier.
 pub fn disentanglement(latents: &Array2<f64>, factors: &Array2<f64>) -> Disentanglement {
     let spearman = mcc_spearman(factors.view(), latents.view());
     let m = mig(latents.view(), factors.view(), 20);
@@ -223,10 +227,34 @@ pub fn disentanglement(latents: &Array2<f64>, factors: &Array2<f64>) -> Disentan
             .map(|(&(f, latent), &correlation)| MatchedFactor { factor: FACTOR_NAMES[f].to_string(), latent, correlation })
             .collect(),
         mig: m.score,
-        sap: sap(sap_matrix_continuous(latents.view(), factors.view()).view()),
+        sap_continuous: sap(sap_matrix_continuous(latents.view(), factors.view()).view()),
         modularity: modularity(m.mutual_info.view()),
         r2: r2.iter().sum::<f64>() / r2.len() as f64,
         r2_per_factor: FACTOR_NAMES.iter().map(|n| n.to_string()).zip(r2).collect(),
         correlations,
+    }
+}
+
+/// The scores that train a classifier, tested on frames it did not see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldOut {
+    /// SAP as the reference scores dSprites: discrete factors, a LinearSVC per latent and factor.
+    pub sap: f64,
+    /// Explicitness: macro one-vs-rest ROC AUC of a logistic regression per factor.
+    pub explicitness: f64,
+    pub train_frames: usize,
+    pub test_frames: usize,
+}
+
+/// Trained on the first two thirds of the frames, tested on the rest.
+pub fn held_out(latents: &Array2<f64>, factors: &Array2<f64>) -> HeldOut {
+    let cut = 2 * latents.nrows() / 3;
+    let (train, test) = (ndarray::s![..cut, ..], ndarray::s![cut.., ..]);
+    let (lt, ft, le, fe) = (latents.slice(train), factors.slice(train), latents.slice(test), factors.slice(test));
+    HeldOut {
+        sap: sap(sap_matrix_discrete(lt, ft, le, fe).view()),
+        explicitness: explicitness(lt, ft, le, fe).test,
+        train_frames: cut,
+        test_frames: latents.nrows() - cut,
     }
 }

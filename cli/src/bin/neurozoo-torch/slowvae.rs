@@ -14,7 +14,9 @@ use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::run::{self, RunStatus};
 use neurozoo_zoo::slowvae::scores::{intervention_scores, Budget};
-use neurozoo_zoo::slowvae::train::{self as vae, disentanglement, latents, pairs_tensor, Disentanglement, LogRecord, VaeFitConfig};
+use neurozoo_zoo::slowvae::train::{
+    self as vae, disentanglement, held_out, latents, pairs_tensor, Disentanglement, LogRecord, VaeFitConfig,
+};
 use neurozoo_zoo::slowvae::SlowVae;
 use neurozoo_zoo::train::{load_weights, named_weights, write_safetensors_atomic};
 use neurozoo_zoo::TorchRuntime;
@@ -169,12 +171,13 @@ fn training_table(log: &[LogRecord]) -> Table {
 fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Path) -> Result<()> {
     let steps = [-2.0, -4.0 / 3.0, -2.0 / 3.0, 0.0, 2.0 / 3.0, 4.0 / 3.0, 2.0];
     let z_dim = model.cfg.z_dim;
+    // One column per latent, one row per step.
     let images = tch::no_grad(|| {
         let first = frames.get(0).get(0).reshape([1, 1, 64, 64]).to_kind(Kind::Float);
         let (mu, _) = model.encode(&first);
         let mut codes = Vec::new();
-        for d in 0..z_dim {
-            for &v in &steps {
+        for &v in &steps {
+            for d in 0..z_dim {
                 let z = mu.copy();
                 let _ = z.narrow(1, d, 1).fill_(v);
                 codes.push(z);
@@ -187,12 +190,14 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
         .axis_iter(Axis(0))
         .enumerate()
         .map(|(i, im)| {
-            let (d, k) = (i / steps.len(), i % steps.len());
+            let (k, d) = (i / z_dim as usize, i % z_dim as usize);
             (format!("z{d} {:+.1}", steps[k]), im.outer_iter().map(|row| row.iter().map(|&p| f64::from(p)).collect()).collect())
         })
         .collect();
     let traversal =
-        Figure::ImageGrid { title: "latent traversals (rows: latents; −2 … +2)".into(), images: grid, columns: steps.len() };
+        Figure::ImageGrid {
+            title: "latent traversals (columns: latents; rows: −2 … +2)".into(), images: grid, columns: z_dim as usize
+        };
     let heat = Figure::Heatmap {
         title: format!("|Spearman ρ|: factors (rows: {}) × latents", FACTOR_NAMES.join(", ")),
         x_label: "latent".into(),
@@ -219,7 +224,9 @@ fn load(run_dir: &Path, cfg: &VaeFitConfig, data: &Path, device: Device) -> Resu
 pub fn eval(run_dir: &Path, cfg: VaeFitConfig, data: &Path, device: &str, as_json: bool, points: usize) -> Result<()> {
     let device = super::device(device)?;
     let (model, pairs, frames, _vs) = load(run_dir, &cfg, data, device)?;
-    let scores = disentanglement(&latents(&model, &frames, 0), &pairs.frame_classes(0));
+    let (z, classes) = (latents(&model, &frames, 0), pairs.frame_classes(0));
+    let scores = disentanglement(&z, &classes);
+    let held = held_out(&z, &classes);
     let n = pairs.images.shape()[0];
     // The scores need frames of any factor combination: the renderer can draw them, a file of
     // dSprites frames cannot.
@@ -227,6 +234,9 @@ pub fn eval(run_dir: &Path, cfg: VaeFitConfig, data: &Path, device: &str, as_jso
     let intervention = (points > 0 && pairs.source == "rendered").then(|| intervention_scores(&model, device, cfg.train.seed, budget));
     if as_json {
         let mut value = serde_json::to_value(&scores)?;
+        value["sap"] = json!(held.sap);
+        value["explicitness"] = json!(held.explicitness);
+        value["held_out_frames"] = json!({"train": held.train_frames, "test": held.test_frames});
         if let Some(i) = &intervention {
             value["intervention"] = serde_json::to_value(i)?;
         }
@@ -241,8 +251,12 @@ pub fn eval(run_dir: &Path, cfg: VaeFitConfig, data: &Path, device: &str, as_jso
     println!("  MCC (Spearman)  {:.4}   {}", scores.mcc_spearman, matched.join(", "));
     println!("  MCC (Pearson)   {:.4}", scores.mcc_pearson);
     println!("  MIG             {:.4}", scores.mig);
-    println!("  SAP             {:.4}", scores.sap);
+    println!("  SAP             {:.4}   (continuous-factor variant {:.4})", held.sap, scores.sap_continuous);
     println!("  modularity      {:.4}", scores.modularity);
+    println!(
+        "  explicitness    {:.4}   (SAP and explicitness: trained on {} frames, tested on {})",
+        held.explicitness, held.train_frames, held.test_frames
+    );
     let r2: Vec<String> = scores.r2_per_factor.iter().map(|(f, r)| format!("{f} {r:.2}")).collect();
     println!("  linear R²       {:.4}   {}", scores.r2, r2.join(", "));
     match &intervention {
