@@ -122,7 +122,8 @@ pub fn pairs_tensor(pairs: &SpritePairs, device: Device) -> Tensor {
     Tensor::from_slice(data.as_slice().expect("standard layout")).reshape(shape).to_device(device)
 }
 
-/// Train `model` for `cfg.iterations` steps; `on_step(done)` after each, `on_log` per row.
+/// Train `model` for `cfg.iterations` steps; `on_step(done)` after each, `on_log` per row. A
+/// loss that stops being finite ends training with an error naming the step.
 pub fn train(
     model: &SlowVae,
     vs: &nn::VarStore,
@@ -130,7 +131,7 @@ pub fn train(
     cfg: &VaeTrainConfig,
     mut on_step: impl FnMut(usize),
     mut on_log: impl FnMut(&LogRecord),
-) -> Vec<LogRecord> {
+) -> Result<Vec<LogRecord>, String> {
     let n = pairs.size()[0] as usize;
     let batch = cfg.batch_pairs.min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -148,9 +149,13 @@ pub fn train(
         let frames = pairs.index_select(0, &picked).reshape([-1, 1, 64, 64]).to_kind(Kind::Float);
         adam.zero_grad();
         let loss = model.loss(&frames);
+        let total = loss.total.double_value(&[]);
+        if !total.is_finite() {
+            return Err(format!("the loss is {total} at step {iteration}: lower train.lr"));
+        }
         loss.total.backward();
         adam.step(cfg.lr);
-        for (s, v) in sums.iter_mut().zip([loss.total.double_value(&[]), loss.reconstruction, loss.kl_normal, loss.kl_laplace]) {
+        for (s, v) in sums.iter_mut().zip([total, loss.reconstruction, loss.kl_normal, loss.kl_laplace]) {
             *s += v;
         }
         steps += 1;
@@ -170,7 +175,7 @@ pub fn train(
             (sums, steps) = ([0.0; 4], 0);
         }
     }
-    log
+    Ok(log)
 }
 
 /// Posterior means of frame `t` of every pair: (pairs, z_dim).

@@ -127,7 +127,8 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
                 )
             })
         },
-    );
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     bar.finish_and_clear();
 
     write_table(&training_table(&log), out, "training").map_err(anyhow::Error::msg)?;
