@@ -316,6 +316,18 @@ fn solve_positive_definite(a: &Array2<f64>, b: &Array1<f64>) -> Array1<f64> {
     cholesky_solve(&cholesky(a), b)
 }
 
+/// The inverse of a symmetric positive definite matrix (Cholesky, one solve per column).
+pub(crate) fn inverse_positive_definite(a: &Array2<f64>) -> Array2<f64> {
+    let l = cholesky(a);
+    let d = a.nrows();
+    let mut out = Array2::zeros((d, d));
+    for j in 0..d {
+        let e = Array1::from_shape_fn(d, |i| f64::from(u8::from(i == j)));
+        out.column_mut(j).assign(&cholesky_solve(&l, &e));
+    }
+    out
+}
+
 fn cholesky(a: &Array2<f64>) -> Array2<f64> {
     let d = a.nrows();
     let mut l = Array2::<f64>::zeros((d, d));

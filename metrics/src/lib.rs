@@ -4,7 +4,8 @@
 //! (O'Neill, Klindt et al. 2024) and for disentangled latents (Klindt et al. 2021). The
 //! [`disentanglement`] module adds the factor–latent scores (MIG, SAP, modularity, Spearman MCC,
 //! linear R²); [`intervention`] the scores that need batches with a factor held fixed (BetaVAE,
-//! FactorVAE).
+//! FactorVAE); [`similarity`] compares two representations of the same stimuli (CKA, RSA,
+//! ridge predictivity).
 //!
 //! ```
 //! use ndarray::array;
@@ -25,6 +26,7 @@
 mod classifiers;
 pub mod disentanglement;
 pub mod intervention;
+pub mod similarity;
 
 use ndarray::{Array2, ArrayView2, Axis};
 

@@ -1,0 +1,152 @@
+//! Comparing two representations of the same stimuli (rows): centred kernel alignment (Kornblith
+//! et al. 2019; linear, RBF and debiased), representational similarity analysis (correlation-
+//! distance RDMs compared by Spearman ρ) and cross-validated ridge predictivity of each column of
+//! one from the other, with the reference implementations' definitions (the Kornblith et al. demo
+//! code, rsatoolbox, scikit-learn's `RidgeCV`).
+//!
+//! ```
+//! use ndarray::Array2;
+//! use neurozoo_metrics::similarity::{linear_cka, rsa};
+//!
+//! let x = Array2::from_shape_fn((20, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64);
+//! // CKA is invariant to rotation and isotropic scaling: 2·x is the same representation.
+//! assert!((linear_cka(x.view(), (&x * 2.0).view()) - 1.0).abs() < 1e-12);
+//! assert!((rsa(x.view(), x.view()) - 1.0).abs() < 1e-12);
+//! ```
+
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+
+use crate::disentanglement::rank_correlations;
+
+fn gram_linear(x: ArrayView2<f64>) -> Array2<f64> {
+    x.dot(&x.t())
+}
+
+/// exp(−d² / (2 t² m)), d² the squared Euclidean distances and m their median over the whole
+/// n × n matrix, diagonal included (as the reference demo code).
+fn gram_rbf(x: ArrayView2<f64>, threshold: f64) -> Array2<f64> {
+    let dot = gram_linear(x);
+    let norms = dot.diag().to_owned();
+    let n = dot.nrows();
+    let squared = Array2::from_shape_fn((n, n), |(i, j)| norms[i] + norms[j] - 2.0 * dot[[i, j]]);
+    let mut sorted: Vec<f64> = squared.iter().copied().collect();
+    sorted.sort_by(f64::total_cmp);
+    let m = sorted.len();
+    let median = if m % 2 == 1 { sorted[m / 2] } else { 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]) };
+    squared.mapv(|d| (-d / (2.0 * threshold * threshold * median)).exp())
+}
+
+/// Double centring, or the unbiased (U-statistic) centring of Song et al. 2012 as the reference.
+fn center_gram(gram: &Array2<f64>, unbiased: bool) -> Array2<f64> {
+    let n = gram.nrows() as f64;
+    let mut g = gram.clone();
+    if unbiased {
+        g.diag_mut().fill(0.0);
+        let means = g.sum_axis(Axis(0)) / (n - 2.0);
+        let means = &means - means.sum() / (2.0 * (n - 1.0));
+        let mut c = &g - &means.view().insert_axis(Axis(1)) - &means.view().insert_axis(Axis(0));
+        c.diag_mut().fill(0.0);
+        c
+    } else {
+        let means = g.mean_axis(Axis(0)).expect("rows");
+        let means = &means - means.mean().expect("rows") / 2.0;
+        g = &g - &means.view().insert_axis(Axis(1)) - &means.view().insert_axis(Axis(0));
+        g
+    }
+}
+
+fn cka(gram_x: &Array2<f64>, gram_y: &Array2<f64>, debiased: bool) -> f64 {
+    let (x, y) = (center_gram(gram_x, debiased), center_gram(gram_y, debiased));
+    let dot = |a: &Array2<f64>, b: &Array2<f64>| (a * b).sum();
+    dot(&x, &y) / (dot(&x, &x).sqrt() * dot(&y, &y).sqrt())
+}
+
+/// Linear CKA of x (n × p) and y (n × q).
+pub fn linear_cka(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
+    cka(&gram_linear(x), &gram_linear(y), false)
+}
+
+/// Linear CKA with the unbiased HSIC estimator (less biased upwards when p or q ≫ n).
+pub fn debiased_linear_cka(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
+    cka(&gram_linear(x), &gram_linear(y), true)
+}
+
+/// RBF CKA; the bandwidth is `threshold` times the median distance (Kornblith et al.: 0.5–1).
+pub fn rbf_cka(x: ArrayView2<f64>, y: ArrayView2<f64>, threshold: f64) -> f64 {
+    cka(&gram_rbf(x, threshold), &gram_rbf(y, threshold), false)
+}
+
+/// The representational dissimilarity matrix's upper triangle, row-major ((0,1), (0,2), …, (1,2),
+/// …): 1 − Pearson r between the stimuli's response patterns.
+pub fn rdm(x: ArrayView2<f64>) -> Array1<f64> {
+    let centred = &x - &x.mean_axis(Axis(1)).expect("units").insert_axis(Axis(1));
+    let norms = centred.map_axis(Axis(1), |r| r.dot(&r).sqrt()).mapv(|v| if v > 0.0 { v } else { f64::INFINITY });
+    let unit = &centred / &norms.insert_axis(Axis(1));
+    let r = unit.dot(&unit.t());
+    let n = x.nrows();
+    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| 1.0 - r[[i, j]]).collect()
+}
+
+/// RSA: Spearman ρ of the two RDMs' upper triangles.
+pub fn rsa(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
+    let (a, b) = (rdm(x), rdm(y));
+    rank_correlations(a.view().insert_axis(Axis(1)), b.view().insert_axis(Axis(1)))[[0, 0]]
+}
+
+/// Cross-validated ridge predictivity of every column of `targets` from `features`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RidgePredictivity {
+    /// Pearson r of the held-out predictions with each target column.
+    pub r: Vec<f64>,
+    /// The ridge penalty chosen in each fold, per target: folds × targets.
+    pub alphas: Array2<f64>,
+    /// Held-out predictions, samples × targets.
+    pub predictions: Array2<f64>,
+}
+
+/// `folds` contiguous folds (scikit-learn's `KFold` without shuffling); in each, scikit-learn's
+/// `RidgeCV(alphas)`: features and targets centred on the training fold, an unpenalised
+/// intercept, and per target the α of least exact leave-one-out squared error (the first of
+/// equal ones), then predictions for the held-out fold.
+pub fn ridge_predictivity(features: ArrayView2<f64>, targets: ArrayView2<f64>, alphas: &[f64], folds: usize) -> RidgePredictivity {
+    let (n, p, t) = (features.nrows(), features.ncols(), targets.ncols());
+    let mut predictions = Array2::<f64>::zeros((n, t));
+    let mut chosen = Array2::<f64>::zeros((folds, t));
+    // KFold: the first n % folds folds get one extra sample.
+    let mut start = 0;
+    for fold in 0..folds {
+        let size = n / folds + usize::from(fold < n % folds);
+        let test: Vec<usize> = (start..start + size).collect();
+        let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+        start += size;
+        let x = features.select(Axis(0), &train);
+        let y = targets.select(Axis(0), &train);
+        let (x_mean, y_mean) = (x.mean_axis(Axis(0)).expect("rows"), y.mean_axis(Axis(0)).expect("rows"));
+        let (xc, yc) = (&x - &x_mean, &y - &y_mean);
+        let m = train.len() as f64;
+        let gram = xc.t().dot(&xc);
+        for j in 0..t {
+            let target = yc.column(j);
+            let (mut best_alpha, mut best_error, mut best_beta) = (alphas[0], f64::INFINITY, Array1::zeros(p));
+            for &alpha in alphas {
+                let mut a = gram.clone();
+                a.diag_mut().mapv_inplace(|v| v + alpha);
+                let inverse = crate::disentanglement::inverse_positive_definite(&a);
+                let beta = inverse.dot(&xc.t().dot(&target));
+                let fitted = xc.dot(&beta);
+                // Leverage of the centred problem plus 1/m for the intercept.
+                let leverage = (xc.dot(&inverse) * &xc).sum_axis(Axis(1)) + 1.0 / m;
+                let error = (0..train.len()).map(|i| ((target[i] - fitted[i]) / (1.0 - leverage[i])).powi(2)).sum::<f64>() / m;
+                if error < best_error {
+                    (best_alpha, best_error, best_beta) = (alpha, error, beta);
+                }
+            }
+            chosen[[fold, j]] = best_alpha;
+            let held = features.select(Axis(0), &test);
+            let predicted = (&held - &x_mean).dot(&best_beta) + y_mean[j];
+            predictions.slice_mut(s![test[0]..test[0] + size, j]).assign(&predicted);
+        }
+    }
+    let r = crate::column_correlations(predictions.view(), targets).diag().to_vec();
+    RidgePredictivity { r, alphas: chosen, predictions }
+}
