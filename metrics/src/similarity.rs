@@ -44,13 +44,13 @@ fn center_gram(gram: &Array2<f64>, unbiased: bool) -> Array2<f64> {
         g.diag_mut().fill(0.0);
         let means = g.sum_axis(Axis(0)) / (n - 2.0);
         let means = &means - means.sum() / (2.0 * (n - 1.0));
-        let mut c = &g - &means.view().insert_axis(Axis(1)) - &means.view().insert_axis(Axis(0));
+        let mut c = &g - &means.view().insert_axis(Axis(1)) - means.view().insert_axis(Axis(0));
         c.diag_mut().fill(0.0);
         c
     } else {
         let means = g.mean_axis(Axis(0)).expect("rows");
         let means = &means - means.mean().expect("rows") / 2.0;
-        g = &g - &means.view().insert_axis(Axis(1)) - &means.view().insert_axis(Axis(0));
+        g = &g - &means.view().insert_axis(Axis(1)) - means.view().insert_axis(Axis(0));
         g
     }
 }
