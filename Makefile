@@ -23,7 +23,7 @@ test: setup
 # CUDA variants of the device tests are #[ignore]d so a CPU machine reports them as skipped;
 # on a machine whose libtorch sees a GPU they are run here.
 test-cuda: setup
-	@if $(CARGO) run -q -p neurozoo -- doctor --json | grep -q '"cuda_available": *true'; then \
+	@if $(CARGO) run -q -p neurozoo --bin neurozoo -- doctor --json | grep -q '"cuda_available": *true'; then \
 		$(CARGO) nextest run --workspace --run-ignored only -E 'test(/cuda/)'; \
 	else \
 		echo "test-cuda: no CUDA device visible to libtorch; CUDA tests skipped"; \
