@@ -67,6 +67,9 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     if args.max_epochs.is_some() {
         bail!("{name} trains for a number of steps, not epochs: use --iterations");
     }
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
     if let Some(seed) = args.seed {
         cfg.train.seed = seed;
     }
