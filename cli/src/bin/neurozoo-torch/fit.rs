@@ -39,6 +39,9 @@ pub fn load_checked(data: &Path) -> Result<neurozoo_datasets::Dataset> {
 }
 
 pub fn run(args: &FitArgs) -> Result<()> {
+    if args.iterations.is_some() {
+        bail!("--iterations sets the steps of slowvae and betavae; {} trains by epochs: use --max-epochs", args.model);
+    }
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
