@@ -109,7 +109,19 @@ pub struct RidgePredictivity {
 /// intercept, and per target the α of least exact leave-one-out squared error (the first of
 /// equal ones), then predictions for the held-out fold.
 pub fn ridge_predictivity(features: ArrayView2<f64>, targets: ArrayView2<f64>, alphas: &[f64], folds: usize) -> RidgePredictivity {
-    let (n, p, t) = (features.nrows(), features.ncols(), targets.ncols());
+    ridge_predictivity_in(features, targets, alphas, folds, features.ncols() > features.nrows() * (folds - 1) / folds)
+}
+
+/// `dual`: solve through the samples' Gram matrix (cheaper when features outnumber samples, as
+/// for a flattened CNN layer); the result is the same.
+fn ridge_predictivity_in(
+    features: ArrayView2<f64>,
+    targets: ArrayView2<f64>,
+    alphas: &[f64],
+    folds: usize,
+    dual: bool,
+) -> RidgePredictivity {
+    let (n, t) = (features.nrows(), targets.ncols());
     let mut predictions = Array2::<f64>::zeros((n, t));
     let mut chosen = Array2::<f64>::zeros((folds, t));
     // KFold: the first n % folds folds get one extra sample.
@@ -123,30 +135,52 @@ pub fn ridge_predictivity(features: ArrayView2<f64>, targets: ArrayView2<f64>, a
         let y = targets.select(Axis(0), &train);
         let (x_mean, y_mean) = (x.mean_axis(Axis(0)).expect("rows"), y.mean_axis(Axis(0)).expect("rows"));
         let (xc, yc) = (&x - &x_mean, &y - &y_mean);
+        let held = &features.select(Axis(0), &test) - &x_mean;
         let m = train.len() as f64;
-        let gram = xc.t().dot(&xc);
-        for j in 0..t {
-            let target = yc.column(j);
-            let (mut best_alpha, mut best_error, mut best_beta) = (alphas[0], f64::INFINITY, Array1::zeros(p));
-            for &alpha in alphas {
-                let mut a = gram.clone();
-                a.diag_mut().mapv_inplace(|v| v + alpha);
-                let inverse = crate::disentanglement::inverse_positive_definite(&a);
-                let beta = inverse.dot(&xc.t().dot(&target));
-                let fitted = xc.dot(&beta);
-                // Leverage of the centred problem plus 1/m for the intercept.
-                let leverage = (xc.dot(&inverse) * &xc).sum_axis(Axis(1)) + 1.0 / m;
-                let error = (0..train.len()).map(|i| ((target[i] - fitted[i]) / (1.0 - leverage[i])).powi(2)).sum::<f64>() / m;
-                if error < best_error {
-                    (best_alpha, best_error, best_beta) = (alpha, error, beta);
+        let gram = if dual { xc.dot(&xc.t()) } else { xc.t().dot(&xc) };
+        let mut best_error = Array1::<f64>::from_elem(t, f64::INFINITY);
+        for &alpha in alphas {
+            let mut a = gram.clone();
+            a.diag_mut().mapv_inplace(|v| v + alpha);
+            let inverse = crate::disentanglement::inverse_positive_definite(&a);
+            // Fitted values, leverages (plus 1/m for the unpenalised intercept) and held-out
+            // predictions of the centred problem.
+            let (fitted, leverage, predicted) = if dual {
+                let coefficients = inverse.dot(&yc);
+                (gram.dot(&coefficients), (gram.dot(&inverse)).diag().to_owned() + 1.0 / m, held.dot(&xc.t()).dot(&coefficients))
+            } else {
+                let beta = inverse.dot(&xc.t().dot(&yc));
+                (xc.dot(&beta), (xc.dot(&inverse) * &xc).sum_axis(Axis(1)) + 1.0 / m, held.dot(&beta))
+            };
+            let loo = (&yc - &fitted) / &leverage.mapv(|h| 1.0 - h).insert_axis(Axis(1));
+            let error = loo.mapv(|e| e * e).mean_axis(Axis(0)).expect("rows");
+            for j in 0..t {
+                // Strictly better only: the first of equal α wins, as RidgeCV.
+                if error[j] < best_error[j] {
+                    best_error[j] = error[j];
+                    chosen[[fold, j]] = alpha;
+                    predictions.slice_mut(s![test[0]..test[0] + size, j]).assign(&(&predicted.column(j) + y_mean[j]));
                 }
             }
-            chosen[[fold, j]] = best_alpha;
-            let held = features.select(Axis(0), &test);
-            let predicted = (&held - &x_mean).dot(&best_beta) + y_mean[j];
-            predictions.slice_mut(s![test[0]..test[0] + size, j]).assign(&predicted);
         }
     }
     let r = crate::column_correlations(predictions.view(), targets).diag().to_vec();
     RidgePredictivity { r, alphas: chosen, predictions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More features than samples: the dual solution equals the primal one.
+    #[test]
+    fn dual_ridge_equals_primal() {
+        let x = Array2::from_shape_fn((30, 40), |(i, j)| (((i * 31 + j * 17) % 23) as f64 - 11.0) / 7.0);
+        let y = Array2::from_shape_fn((30, 3), |(i, j)| x[[i, j]] - 0.5 * x[[i, j + 5]] + ((i * 7 + j) % 5) as f64 * 0.1);
+        let alphas = [0.1, 1.0, 10.0];
+        let (primal, dual) =
+            (ridge_predictivity_in(x.view(), y.view(), &alphas, 5, false), ridge_predictivity_in(x.view(), y.view(), &alphas, 5, true));
+        assert_eq!(primal.alphas, dual.alphas);
+        assert!(primal.predictions.iter().zip(&dual.predictions).all(|(a, b)| (a - b).abs() < 1e-8));
+    }
 }
