@@ -29,7 +29,7 @@ use std::f64::consts::PI;
 use std::path::Path;
 
 use hdf5::types::VarLenUnicode;
-use ndarray::{s, Array3, Array4, ArrayView3};
+use ndarray::{s, Array3, Array4};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -159,6 +159,11 @@ pub struct SpritePairs {
     pub source: String,
 }
 
+/// Uniformly random classes of every factor: a sprite drawn from all of dSprites.
+pub fn random_classes(rng: &mut impl Rng) -> [usize; 5] {
+    std::array::from_fn(|f| rng.random_range(0..FACTOR_SIZES[f]))
+}
+
 /// A class drawn from the discrete Laplace around `current`, truncated to 0..n;
 /// `exclude_current` forbids staying put.
 fn laplace_step(rng: &mut ChaCha8Rng, current: usize, n: usize, rate: f64, exclude_current: bool) -> usize {
@@ -218,7 +223,7 @@ pub fn simulate(cfg: &SpritesConfig, images: &Images) -> Result<SpritePairs> {
     let mut out = Array4::zeros((cfg.n_pairs, 2, SIDE, SIDE));
     let mut classes = Array3::zeros((cfg.n_pairs, 2, 5));
     for i in 0..cfg.n_pairs {
-        let first: [usize; 5] = std::array::from_fn(|f| rng.random_range(0..FACTOR_SIZES[f]));
+        let first = random_classes(&mut rng);
         let second = next_classes(&mut rng, &first, cfg.transition);
         for (t, c) in [first, second].iter().enumerate() {
             out.slice_mut(s![i, t..t + 1, .., ..]).assign(&images.frame(c));
@@ -285,11 +290,6 @@ impl SpritePairs {
     /// The factor classes of frame `t` (0 or 1) of every pair, as f64: (pairs, 5).
     pub fn frame_classes(&self, t: usize) -> ndarray::Array2<f64> {
         self.classes.slice(s![.., t, ..]).mapv(|c| c as f64)
-    }
-
-    /// Frame `t` of every pair: (pairs, 64, 64).
-    pub fn frames(&self, t: usize) -> ArrayView3<'_, u8> {
-        self.images.slice(s![.., t, .., ..])
     }
 }
 

@@ -150,6 +150,14 @@ impl SlowVae {
         (parts[0].shallow_clone(), parts[1].shallow_clone())
     }
 
+    /// Posterior means of frames (n, 1, 64, 64) of any kind, in batches of 256: (n, z_dim).
+    pub fn posterior_means(&self, frames: &Tensor) -> ndarray::Array2<f64> {
+        tch::no_grad(|| {
+            let parts: Vec<Tensor> = frames.split(256, 0).iter().map(|chunk| self.encode(&chunk.to_kind(tch::Kind::Float)).0).collect();
+            crate::convert::to_array2(&Tensor::cat(&parts, 0)).mapv(f64::from)
+        })
+    }
+
     /// Bernoulli logits (frames, 1, 64, 64).
     pub fn decode(&self, z: &Tensor) -> Tensor {
         self.decoder.forward(z)

@@ -3,12 +3,12 @@
 //! their posterior means, as disentanglement_lib does; the caller picks how many points.
 
 use ndarray::Array2;
-use neurozoo_datasets::simulate::sprites::{render, FACTOR_SIZES};
+use neurozoo_datasets::simulate::sprites::{random_classes, render};
 use neurozoo_metrics::intervention::{beta_vae_feature, vote_accuracy, FactorVae, LogisticRegression};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::SlowVae;
 
@@ -41,7 +41,7 @@ struct Sampler<'a> {
 
 impl Sampler<'_> {
     fn classes(&mut self, n: usize) -> Vec<[usize; 5]> {
-        (0..n).map(|_| std::array::from_fn(|f| self.rng.random_range(0..FACTOR_SIZES[f]))).collect()
+        (0..n).map(|_| random_classes(&mut self.rng)).collect()
     }
 
     /// Posterior means of the rendered frames: (frames, z_dim).
@@ -50,8 +50,7 @@ impl Sampler<'_> {
         for c in classes {
             pixels.extend(render(c).iter().map(|&v| f32::from(v)));
         }
-        let frames = Tensor::from_slice(&pixels).reshape([classes.len() as i64, 1, 64, 64]).to_device(self.device);
-        tch::no_grad(|| crate::convert::to_array2(&self.model.encode(&frames.to_kind(Kind::Float)).0).mapv(f64::from))
+        self.model.posterior_means(&Tensor::from_slice(&pixels).reshape([classes.len() as i64, 1, 64, 64]).to_device(self.device))
     }
 }
 

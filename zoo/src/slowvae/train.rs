@@ -180,11 +180,7 @@ pub fn train(
 
 /// Posterior means of frame `t` of every pair: (pairs, z_dim).
 pub fn latents(model: &SlowVae, pairs: &Tensor, t: i64) -> Array2<f64> {
-    tch::no_grad(|| {
-        let frames = pairs.select(1, t).unsqueeze(1);
-        let parts: Vec<Tensor> = frames.split(256, 0).iter().map(|chunk| model.encode(&chunk.to_kind(Kind::Float)).0).collect();
-        crate::convert::to_array2(&Tensor::cat(&parts, 0)).mapv(f64::from)
-    })
+    model.posterior_means(&pairs.select(1, t).unsqueeze(1))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
