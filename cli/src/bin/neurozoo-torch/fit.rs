@@ -16,14 +16,19 @@ use neurozoo_zoo::train::{self, EpochRecord, Event, Trainer};
 use neurozoo_zoo::TorchRuntime;
 use tch::nn;
 
-/// A preset name, or a TOML file (anything that exists or ends in `.toml`).
+/// MODEL names a TOML file when it exists or ends in `.toml`, a preset otherwise: the file's
+/// text, or None for a preset name.
+pub fn config_text(model: &str) -> Option<Result<String>> {
+    (Path::new(model).exists() || model.ends_with(".toml"))
+        .then(|| std::fs::read_to_string(model).with_context(|| format!("cannot read config {model}")))
+}
+
+/// A preset name, or a TOML file.
 fn resolve_config(model: &str) -> Result<FitConfig> {
-    let path = Path::new(model);
-    if path.exists() || model.ends_with(".toml") {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {model}"))?;
-        return FitConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{model}: {e}"));
+    match config_text(model) {
+        Some(text) => FitConfig::from_toml(&text?).map_err(|e| anyhow::anyhow!("{model}: {e}")),
+        None => preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model))),
     }
-    preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model)))
 }
 
 /// Load a dataset for fitting; a static file is validated first, and every error is shown.

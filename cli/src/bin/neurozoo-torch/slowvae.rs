@@ -39,13 +39,12 @@ struct VaeRunInfo {
 }
 
 /// A sprite-pair preset name or a TOML config whose preset is one; None for anything else.
+/// An unreadable file is left to the response models' path, which reports it.
 pub fn resolve(model: &str) -> Option<Result<VaeFitConfig>> {
-    let path = Path::new(model);
-    if path.exists() || model.ends_with(".toml") {
-        let text = std::fs::read_to_string(path).ok()?;
-        return VaeFitConfig::from_toml(&text).map(|r| r.map_err(|e| anyhow::anyhow!("{model}: {e}")));
+    match super::fit::config_text(model) {
+        Some(text) => VaeFitConfig::from_toml(&text.ok()?).map(|r| r.map_err(|e| anyhow::anyhow!("{model}: {e}"))),
+        None => vae::preset(model).map(Ok),
     }
-    vae::preset(model).map(Ok)
 }
 
 /// The config of a run directory when it is a sprite-pair run.
