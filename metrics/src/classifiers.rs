@@ -113,6 +113,14 @@ impl LogisticRegression {
     }
 }
 
+/// The distinct values of a label column, ascending: the classes as scikit-learn orders them.
+pub(crate) fn class_values(y: ArrayView1<f64>) -> Vec<f64> {
+    let mut classes: Vec<f64> = y.to_vec();
+    classes.sort_by(f64::total_cmp);
+    classes.dedup();
+    classes
+}
+
 fn log_sum_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
@@ -134,9 +142,7 @@ pub(crate) struct LinearSvc1d {
 
 impl LinearSvc1d {
     pub(crate) fn fit(x: ArrayView1<f64>, y: ArrayView1<f64>, c: f64) -> LinearSvc1d {
-        let mut classes: Vec<f64> = y.to_vec();
-        classes.sort_by(f64::total_cmp);
-        classes.dedup();
+        let classes = class_values(y);
         let n = y.len() as f64;
         let k = classes.len();
         let weight = |class: f64| n / (k as f64 * y.iter().filter(|&&v| v == class).count() as f64);

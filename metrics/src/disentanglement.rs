@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
-use crate::classifiers::{LinearSvc1d, LogisticRegression};
+use crate::classifiers::{class_values, LinearSvc1d, LogisticRegression};
 use crate::{best_matching, column_correlations, Matching};
 
 /// Class ids 0..k of a column of labels, in order of first appearance.
@@ -220,9 +220,7 @@ pub fn explicitness(
     let (train, test) = ((&latents - &mean) / &std, (&latents_test - &mean) / &std);
     let (mut per_factor_train, mut per_factor_test) = (Vec::new(), Vec::new());
     for (factor, factor_test) in factors.axis_iter(Axis(1)).zip(factors_test.axis_iter(Axis(1))) {
-        let mut values: Vec<f64> = factor.to_vec();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
+        let values = class_values(factor);
         let index = |y: f64| values.iter().position(|&v| v == y);
         let labels: Vec<usize> = factor.iter().map(|&y| index(y).expect("a training class")).collect();
         let model = LogisticRegression::fit(train.view(), &labels, 1.0);
