@@ -1,5 +1,9 @@
 //! Figures drawn by the host from declarative specs (the JSON of the SDK's `Figure`), so every
 //! plugin's figures share one look. Each is written as PNG and SVG, each file complete or absent.
+//!
+//! Beyond the SDK's figures, the host's own line and scatter specs may give a point as
+//! `[x, y, low, high]` (drawn with a vertical error bar from low to high) and `"x_ticks"`, names
+//! for the integer x positions 0, 1, … (a score per model layer, say).
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -43,13 +47,14 @@ pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String
     Ok([png, svg])
 }
 
-type Series = Vec<(String, Vec<(f64, f64)>)>;
+/// Named series of points (x, y) with an optional error bar (low, high).
+type Series = Vec<(String, Vec<(f64, f64, Option<(f64, f64)>)>)>;
 
 type Matrix = Vec<Vec<f64>>;
 
 enum Spec {
     Histogram { title: String, x_label: String, values: Vec<f64>, bins: usize },
-    Points { line: bool, title: String, x_label: String, y_label: String, series: Series },
+    Points { line: bool, title: String, x_label: String, y_label: String, series: Series, x_ticks: Vec<String> },
     Heatmap { title: String, x_label: String, y_label: String, rows: Matrix },
     ImageGrid { title: String, images: Vec<(String, Matrix)>, columns: usize },
 }
@@ -93,12 +98,18 @@ impl Spec {
                 let mut series = Vec::new();
                 for s in spec["series"].as_array().ok_or("no \"series\"")? {
                     let points = s["points"].as_array().ok_or("a series without \"points\"")?;
-                    let points = points
-                        .iter()
-                        .map(|p| Some((p.get(0)?.as_f64()?, p.get(1)?.as_f64()?)))
-                        .collect::<Option<Vec<_>>>()
-                        .ok_or("points must be [x, y] numbers")?;
-                    series.push((text(s, "name"), points.into_iter().filter(|(x, y)| x.is_finite() && y.is_finite()).collect()));
+                    let point = |p: &Value| {
+                        let n = |i: usize| p.get(i).and_then(Value::as_f64);
+                        let bar = match p.as_array()?.len() {
+                            2 => None,
+                            4 => Some((n(2)?, n(3)?)),
+                            _ => return None,
+                        };
+                        Some((n(0)?, n(1)?, bar.filter(|(lo, hi)| lo.is_finite() && hi.is_finite())))
+                    };
+                    let points =
+                        points.iter().map(point).collect::<Option<Vec<_>>>().ok_or("points must be [x, y] or [x, y, low, high] numbers")?;
+                    series.push((text(s, "name"), points.into_iter().filter(|(x, y, _)| x.is_finite() && y.is_finite()).collect()));
                 }
                 Ok(Spec::Points {
                     line: kind == "line",
@@ -106,6 +117,9 @@ impl Spec {
                     x_label: text(spec, "x_label"),
                     y_label: text(spec, "y_label"),
                     series,
+                    x_ticks: spec["x_ticks"]
+                        .as_array()
+                        .map_or(Vec::new(), |t| t.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()),
                 })
             }
             "heatmap" => Ok(Spec::Heatmap {
@@ -148,17 +162,40 @@ impl Spec {
                     }))
                     .map_err(err)?;
             }
-            Spec::Points { line, title, x_label, y_label, series } => {
-                let (x0, x1) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
-                let (y0, y1) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+            Spec::Points { line, title, x_label, y_label, series, x_ticks } => {
+                let (mut x0, mut x1) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
+                if !x_ticks.is_empty() {
+                    (x0, x1) = (-0.5, x_ticks.len() as f64 - 0.5);
+                }
+                let (y0, y1) = range(
+                    series.iter().flat_map(|(_, p)| p.iter().flat_map(|&(_, y, bar)| [y, bar.map_or(y, |b| b.0), bar.map_or(y, |b| b.1)])),
+                );
                 let mut chart = chart(&root, title, x0..x1, y0..y1).map_err(err)?;
-                chart.configure_mesh().x_desc(x_label.as_str()).y_desc(y_label.as_str()).label_style((FONT, 14)).draw().map_err(err)?;
+                let tick = |v: &f64| {
+                    let i = v.round();
+                    if (v - i).abs() < 1e-6 && i >= 0.0 {
+                        x_ticks.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                };
+                let mut mesh = chart.configure_mesh();
+                mesh.x_desc(x_label.as_str()).y_desc(y_label.as_str()).label_style((FONT, 14));
+                if !x_ticks.is_empty() {
+                    mesh.x_labels(x_ticks.len() + 1).x_label_formatter(&tick);
+                }
+                mesh.draw().map_err(err)?;
                 for (i, (name, points)) in series.iter().enumerate() {
                     let color = Palette99::pick(i);
+                    let xy = points.iter().map(|&(x, y, _)| (x, y));
+                    let bars = points
+                        .iter()
+                        .filter_map(|&(x, _, bar)| bar.map(|(lo, hi)| PathElement::new([(x, lo), (x, hi)], color.stroke_width(2))));
+                    chart.draw_series(bars).map_err(err)?;
                     let drawn = if *line {
-                        chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2))).map_err(err)?
+                        chart.draw_series(LineSeries::new(xy, color.stroke_width(2))).map_err(err)?
                     } else {
-                        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(err)?
+                        chart.draw_series(xy.map(|p| Circle::new(p, 3, color.filled()))).map_err(err)?
                     };
                     if !name.is_empty() {
                         drawn.label(name.as_str()).legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled()));

@@ -18,13 +18,14 @@ use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
 use crate::disentanglement::rank_correlations;
 
-fn gram_linear(x: ArrayView2<f64>) -> Array2<f64> {
+/// The linear kernel x xᵀ (n × n), what linear CKA compares.
+pub fn gram_linear(x: ArrayView2<f64>) -> Array2<f64> {
     x.dot(&x.t())
 }
 
-/// exp(−d² / (2 t² m)), d² the squared Euclidean distances and m their median over the whole
-/// n × n matrix, diagonal included (as the reference demo code).
-fn gram_rbf(x: ArrayView2<f64>, threshold: f64) -> Array2<f64> {
+/// The RBF kernel exp(−d² / (2 t² m)), d² the squared Euclidean distances and m their median
+/// over the whole n × n matrix, diagonal included (as the reference demo code).
+pub fn gram_rbf(x: ArrayView2<f64>, threshold: f64) -> Array2<f64> {
     let dot = gram_linear(x);
     let norms = dot.diag().to_owned();
     let n = dot.nrows();
@@ -55,6 +56,13 @@ fn center_gram(gram: &Array2<f64>, unbiased: bool) -> Array2<f64> {
     }
 }
 
+/// CKA of two n × n kernel matrices of the same stimuli ([`gram_linear`], [`gram_rbf`]), with
+/// the unbiased HSIC estimator when `debiased`: what a bootstrap over stimuli resamples, rows and
+/// columns together, without recomputing kernels.
+pub fn cka_of_grams(gram_x: &Array2<f64>, gram_y: &Array2<f64>, debiased: bool) -> f64 {
+    cka(gram_x, gram_y, debiased)
+}
+
 fn cka(gram_x: &Array2<f64>, gram_y: &Array2<f64>, debiased: bool) -> f64 {
     let (x, y) = (center_gram(gram_x, debiased), center_gram(gram_y, debiased));
     let dot = |a: &Array2<f64>, b: &Array2<f64>| (a * b).sum();
@@ -76,21 +84,36 @@ pub fn rbf_cka(x: ArrayView2<f64>, y: ArrayView2<f64>, threshold: f64) -> f64 {
     cka(&gram_rbf(x, threshold), &gram_rbf(y, threshold), false)
 }
 
-/// The representational dissimilarity matrix's upper triangle, row-major ((0,1), (0,2), …, (1,2),
-/// …): 1 − Pearson r between the stimuli's response patterns.
-pub fn rdm(x: ArrayView2<f64>) -> Array1<f64> {
+/// The representational dissimilarity matrix (n × n): 1 − Pearson r between the stimuli's
+/// response patterns (rows of x).
+pub fn rdm_matrix(x: ArrayView2<f64>) -> Array2<f64> {
     let centred = &x - &x.mean_axis(Axis(1)).expect("units").insert_axis(Axis(1));
     let norms = centred.map_axis(Axis(1), |r| r.dot(&r).sqrt()).mapv(|v| if v > 0.0 { v } else { f64::INFINITY });
     let unit = &centred / &norms.insert_axis(Axis(1));
-    let r = unit.dot(&unit.t());
-    let n = x.nrows();
-    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| 1.0 - r[[i, j]]).collect()
+    unit.dot(&unit.t()).mapv(|r| 1.0 - r)
+}
+
+/// The RDM's upper triangle, row-major ((0,1), (0,2), …, (1,2), …), as rsatoolbox stores it.
+pub fn rdm(x: ArrayView2<f64>) -> Array1<f64> {
+    let d = rdm_matrix(x);
+    let n = d.nrows();
+    (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| d[[i, j]]).collect()
 }
 
 /// RSA: Spearman ρ of the two RDMs' upper triangles.
 pub fn rsa(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
-    let (a, b) = (rdm(x), rdm(y));
-    rank_correlations(a.view().insert_axis(Axis(1)), b.view().insert_axis(Axis(1)))[[0, 0]]
+    let n = x.nrows();
+    rsa_of_rdms(&rdm_matrix(x), &rdm_matrix(y), &(0..n).collect::<Vec<_>>())
+}
+
+/// RSA of two full RDMs ([`rdm_matrix`]) restricted to the stimuli `rows` (a bootstrap sample
+/// may repeat one): Spearman ρ over the pairs of positions a < b, leaving out pairs that are the
+/// same stimulus twice, whose zero dissimilarity says nothing (as rsatoolbox's bootstrap).
+pub fn rsa_of_rdms(x: &Array2<f64>, y: &Array2<f64>, rows: &[usize]) -> f64 {
+    let pairs: Vec<(usize, usize)> =
+        (0..rows.len()).flat_map(|a| (a + 1..rows.len()).map(move |b| (rows[a], rows[b]))).filter(|(i, j)| i != j).collect();
+    let pick = |d: &Array2<f64>| Array2::from_shape_fn((pairs.len(), 1), |(k, _)| d[[pairs[k].0, pairs[k].1]]);
+    rank_correlations(pick(x).view(), pick(y).view())[[0, 0]]
 }
 
 /// Cross-validated ridge predictivity of every column of `targets` from `features`.
