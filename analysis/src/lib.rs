@@ -1,5 +1,6 @@
 //! Analysis side of neurozoo: the plugin host (where plugins are found, how they are checked and
-//! run), result tables (Parquet + CSV) and figures (PNG + SVG) drawn from declarative specs.
+//! run), brain-vs-model comparison, result tables (Parquet + CSV) and figures (PNG + SVG) drawn
+//! from declarative specs.
 //!
 //! ```
 //! let dirs = neurozoo_analysis::plugin_search_path();
@@ -10,6 +11,7 @@
 
 use std::path::PathBuf;
 
+pub mod compare;
 pub mod figures;
 pub mod plugin;
 pub mod tables;

@@ -1,22 +1,80 @@
-//! `neurozoo extract` (from recorded responses), `neurozoo plugins`, `neurozoo analyze`.
+//! `neurozoo extract` (from recorded responses), `neurozoo plugins`, `neurozoo analyze`,
+//! `neurozoo compare`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use ndarray::ArrayD;
+use ndarray::{Array2, ArrayD, Axis};
+use neurozoo_analysis::compare::{self, CompareParams};
 use neurozoo_analysis::plugin::{self, Plugin, RunInput, MANIFEST};
-use neurozoo_datasets::representation::{read_arrays, RepresentationFile};
+use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
+use neurozoo_zoo::measures::oracle_corr_jackknife;
 use serde_json::{json, Value};
 
-use crate::args::{AnalyzeArgs, PluginsCommand};
+use crate::args::{AnalyzeArgs, CompareArgs, PluginsCommand};
 
+/// The recorded responses as a representation file, with each unit's noise ceiling (the
+/// jackknife oracle correlation over the images shown more than once) for `compare`.
 pub fn extract_responses(data: &Path, out: &Path) -> Result<()> {
     let ds = neurozoo_datasets::load(data)?;
-    let file = RepresentationFile::from_responses(&ds, data);
+    let mut file = RepresentationFile::from_responses(&ds, data);
+    let repeated: Vec<Array2<f64>> =
+        UniqueImages::of(&ds).trials.iter().filter(|t| t.len() > 1).map(|t| ds.responses.select(Axis(0), t).mapv(f64::from)).collect();
+    if !repeated.is_empty() {
+        let oracle = oracle_corr_jackknife(&repeated).mapv(|v| v as f32).into_dyn();
+        file.arrays.push((compare::CEILING.to_string(), oracle));
+    }
     file.write(out)?;
     let r = &file.representations[0];
-    eprintln!("wrote {}: responses of {} units to {} images (averaged over repeats)", out.display(), r.data.ncols(), r.data.nrows());
+    let ceiling = if repeated.is_empty() { "no repeats, so no noise ceiling" } else { "with oracle correlations" };
+    eprintln!(
+        "wrote {}: responses of {} units to {} images (averaged over repeats; {ceiling})",
+        out.display(),
+        r.data.ncols(),
+        r.data.nrows()
+    );
+    Ok(())
+}
+
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    let params = CompareParams {
+        folds: args.folds,
+        bootstrap: args.bootstrap,
+        max_stimuli: args.max_stimuli,
+        rbf_threshold: args.rbf_threshold,
+        seed: args.seed,
+        ..CompareParams::default()
+    };
+    let summary = compare::compare(&args.a, &args.b, &args.out, args.b_name.as_deref(), &params).map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{summary}");
+        return Ok(());
+    }
+    println!(
+        "{} vs {} ({}), {} stimuli:",
+        args.a.display(),
+        args.b.display(),
+        summary["b_representation"].as_str().unwrap_or(""),
+        summary["n_stimuli"]
+    );
+    for (name, metrics) in summary["scores"].as_object().into_iter().flatten() {
+        let cell = |m: &str| {
+            let s = &metrics[m];
+            match (s["score"].as_f64(), s["ci_low"].as_f64(), s["ci_high"].as_f64()) {
+                (Some(v), Some(lo), Some(hi)) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
+                (Some(v), _, _) => format!("{m} {v:.3}"),
+                _ => String::new(),
+            }
+        };
+        let cells: Vec<String> = ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"]
+            .iter()
+            .map(|m| cell(m))
+            .filter(|c| !c.is_empty())
+            .collect();
+        println!("  {name:<12} {}", cells.join("  "));
+    }
+    println!("tables and figures in {}", args.out.display());
     Ok(())
 }
 

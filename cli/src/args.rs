@@ -70,6 +70,11 @@ pub enum Command {
     },
     /// Run an analysis plugin on a representation file.
     Analyze(AnalyzeArgs),
+    /// Brain vs model: how well each representation in A (model layers) accounts for one in B
+    /// (recorded responses) of the same stimuli: cross-validated ridge predictivity (as a
+    /// fraction of the oracle when B has noise ceilings), linear and RBF CKA, and RSA, with
+    /// bootstrap intervals over stimuli.
+    Compare(CompareArgs),
     /// The model presets.
     Zoo {
         #[command(subcommand)]
@@ -91,6 +96,39 @@ impl Command {
     pub fn needs_torch(&self) -> bool {
         matches!(self, Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. })
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Representation file whose every representation is scored (e.g. `extract RUN --layer
+    /// core.0,core.1,predicted`).
+    pub a: PathBuf,
+    /// Representation file to account for (e.g. `extract --data F`, recorded responses with
+    /// their oracle correlations).
+    pub b: PathBuf,
+    /// Output directory (new or empty): tables, figures and compare.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The representation of B to use when it has several.
+    #[arg(long)]
+    pub b_name: Option<String>,
+    /// Cross-validation folds of the ridge predictivity.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Bootstrap resamples of the stimuli for the 95% intervals (0: none).
+    #[arg(long, default_value_t = 200)]
+    pub bootstrap: usize,
+    /// Compare on at most this many stimuli (a seeded random subset).
+    #[arg(long, default_value_t = 1000)]
+    pub max_stimuli: usize,
+    /// RBF CKA bandwidth as a fraction of the median distance.
+    #[arg(long, default_value_t = 0.5)]
+    pub rbf_threshold: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Extract { run: None, data, out, .. } => analyze::extract_responses(&data, &out),
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
+        Command::Compare(args) => analyze::compare(&args),
         Command::Zoo { command: ZooCommand::List } => {
             for (name, description) in neurozoo_zoo::config::PRESETS.iter().chain(&neurozoo_zoo::slowvae::train::PRESETS) {
                 println!("{name:<12} {description}");

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod compare;
 mod data;
 mod doctor;
 mod fit;

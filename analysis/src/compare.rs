@@ -1,0 +1,412 @@
+//! Brain-vs-model comparison (`neurozoo compare A.h5 B.h5`): how well each representation in A
+//! (model layers, say) accounts for one representation in B (recorded responses, say) of the
+//! same stimuli, by three measures of the field:
+//!
+//! - **ridge predictivity**: each unit of B predicted from A by cross-validated ridge regression
+//!   ([`ridge_predictivity`]); the score is the mean Pearson r over units, and, when B carries
+//!   each unit's noise ceiling (the `oracle_correlation` array that `neurozoo extract` writes for
+//!   recorded responses), the **fraction of oracle**: mean r over mean ceiling;
+//! - **CKA**, linear and RBF (Kornblith et al. 2019), with the unbiased HSIC estimator (Song et
+//!   al. 2012): the plain estimator grows as stimuli get fewer, and a bootstrap resample, which
+//!   repeats stimuli, inflates it further (measured: 0.05 for unrelated representations, its
+//!   bootstrap interval 0.09–0.11);
+//! - **RSA**: Spearman ρ between correlation-distance RDMs.
+//!
+//! Rows are matched by stimulus id. Confidence intervals are percentile bootstrap intervals over
+//! stimuli: the same resamples for every representation, so differences between layers are
+//! paired. Ridge predictions are cross-validated once and resampled (the fits are not redone);
+//! kernels and RDMs are computed once and resampled by rows and columns. CKA uses the distinct
+//! stimuli of each resample (the unbiased estimator assumes distinct samples); RSA leaves out
+//! the pairs a resample makes of one stimulus with itself, as rsatoolbox's bootstrap.
+//!
+//! ```no_run
+//! use neurozoo_analysis::compare::{compare, CompareParams};
+//! let summary = compare("model.h5".as_ref(), "responses.h5".as_ref(), "cmp".as_ref(), None, &CompareParams::default())?;
+//! println!("{}", summary["scores"]);
+//! # Ok::<(), String>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use neurozoo_datasets::representation::{Representation, RepresentationFile};
+use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, gram_rbf, rdm_matrix, ridge_predictivity, rsa_of_rdms};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use crate::figures;
+use crate::tables::{write_table, Table};
+
+/// The per-unit noise ceiling a representation file may carry in `/arrays`: the jackknife oracle
+/// correlation from repeated presentations (neuralpredictors' `oracle_corr_jackknife`).
+pub const CEILING: &str = "oracle_correlation";
+
+/// What `compare` writes last: its presence means every table and figure is complete.
+pub const SUMMARY: &str = "compare.json";
+
+/// Comparison settings; each field documents its default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareParams {
+    /// Cross-validation folds of the ridge predictivity (contiguous, as scikit-learn's `KFold`).
+    /// Default 5.
+    pub folds: usize,
+    /// Ridge penalties searched per unit and fold by exact leave-one-out error (`RidgeCV`).
+    /// Default 10⁻¹, 10⁰, …, 10⁷: features are not rescaled, so the grid is wide.
+    pub alphas: Vec<f64>,
+    /// Bootstrap resamples of the stimuli for the 95% intervals; 0 for none. Default 200.
+    pub bootstrap: usize,
+    /// Compare on at most this many stimuli, a seeded random subset: kernels, RDMs and the dual
+    /// ridge solve grow with its square. Default 1000.
+    pub max_stimuli: usize,
+    /// RBF bandwidth as a fraction of the median distance. Default 0.5 (Kornblith et al.).
+    pub rbf_threshold: f64,
+    /// Seeds the stimulus subset and the bootstrap. Default 0.
+    pub seed: u64,
+}
+
+impl Default for CompareParams {
+    fn default() -> Self {
+        CompareParams {
+            folds: 5,
+            alphas: (-1..=7).map(|e| 10f64.powi(e)).collect(),
+            bootstrap: 200,
+            max_stimuli: 1000,
+            rbf_threshold: 0.5,
+            seed: 0,
+        }
+    }
+}
+
+impl CompareParams {
+    fn check(&self, n: usize) -> Result<(), String> {
+        if self.folds < 2 {
+            return Err(format!("--folds {}: must be at least 2", self.folds));
+        }
+        if self.alphas.is_empty() || self.alphas.iter().any(|a| !(*a > 0.0 && a.is_finite())) {
+            return Err(format!("--alphas {:?}: must be finite numbers > 0", self.alphas));
+        }
+        if !(self.rbf_threshold > 0.0 && self.rbf_threshold.is_finite()) {
+            return Err(format!("--rbf-threshold {}: must be a finite number > 0", self.rbf_threshold));
+        }
+        if self.max_stimuli < 10 {
+            return Err(format!("--max-stimuli {}: must be at least 10", self.max_stimuli));
+        }
+        if n < 2 * self.folds.max(5) {
+            return Err(format!("only {n} stimuli in common: too few to compare with {} folds", self.folds));
+        }
+        Ok(())
+    }
+}
+
+/// A score with its bootstrap interval (NaN bounds without a bootstrap).
+struct Score {
+    representation: String,
+    metric: &'static str,
+    value: f64,
+    low: f64,
+    high: f64,
+}
+
+/// Compare every representation of the file `a` with the representation `b_name` (or the only
+/// one) of the file `b`, writing tables, figures and the summary into `out` (new or empty).
+/// Returns the summary, also written as [`SUMMARY`].
+pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &CompareParams) -> Result<Value, String> {
+    let file_a = RepresentationFile::read(a).map_err(|e| e.to_string())?;
+    let file_b = RepresentationFile::read(b).map_err(|e| e.to_string())?;
+    let target = file_b.get(b_name).map_err(|e| format!("{}: {e}", b.display()))?;
+    let ceiling = match file_b.arrays.iter().find(|(n, _)| n == CEILING) {
+        Some((_, c)) if c.len() == target.data.ncols() => Some(c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()),
+        Some((_, c)) => {
+            return Err(format!("{}: arrays/{CEILING} has {} values for {} units", b.display(), c.len(), target.data.ncols()));
+        }
+        None => None,
+    };
+
+    // Rows: B's stimuli that A has too, in B's order; then a seeded subset, kept in that order.
+    let in_a: HashMap<i64, usize> = file_a.stimulus_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let common: Vec<(usize, usize)> = file_b.stimulus_ids.iter().enumerate().filter_map(|(j, id)| in_a.get(id).map(|&i| (i, j))).collect();
+    params.check(common.len()).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let rows: Vec<(usize, usize)> = if common.len() > params.max_stimuli {
+        let mut keep = rand::seq::index::sample(&mut rng, common.len(), params.max_stimuli).into_vec();
+        keep.sort_unstable();
+        keep.into_iter().map(|k| common[k]).collect()
+    } else {
+        common.clone()
+    };
+    let n = rows.len();
+    let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
+
+    if out.exists() && std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?.next().is_some() {
+        return Err(format!("{} already exists and is not empty: choose a new --out", out.display()));
+    }
+
+    let pick = |r: &Representation, column: fn(&(usize, usize)) -> usize| {
+        r.data.select(Axis(0), &rows.iter().map(column).collect::<Vec<_>>()).mapv(f64::from)
+    };
+    let y = pick(target, |&(_, j)| j);
+    let (linear_y, rbf_y, rdm_y) = (gram_linear(y.view()), gram_rbf(y.view(), params.rbf_threshold), rdm_matrix(y.view()));
+
+    let bar = ProgressBar::new(file_a.representations.len() as u64)
+        .with_style(ProgressStyle::with_template("compare [{bar:30}] {pos}/{len} {msg} {elapsed}").expect("valid template"));
+    let mut scores = Vec::new();
+    let mut units = UnitRows::default();
+    for rep in &file_a.representations {
+        bar.set_message(rep.name.clone());
+        let x = pick(rep, |&(i, _)| i);
+        let ridge = ridge_predictivity(x.view(), y.view(), &params.alphas, params.folds);
+        let mean_r = |s: &[usize]| mean(&column_correlations_at(ridge.predictions.view(), y.view(), s));
+        let all: Vec<usize> = (0..n).collect();
+        let mut add = |metric: &'static str, statistic: &dyn Fn(&[usize]) -> f64| {
+            let values: Vec<f64> = resamples.iter().map(|s| statistic(s)).collect();
+            let (low, high) = percentile_interval(values);
+            scores.push(Score { representation: rep.name.clone(), metric, value: statistic(&all), low, high });
+        };
+        add("predictivity", &mean_r);
+        if let Some(c) = &ceiling {
+            let mean_ceiling = mean(c);
+            add("predictivity_normalised", &|s| mean_r(s) / mean_ceiling);
+        }
+        let (linear_x, rbf_x, rdm_x) = (gram_linear(x.view()), gram_rbf(x.view(), params.rbf_threshold), rdm_matrix(x.view()));
+        let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| {
+            let distinct = distinct(s);
+            cka_of_grams(&square(x, &distinct), &square(y, &distinct), true)
+        };
+        add("linear_cka", &|s| cka(&linear_x, &linear_y, s));
+        add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
+        add("rsa", &|s| rsa_of_rdms(&rdm_x, &rdm_y, s));
+        units.push(&rep.name, &ridge.r, ceiling.as_deref(), &ridge.alphas);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    files.extend(write_table(&scores_table(&scores, n), out, "scores")?);
+    files.extend(write_table(&units.table(), out, "units")?);
+    let names: Vec<String> = file_a.representations.iter().map(|r| r.name.clone()).collect();
+    files.extend(figures::draw(&scores_figure(&scores, &names, &target.name), out, "scores")?);
+    if let Some(c) = &ceiling {
+        // The representation with the best fraction of oracle, unit by unit against the ceiling.
+        let best = scores
+            .iter()
+            .filter(|s| s.metric == "predictivity_normalised")
+            .max_by(|p, q| p.value.total_cmp(&q.value))
+            .expect("a score per representation");
+        let r = units.r_of(&best.representation);
+        files.extend(figures::draw(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);
+    }
+
+    let mut by_representation = serde_json::Map::new();
+    for s in &scores {
+        let entry = by_representation.entry(s.representation.clone()).or_insert_with(|| json!({}));
+        entry[s.metric] = json!({"score": finite(s.value), "ci_low": finite(s.low), "ci_high": finite(s.high)});
+    }
+    let summary = json!({
+        "a": a.display().to_string(),
+        "b": b.display().to_string(),
+        "b_representation": target.name,
+        "n_common_stimuli": common.len(),
+        "n_stimuli": n,
+        "noise_ceiling": ceiling.as_ref().map(|c| json!({"array": CEILING, "mean": mean(c)})),
+        "params": {"folds": params.folds, "alphas": params.alphas, "bootstrap": params.bootstrap, "max_stimuli": params.max_stimuli, "rbf_threshold": params.rbf_threshold, "seed": params.seed},
+        "scores": by_representation,
+        "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect::<Vec<_>>(),
+    });
+    let path = out.join(SUMMARY);
+    let tmp = out.join(format!(".{SUMMARY}.partial"));
+    std::fs::write(&tmp, serde_json::to_string_pretty(&summary).expect("JSON"))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(summary)
+}
+
+/// A JSON number, or null for NaN (no bootstrap, or a constant resample).
+fn finite(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The distinct stimuli of a resample, in order.
+fn distinct(s: &[usize]) -> Vec<usize> {
+    let mut d = s.to_vec();
+    d.sort_unstable();
+    d.dedup();
+    d
+}
+
+/// Rows and columns `s` of a square matrix.
+fn square(m: &Array2<f64>, s: &[usize]) -> Array2<f64> {
+    m.select(Axis(0), s).select(Axis(1), s)
+}
+
+/// Pearson r of each column of `a` with the same column of `b`, over rows `s` (0 for a constant
+/// column).
+fn column_correlations_at(a: ArrayView2<f64>, b: ArrayView2<f64>, s: &[usize]) -> Vec<f64> {
+    let r = |x: ArrayView1<f64>, y: ArrayView1<f64>| {
+        let (x, y): (Array1<f64>, Array1<f64>) = (s.iter().map(|&i| x[i]).collect(), s.iter().map(|&i| y[i]).collect());
+        let (x, y) = (&x - x.mean().unwrap_or(0.0), &y - y.mean().unwrap_or(0.0));
+        let d = (x.dot(&x) * y.dot(&y)).sqrt();
+        if d > 0.0 {
+            x.dot(&y) / d
+        } else {
+            0.0
+        }
+    };
+    a.columns().into_iter().zip(b.columns()).map(|(x, y)| r(x, y)).collect()
+}
+
+/// The 2.5th and 97.5th percentiles (linear interpolation, as numpy), NaN without values.
+fn percentile_interval(mut values: Vec<f64>) -> (f64, f64) {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let pos = q * (values.len() - 1) as f64;
+        let (i, frac) = (pos.floor() as usize, pos - pos.floor());
+        values[i] + frac * (values[(i + 1).min(values.len() - 1)] - values[i])
+    };
+    (at(0.025), at(0.975))
+}
+
+fn scores_table(scores: &[Score], n: usize) -> Table {
+    Table::new()
+        .str("representation", scores.iter().map(|s| s.representation.clone()).collect())
+        .str("metric", scores.iter().map(|s| s.metric.to_string()).collect())
+        .column("score", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.value).filter(|v| v.is_finite())).collect()))
+        .column("ci_low", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.low).filter(|v| v.is_finite())).collect()))
+        .column("ci_high", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.high).filter(|v| v.is_finite())).collect()))
+        .i64("n_stimuli", vec![n as i64; scores.len()])
+}
+
+/// Per-unit ridge results of every representation.
+#[derive(Default)]
+struct UnitRows {
+    representation: Vec<String>,
+    unit: Vec<i64>,
+    r: Vec<f64>,
+    ceiling: Vec<Option<f64>>,
+    alpha: Vec<f64>,
+}
+
+impl UnitRows {
+    fn push(&mut self, name: &str, r: &[f64], ceiling: Option<&[f64]>, alphas: &Array2<f64>) {
+        for (u, &ru) in r.iter().enumerate() {
+            self.representation.push(name.to_string());
+            self.unit.push(u as i64);
+            self.r.push(ru);
+            self.ceiling.push(ceiling.map(|c| c[u]));
+            // The penalty most folds chose (the smallest of equally frequent ones).
+            let column = alphas.column(u);
+            let mode = column.iter().copied().max_by(|a, b| {
+                let count = |v: f64| column.iter().filter(|&&w| w == v).count();
+                count(*a).cmp(&count(*b)).then(b.total_cmp(a))
+            });
+            self.alpha.push(mode.unwrap_or(f64::NAN));
+        }
+    }
+
+    fn r_of(&self, name: &str) -> Vec<f64> {
+        self.representation.iter().zip(&self.r).filter(|(n, _)| *n == name).map(|(_, &r)| r).collect()
+    }
+
+    fn table(&self) -> Table {
+        let normalised = self.r.iter().zip(&self.ceiling).map(|(r, c)| c.filter(|c| *c > 0.0).map(|c| r / c)).collect();
+        Table::new()
+            .str("representation", self.representation.clone())
+            .i64("unit", self.unit.clone())
+            .f64("r", self.r.clone())
+            .column(CEILING, crate::tables::ColumnValues::F64(self.ceiling.clone()))
+            .column("r_normalised", crate::tables::ColumnValues::F64(normalised))
+            .f64("alpha", self.alpha.clone())
+    }
+}
+
+const METRICS: [(&str, &str); 5] = [
+    ("predictivity", "ridge predictivity (mean r)"),
+    ("predictivity_normalised", "fraction of oracle"),
+    ("linear_cka", "linear CKA (debiased)"),
+    ("rbf_cka", "RBF CKA (debiased)"),
+    ("rsa", "RSA (Spearman of RDMs)"),
+];
+
+/// Every score per representation, one line per metric, with the bootstrap intervals as bars.
+fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Value {
+    let series: Vec<Value> = METRICS
+        .iter()
+        .filter(|(m, _)| scores.iter().any(|s| s.metric == *m))
+        .map(|(m, label)| {
+            let points: Vec<Value> = scores
+                .iter()
+                .filter(|s| s.metric == *m)
+                .map(|s| {
+                    let x = names.iter().position(|n| *n == s.representation).expect("a known representation") as f64;
+                    if s.low.is_finite() && s.high.is_finite() {
+                        json!([x, s.value, s.low, s.high])
+                    } else {
+                        json!([x, s.value])
+                    }
+                })
+                .collect();
+            json!({"name": label, "points": points})
+        })
+        .collect();
+    json!({
+        "kind": "line",
+        "title": format!("similarity to {target} per representation (95% bootstrap intervals)"),
+        "x_label": "representation",
+        "y_label": "score",
+        "x_ticks": names,
+        "series": series,
+    })
+}
+
+/// Each unit's cross-validated r against its noise ceiling, with the diagonal r = ceiling.
+fn ceiling_figure(name: &str, r: &[f64], ceiling: &[f64]) -> Value {
+    let top = ceiling.iter().chain(r).copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    json!({
+        "kind": "scatter",
+        "title": format!("{name}: ridge predictivity per unit against its oracle correlation"),
+        "x_label": "oracle correlation (noise ceiling)",
+        "y_label": "cross-validated r",
+        "series": [
+            {"name": "units", "points": ceiling.iter().zip(r).map(|(c, r)| json!([c, r])).collect::<Vec<_>>()},
+            {"name": "r = ceiling", "points": (0..=20).map(|k| { let v = top * f64::from(k) / 20.0; json!([v, v]) }).collect::<Vec<_>>()},
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_interpolate_like_numpy() {
+        // numpy.percentile(range(11), [2.5, 97.5]) = [0.25, 9.75]
+        let (lo, hi) = percentile_interval((0..=10).map(f64::from).collect());
+        assert!((lo - 0.25).abs() < 1e-12 && (hi - 9.75).abs() < 1e-12, "{lo} {hi}");
+        assert!(percentile_interval(vec![f64::NAN]).0.is_nan());
+    }
+
+    #[test]
+    fn correlations_at_rows_follow_the_resample() {
+        let a = Array2::from_shape_fn((6, 2), |(i, j)| (i * (j + 1)) as f64);
+        let b = Array2::from_shape_fn((6, 2), |(i, j)| if j == 0 { i as f64 } else { -((i * i) as f64) });
+        let r = column_correlations_at(a.view(), b.view(), &[0, 1, 2, 3, 4, 5]);
+        assert!((r[0] - 1.0).abs() < 1e-12 && r[1] < -0.9);
+        // A resample of one repeated row has no variance: 0, not NaN.
+        assert_eq!(column_correlations_at(a.view(), b.view(), &[2, 2, 2])[0], 0.0);
+    }
+}

@@ -1,0 +1,107 @@
+//! `compare` on a simulated population: the simulation's noiseless rates against the recorded
+//! responses must score high and near the noise ceiling; the same rates shuffled across stimuli
+//! must score at chance, and the two must be told apart by the bootstrap intervals.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Axis;
+use neurozoo_analysis::tables::read_parquet;
+use neurozoo_datasets::representation::{Representation, RepresentationFile, UniqueImages};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+/// A small simulated population, its responses (with oracle correlations) and a model file with
+/// `truth` (noiseless rates of each distinct image) and `shuffled` (the same rows permuted).
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("v1.h5");
+    let sizes = ["--n-units", "40", "--n-train", "500", "--n-validation", "100", "--n-test", "30", "--n-final-test", "0"];
+    assert!(run(neurozoo().args(["data", "simulate", "v1", "--out"]).arg(&data).args(sizes)).status.success());
+    let responses = dir.join("responses.h5");
+    assert!(run(neurozoo().args(["extract", "--data"]).arg(&data).arg("--out").arg(&responses)).status.success());
+
+    let ds = neurozoo_datasets::load(&data).unwrap();
+    let images = UniqueImages::of(&ds);
+    let truth = ds.ground_truth.as_ref().unwrap().noiseless_rates.select(Axis(0), &images.first_trials());
+    let mut order: Vec<usize> = (0..truth.nrows()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(1));
+    let shuffled = truth.select(Axis(0), &order);
+    let model = RepresentationFile {
+        representations: vec![
+            Representation { name: "truth".into(), data: truth, source: "{}".into() },
+            Representation { name: "shuffled".into(), data: shuffled, source: "{}".into() },
+        ],
+        stimulus_ids: images.ids.clone(),
+        stimuli: None,
+        arrays: Vec::new(),
+    };
+    let path = dir.join("model.h5");
+    model.write(&path).unwrap();
+    (path, responses)
+}
+
+#[test]
+fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, responses) = setup(dir.path());
+    let out = dir.path().join("cmp");
+    let args = ["--bootstrap", "100", "--max-stimuli", "400", "--json", "--out"];
+    let output = run(neurozoo().arg("compare").arg(&model).arg(&responses).args(args).arg(&out));
+    assert!(output.status.success());
+    let summary = stdout_json(&output);
+    assert_eq!(summary["n_stimuli"], 400);
+    assert_eq!(summary["n_common_stimuli"], 630);
+    let score = |rep: &str, metric: &str, key: &str| {
+        summary["scores"][rep][metric][key].as_f64().unwrap_or_else(|| panic!("no {key} of {metric} for {rep}: {summary}"))
+    };
+    for metric in ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"] {
+        let (t, s) = (score("truth", metric, "score"), score("shuffled", metric, "score"));
+        eprintln!("{metric}: truth {t:.3}, shuffled {s:.3}");
+        for rep in ["truth", "shuffled"] {
+            let (lo, v, hi) = (score(rep, metric, "ci_low"), score(rep, metric, "score"), score(rep, metric, "ci_high"));
+            assert!(lo <= v && v <= hi, "{rep} {metric}: {v} outside its interval [{lo}, {hi}]");
+        }
+        assert!(score("truth", metric, "ci_low") > score("shuffled", metric, "ci_high"), "{metric}: truth and shuffled overlap");
+    }
+    // Ridge from the noiseless rates predicts each unit about as well as its repeats do.
+    let fraction = score("truth", "predictivity_normalised", "score");
+    assert!((0.8..1.3).contains(&fraction), "fraction of oracle {fraction}");
+    // Shuffled rows carry no stimulus information: near zero correlation and RSA.
+    assert!(score("shuffled", "predictivity", "score").abs() < 0.1);
+    assert!(score("shuffled", "rsa", "score").abs() < 0.05);
+
+    let scores = read_parquet(&out.join("scores.parquet")).unwrap();
+    assert_eq!(scores.height(), 10);
+    let units = read_parquet(&out.join("units.parquet")).unwrap();
+    assert_eq!(units.height(), 80);
+    for f in ["scores.csv", "units.csv", "scores.png", "scores.svg", "predictivity_vs_oracle.png", "predictivity_vs_oracle.svg"] {
+        assert!(out.join(f).metadata().unwrap().len() > 100, "{f}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, responses) = setup(dir.path());
+    let out = dir.path().join("cmp");
+    // Not a representation file: the error names the file.
+    let data = dir.path().join("v1.h5");
+    let output = run(neurozoo().arg("compare").arg(&data).arg(&responses).arg("--out").arg(&out));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("v1.h5"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!out.exists());
+    // A representation of B that is not there: the error lists the ones there are.
+    let output = run(neurozoo().arg("compare").arg(&model).arg(&responses).args(["--b-name", "spikes", "--out"]).arg(&out));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("there are: responses"));
+    assert!(!out.exists());
+    // Files with no stimuli in common.
+    let other = RepresentationFile::read(&model).unwrap();
+    let moved = RepresentationFile { stimulus_ids: other.stimulus_ids.iter().map(|i| i + 1_000_000).collect(), ..other };
+    let moved_path = dir.path().join("moved.h5");
+    moved.write(&moved_path).unwrap();
+    let output = run(neurozoo().arg("compare").arg(&moved_path).arg(&responses).arg("--out").arg(&out));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("only 0 stimuli in common"));
+    assert!(!out.exists());
+}
