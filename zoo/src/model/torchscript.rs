@@ -67,7 +67,8 @@ impl TorchScriptCore {
     }
 }
 
-/// libtorch's messages carry a C++ backtrace after the first line.
+/// libtorch's message without tch's prefix and the C++ backtrace after its first line.
 fn first_line(message: &str) -> &str {
-    message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message).trim()
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message).trim();
+    line.strip_prefix("Internal torch error: ").unwrap_or(line)
 }

@@ -12,6 +12,9 @@ use serde_json::json;
 
 pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, device: &str) -> Result<()> {
     let device = super::device(device)?;
+    if !run_dir.exists() {
+        anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
+    }
     if run_dir.is_file() {
         return torchscript(run_dir, data, out, layer.unwrap_or("forward"), device);
     }

@@ -121,6 +121,10 @@ pub fn run(args: &FitArgs) -> Result<()> {
         data.validation.len(),
         ds.n_units()
     );
+    if let Some(f) = &cfg.model.frozen_core {
+        let [c, h, w] = model.feature_shape();
+        eprintln!("frozen core: layer {:?} of {} ({c} × {h} × {w} features), not trained", f.layer, f.file.display());
+    }
     let start = Instant::now();
     let trainer = Trainer { model: &model, vs: &vs, cfg: &cfg.train, checkpoint_dir: Some(out.clone()) };
     let bar = ProgressBar::new(0)
