@@ -48,7 +48,8 @@ pub enum Command {
     /// RUN, a dataset's recorded responses averaged over the repeats of each image. One row per
     /// distinct image, in the same order for both, so brain and model files align.
     Extract {
-        /// Run directory written by `neurozoo fit`; omit it to extract the recorded responses.
+        /// Run directory written by `neurozoo fit`, or a TorchScript file (`torch.jit.save`) to
+        /// use as it is; omit it to extract the recorded responses.
         run: Option<PathBuf>,
         /// Dataset (static HDF5 or NWB).
         #[arg(long)]
@@ -56,8 +57,10 @@ pub enum Command {
         /// Representation file to write.
         #[arg(long)]
         out: PathBuf,
-        /// With RUN: `core.K` (a core layer, flattened), `readout` (drive before the output
-        /// nonlinearity) or `predicted` (predicted rates, the default).
+        /// With RUN: `core.K` (a core layer, flattened; `core` for a frozen core), `readout`
+        /// (drive before the output nonlinearity) or `predicted` (predicted rates, the default).
+        /// With a TorchScript file: `forward` (the default) or a method exported with
+        /// `@torch.jit.export`, flattened.
         #[arg(long)]
         layer: Option<String>,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]

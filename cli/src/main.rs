@@ -25,7 +25,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Demo { out, max_epochs } => neurozoo_cli::demo::run(&out, max_epochs),
         Command::Extract { run: None, layer: Some(layer), .. } => {
             anyhow::bail!(
-                "--layer {layer} reads a model: give the run directory (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
+                "--layer {layer} reads a model: give the run directory or TorchScript file (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
             )
         }
         Command::Extract { run: None, data, out, .. } => analyze::extract_responses(&data, &out),

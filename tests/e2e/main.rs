@@ -14,6 +14,7 @@ mod interpretability;
 mod plugins;
 mod slowvae;
 mod sparse;
+mod torchscript;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");
 

@@ -7,6 +7,17 @@
 //! [train]
 //! max_epochs = 20
 //! ```
+//!
+//! A frozen TorchScript core replaces the preset's trainable one (see [`FrozenCoreConfig`]):
+//!
+//! ```toml
+//! preset = "klindt2017"
+//! [model.frozen_core]
+//! file = "cnn.pt"   # relative to this file's directory
+//! layer = "conv2"   # default "forward"
+//! ```
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +39,9 @@ pub struct ModelConfig {
     /// The convolutional core; none for the LN baseline, whose readout sees the image itself.
     #[serde(default)]
     pub core: Option<CoreConfig>,
+    /// A pretrained network, fixed, in place of `core`; only the readout learns.
+    #[serde(default)]
+    pub frozen_core: Option<FrozenCoreConfig>,
     pub readout: ReadoutConfig,
     /// Default softplus (the "elu" of Klindt et al.'s code is log(1 + eˣ)).
     #[serde(default)]
@@ -79,6 +93,26 @@ impl Default for CoreConfig {
             gamma_hidden: 1.15,
         }
     }
+}
+
+/// A user's PyTorch network saved with `torch.jit.save`, used as a fixed core: its weights are
+/// not trained, it runs in evaluation mode, and it sees the same normalised images as any core.
+///
+/// A layer is a method of the module that takes the image batch (B, C, H, W) and returns a
+/// feature map (B, C', h, w): `forward`, or any method exported with `@torch.jit.export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrozenCoreConfig {
+    /// The TorchScript file; a relative path is relative to the directory of the config file
+    /// that names it. `neurozoo fit` copies it into the run, whose config then names the copy.
+    pub file: PathBuf,
+    /// The method whose output the readout sees. Default "forward".
+    #[serde(default = "default_frozen_layer")]
+    pub layer: String,
+}
+
+fn default_frozen_layer() -> String {
+    "forward".into()
 }
 
 /// How the factorised readout keeps its weights positive.
@@ -229,7 +263,7 @@ pub fn preset(name: &str) -> Option<FitConfig> {
     let core = (name != "ln").then(CoreConfig::default);
     Some(FitConfig {
         preset: Some(name.to_string()),
-        model: ModelConfig { core, readout, output: OutputNonlinearity::Softplus },
+        model: ModelConfig { core, frozen_core: None, readout, output: OutputNonlinearity::Softplus },
         train: TrainConfig::default(),
     })
 }
@@ -244,13 +278,24 @@ struct Partial {
 
 impl FitConfig {
     /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
-    /// preset, so a file names only what it changes.
+    /// preset, so a file names only what it changes; a `model.frozen_core` replaces the preset's
+    /// `model.core` (naming both in one file is an error).
     pub fn from_toml(text: &str) -> Result<FitConfig, String> {
         let partial: Partial = toml::from_str(text).map_err(|e| e.to_string())?;
+        let model = partial.rest.get("model").and_then(toml::Value::as_table);
+        let frozen = model.is_some_and(|m| m.contains_key("frozen_core"));
+        if frozen && model.is_some_and(|m| m.contains_key("core")) {
+            return Err(both_cores());
+        }
         let mut base = match &partial.preset {
             Some(name) => toml::Table::try_from(preset(name).ok_or_else(|| unknown_preset(name))?).map_err(|e| e.to_string())?,
             None => toml::Table::new(),
         };
+        if frozen {
+            if let Some(toml::Value::Table(m)) = base.get_mut("model") {
+                m.remove("core");
+            }
+        }
         merge(&mut base, partial.rest);
         if let Some(p) = partial.preset {
             base.insert("preset".into(), toml::Value::String(p));
@@ -282,6 +327,18 @@ impl FitConfig {
         }
         if !(t.tolerance >= 0.0 && t.tolerance.is_finite()) {
             return bad("train.tolerance", &t.tolerance, "a finite number ≥ 0");
+        }
+        if self.model.core.is_some() && self.model.frozen_core.is_some() {
+            return Err(both_cores());
+        }
+        if let Some(f) = &self.model.frozen_core {
+            if f.layer.is_empty() {
+                return bad(
+                    "model.frozen_core.layer",
+                    &"\"\"",
+                    "a method of the module (\"forward\" or one exported with @torch.jit.export)",
+                );
+            }
         }
         let mut gammas = vec![];
         if let Some(c) = &self.model.core {
@@ -320,9 +377,23 @@ impl FitConfig {
         Ok(())
     }
 
+    /// Make a relative `model.frozen_core.file` relative to `dir` instead: the directory of the
+    /// config file that named it.
+    pub fn resolve_files(&mut self, dir: &Path) {
+        if let Some(f) = &mut self.model.frozen_core {
+            if f.file.is_relative() {
+                f.file = dir.join(&f.file);
+            }
+        }
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("configs serialise")
     }
+}
+
+fn both_cores() -> String {
+    "model.core and model.frozen_core are both set: a model has one core (keep model.core to train one, model.frozen_core to use a fixed TorchScript network)".into()
 }
 
 pub fn unknown_preset(name: &str) -> String {

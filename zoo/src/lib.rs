@@ -1,8 +1,8 @@
 //! Models for neural system identification on libtorch (through `tch`).
 //!
 //! This crate holds everything that needs libtorch: device selection, the runtime report used by
-//! `neurozoo doctor`, and (as they land) CNN cores, readouts, training, and SlowVAE
-//! for sprite frame pairs (`slowvae`).
+//! `neurozoo doctor`, CNN cores (trainable, or frozen TorchScript networks), readouts,
+//! training, and SlowVAE for sprite frame pairs (`slowvae`).
 //!
 //! ```no_run
 //! use neurozoo_zoo::{DeviceChoice, TorchRuntime};
@@ -11,6 +11,31 @@
 //! let runtime = TorchRuntime::probe();
 //! println!("libtorch {} on {device:?}", runtime.version.as_deref().unwrap_or("?"));
 //! # Ok::<(), neurozoo_zoo::DeviceError>(())
+//! ```
+//!
+//! # Frozen TorchScript cores
+//!
+//! A user's PyTorch network saved with `torch.jit.save` can stand in for the trainable core
+//! ([`config::FrozenCoreConfig`], `[model.frozen_core]` in a fit config): it runs in evaluation
+//! mode without gradients and outside the `VarStore`, so training fits only the readout. A layer
+//! is a method of the module that maps an image batch (B, C, H, W) to a feature map
+//! (B, C', h, w): `forward` by default, or any method exported with `@torch.jit.export`. Such
+//! a model's layers for extraction are `core`, `readout` and `predicted`, and it has no
+//! receptive-field positions (the network's pixel geometry is unknown). `docs/models.md` has the
+//! whole story, the `neurozoo extract MODEL.pt` form included.
+//!
+//! ```no_run
+//! use neurozoo_zoo::config::{preset, FrozenCoreConfig};
+//! use neurozoo_zoo::model::Model;
+//!
+//! let mut cfg = preset("klindt2017").unwrap().model;
+//! cfg.core = None;
+//! cfg.frozen_core = Some(FrozenCoreConfig { file: "cnn.pt".into(), layer: "conv2".into() });
+//! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+//! // 1 × 32 × 32 images, 100 neurons whose mean response is 1.
+//! let model = Model::new(&vs.root(), &cfg, [1, 32, 32], &[1.0; 100])?;
+//! assert_eq!(model.layer_names(), ["core", "readout", "predicted"]);
+//! # Ok::<(), String>(())
 //! ```
 
 pub mod config;

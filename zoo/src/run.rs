@@ -4,6 +4,7 @@
 //! RUN/config.toml          the resolved fit config
 //! RUN/run.json             versions, data fingerprint, normalisation, device, outcome
 //! RUN/model.safetensors    the best weights (batch-norm statistics included)
+//! RUN/frozen_core.pt       a copy of the frozen TorchScript core, if the model has one
 //! RUN/metrics.{parquet,csv} one row per epoch (written by the command line)
 //! RUN/checkpoint/          the state `--resume` continues from
 //! ```
@@ -22,6 +23,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_FILE: &str = "run.json";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const METRICS_STEM: &str = "metrics";
+/// The run's copy of a frozen core, named by the run's config: a run directory is self-contained.
+pub const FROZEN_CORE_FILE: &str = "frozen_core.pt";
 
 /// Standardisation learned on the train tier, applied identically at fit and eval time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,8 +139,27 @@ pub fn load_info(dir: &Path) -> Result<RunInfo, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The run's config, with a frozen core's file resolved against the run directory.
 pub fn load_config(dir: &Path) -> Result<FitConfig, String> {
     let path = dir.join(CONFIG_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    FitConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let mut cfg = FitConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    cfg.resolve_files(dir);
+    Ok(cfg)
+}
+
+/// Write a new run's config; a frozen core's file is copied into the run first and the config
+/// written names the copy, so the run loads the same network wherever it moves.
+pub fn save_config(dir: &Path, cfg: &FitConfig) -> Result<(), String> {
+    let mut saved = cfg.clone();
+    if let Some(f) = &mut saved.model.frozen_core {
+        let copy = dir.join(FROZEN_CORE_FILE);
+        let tmp = copy.with_extension("partial");
+        std::fs::copy(&f.file, &tmp)
+            .and_then(|_| std::fs::rename(&tmp, &copy))
+            .map_err(|e| format!("cannot copy {} to {}: {e}", f.file.display(), copy.display()))?;
+        f.file = FROZEN_CORE_FILE.into();
+    }
+    let path = dir.join(CONFIG_FILE);
+    write_atomic(&path, &saved.to_toml()).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -29,7 +29,7 @@ fn small_model(name: &str, vs: &nn::VarStore) -> Model {
         core.channels = 4;
         core.input_kernel = 5;
     }
-    Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; UNITS as usize])
+    Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; UNITS as usize]).unwrap()
 }
 
 /// Every preset's model trains on the device: validation correlation rises above chance.

@@ -1,14 +1,16 @@
-//! A system-identification model: an optional convolutional core, a readout, and an output
-//! nonlinearity that keeps predicted rates positive.
+//! A system-identification model: an optional core (trainable, or a frozen TorchScript network),
+//! a readout, and an output nonlinearity that keeps predicted rates positive.
 
 mod core;
 mod readout;
+mod torchscript;
 
 use ndarray::Array2;
 use tch::{nn, Kind, Tensor};
 
 pub use self::core::Stacked2dCore;
 pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
+pub use self::torchscript::TorchScriptCore;
 use crate::config::{ModelConfig, OutputNonlinearity, ReadoutConfig};
 use crate::convert::to_array2;
 
@@ -18,8 +20,62 @@ pub enum Readout {
     Full(FullReadout),
 }
 
+/// What turns images into the features the readout sees.
+pub enum Core {
+    /// Trained with the readout.
+    Stacked(Stacked2dCore),
+    /// A fixed pretrained network.
+    Frozen(TorchScriptCore),
+}
+
+impl Core {
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        match self {
+            Core::Stacked(c) => c.forward(x, train),
+            Core::Frozen(c) => c.forward(x),
+        }
+    }
+
+    /// `core.K` for each layer of a stacked core; `core` for a frozen one, whose single
+    /// visible layer is the one the config names.
+    fn layer_names(&self) -> Vec<String> {
+        match self {
+            Core::Stacked(c) => (0..c.layers()).map(|k| format!("core.{k}")).collect(),
+            Core::Frozen(_) => vec!["core".into()],
+        }
+    }
+
+    /// The output of `layer` (one of [`Core::layer_names`]), in evaluation mode.
+    fn layer_output(&self, x: &Tensor, layer: &str) -> Option<Tensor> {
+        match self {
+            Core::Stacked(c) => {
+                let k = layer.strip_prefix("core.")?.parse::<usize>().ok().filter(|&k| k < c.layers())?;
+                Some(c.layer_outputs(x, false).swap_remove(k))
+            }
+            Core::Frozen(c) => (layer == "core").then(|| c.forward(x)),
+        }
+    }
+
+    /// The core's weighted penalties; none for a frozen core, which does not learn.
+    fn regularizer(&self) -> Option<Tensor> {
+        match self {
+            Core::Stacked(c) => Some(c.regularizer()),
+            Core::Frozen(_) => None,
+        }
+    }
+
+    /// Output position i sees image pixel i + offset at its centre; unknown for a frozen core,
+    /// whose strides and paddings are the network's own.
+    fn border_offset(&self) -> Option<usize> {
+        match self {
+            Core::Stacked(c) => Some(c.border_offset()),
+            Core::Frozen(_) => None,
+        }
+    }
+}
+
 pub struct Model {
-    pub core: Option<Stacked2dCore>,
+    pub core: Option<Core>,
     pub readout: Readout,
     output: OutputNonlinearity,
     /// (C, h, w) of what the readout sees.
@@ -30,9 +86,18 @@ impl Model {
     /// Build a model for images of `input` = (C, H, W) and `mean_response.len()` units; each
     /// readout bias starts at the output nonlinearity's inverse of that unit's mean response, so
     /// training starts from the right firing rates.
-    pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Model {
-        let core = cfg.core.as_ref().map(|c| Stacked2dCore::new(&(vs / "core"), input[0], c));
+    ///
+    /// A frozen core is loaded from `cfg.frozen_core.file` as given (resolve it first, see
+    /// [`crate::config::FitConfig::resolve_files`]); failing to load it, or a layer that does not
+    /// give a feature map, is the error.
+    pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Result<Model, String> {
+        let core = match (&cfg.core, &cfg.frozen_core) {
+            (_, Some(f)) => Some(Core::Frozen(TorchScriptCore::load(&f.file, &f.layer, input, vs.device())?)),
+            (Some(c), None) => Some(Core::Stacked(Stacked2dCore::new(&(vs / "core"), input[0], c))),
+            (None, None) => None,
+        };
         let feature_shape = match &core {
+            Some(Core::Frozen(c)) => c.output_shape(),
             Some(core) => {
                 let probe = Tensor::zeros([1, input[0] as i64, input[1] as i64, input[2] as i64], (Kind::Float, vs.device()));
                 let out = tch::no_grad(|| core.forward(&probe, false));
@@ -56,7 +121,7 @@ impl Model {
                 Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
             }
         };
-        Model { core, readout, output: cfg.output, feature_shape }
+        Ok(Model { core, readout, output: cfg.output, feature_shape })
     }
 
     pub fn feature_shape(&self) -> [i64; 3] {
@@ -90,23 +155,26 @@ impl Model {
         }
     }
 
-    /// What `representation` can read: `core.K` (layer K's output, channels × positions
-    /// flattened), `readout` (each neuron's drive before the output nonlinearity) and
-    /// `predicted` (the predicted rates).
+    /// What `representation` can read: the core's layers (`core.K`, layer K of a trained core;
+    /// `core`, the frozen core's layer), channels × positions flattened; `readout` (each
+    /// neuron's drive before the output nonlinearity) and `predicted` (the predicted rates).
     pub fn layer_names(&self) -> Vec<String> {
-        let layers = self.core.as_ref().map_or(0, Stacked2dCore::layers);
-        (0..layers).map(|k| format!("core.{k}")).chain(["readout".to_string(), "predicted".to_string()]).collect()
+        let core = self.core.as_ref().map_or_else(Vec::new, Core::layer_names);
+        core.into_iter().chain(["readout".to_string(), "predicted".to_string()]).collect()
     }
 
     /// The representation of images `x` at `layer` (see [`Model::layer_names`]), (B, D), in
     /// evaluation mode.
     pub fn representation(&self, x: &Tensor, layer: &str) -> Result<Tensor, String> {
-        let core_layer = layer.strip_prefix("core.").and_then(|k| k.parse::<usize>().ok());
-        match (layer, core_layer, &self.core) {
-            ("predicted", _, _) => Ok(self.forward(x, false)),
-            ("readout", _, _) => Ok(self.drive(x, false)),
-            (_, Some(k), Some(core)) if k < core.layers() => Ok(core.layer_outputs(x, false).swap_remove(k).flatten(1, -1)),
-            _ => Err(format!("no layer {layer:?} in this model (layers: {})", self.layer_names().join(", "))),
+        match layer {
+            "predicted" => Ok(self.forward(x, false)),
+            "readout" => Ok(self.drive(x, false)),
+            _ => self
+                .core
+                .as_ref()
+                .and_then(|core| core.layer_output(x, layer))
+                .map(|t| t.flatten(1, -1))
+                .ok_or_else(|| format!("no layer {layer:?} in this model (layers: {})", self.layer_names().join(", "))),
         }
     }
 
@@ -117,17 +185,21 @@ impl Model {
             Readout::Gaussian(r) => r.regularizer(),
             Readout::Full(r) => r.regularizer(),
         };
-        match &self.core {
-            Some(core) => core.regularizer() + readout,
+        match self.core.as_ref().and_then(Core::regularizer) {
+            Some(core) => core + readout,
             None => readout,
         }
     }
 
     /// Each unit's receptive-field centre in image pixels (row, column), where the readout
     /// has one: the centroid of the factorised mask's main lobe, or the Gaussian readout's
-    /// mean position. `None` for the full readout.
+    /// mean position. `None` for the full readout, and for a frozen core, whose feature map's
+    /// geometry in image pixels is unknown.
     pub fn rf_positions(&self) -> Option<Array2<f32>> {
-        let offset = self.core.as_ref().map_or(0, Stacked2dCore::border_offset) as f32;
+        let offset = match &self.core {
+            Some(core) => core.border_offset()?,
+            None => 0,
+        } as f32;
         let [_, h, w] = self.feature_shape;
         match &self.readout {
             Readout::Factorized(r) => {

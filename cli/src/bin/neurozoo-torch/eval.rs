@@ -39,7 +39,7 @@ pub fn load(run_dir: &Path, data: &Path, device: tch::Device) -> Result<Loaded> 
         eprintln!("note: {} is not the file {} was fitted to ({})", data.display(), run_dir.display(), info.data.path);
     }
     let vs = nn::VarStore::new(device);
-    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &vec![1.0; ds.n_units()]);
+    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &vec![1.0; ds.n_units()]).map_err(anyhow::Error::msg)?;
     load_weights(&vs, &run_dir.join(run::MODEL_FILE)).map_err(anyhow::Error::msg)?;
     Ok(Loaded { info, cfg, ds, model })
 }

@@ -23,10 +23,14 @@ pub fn config_text(model: &str) -> Option<Result<String>> {
         .then(|| std::fs::read_to_string(model).with_context(|| format!("cannot read config {model}")))
 }
 
-/// A preset name, or a TOML file.
+/// A preset name, or a TOML file (whose relative paths are relative to its directory).
 fn resolve_config(model: &str) -> Result<FitConfig> {
     match config_text(model) {
-        Some(text) => FitConfig::from_toml(&text?).map_err(|e| anyhow::anyhow!("{model}: {e}")),
+        Some(text) => {
+            let mut cfg = FitConfig::from_toml(&text?).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
+            cfg.resolve_files(Path::new(model).parent().unwrap_or(Path::new("")));
+            Ok(cfg)
+        }
         None => preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model))),
     }
 }
@@ -85,13 +89,15 @@ pub fn run(args: &FitArgs) -> Result<()> {
     } else if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         bail!("{} already exists and is not empty: choose a new --out, or add --resume to continue it", out.display());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
-
     tch::manual_seed(cfg.train.seed as i64);
     let norm = Normalizer::from_train(&ds).map_err(anyhow::Error::msg)?;
     let vs = nn::VarStore::new(device);
-    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &norm.mean_train_response(&ds));
+    // Built before the run directory exists: a frozen core that does not load leaves nothing.
+    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &norm.mean_train_response(&ds)).map_err(anyhow::Error::msg)?;
+    if !args.resume {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        run::save_config(out, &cfg).map_err(anyhow::Error::msg)?;
+    }
     let data = norm.train_data(&ds, device);
     let mut info = RunInfo {
         neurozoo: env!("CARGO_PKG_VERSION").to_string(),
@@ -115,6 +121,10 @@ pub fn run(args: &FitArgs) -> Result<()> {
         data.validation.len(),
         ds.n_units()
     );
+    if let Some(f) = &cfg.model.frozen_core {
+        let [c, h, w] = model.feature_shape();
+        eprintln!("frozen core: layer {:?} of {} ({c} × {h} × {w} features), not trained", f.layer, f.file.display());
+    }
     let start = Instant::now();
     let trainer = Trainer { model: &model, vs: &vs, cfg: &cfg.train, checkpoint_dir: Some(out.clone()) };
     let bar = ProgressBar::new(0)

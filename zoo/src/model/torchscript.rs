@@ -1,0 +1,74 @@
+//! `TorchScriptCore`: a user's PyTorch network (saved with `torch.jit.save`) as a fixed core.
+//!
+//! A layer is a method of the module: `forward`, or one exported with `@torch.jit.export`. It
+//! takes the image batch (B, C, H, W) and returns a feature map (B, C', h, w). The network runs
+//! in evaluation mode without gradients, and its parameters live outside any `VarStore`, so no
+//! optimiser ever sees them.
+
+use std::path::{Path, PathBuf};
+
+use tch::{CModule, Device, IValue, Kind, Tensor};
+
+pub struct TorchScriptCore {
+    module: CModule,
+    file: PathBuf,
+    layer: String,
+    /// (C', h, w) of the layer's output for the images the core was loaded for.
+    output_shape: [i64; 3],
+}
+
+impl TorchScriptCore {
+    /// Load `file` on `device` and check, on a blank batch of images of `input` = (C, H, W), that
+    /// `layer` exists and gives a feature map.
+    pub fn load(file: &Path, layer: &str, input: [usize; 3], device: Device) -> Result<TorchScriptCore, String> {
+        let mut module = CModule::load_on_device(file, device)
+            .map_err(|e| format!("cannot load TorchScript file {}: {}", file.display(), first_line(&e.to_string())))?;
+        module.set_eval();
+        let mut core = TorchScriptCore { module, file: file.to_path_buf(), layer: layer.to_string(), output_shape: [0; 3] };
+        let probe = Tensor::zeros([1, input[0] as i64, input[1] as i64, input[2] as i64], (Kind::Float, device));
+        let out = core.try_forward(&probe)?;
+        let s = out.size();
+        core.output_shape = [s[1], s[2], s[3]];
+        Ok(core)
+    }
+
+    /// The layer's output for `x`, checked to be (B, C', h, w).
+    fn try_forward(&self, x: &Tensor) -> Result<Tensor, String> {
+        let expected = "the layer must be `forward` or a method exported with @torch.jit.export that takes an image batch \
+                        (B, C, H, W) and returns a feature map (B, C', h, w)";
+        let out = tch::no_grad(|| self.module.method_is(&self.layer, &[IValue::Tensor(x.shallow_clone())])).map_err(|e| {
+            format!("{}: cannot run layer {:?}: {} ({expected})", self.file.display(), self.layer, first_line(&e.to_string()))
+        })?;
+        match out {
+            IValue::Tensor(t) if t.dim() == 4 => Ok(t),
+            IValue::Tensor(t) => Err(format!(
+                "{}: layer {:?} returns a tensor of shape {:?}, not a 4-D feature map ({expected})",
+                self.file.display(),
+                self.layer,
+                t.size()
+            )),
+            _ => Err(format!("{}: layer {:?} returns something other than a tensor ({expected})", self.file.display(), self.layer)),
+        }
+    }
+
+    /// The layer's output (B, C', h, w), without gradients.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        // `load` ran the layer on a batch of the same images, so only a broken device can fail here.
+        self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn output_shape(&self) -> [i64; 3] {
+        self.output_shape
+    }
+
+    /// The network's own parameters, by name (they stay as loaded).
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.module.named_parameters().unwrap_or_default()
+    }
+}
+
+/// libtorch's message without tch's prefix and the C++ backtrace after its first line.
+fn first_line(message: &str) -> &str {
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message).trim();
+    line.strip_prefix("Internal torch error: ").unwrap_or(line)
+}
