@@ -60,7 +60,8 @@ pub enum Command {
         /// With RUN: `core.K` (a core layer, flattened; `core` for a frozen core), `readout`
         /// (drive before the output nonlinearity) or `predicted` (predicted rates, the default).
         /// With a TorchScript file: `forward` (the default) or a method exported with
-        /// `@torch.jit.export`, flattened.
+        /// `@torch.jit.export`, flattened. Several, comma-separated (`core.0,core.1,predicted`),
+        /// give one representation each in the same file.
         #[arg(long)]
         layer: Option<String>,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]

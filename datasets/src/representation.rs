@@ -58,10 +58,10 @@ impl UniqueImages {
         self.trials.iter().map(|t| t[0]).collect()
     }
 
-    /// A file holding `representation` of these images, with the images as stimuli.
-    pub fn file(&self, representation: Representation, ds: &Dataset) -> RepresentationFile {
+    /// A file holding `representations` of these images, with the images as stimuli.
+    pub fn file(&self, representations: Vec<Representation>, ds: &Dataset) -> RepresentationFile {
         RepresentationFile {
-            representations: vec![representation],
+            representations,
             stimulus_ids: self.ids.clone(),
             stimuli: Some(ds.images.select(Axis(0), &self.first_trials())),
             arrays: Vec::new(),
@@ -87,7 +87,7 @@ impl RepresentationFile {
             trials[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / trials[i].len() as f32
         });
         let source = serde_json::json!({"kind": "responses", "file": source_file.display().to_string(), "averaged_over_repeats": true, "unit_ids": ds.units.ids});
-        images.file(Representation { name: "responses".into(), data, source: source.to_string() }, ds)
+        images.file(vec![Representation { name: "responses".into(), data, source: source.to_string() }], ds)
     }
 
     /// The representation called `name`, or the only one when `name` is `None`.

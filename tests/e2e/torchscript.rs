@@ -100,6 +100,21 @@ fn extract_runs_a_torchscript_file_as_a_feature_extractor() {
         .status
         .success());
     assert_eq!(RepresentationFile::read(&default).unwrap().get(Some("forward")).unwrap().data.dim(), (208, 8 * 14 * 14));
+
+    // Several layers in one file feed `compare`, which scores each against the responses.
+    let layers = dir.path().join("layers.h5");
+    assert!(extract(&fixture(), &data, "conv1,forward", &layers).status.success());
+    let names: Vec<String> = RepresentationFile::read(&layers).unwrap().representations.into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["conv1", "forward"]);
+    let cmp = dir.path().join("cmp");
+    let out = run(neurozoo1().arg("compare").arg(&layers).arg(&brain).args(["--bootstrap", "20", "--json", "--out"]).arg(&cmp));
+    assert!(out.status.success());
+    let summary = stdout_json(&out);
+    for layer in ["conv1", "forward"] {
+        for metric in ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"] {
+            assert!(summary["scores"][layer][metric]["score"].as_f64().is_some_and(f64::is_finite), "{layer} {metric}: {summary}");
+        }
+    }
 }
 
 /// A layer the network does not have stops fit (before the run directory exists) and extract,
