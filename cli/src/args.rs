@@ -89,9 +89,14 @@ pub enum Command {
         /// Output directory.
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
-        /// Upper bound on the demo fit's epochs (early stopping usually ends it sooner).
-        #[arg(long, default_value_t = 40)]
-        max_epochs: usize,
+        /// Upper bound on each fit's epochs (early stopping may end it sooner); default 20, 2
+        /// with --quick.
+        #[arg(long)]
+        max_epochs: Option<usize>,
+        /// A reduced run (a small population, few epochs and resamples) that checks the whole
+        /// pipeline in about a minute; its numbers mean little.
+        #[arg(long)]
+        quick: bool,
     },
 }
 

@@ -1,104 +1,458 @@
-//! `neurozoo demo`: the pipeline on built-in simulated data, written under one directory.
+//! `neurozoo demo`: the whole pipeline on built-in simulated data, written under one directory
+//! with a report page that shows every figure and links every table.
 //!
 //! ```text
-//! OUT/doctor.json        the environment (libtorch, CUDA, HDF5)
-//! OUT/v1.h5              a default simulated V1 population with ground truth
-//! OUT/klindt2017/        a factorised-readout CNN fitted to it (a `fit` run directory)
-//! OUT/eval.json          that model's metrics per tier, against the recorded repeats and
-//!                        against the simulation's ground truth
-//! OUT/responses.h5       representation files: the recorded responses averaged over repeats,
-//! OUT/predicted.h5       and the model's predictions, row by row the same images
-//! OUT/summary-*/         the `summary` plugin on each: per-unit tables and a histogram
+//! OUT/index.html          the report: a section per step, its figures and tables
+//! OUT/doctor.json         the environment (libtorch, CUDA, HDF5)
+//! OUT/v1.h5               a simulated V1 population with ground truth
+//! OUT/runs/<model>/       klindt2017 and the baselines (gaussian, full, ln), `fit` run directories
+//! OUT/eval/               each model's `eval --json`; models.{parquet,csv,png,svg} side by side
+//! OUT/responses.h5        the recorded responses (averaged over repeats, with oracle correlations)
+//! OUT/layers.h5           klindt2017's core layers and predictions for the same images
+//! OUT/sparse/             the `sparse-coding` plugin on the responses (a learned dictionary)
+//! OUT/superposition/      the `superposition` plugin: k-means, PCA, ICA, dictionary and random
+//!                         directions in response space
+//! OUT/interpretability/   the `interpretability` plugin on units and directions
+//! OUT/compare/            `compare layers.h5 responses.h5`: predictivity, CKA, RSA per layer
 //! ```
 //!
 //! The demo owns OUT: running it again replaces what an earlier demo wrote there.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use neurozoo_analysis::compare::CompareParams;
+use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::static_h5;
+use serde_json::{json, Value};
 
+use crate::report::{self, Section};
 use crate::{doctor, torch};
 
-pub fn run(out: &Path, max_epochs: usize) -> Result<()> {
+/// The models the demo fits: the paper's model first, then the baselines.
+const MODELS: [&str; 4] = ["klindt2017", "gaussian", "full", "ln"];
+
+/// The layers of klindt2017 that `compare` scores.
+const LAYERS: &str = "core.0,core.1,core.2,predicted";
+
+/// How big the demo is: the full one (about five minutes on 2 CPU cores) or `--quick` (for tests).
+struct Size {
+    population: V1Config,
+    max_epochs: usize,
+    sparse_epochs: usize,
+    bootstrap: usize,
+    max_stimuli: usize,
+    trials: usize,
+}
+
+impl Size {
+    fn new(quick: bool, max_epochs: Option<usize>) -> Size {
+        let population = if quick {
+            V1Config { n_units: 24, n_train: 300, n_validation: 60, n_test: 20, n_final_test: 0, repeats: 5, ..V1Config::default() }
+        } else {
+            V1Config { n_units: 100, n_train: 2000, n_validation: 300, n_test: 50, n_final_test: 25, ..V1Config::default() }
+        };
+        let (epochs, sparse_epochs, bootstrap, max_stimuli, trials) = if quick { (2, 20, 20, 200, 5) } else { (20, 150, 200, 600, 20) };
+        Size { population, max_epochs: max_epochs.unwrap_or(epochs), sparse_epochs, bootstrap, max_stimuli, trials }
+    }
+}
+
+pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
+    let started = Instant::now();
+    let size = Size::new(quick, max_epochs);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let (report, torch_error) = doctor::report();
-    let path = out.join("doctor.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+    for old in [
+        "index.html",
+        "doctor.json",
+        "v1.h5",
+        "runs",
+        "eval",
+        "responses.h5",
+        "layers.h5",
+        "sparse",
+        "superposition",
+        "interpretability",
+        "compare",
+    ] {
+        remove(&out.join(old))?;
+    }
+    let mut sections = Vec::new();
+    let step = |n: usize, what: &str| eprintln!("demo {n}/8 ({:.0} s): {what}", started.elapsed().as_secs_f64());
+
+    step(1, "environment");
+    let (doctor_report, torch_error) = doctor::report();
+    std::fs::write(out.join("doctor.json"), serde_json::to_string_pretty(&doctor_report)?).context("cannot write doctor.json")?;
     if let Some(e) = torch_error {
         bail!("{e}");
     }
-    eprintln!("demo 1/4: environment report in {}", path.display());
+    sections.push(Section {
+        title: "Environment".into(),
+        text: vec![format!(
+            "neurozoo {} with libtorch {} ({} intra-op threads, CUDA {}) and HDF5 {}; the full report is doctor.json.",
+            env!("CARGO_PKG_VERSION"),
+            doctor_report["torch"]["version_full"].as_str().unwrap_or("?"),
+            doctor_report["torch"]["threads"],
+            if doctor_report["torch"]["cuda_available"] == true { "available" } else { "not available" },
+            doctor_report["hdf5"].as_str().unwrap_or("?"),
+        )],
+        files: vec!["doctor.json".into()],
+    });
 
+    step(2, "simulating a V1 population");
     let data = out.join("v1.h5");
-    static_h5::write(&v1::simulate(&V1Config::default())?, &data)?;
-    eprintln!("demo 2/4: simulated V1 population (default `data simulate v1`) in {}", data.display());
+    let p = &size.population;
+    static_h5::write(&v1::simulate(p)?, &data)?;
+    sections.push(Section {
+        title: "Simulated V1 population".into(),
+        text: vec![format!(
+            "{} model neurons of four cell types (simple cells at 0° and 60°, a complex cell at 120°, a centre-surround cell), each \
+             type tiled over the visual field, respond with Poisson noise to {}×{} naturalistic (1/f) images: {} training and {} \
+             validation images shown once, {} test images shown {} times each, whose repeats give each neuron's noise ceiling. The \
+             file (v1.h5) has the neuralpredictors static layout plus the ground truth: noiseless rates, receptive-field positions \
+             and cell types.",
+            p.n_units,
+            p.height,
+            p.width,
+            p.n_train,
+            p.n_validation,
+            p.n_test + p.n_final_test,
+            p.repeats
+        )],
+        files: vec!["v1.h5".into()],
+    });
 
-    let run = out.join("klindt2017");
-    let eval = out.join("eval.json");
-    let summaries = [out.join("summary-responses"), out.join("summary-predicted")];
-    for old in [&run, &eval, &summaries[0], &summaries[1]] {
-        if old.is_dir() {
-            std::fs::remove_dir_all(old).with_context(|| format!("cannot replace {}", old.display()))?;
-        } else if old.exists() {
-            std::fs::remove_file(old).with_context(|| format!("cannot replace {}", old.display()))?;
+    step(3, "fitting klindt2017 and the baselines");
+    let mut evals = Vec::new();
+    std::fs::create_dir_all(out.join("eval")).context("cannot create eval/")?;
+    for model in MODELS {
+        let run = out.join("runs").join(model);
+        eprintln!("demo: fitting {model} (at most {} epochs)", size.max_epochs);
+        let epochs = size.max_epochs.to_string();
+        worker(
+            &[
+                OsStr::new("fit"),
+                model.as_ref(),
+                "--data".as_ref(),
+                data.as_os_str(),
+                "--out".as_ref(),
+                run.as_os_str(),
+                "--max-epochs".as_ref(),
+                epochs.as_ref(),
+            ],
+            "fit",
+        )?;
+        let output = torch::output([OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()])?;
+        if !output.status.success() {
+            bail!("the demo evaluation of {model} failed ({})", output.status);
         }
+        let metrics: Value = serde_json::from_slice(&output.stdout).context("eval printed no JSON")?;
+        std::fs::write(out.join("eval").join(format!("{model}.json")), serde_json::to_string_pretty(&metrics)?)?;
+        evals.push((model, metrics));
     }
-    eprintln!("demo 3/4: fitting klindt2017 (at most {max_epochs} epochs) to {}", data.display());
-    let epochs = max_epochs.to_string();
-    let status = torch::run([
-        "fit".as_ref(),
-        "klindt2017".as_ref(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--out".as_ref(),
-        run.as_os_str(),
-        "--max-epochs".as_ref(),
-        epochs.as_ref() as &std::ffi::OsStr,
-    ])?;
-    if !status.success() {
-        bail!("the demo fit failed ({status})");
-    }
-    let output = torch::output(["eval".as_ref(), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()])?;
-    if !output.status.success() {
-        bail!("the demo evaluation failed ({})", output.status);
-    }
-    let metrics: serde_json::Value = serde_json::from_slice(&output.stdout).context("eval printed no JSON")?;
-    std::fs::write(&eval, serde_json::to_string_pretty(&metrics)?).with_context(|| format!("cannot write {}", eval.display()))?;
+    let eval_files = models_table(&out.join("eval"), &evals)?;
+    let curves = training_curves(out)?;
+    let test = |m: usize, key: &str| evals[m].1["test"][key].as_f64().unwrap_or(f64::NAN);
+    let rf = &evals[0].1["rf_recovery"];
+    sections.push(Section {
+        title: "Fitting klindt2017 and the baselines".into(),
+        text: vec![
+            format!(
+                "Each model was fitted with Adam on the Poisson loss, early stopping on validation correlation (at most {} epochs). \
+                 klindt2017 is a three-layer CNN core with the factorised what × where readout (Klindt et al. 2017); gaussian has the \
+                 same core with a Gaussian readout (Lurz et al. 2021), full a dense readout, ln is a linear-nonlinear model.",
+                size.max_epochs
+            ),
+            format!(
+                "On the test images, klindt2017 reaches single-trial correlation {:.3} against an oracle of {:.3}, FEVE {:.3}, and its \
+                 predictions explain {:.3} of the variance of the noiseless ground truth (gaussian {:.3}, full {:.3}, ln {:.3}). Its \
+                 readout finds each neuron's receptive field {} px from the true one (median), {} px after removing each cell type's \
+                 shift.",
+                test(0, "correlation"),
+                test(0, "oracle_correlation"),
+                test(0, "feve"),
+                test(0, "fev_ground_truth"),
+                test(1, "fev_ground_truth"),
+                test(2, "fev_ground_truth"),
+                test(3, "fev_ground_truth"),
+                number(&rf["median_error_px"]),
+                number(&rf["aligned_median_error_px"]),
+            ),
+        ],
+        files: [
+            eval_files,
+            curves,
+            MODELS.iter().map(|m| Path::new("eval").join(format!("{m}.json"))).collect(),
+            MODELS.iter().map(|m| report::outputs(out, &Path::new("runs").join(m))).collect::<Result<Vec<_>>>()?.concat(),
+        ]
+        .concat(),
+    });
 
-    eprintln!("demo 4/4: representations of the recorded and the predicted responses, summarised by the `summary` plugin");
-    let (responses, predicted) = (out.join("responses.h5"), out.join("predicted.h5"));
+    step(4, "extracting representations");
+    let (responses, layers) = (out.join("responses.h5"), out.join("layers.h5"));
     crate::analyze::extract_responses(&data, &responses)?;
-    let status =
-        torch::run(["extract".as_ref(), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--out".as_ref(), predicted.as_os_str()])?;
-    if !status.success() {
-        bail!("the demo extraction failed ({status})");
-    }
-    for (repr, dir) in [&responses, &predicted].into_iter().zip(&summaries) {
-        crate::analyze::analyze(&crate::args::AnalyzeArgs {
-            plugin: "summary".into(),
-            repr: repr.clone(),
-            name: None,
-            out: dir.clone(),
-            arrays: Vec::new(),
-            params: Vec::new(),
-            seed: 0,
-            isolate: false,
-        })?;
-    }
+    let run = out.join("runs").join(MODELS[0]);
+    worker(
+        &[
+            OsStr::new("extract"),
+            run.as_os_str(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--layer".as_ref(),
+            LAYERS.as_ref(),
+            "--out".as_ref(),
+            layers.as_os_str(),
+        ],
+        "extraction",
+    )?;
+    sections.push(Section {
+        title: "Representations".into(),
+        text: vec![format!(
+            "responses.h5 holds the recorded responses of the {} distinct images (averaged over repeats) with each neuron's oracle \
+             correlation; layers.h5 holds klindt2017's representation of the same images at {} — one row per image, aligned by image id.",
+            p.n_train + p.n_validation + p.n_test + p.n_final_test,
+            LAYERS.replace(',', ", ")
+        )],
+        files: vec!["responses.h5".into(), "layers.h5".into()],
+    });
 
-    let test = &metrics["test"];
-    let num = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"));
-    println!("demo: klindt2017 on simulated V1, test tier ({})", eval.display());
-    println!("  single-trial correlation     {}", num(&test["correlation"]));
-    println!("  correlation to average       {}", num(&test["correlation_to_average"]));
-    println!("  oracle correlation (ceiling) {}", num(&test["oracle_correlation"]));
-    println!("  FEVE                         {}", num(&test["feve"]));
-    println!("  FEV vs ground truth          {}", num(&test["fev_ground_truth"]));
-    let rf = &metrics["rf_recovery"];
-    let pct = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{:.0}%", 100.0 * x));
-    println!("  RF location error (median)   {} px, {} within 1 px", num(&rf["median_error_px"]), pct(&rf["within_1px"]));
-    println!("    up to each cell type's shift {} px, {} within 1 px", num(&rf["aligned_median_error_px"]), pct(&rf["aligned_within_1px"]));
+    step(5, "sparse coding of the responses");
+    let sparse = out.join("sparse");
+    analyze("sparse-coding", &responses, &sparse, &[], &[("epochs", size.sparse_epochs.to_string()), ("restarts", "2".into())])?;
+    let scores = csv_rows(&sparse.join("scores.csv"))?;
+    sections.push(Section {
+        title: "Sparse coding".into(),
+        text: vec![format!(
+            "The sparse-coding plugin learned a dictionary of {} atoms for the population responses (FISTA inference, L1 weight 0.1, \
+             {} epochs): reconstruction error {} with {} active atoms per image on average. Its atoms are the candidate features the \
+             next step compares with other directions.",
+            2 * p.n_units,
+            size.sparse_epochs,
+            field(&scores, 0, "mse"),
+            field(&scores, 0, "l0"),
+        )],
+        files: report::outputs(out, Path::new("sparse"))?,
+    });
+
+    step(6, "superposition directions");
+    let superposition = out.join("superposition");
+    analyze("superposition", &responses, &superposition, &[sparse.join("arrays.h5")], &[])?;
+    let directions = csv_rows(&superposition.join("directions.csv"))?;
+    let kurtosis = |method: &str| mean_of(&directions, "method", method, "kurtosis");
+    sections.push(Section {
+        title: "Superposition".into(),
+        text: vec![format!(
+            "Directions in response space from k-means (Klindt et al. 2023), PCA, ICA, the learned dictionary and random directions. \
+             Features carried by several neurons show as heavy-tailed projections: mean excess kurtosis k-means {:.2}, ICA {:.2}, \
+             dictionary {:.2}, PCA {:.2}, random {:.2}.",
+            kurtosis("kmeans"),
+            kurtosis("ica"),
+            kurtosis("dictionary"),
+            kurtosis("pca"),
+            kurtosis("random")
+        )],
+        files: report::outputs(out, Path::new("superposition"))?,
+    });
+
+    step(7, "interpretability");
+    let interpretability = out.join("interpretability");
+    analyze("interpretability", &responses, &interpretability, &[superposition.join("arrays.h5")], &[("trials", size.trials.to_string())])?;
+    let summary = csv_rows(&interpretability.join("summary.csv"))?;
+    let ii: Vec<String> = summary.iter().map(|r| format!("{} {}", r["target"], short(&r["mean_ii"]))).collect();
+    let chance: Vec<String> = summary.iter().map(|r| short(&r["chance_ii"])).collect();
+    sections.push(Section {
+        title: "Interpretability".into(),
+        text: vec![format!(
+            "Automated 2AFC interpretability (Zimmermann et al.'s II with an oriented filter-energy image similarity): for each neuron \
+             or direction, can the query images be told apart by how much they resemble its maximally and minimally activating \
+             references? Mean II: {}. The same scores with activations shuffled across images (chance): {}.",
+            ii.join(", "),
+            chance.join(", ")
+        )],
+        files: report::outputs(out, Path::new("interpretability"))?,
+    });
+
+    step(8, "comparing model layers with the responses");
+    let compared = out.join("compare");
+    let params = CompareParams { bootstrap: size.bootstrap, max_stimuli: size.max_stimuli, ..CompareParams::default() };
+    let cmp = neurozoo_analysis::compare::compare(&layers, &responses, &compared, None, &params).map_err(anyhow::Error::msg)?;
+    let score = |layer: &str, metric: &str| {
+        let s = &cmp["scores"][layer][metric];
+        format!("{} [{}, {}]", number(&s["score"]), number(&s["ci_low"]), number(&s["ci_high"]))
+    };
+    sections.push(Section {
+        title: "Brain vs model".into(),
+        text: vec![
+            format!(
+                "Each klindt2017 layer against the responses on {} images ({} bootstrap resamples, 95% intervals in brackets). Ridge \
+                 predictivity as a fraction of the oracle: {}. Linear CKA (debiased): {}. RSA: {}.",
+                cmp["n_stimuli"],
+                size.bootstrap,
+                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "predictivity_normalised"))).collect::<Vec<_>>().join(", "),
+                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "linear_cka"))).collect::<Vec<_>>().join(", "),
+                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "rsa"))).collect::<Vec<_>>().join(", "),
+            ),
+            "The core's first layer is linear filtering, which a ridge readout of the responses can only partly use; deeper layers \
+             and the predicted rates carry the nonlinearities (rectification, phase invariance) the simulated cells have."
+                .into(),
+        ],
+        files: report::outputs(out, Path::new("compare"))?,
+    });
+
+    let index = report::write(
+        out,
+        "neurozoo demo report",
+        &format!(
+            "The whole pipeline on a simulated V1 population, run by `neurozoo demo{}` in {:.0} s. Each section says what a step did \
+             and what it measured; figures open as PNG (SVG beside), tables as Parquet and CSV.",
+            if quick { " --quick" } else { "" },
+            started.elapsed().as_secs_f64()
+        ),
+        &sections,
+    )?;
+
+    println!("demo: klindt2017 on simulated V1, test tier");
+    println!("  single-trial correlation     {:.3}", test(0, "correlation"));
+    println!("  oracle correlation (ceiling) {:.3}", test(0, "oracle_correlation"));
+    println!("  FEVE                         {:.3}", test(0, "feve"));
+    println!(
+        "  FEV vs ground truth          {:.3}  (gaussian {:.3}, full {:.3}, ln {:.3})",
+        test(0, "fev_ground_truth"),
+        test(1, "fev_ground_truth"),
+        test(2, "fev_ground_truth"),
+        test(3, "fev_ground_truth")
+    );
+    println!(
+        "  RF location error (median)   {} px, {} px after each cell type's shift",
+        number(&rf["median_error_px"]),
+        number(&rf["aligned_median_error_px"])
+    );
+    println!(
+        "  fraction of oracle by layer  {}",
+        LAYERS
+            .split(',')
+            .map(|l| format!("{l} {}", number(&cmp["scores"][l]["predictivity_normalised"]["score"])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("  mean II                      {}", ii.join(", "));
+    println!("report: {} ({:.0} s)", index.display(), started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn remove(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        std::fs::remove_dir_all(path).with_context(|| format!("cannot replace {}", path.display()))
+    } else if path.exists() {
+        std::fs::remove_file(path).with_context(|| format!("cannot replace {}", path.display()))
+    } else {
+        Ok(())
+    }
+}
+
+fn worker(args: &[&OsStr], what: &str) -> Result<()> {
+    let status = torch::run(args)?;
+    if !status.success() {
+        bail!("the demo {what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// A plugin run in a child process, so that a crash there leaves the demo's other results.
+fn analyze(plugin: &str, repr: &Path, out: &Path, arrays: &[PathBuf], params: &[(&str, String)]) -> Result<()> {
+    crate::analyze::analyze(&crate::args::AnalyzeArgs {
+        plugin: plugin.into(),
+        repr: repr.to_path_buf(),
+        name: None,
+        out: out.to_path_buf(),
+        arrays: arrays.to_vec(),
+        params: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        seed: 0,
+        isolate: true,
+    })
+}
+
+fn number(v: &Value) -> String {
+    v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"))
+}
+
+fn short(s: &str) -> String {
+    s.parse::<f64>().map_or(s.to_string(), |x| format!("{x:.3}"))
+}
+
+/// Rows of one of our own CSV tables (no quoted commas in them), header → value.
+fn csv_rows(path: &Path) -> Result<Vec<HashMap<String, String>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    Ok(lines.map(|l| header.iter().map(|h| h.to_string()).zip(l.split(',').map(str::to_string)).collect()).collect())
+}
+
+fn field(rows: &[HashMap<String, String>], row: usize, key: &str) -> String {
+    rows.get(row).and_then(|r| r.get(key)).map_or("n/a".to_string(), |v| short(v))
+}
+
+fn mean_of(rows: &[HashMap<String, String>], by: &str, value: &str, key: &str) -> f64 {
+    let v: Vec<f64> = rows.iter().filter(|r| r.get(by).is_some_and(|b| b == value)).filter_map(|r| r.get(key)?.parse().ok()).collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Each model's test metrics in one table and one figure.
+fn models_table(dir: &Path, evals: &[(&str, Value)]) -> Result<Vec<PathBuf>> {
+    const METRICS: [(&str, &str); 4] = [
+        ("correlation", "single-trial correlation"),
+        ("oracle_correlation", "oracle correlation"),
+        ("feve", "FEVE"),
+        ("fev_ground_truth", "FEV vs ground truth"),
+    ];
+    let get = |e: &Value, key: &str| e["test"][key].as_f64();
+    let mut table = Table::new().str("model", evals.iter().map(|(m, _)| m.to_string()).collect());
+    for (key, _) in METRICS {
+        table = table.column(key, ColumnValues::F64(evals.iter().map(|(_, e)| get(e, key)).collect()));
+    }
+    table = table
+        .column("rf_median_error_px", ColumnValues::F64(evals.iter().map(|(_, e)| e["rf_recovery"]["median_error_px"].as_f64()).collect()));
+    let mut files = write_table(&table, dir, "models").map_err(anyhow::Error::msg)?.to_vec();
+    let series: Vec<Value> = METRICS
+        .iter()
+        .map(|(key, label)| {
+            let points: Vec<Value> = evals.iter().enumerate().filter_map(|(i, (_, e))| Some(json!([i, get(e, key)?]))).collect();
+            json!({"name": label, "points": points})
+        })
+        .collect();
+    let spec = json!({
+        "kind": "scatter",
+        "title": "test-set metrics per model",
+        "x_label": "model",
+        "y_label": "score",
+        "x_ticks": evals.iter().map(|(m, _)| m).collect::<Vec<_>>(),
+        "series": series,
+    });
+    files.extend(neurozoo_analysis::figures::draw(&spec, dir, "models").map_err(anyhow::Error::msg)?);
+    // The report shows the PNG and links its SVG itself.
+    Ok(files
+        .iter()
+        .filter(|f| f.extension() != Some(OsStr::new("svg")))
+        .map(|f| Path::new("eval").join(f.file_name().expect("a file")))
+        .collect())
+}
+
+/// Validation correlation per epoch of every model, from the runs' metrics tables.
+fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
+    let mut series = Vec::new();
+    for model in MODELS {
+        let rows = csv_rows(&out.join("runs").join(model).join("metrics.csv"))?;
+        let points: Vec<Value> = rows
+            .iter()
+            .filter_map(|r| Some(json!([r.get("epoch")?.parse::<f64>().ok()?, r.get("validation_correlation")?.parse::<f64>().ok()?])))
+            .collect();
+        series.push(json!({"name": model, "points": points}));
+    }
+    let spec = json!({"kind": "line", "title": "validation correlation during training", "x_label": "epoch", "y_label": "validation correlation", "series": series});
+    let dir = out.join("eval");
+    neurozoo_analysis::figures::draw(&spec, &dir, "training").map_err(anyhow::Error::msg)?;
+    Ok(vec!["eval/training.png".into()])
 }

@@ -10,5 +10,6 @@ pub mod args;
 pub mod data;
 pub mod demo;
 pub mod doctor;
+pub mod report;
 pub mod scaffold;
 pub mod torch;

@@ -22,7 +22,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
-        Command::Demo { out, max_epochs } => neurozoo_cli::demo::run(&out, max_epochs),
+        Command::Demo { out, max_epochs, quick } => neurozoo_cli::demo::run(&out, max_epochs, quick),
         Command::Extract { run: None, layer: Some(layer), .. } => {
             anyhow::bail!(
                 "--layer {layer} reads a model: give the run directory or TorchScript file (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod compare;
 mod data;
+mod demo;
 mod doctor;
 mod fit;
 mod interpretability;
