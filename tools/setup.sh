@@ -2,6 +2,8 @@
 # Idempotent setup: a local .venv with the pinned libtorch (PyPI torch 2.11.0) and CMake, the
 # .venv/libtorch link that .cargo/config.toml points LIBTORCH at, and cargo-nextest.
 # Skips every step whose result is already there; re-runs pip when tools/requirements.txt changes.
+# With --browser (what `make test` passes) also Debian's Chromium, which renders the demo's report
+# page in the tests; set CHROMIUM=/path/to/chromium to use another one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,4 +38,18 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "setup: installing cargo-nextest"
     cargo install --locked cargo-nextest
+fi
+
+if [ "${1:-}" = "--browser" ] && [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        sudo=""
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo="sudo -n"
+    else
+        echo "setup: no chromium and no root to install it: the report rendering test will fail (install Debian's chromium or set CHROMIUM)" >&2
+        exit 0
+    fi
+    echo "setup: installing Debian's chromium (renders the demo report in the tests)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi

@@ -295,9 +295,15 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
                 LAYERS.split(',').map(|l| format!("{l} {}", score(l, "linear_cka"))).collect::<Vec<_>>().join(", "),
                 LAYERS.split(',').map(|l| format!("{l} {}", score(l, "rsa"))).collect::<Vec<_>>().join(", "),
             ),
-            "The core's first layer is linear filtering, which a ridge readout of the responses can only partly use; deeper layers \
-             and the predicted rates carry the nonlinearities (rectification, phase invariance) the simulated cells have."
-                .into(),
+            {
+                let fraction = |l: &str| cmp["scores"][l]["predictivity_normalised"]["score"].as_f64().unwrap_or(f64::NAN);
+                let best = LAYERS.split(',').max_by(|a, b| fraction(a).total_cmp(&fraction(b))).expect("layers");
+                format!(
+                    "The layer that predicts the neurons best is {best} ({:.3} of the oracle); scores.png shows every measure per \
+                     layer, predictivity_vs_oracle.png each neuron of that layer against its noise ceiling.",
+                    fraction(best)
+                )
+            },
         ],
         files: report::outputs(out, Path::new("compare"))?,
     });
