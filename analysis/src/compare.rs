@@ -5,7 +5,11 @@
 //! - **ridge predictivity**: each unit of B predicted from A by cross-validated ridge regression
 //!   ([`ridge_predictivity`]); the score is the mean Pearson r over units, and, when B carries
 //!   each unit's noise ceiling (the `oracle_correlation` array that `neurozoo extract` writes for
-//!   recorded responses), the **fraction of oracle**: mean r over mean ceiling;
+//!   recorded responses), the **fraction of oracle**: mean r over mean ceiling. The ceiling is
+//!   the single-trial oracle, and r is measured against B's rows, which for a repeated image
+//!   are averages over its repeats: the ratio is a fraction of oracle when most images were
+//!   shown once (the static datasets' train and validation tiers), and overstates it when most
+//!   rows are averages;
 //! - **CKA**, linear and RBF (Kornblith et al. 2019), with the unbiased HSIC estimator (Song et
 //!   al. 2012): the plain estimator grows as stimuli get fewer, and a bootstrap resample, which
 //!   repeats stimuli, inflates it further (measured: 0.05 for unrelated representations, its
@@ -30,8 +34,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
+use neurozoo_metrics::paired_correlations;
 use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, gram_rbf, rdm_matrix, ridge_predictivity, rsa_of_rdms};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -86,7 +91,7 @@ impl CompareParams {
             return Err(format!("--folds {}: must be at least 2", self.folds));
         }
         if self.alphas.is_empty() || self.alphas.iter().any(|a| !(*a > 0.0 && a.is_finite())) {
-            return Err(format!("--alphas {:?}: must be finite numbers > 0", self.alphas));
+            return Err(format!("ridge penalties {:?}: must be finite numbers > 0", self.alphas));
         }
         if !(self.rbf_threshold > 0.0 && self.rbf_threshold.is_finite()) {
             return Err(format!("--rbf-threshold {}: must be a finite number > 0", self.rbf_threshold));
@@ -95,7 +100,7 @@ impl CompareParams {
             return Err(format!("--max-stimuli {}: must be at least 10", self.max_stimuli));
         }
         if n < 2 * self.folds.max(5) {
-            return Err(format!("only {n} stimuli in common: too few to compare with {} folds", self.folds));
+            return Err(format!("only {n} stimuli to compare (in common, at most --max-stimuli): too few for {} folds", self.folds));
         }
         Ok(())
     }
@@ -117,6 +122,9 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     let file_a = RepresentationFile::read(a).map_err(|e| e.to_string())?;
     let file_b = RepresentationFile::read(b).map_err(|e| e.to_string())?;
     let target = file_b.get(b_name).map_err(|e| format!("{}: {e}", b.display()))?;
+    for (path, file) in [(a, &file_a), (b, &file_b)] {
+        check_input(path, file)?;
+    }
     let ceiling = match file_b.arrays.iter().find(|(n, _)| n == CEILING) {
         Some((_, c)) if c.len() == target.data.ncols() => Some(c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()),
         Some((_, c)) => {
@@ -128,7 +136,6 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     // Rows: B's stimuli that A has too, in B's order; then a seeded subset, kept in that order.
     let in_a: HashMap<i64, usize> = file_a.stimulus_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     let common: Vec<(usize, usize)> = file_b.stimulus_ids.iter().enumerate().filter_map(|(j, id)| in_a.get(id).map(|&i| (i, j))).collect();
-    params.check(common.len()).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let rows: Vec<(usize, usize)> = if common.len() > params.max_stimuli {
         let mut keep = rand::seq::index::sample(&mut rng, common.len(), params.max_stimuli).into_vec();
@@ -138,6 +145,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         common.clone()
     };
     let n = rows.len();
+    params.check(n).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
 
     if out.exists() && std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?.next().is_some() {
@@ -158,7 +166,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         bar.set_message(rep.name.clone());
         let x = pick(rep, |&(i, _)| i);
         let ridge = ridge_predictivity(x.view(), y.view(), &params.alphas, params.folds);
-        let mean_r = |s: &[usize]| mean(&column_correlations_at(ridge.predictions.view(), y.view(), s));
+        let mean_r = |s: &[usize]| mean(&paired_correlations(ridge.predictions.select(Axis(0), s).view(), y.select(Axis(0), s).view()));
         let all: Vec<usize> = (0..n).collect();
         let mut add = |metric: &'static str, statistic: &dyn Fn(&[usize]) -> f64| {
             let values: Vec<f64> = resamples.iter().map(|s| statistic(s)).collect();
@@ -224,6 +232,29 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     Ok(summary)
 }
 
+/// Refuse what would give meaningless scores or panics later: a representation without units,
+/// a value that is not finite, a stimulus id twice (rows are matched by id).
+fn check_input(path: &Path, file: &RepresentationFile) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(id) = file.stimulus_ids.iter().find(|id| !seen.insert(**id)) {
+        return Err(format!("{}: stimulus id {id} appears twice in stimulus_ids", path.display()));
+    }
+    for r in &file.representations {
+        if r.data.ncols() == 0 {
+            return Err(format!("{}: representations/{} has no units", path.display(), r.name));
+        }
+        if let Some(((row, unit), v)) = r.data.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("{}: representations/{} is {v} at stimulus row {row}, unit {unit}", path.display(), r.name));
+        }
+    }
+    if let Some((_, c)) = file.arrays.iter().find(|(n, _)| n == CEILING) {
+        if let Some(v) = c.iter().find(|v| !v.is_finite()) {
+            return Err(format!("{}: arrays/{CEILING} holds {v}", path.display()));
+        }
+    }
+    Ok(())
+}
+
 /// A JSON number, or null for NaN (no bootstrap, or a constant resample).
 fn finite(v: f64) -> Value {
     if v.is_finite() {
@@ -248,22 +279,6 @@ fn distinct(s: &[usize]) -> Vec<usize> {
 /// Rows and columns `s` of a square matrix.
 fn square(m: &Array2<f64>, s: &[usize]) -> Array2<f64> {
     m.select(Axis(0), s).select(Axis(1), s)
-}
-
-/// Pearson r of each column of `a` with the same column of `b`, over rows `s` (0 for a constant
-/// column).
-fn column_correlations_at(a: ArrayView2<f64>, b: ArrayView2<f64>, s: &[usize]) -> Vec<f64> {
-    let r = |x: ArrayView1<f64>, y: ArrayView1<f64>| {
-        let (x, y): (Array1<f64>, Array1<f64>) = (s.iter().map(|&i| x[i]).collect(), s.iter().map(|&i| y[i]).collect());
-        let (x, y) = (&x - x.mean().unwrap_or(0.0), &y - y.mean().unwrap_or(0.0));
-        let d = (x.dot(&x) * y.dot(&y)).sqrt();
-        if d > 0.0 {
-            x.dot(&y) / d
-        } else {
-            0.0
-        }
-    };
-    a.columns().into_iter().zip(b.columns()).map(|(x, y)| r(x, y)).collect()
 }
 
 /// The 2.5th and 97.5th percentiles (linear interpolation, as numpy), NaN without values.
@@ -350,7 +365,7 @@ fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Value {
         .map(|(m, label)| {
             let points: Vec<Value> = scores
                 .iter()
-                .filter(|s| s.metric == *m)
+                .filter(|s| s.metric == *m && s.value.is_finite())
                 .map(|s| {
                     let x = names.iter().position(|n| *n == s.representation).expect("a known representation") as f64;
                     if s.low.is_finite() && s.high.is_finite() {
@@ -398,15 +413,5 @@ mod tests {
         let (lo, hi) = percentile_interval((0..=10).map(f64::from).collect());
         assert!((lo - 0.25).abs() < 1e-12 && (hi - 9.75).abs() < 1e-12, "{lo} {hi}");
         assert!(percentile_interval(vec![f64::NAN]).0.is_nan());
-    }
-
-    #[test]
-    fn correlations_at_rows_follow_the_resample() {
-        let a = Array2::from_shape_fn((6, 2), |(i, j)| (i * (j + 1)) as f64);
-        let b = Array2::from_shape_fn((6, 2), |(i, j)| if j == 0 { i as f64 } else { -((i * i) as f64) });
-        let r = column_correlations_at(a.view(), b.view(), &[0, 1, 2, 3, 4, 5]);
-        assert!((r[0] - 1.0).abs() < 1e-12 && r[1] < -0.9);
-        // A resample of one repeated row has no variance: 0, not NaN.
-        assert_eq!(column_correlations_at(a.view(), b.view(), &[2, 2, 2])[0], 0.0);
     }
 }

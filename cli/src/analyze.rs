@@ -9,16 +9,17 @@ use ndarray::{Array2, ArrayD, Axis};
 use neurozoo_analysis::compare::{self, CompareParams};
 use neurozoo_analysis::plugin::{self, Plugin, RunInput, MANIFEST};
 use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
-use neurozoo_zoo::measures::oracle_corr_jackknife;
+use neurozoo_datasets::Tier;
+use neurozoo_metrics::measures::oracle_corr_jackknife;
 use serde_json::{json, Value};
 
 use crate::args::{AnalyzeArgs, CompareArgs, PluginsCommand};
 
 /// The recorded responses as a representation file, with each unit's noise ceiling (the
 /// jackknife oracle correlation over the images shown more than once) for `compare`.
-pub fn extract_responses(data: &Path, out: &Path) -> Result<()> {
+pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier]) -> Result<()> {
     let ds = neurozoo_datasets::load(data)?;
-    let mut file = RepresentationFile::from_responses(&ds, data);
+    let mut file = RepresentationFile::from_responses(&ds, data, tiers);
     let repeated: Vec<Array2<f64>> =
         UniqueImages::of(&ds).trials.iter().filter(|t| t.len() > 1).map(|t| ds.responses.select(Axis(0), t).mapv(f64::from)).collect();
     if !repeated.is_empty() {

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use neurozoo_analysis::compare::CompareParams;
+use neurozoo_datasets::Tier;
 
 #[derive(Debug, Parser)]
 #[command(name = "neurozoo", version, about = "Neural system identification and representation analysis")]
@@ -64,6 +66,11 @@ pub enum Command {
         /// give one representation each in the same file.
         #[arg(long)]
         layer: Option<String>,
+        /// Only the images first shown in these tiers, comma-separated (train, validation, test,
+        /// final_test); default all. `--tiers validation,test` leaves out what a model was
+        /// fitted to, for `compare`.
+        #[arg(long, value_delimiter = ',')]
+        tiers: Vec<Tier>,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
         device: String,
     },
@@ -122,18 +129,18 @@ pub struct CompareArgs {
     #[arg(long)]
     pub b_name: Option<String>,
     /// Cross-validation folds of the ridge predictivity.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = CompareParams::default().folds)]
     pub folds: usize,
     /// Bootstrap resamples of the stimuli for the 95% intervals (0: none).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = CompareParams::default().bootstrap)]
     pub bootstrap: usize,
     /// Compare on at most this many stimuli (a seeded random subset).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = CompareParams::default().max_stimuli)]
     pub max_stimuli: usize,
     /// RBF CKA bandwidth as a fraction of the median distance.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = CompareParams::default().rbf_threshold)]
     pub rbf_threshold: f64,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
     /// Print the summary as one JSON object.
     #[arg(long)]
@@ -184,7 +191,7 @@ pub struct AnalyzeArgs {
     #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// Seed handed to the plugin.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
     /// Run the plugin in a child process, so that a crash is an error message and the outputs
     /// written before it stay.
@@ -289,7 +296,7 @@ pub struct SimulateSpritesArgs {
     /// Take the frames from the public dSprites npz instead of rendering them.
     #[arg(long)]
     pub npz: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
 }
 

@@ -8,12 +8,13 @@
 //! OUT/runs/<model>/       klindt2017 and the baselines (gaussian, full, ln), `fit` run directories
 //! OUT/eval/               each model's `eval --json`; models.{parquet,csv,png,svg} side by side
 //! OUT/responses.h5        the recorded responses (averaged over repeats, with oracle correlations)
-//! OUT/layers.h5           klindt2017's core layers and predictions for the same images
+//! OUT/heldout.h5          the same for the images no model was fitted to (validation, test)
+//! OUT/layers.h5           klindt2017's core layers and predictions for those held-out images
 //! OUT/sparse/             the `sparse-coding` plugin on the responses (a learned dictionary)
 //! OUT/superposition/      the `superposition` plugin: k-means, PCA, ICA, dictionary and random
 //!                         directions in response space
 //! OUT/interpretability/   the `interpretability` plugin on units and directions
-//! OUT/compare/            `compare layers.h5 responses.h5`: predictivity, CKA, RSA per layer
+//! OUT/compare/            `compare layers.h5 heldout.h5`: predictivity, CKA, RSA per layer
 //! ```
 //!
 //! The demo owns OUT: running it again replaces what an earlier demo wrote there.
@@ -27,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use neurozoo_analysis::compare::CompareParams;
 use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
-use neurozoo_datasets::static_h5;
+use neurozoo_datasets::{static_h5, Tier};
 use serde_json::{json, Value};
 
 use crate::report::{self, Section};
@@ -38,6 +39,10 @@ const MODELS: [&str; 4] = ["klindt2017", "gaussian", "full", "ln"];
 
 /// The layers of klindt2017 that `compare` scores.
 const LAYERS: &str = "core.0,core.1,core.2,predicted";
+
+/// The tiers no model was fitted to: `compare` runs on their images (validation only chose when
+/// to stop).
+const HELD_OUT: [Tier; 3] = [Tier::Validation, Tier::Test, Tier::FinalTest];
 
 /// How big the demo is: the full one (about five minutes on 2 CPU cores) or `--quick` (for tests).
 struct Size {
@@ -192,9 +197,11 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
     });
 
     step(4, "extracting representations");
-    let (responses, layers) = (out.join("responses.h5"), out.join("layers.h5"));
-    crate::analyze::extract_responses(&data, &responses)?;
+    let (responses, heldout, layers) = (out.join("responses.h5"), out.join("heldout.h5"), out.join("layers.h5"));
+    crate::analyze::extract_responses(&data, &responses, &[])?;
+    crate::analyze::extract_responses(&data, &heldout, &HELD_OUT)?;
     let run = out.join("runs").join(MODELS[0]);
+    let tiers = HELD_OUT.map(Tier::as_str).join(",");
     worker(
         &[
             OsStr::new("extract"),
@@ -203,6 +210,8 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
             data.as_os_str(),
             "--layer".as_ref(),
             LAYERS.as_ref(),
+            "--tiers".as_ref(),
+            tiers.as_ref(),
             "--out".as_ref(),
             layers.as_os_str(),
         ],
@@ -212,11 +221,14 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         title: "Representations".into(),
         text: vec![format!(
             "responses.h5 holds the recorded responses of the {} distinct images (averaged over repeats) with each neuron's oracle \
-             correlation; layers.h5 holds klindt2017's representation of the same images at {} — one row per image, aligned by image id.",
+             correlation, what the analysis plugins below run on. heldout.h5 holds the {} images no model was fitted to (validation, \
+             test) and layers.h5 klindt2017's representation of those images at {}: one row per image, aligned by image id, for the \
+             brain-vs-model comparison.",
             p.n_train + p.n_validation + p.n_test + p.n_final_test,
+            p.n_validation + p.n_test + p.n_final_test,
             LAYERS.replace(',', ", ")
         )],
-        files: vec!["responses.h5".into(), "layers.h5".into()],
+        files: vec!["responses.h5".into(), "heldout.h5".into(), "layers.h5".into()],
     });
 
     step(5, "sparse coding of the responses");
@@ -278,7 +290,7 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
     step(8, "comparing model layers with the responses");
     let compared = out.join("compare");
     let params = CompareParams { bootstrap: size.bootstrap, max_stimuli: size.max_stimuli, ..CompareParams::default() };
-    let cmp = neurozoo_analysis::compare::compare(&layers, &responses, &compared, None, &params).map_err(anyhow::Error::msg)?;
+    let cmp = neurozoo_analysis::compare::compare(&layers, &heldout, &compared, None, &params).map_err(anyhow::Error::msg)?;
     let score = |layer: &str, metric: &str| {
         let s = &cmp["scores"][layer][metric];
         format!("{} [{}, {}]", number(&s["score"]), number(&s["ci_low"]), number(&s["ci_high"]))
@@ -287,7 +299,7 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         title: "Brain vs model".into(),
         text: vec![
             format!(
-                "Each klindt2017 layer against the responses on {} images ({} bootstrap resamples, 95% intervals in brackets). Ridge \
+                "Each klindt2017 layer against the responses to {} held-out images ({} bootstrap resamples, 95% intervals in brackets). Ridge \
                  predictivity as a fraction of the oracle: {}. Linear CKA (debiased): {}. RSA: {}.",
                 cmp["n_stimuli"],
                 size.bootstrap,
@@ -297,11 +309,15 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
             ),
             {
                 let fraction = |l: &str| cmp["scores"][l]["predictivity_normalised"]["score"].as_f64().unwrap_or(f64::NAN);
-                let best = LAYERS.split(',').max_by(|a, b| fraction(a).total_cmp(&fraction(b))).expect("layers");
+                // The model's own predictions are trained for this; the question is which core layer.
+                let best =
+                    LAYERS.split(',').filter(|l| l.starts_with("core")).max_by(|a, b| fraction(a).total_cmp(&fraction(b))).expect("layers");
                 format!(
-                    "The layer that predicts the neurons best is {best} ({:.3} of the oracle); scores.png shows every measure per \
-                     layer, predictivity_vs_oracle.png each neuron of that layer against its noise ceiling.",
-                    fraction(best)
+                    "Of the core layers, {best} predicts the neurons best ({:.3} of the oracle, against {:.3} for the model's own \
+                     predictions). scores.png shows every measure per layer; predictivity_vs_oracle.png shows each neuron of the \
+                     best-predicting representation against its noise ceiling.",
+                    fraction(best),
+                    fraction("predicted")
                 )
             },
         ],

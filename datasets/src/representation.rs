@@ -3,6 +3,8 @@
 //! ```text
 //! /representations/<name>   (n_stimuli, n_units) f32; attribute `source`, a JSON object
 //!                           naming where it came from (a run and layer, a dataset's responses)
+//! /representations          attribute `order`, a JSON list of the names in the order written
+//!                           (HDF5 lists members alphabetically: core.10 before core.2)
 //! /stimulus_ids             (n_stimuli,) i64; rows of every representation follow these ids
 //! /stimuli                  (n_stimuli, C, H, W) f32, optional
 //! /arrays/<name>            f32 arrays of any shape (what plugins hand back), optional
@@ -16,7 +18,7 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array2, Array4, ArrayD, Axis};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Tier};
 use crate::error::{DatasetError, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,16 @@ impl UniqueImages {
         UniqueImages { ids, trials }
     }
 
+    /// Only the images first shown in one of `tiers` (all of them when `tiers` is empty): a
+    /// comparison on held-out images leaves out what a model was fitted to.
+    pub fn in_tiers(self, ds: &Dataset, tiers: &[Tier]) -> UniqueImages {
+        if tiers.is_empty() {
+            return self;
+        }
+        let (ids, trials) = self.ids.into_iter().zip(self.trials).filter(|(_, t)| tiers.contains(&ds.tiers[t[0]])).unzip();
+        UniqueImages { ids, trials }
+    }
+
     /// The first trial showing each image.
     pub fn first_trials(&self) -> Vec<usize> {
         self.trials.iter().map(|t| t[0]).collect()
@@ -79,9 +91,10 @@ pub struct RepresentationFile {
 
 impl RepresentationFile {
     /// A dataset's recorded responses averaged over the repeats of each image, one row per image
-    /// id in order of first presentation, with the image itself as the stimulus.
-    pub fn from_responses(ds: &Dataset, source_file: &Path) -> RepresentationFile {
-        let images = UniqueImages::of(ds);
+    /// id in order of first presentation (of the images in `tiers`, all when it is empty), with
+    /// the image itself as the stimulus.
+    pub fn from_responses(ds: &Dataset, source_file: &Path, tiers: &[Tier]) -> RepresentationFile {
+        let images = UniqueImages::of(ds).in_tiers(ds, tiers);
         let trials = &images.trials;
         let data = Array2::from_shape_fn((images.ids.len(), ds.n_units()), |(i, u)| {
             trials[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / trials[i].len() as f32
@@ -123,6 +136,9 @@ impl RepresentationFile {
         // A file of arrays alone (a plugin's outputs) has no representation group.
         if !self.representations.is_empty() {
             let reps = file.create_group("representations")?;
+            let order = serde_json::to_string(&self.representations.iter().map(|r| &r.name).collect::<Vec<_>>()).expect("JSON");
+            let order: VarLenUnicode = order.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
+            reps.new_attr::<VarLenUnicode>().create("order")?.write_scalar(&order)?;
             for r in &self.representations {
                 let ds = reps.new_dataset_builder().obj_track_times(false).with_data(r.data.view()).create(r.name.as_str())?;
                 let source: VarLenUnicode = r.source.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
@@ -163,6 +179,14 @@ impl RepresentationFile {
         if representations.is_empty() {
             return Err(DatasetError::key(path, "representations", "is empty"));
         }
+        // The order written, where the writer recorded it; names it does not list go last.
+        let order: Vec<String> = group
+            .attr("order")
+            .and_then(|a| a.read_scalar::<VarLenUnicode>())
+            .ok()
+            .and_then(|o| serde_json::from_str(o.as_str()).ok())
+            .unwrap_or_default();
+        representations.sort_by_key(|r| order.iter().position(|n| *n == r.name).unwrap_or(usize::MAX));
         let stimulus_ids = file.dataset("stimulus_ids").and_then(|d| d.read_raw::<i64>()).map_err(|e| key_err("stimulus_ids", e))?;
         for r in &representations {
             if r.data.nrows() != stimulus_ids.len() {
@@ -209,4 +233,28 @@ fn read_arrays_of(file: &hdf5::File, path: &Path) -> Result<Vec<(String, ArrayD<
         }
     }
     Ok(arrays)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Representations read back in the order written, not HDF5's alphabetical order.
+    #[test]
+    fn representations_keep_their_order() {
+        let names = ["predicted", "core.10", "core.2"];
+        let file = RepresentationFile {
+            representations: names
+                .iter()
+                .map(|n| Representation { name: n.to_string(), data: Array2::zeros((3, 2)), source: "{}".into() })
+                .collect(),
+            stimulus_ids: vec![4, 5, 6],
+            ..RepresentationFile::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.h5");
+        file.write(&path).unwrap();
+        let read: Vec<String> = RepresentationFile::read(&path).unwrap().representations.into_iter().map(|r| r.name).collect();
+        assert_eq!(read, names);
+    }
 }

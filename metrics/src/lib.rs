@@ -26,6 +26,7 @@
 mod classifiers;
 pub mod disentanglement;
 pub mod intervention;
+pub mod measures;
 pub mod similarity;
 
 use ndarray::{Array2, ArrayView2, Axis};
@@ -123,17 +124,26 @@ pub fn best_matching(similarity: ArrayView2<f64>) -> Matching {
     Matching { mean, pairs: rows.into_iter().zip(cols).collect(), scores }
 }
 
+/// Columns centred and scaled to unit norm; a constant column becomes 0.
+fn standardise_columns(x: ArrayView2<f64>) -> Array2<f64> {
+    let mean = x.mean_axis(Axis(0)).expect("at least one sample");
+    let centred = &x - &mean;
+    let norm = centred.map_axis(Axis(0), |c| c.dot(&c).sqrt());
+    centred / &norm.mapv(|n| if n > 0.0 { n } else { f64::INFINITY })
+}
+
 /// Pearson correlation of every column of `a` (n × p) with every column of `b` (n × q): p × q.
 /// A constant column correlates 0 with everything (it carries no information).
 pub fn column_correlations(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     assert_eq!(a.nrows(), b.nrows(), "column_correlations: both need the same samples");
-    let standardise = |x: ArrayView2<f64>| {
-        let mean = x.mean_axis(Axis(0)).expect("at least one sample");
-        let centred = &x - &mean;
-        let norm = centred.map_axis(Axis(0), |c| c.dot(&c).sqrt());
-        centred / &norm.mapv(|n| if n > 0.0 { n } else { f64::INFINITY })
-    };
-    standardise(a).t().dot(&standardise(b))
+    standardise_columns(a).t().dot(&standardise_columns(b))
+}
+
+/// Pearson correlation of each column of `a` with the same column of `b` (n × p each): the
+/// diagonal of [`column_correlations`] without the p × p product.
+pub fn paired_correlations(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Vec<f64> {
+    assert_eq!(a.dim(), b.dim(), "paired_correlations: both need the same shape");
+    (standardise_columns(a) * standardise_columns(b)).sum_axis(Axis(0)).to_vec()
 }
 
 /// Cosine similarity of every row of `a` (p × d) with every row of `b` (q × d): p × q.

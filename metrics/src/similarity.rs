@@ -187,13 +187,49 @@ fn ridge_predictivity_in(
             }
         }
     }
-    let r = crate::column_correlations(predictions.view(), targets).diag().to_vec();
+    let r = crate::paired_correlations(predictions.view(), targets);
     RidgePredictivity { r, alphas: chosen, predictions }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn toy(n: usize, p: usize, seed: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, p), |(i, j)| (((i * 31 + j * 17 + seed * 7) % 23) as f64 - 11.0) / 7.0 + (i * j % 5) as f64 * 0.1)
+    }
+
+    /// A resample that repeats stimuli: RSA over its pairs of distinct stimuli, computed by hand.
+    #[test]
+    fn resampled_rsa_drops_only_the_pairs_of_a_stimulus_with_itself() {
+        let (x, y) = (toy(8, 5, 1), toy(8, 4, 2));
+        let (dx, dy) = (rdm_matrix(x.view()), rdm_matrix(y.view()));
+        let rows = [0, 3, 3, 5, 7, 7, 7, 1];
+        let mut pairs = Vec::new();
+        for a in 0..rows.len() {
+            for b in a + 1..rows.len() {
+                if rows[a] != rows[b] {
+                    pairs.push((dx[[rows[a], rows[b]]], dy[[rows[a], rows[b]]]));
+                }
+            }
+        }
+        let col = |f: fn(&(f64, f64)) -> f64| Array2::from_shape_fn((pairs.len(), 1), |(k, _)| f(&pairs[k]));
+        let expected = rank_correlations(col(|p| p.0).view(), col(|p| p.1).view())[[0, 0]];
+        assert!((rsa_of_rdms(&dx, &dy, &rows) - expected).abs() < 1e-12);
+        assert!((rsa_of_rdms(&dx, &dy, &(0..8).collect::<Vec<_>>()) - rsa(x.view(), y.view())).abs() < 1e-12);
+    }
+
+    /// Kernels restricted to some stimuli give the CKA of those stimuli' features.
+    #[test]
+    fn cka_of_resampled_grams_equals_cka_of_the_rows() {
+        let (x, y) = (toy(12, 6, 3), toy(12, 3, 4));
+        let rows = [0, 2, 3, 6, 7, 9, 11];
+        let pick = |m: &Array2<f64>| m.select(Axis(0), &rows).select(Axis(1), &rows);
+        let (sx, sy) = (x.select(Axis(0), &rows), y.select(Axis(0), &rows));
+        let (gx, gy) = (gram_linear(x.view()), gram_linear(y.view()));
+        assert!((cka_of_grams(&pick(&gx), &pick(&gy), true) - debiased_linear_cka(sx.view(), sy.view())).abs() < 1e-12);
+        assert!((cka_of_grams(&pick(&gx), &pick(&gy), false) - linear_cka(sx.view(), sy.view())).abs() < 1e-12);
+    }
 
     /// More features than samples: the dual solution equals the primal one.
     #[test]

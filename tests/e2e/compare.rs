@@ -14,7 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use super::*;
 
 /// A small simulated population, its responses (with oracle correlations) and a model file with
-/// `truth` (noiseless rates of each distinct image) and `shuffled` (the same rows permuted).
+/// `truth` (noiseless rates of each distinct image), `shuffled` (the same rows permuted) and
+/// `constant` (no information at all), its rows and ids in reverse order: `compare` must match
+/// rows by id.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
     let data = dir.join("v1.h5");
     let sizes = ["--n-units", "40", "--n-train", "500", "--n-validation", "100", "--n-test", "30", "--n-final-test", "0"];
@@ -28,12 +30,15 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
     let mut order: Vec<usize> = (0..truth.nrows()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(1));
     let shuffled = truth.select(Axis(0), &order);
+    let reverse: Vec<usize> = (0..truth.nrows()).rev().collect();
+    let constant = ndarray::Array2::from_elem((truth.nrows(), 3), 1.0f32);
     let model = RepresentationFile {
         representations: vec![
-            Representation { name: "truth".into(), data: truth, source: "{}".into() },
-            Representation { name: "shuffled".into(), data: shuffled, source: "{}".into() },
+            Representation { name: "truth".into(), data: truth.select(Axis(0), &reverse), source: "{}".into() },
+            Representation { name: "shuffled".into(), data: shuffled.select(Axis(0), &reverse), source: "{}".into() },
+            Representation { name: "constant".into(), data: constant, source: "{}".into() },
         ],
-        stimulus_ids: images.ids.clone(),
+        stimulus_ids: reverse.iter().map(|&i| images.ids[i]).collect(),
         stimuli: None,
         arrays: Vec::new(),
     };
@@ -72,13 +77,36 @@ fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
     assert!(score("shuffled", "predictivity", "score").abs() < 0.1);
     assert!(score("shuffled", "rsa", "score").abs() < 0.05);
 
+    // A representation without information predicts only each fold's training mean, aligns with
+    // nothing, and has no RBF bandwidth (the median distance is 0): its RBF CKA is null, not a
+    // crash or a made-up number, and the figure leaves it out.
+    let constant = score("constant", "predictivity", "score");
+    assert!(constant.abs() < 0.2, "constant features predict with r = {constant}");
+    assert!(score("constant", "linear_cka", "score").abs() < 1e-9);
+    assert!(summary["scores"]["constant"]["rbf_cka"]["score"].is_null(), "{}", summary["scores"]["constant"]);
+
     let scores = read_parquet(&out.join("scores.parquet")).unwrap();
-    assert_eq!(scores.height(), 10);
+    assert_eq!(scores.height(), 15);
     let units = read_parquet(&out.join("units.parquet")).unwrap();
-    assert_eq!(units.height(), 80);
+    assert_eq!(units.height(), 120);
     for f in ["scores.csv", "units.csv", "scores.png", "scores.svg", "predictivity_vs_oracle.png", "predictivity_vs_oracle.svg"] {
         assert!(out.join(f).metadata().unwrap().len() > 100, "{f}");
     }
+}
+
+/// `extract --tiers` keeps the images first shown in those tiers, in the same order.
+#[test]
+fn extract_keeps_the_tiers_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, responses) = setup(dir.path());
+    let test = dir.path().join("test.h5");
+    let out = run(neurozoo().args(["extract", "--tiers", "test", "--data"]).arg(dir.path().join("v1.h5")).arg("--out").arg(&test));
+    assert!(out.status.success());
+    let (all, held) = (RepresentationFile::read(&responses).unwrap(), RepresentationFile::read(&test).unwrap());
+    assert_eq!(held.stimulus_ids.len(), 30);
+    // The test images come last in the simulation; rows are those of the full file.
+    assert_eq!(held.stimulus_ids[..], all.stimulus_ids[600..]);
+    assert_eq!(held.representations[0].data, all.representations[0].data.slice(ndarray::s![600.., ..]));
 }
 
 #[test]
@@ -102,6 +130,6 @@ fn bad_inputs_are_refused_and_write_nothing() {
     let moved_path = dir.path().join("moved.h5");
     moved.write(&moved_path).unwrap();
     let output = run(neurozoo().arg("compare").arg(&moved_path).arg(&responses).arg("--out").arg(&out));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("only 0 stimuli in common"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("only 0 stimuli to compare"));
     assert!(!out.exists());
 }

@@ -71,11 +71,15 @@ fn check_valid(path: &Path) {
     }
 }
 
-/// Debian's Chromium (what `make setup` installs), or the one `CHROMIUM` names.
+/// The Chromium `CHROMIUM` names, or `chromium` on the PATH (what `make test` installs).
 fn chromium() -> PathBuf {
-    let path = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(path.is_file(), "no Chromium at {} (`make setup` installs Debian's; or set CHROMIUM)", path.display());
-    path
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("chromium"))
+        .find(|p| p.is_file())
+        .expect("no chromium on the PATH: `make test` installs Debian's, or set CHROMIUM")
 }
 
 /// Headless Chromium with the flags this sandbox needs (no network, root).
@@ -89,6 +93,7 @@ fn headless(profile: &Path) -> Command {
 
 #[test]
 fn quick_demo_writes_a_report_whose_figures_and_tables_exist_and_render() {
+    super::plugins::plugins_built();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let output = run(neurozoo().args(["demo", "--quick", "--out"]).arg(&out).env("OMP_NUM_THREADS", "1"));
@@ -99,6 +104,9 @@ fn quick_demo_writes_a_report_whose_figures_and_tables_exist_and_render() {
 
     let html = std::fs::read_to_string(&index).unwrap();
     assert!(html.matches("<section").count() == 8, "a section per step");
+    for missing in ["n/a", "NaN"] {
+        assert!(!html.contains(missing), "the report says {missing:?}: a number the demo could not measure");
+    }
     let (images, links) = references(&html);
     for r in images.iter().chain(&links) {
         assert!(!r.contains("..") && !r.starts_with('/'), "{r}: the report must use paths inside its directory");

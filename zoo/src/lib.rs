@@ -42,7 +42,9 @@ pub mod config;
 pub mod convert;
 mod device;
 pub mod eval;
-pub mod measures;
+/// neuralpredictors' fit measures live with the other scores, where code without libtorch (the
+/// `neurozoo` front end) can use them.
+pub use neurozoo_metrics::measures;
 pub mod model;
 pub mod regularizers;
 pub mod run;

@@ -18,16 +18,25 @@ pub struct TorchScriptCore {
 }
 
 impl TorchScriptCore {
-    /// Load `file` on `device` and check, on a blank batch of images of `input` = (C, H, W), that
-    /// `layer` exists and gives a feature map.
+    /// Load `file` on `device` and check, on a blank batch of two images of `input` = (C, H, W),
+    /// that `layer` exists and gives a feature map per image.
     pub fn load(file: &Path, layer: &str, input: [usize; 3], device: Device) -> Result<TorchScriptCore, String> {
         let mut module = CModule::load_on_device(file, device)
             .map_err(|e| format!("cannot load TorchScript file {}: {}", file.display(), first_line(&e.to_string())))?;
         module.set_eval();
         let mut core = TorchScriptCore { module, file: file.to_path_buf(), layer: layer.to_string(), output_shape: [0; 3] };
-        let probe = Tensor::zeros([1, input[0] as i64, input[1] as i64, input[2] as i64], (Kind::Float, device));
+        // Two images, so that a network that works only for one (a hard-coded batch size) is
+        // refused here rather than on a later batch.
+        let probe = Tensor::zeros([2, input[0] as i64, input[1] as i64, input[2] as i64], (Kind::Float, device));
         let out = core.try_forward(&probe)?;
         let s = out.size();
+        if s[0] != 2 {
+            return Err(format!(
+                "{}: layer {layer:?} gives {} outputs for a batch of 2 images (a feature map per image expected)",
+                file.display(),
+                s[0]
+            ));
+        }
         core.output_shape = [s[1], s[2], s[3]];
         Ok(core)
     }
@@ -53,7 +62,8 @@ impl TorchScriptCore {
 
     /// The layer's output (B, C', h, w), without gradients.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        // `load` ran the layer on a batch of the same images, so only a broken device can fail here.
+        // `load` ran the layer on a blank batch of two images of this shape; a network that fails
+        // on some other batch (data-dependent control flow) still stops here, with its message.
         self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -7,20 +7,24 @@ use std::path::Path;
 
 use anyhow::Result;
 use neurozoo_datasets::representation::{Representation, UniqueImages};
-use neurozoo_datasets::Dataset;
+use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_zoo::model::TorchScriptCore;
 use neurozoo_zoo::run::Normalizer;
 use neurozoo_zoo::train::batched;
 use serde_json::json;
 
-pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, device: &str) -> Result<()> {
+pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: &[Tier], device: &str) -> Result<()> {
     let device = super::device(device)?;
     if !run_dir.exists() {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
     }
     let layers = |default: &'static str| -> Vec<&str> { layer.unwrap_or(default).split(',').map(str::trim).collect() };
+    let named = layers("");
+    if let Some(twice) = named.iter().enumerate().find(|(i, l)| named[..*i].contains(l)).map(|(_, l)| l) {
+        anyhow::bail!("--layer names {twice:?} twice");
+    }
     if run_dir.is_file() {
-        return torchscript(run_dir, data, out, &layers("forward"), device);
+        return torchscript(run_dir, data, out, &layers("forward"), tiers, device);
     }
     let layers = layers("predicted");
     let loaded = super::eval::load(run_dir, data, device)?;
@@ -31,7 +35,7 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, device:
             anyhow::bail!("{}: no layer {layer:?} (layers: {})", run_dir.display(), model.layer_names().join(", "));
         }
     }
-    let images = UniqueImages::of(ds);
+    let images = UniqueImages::of(ds).in_tiers(ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let normalized = loaded.info.normalizer.images(ds, device).to_kind(tch::Kind::Float);
     let representations = layers
@@ -65,7 +69,7 @@ fn write(images: UniqueImages, representations: Vec<Representation>, ds: &Datase
 
 /// A TorchScript network's `layers` (`forward` or `@torch.jit.export`ed methods) on the
 /// dataset's distinct images, standardised as a fresh fit on this dataset would standardise them.
-fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], device: tch::Device) -> Result<()> {
+fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[Tier], device: tch::Device) -> Result<()> {
     let ds = super::fit::load_checked(data)?;
     // Load every layer first, so that a missing one fails before any work.
     let cores = layers
@@ -73,7 +77,7 @@ fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], device: tc
         .map(|layer| TorchScriptCore::load(file, layer, ds.image_shape(), device).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
     let norm = Normalizer::from_train(&ds).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
-    let images = UniqueImages::of(&ds);
+    let images = UniqueImages::of(&ds).in_tiers(&ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let normalized = norm.images(&ds, device).to_kind(tch::Kind::Float);
     let representations = layers

@@ -38,9 +38,10 @@ fn run(command: Command) -> Result<()> {
             Some(cfg) => slowvae::eval(&run, cfg?, &data, &device, json, intervention_points),
             None => eval::run(&run, &data, &device, json),
         },
-        Command::Extract { run: Some(run), data, out, layer, device } => match slowvae::run_config(&run) {
+        Command::Extract { run: Some(run), data, out, layer, tiers, device } => match slowvae::run_config(&run) {
+            Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
             Some(cfg) => slowvae::extract(&run, cfg?, &data, &out, layer.as_deref(), &device),
-            None => extract::run(&run, &data, &out, layer.as_deref(), &device),
+            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device),
         },
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
