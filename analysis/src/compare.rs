@@ -37,7 +37,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
-use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, gram_rbf, rdm_matrix, ridge_predictivity, rsa_of_rdms};
+use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, rsa_of_rdms};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -156,7 +156,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         r.data.select(Axis(0), &rows.iter().map(column).collect::<Vec<_>>()).mapv(f64::from)
     };
     let y = pick(target, |&(_, j)| j);
-    let (linear_y, rbf_y, rdm_y) = (gram_linear(y.view()), gram_rbf(y.view(), params.rbf_threshold), rdm_matrix(y.view()));
+    let linear_y = gram_linear(y.view());
+    let (rbf_y, rdm_y) = (rbf_from_linear(&linear_y, params.rbf_threshold), rdm_matrix(y.view()));
 
     let bar = ProgressBar::new(file_a.representations.len() as u64)
         .with_style(ProgressStyle::with_template("compare [{bar:30}] {pos}/{len} {msg} {elapsed}").expect("valid template"));
@@ -178,7 +179,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
             let mean_ceiling = mean(c);
             add("predictivity_normalised", &|s| mean_r(s) / mean_ceiling);
         }
-        let (linear_x, rbf_x, rdm_x) = (gram_linear(x.view()), gram_rbf(x.view(), params.rbf_threshold), rdm_matrix(x.view()));
+        let linear_x = gram_linear(x.view());
+        let (rbf_x, rdm_x) = (rbf_from_linear(&linear_x, params.rbf_threshold), rdm_matrix(x.view()));
         let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| {
             let distinct = distinct(s);
             cka_of_grams(&square(x, &distinct), &square(y, &distinct), true)
@@ -224,11 +226,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         "scores": by_representation,
         "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect::<Vec<_>>(),
     });
-    let path = out.join(SUMMARY);
-    let tmp = out.join(format!(".{SUMMARY}.partial"));
-    std::fs::write(&tmp, serde_json::to_string_pretty(&summary).expect("JSON"))
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::write_atomic(&out.join(SUMMARY), &serde_json::to_string_pretty(&summary).expect("JSON values serialise"))?;
     Ok(summary)
 }
 

@@ -213,11 +213,7 @@ pub const MANIFEST: &str = "manifest.json";
 
 /// Write `DIR/manifest.json` through a temporary name: a reader sees the old or the new one.
 pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
-    let path = dir.join(MANIFEST);
-    let tmp = dir.join(format!(".{MANIFEST}.partial"));
-    std::fs::write(&tmp, serde_json::to_string_pretty(manifest).expect("JSON values serialise"))
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    crate::write_atomic(&dir.join(MANIFEST), &serde_json::to_string_pretty(manifest).expect("JSON values serialise"))
 }
 pub const ARRAYS_FILE: &str = "arrays.h5";
 

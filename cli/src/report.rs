@@ -94,7 +94,6 @@ pub fn write(root: &Path, title: &str, intro: &str, sections: &[Section]) -> Res
          if (img.complete) mark(); else { img.addEventListener('load', mark); img.addEventListener('error', mark); }\n}\n</script>\n</body>\n</html>\n",
     );
     let path = root.join("index.html");
-    let tmp = root.join(".index.html.partial");
-    std::fs::write(&tmp, html).and_then(|()| std::fs::rename(&tmp, &path)).with_context(|| format!("cannot write {}", path.display()))?;
+    neurozoo_analysis::write_atomic(&path, &html).map_err(|e| anyhow::anyhow!("cannot write {e}"))?;
     Ok(path)
 }

@@ -26,7 +26,12 @@ pub fn gram_linear(x: ArrayView2<f64>) -> Array2<f64> {
 /// The RBF kernel exp(−d² / (2 t² m)), d² the squared Euclidean distances and m their median
 /// over the whole n × n matrix, diagonal included (as the reference demo code).
 pub fn gram_rbf(x: ArrayView2<f64>, threshold: f64) -> Array2<f64> {
-    let dot = gram_linear(x);
+    rbf_from_linear(&gram_linear(x), threshold)
+}
+
+/// [`gram_rbf`] from the linear kernel (d²ᵢⱼ = xᵢ·xᵢ + xⱼ·xⱼ − 2 xᵢ·xⱼ): a caller that needs
+/// both kernels pays for the n × n × p product once.
+pub fn rbf_from_linear(dot: &Array2<f64>, threshold: f64) -> Array2<f64> {
     let norms = dot.diag().to_owned();
     let n = dot.nrows();
     let squared = Array2::from_shape_fn((n, n), |(i, j)| norms[i] + norms[j] - 2.0 * dot[[i, j]]);
