@@ -155,17 +155,22 @@ fn validate_file(file: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// A key's stored type; NWB files report none (their values are converted as they are read).
+fn dtype<'a>(s: &'a Inspection, key: &str) -> &'a str {
+    s.dtypes.get(key).map_or("(converted)", String::as_str)
+}
+
 fn print_inspection(s: &Inspection) {
     let [c, h, w] = s.image_shape;
     println!("{}", s.file);
     println!("  trials      {}", s.n_trials);
     println!(
         "  images      {c}x{h}x{w} {} in [{:.3}, {:.3}], mean {:.3}, std {:.3}",
-        s.dtypes["images"], s.images.min, s.images.max, s.images.mean, s.images.std
+        dtype(s, "images"), s.images.min, s.images.max, s.images.mean, s.images.std
     );
     println!(
         "  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}",
-        s.n_units, s.dtypes["responses"], s.responses.min, s.responses.max, s.responses.mean
+        s.n_units, dtype(s, "responses"), s.responses.min, s.responses.max, s.responses.mean
     );
     println!("  image ids   {}", s.image_id_key.as_deref().unwrap_or("none (every trial its own image)"));
     println!("  tiers       trials  images  repeated  repeats");

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, Array4, ArrayView3};
+use ndarray::{Array2, Array3, Array4, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
@@ -89,11 +89,89 @@ pub struct GroundTruth {
     pub params_json: String,
 }
 
+/// Stimuli, (N, C, H, W), in the element type they were stored in: a sensorium recording's
+/// images are 1.5 GB as uint8 and would be 6 GB as f32, so they are widened one batch at a time
+/// (on the model's device) rather than on load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Images {
+    U8(Array4<u8>),
+    F32(Array4<f32>),
+}
+
+impl From<Array4<f32>> for Images {
+    fn from(a: Array4<f32>) -> Images {
+        Images::F32(a)
+    }
+}
+
+impl From<Array4<u8>> for Images {
+    fn from(a: Array4<u8>) -> Images {
+        Images::U8(a)
+    }
+}
+
+impl Images {
+    /// (N, C, H, W).
+    pub fn shape(&self) -> [usize; 4] {
+        let s = match self {
+            Images::U8(a) => a.shape(),
+            Images::F32(a) => a.shape(),
+        };
+        [s[0], s[1], s[2], s[3]]
+    }
+
+    /// The element type in memory, numpy-style.
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            Images::U8(_) => "uint8",
+            Images::F32(_) => "float32",
+        }
+    }
+
+    /// Bytes held in memory.
+    pub fn nbytes(&self) -> usize {
+        let [n, c, h, w] = self.shape();
+        n * c * h * w * if matches!(self, Images::U8(_)) { 1 } else { 4 }
+    }
+
+    /// One trial's image as f32, (C, H, W).
+    pub fn image(&self, trial: usize) -> Array3<f32> {
+        match self {
+            Images::U8(a) => a.index_axis(Axis(0), trial).mapv(f32::from),
+            Images::F32(a) => a.index_axis(Axis(0), trial).to_owned(),
+        }
+    }
+
+    /// The rows `trials`, in that order, keeping the element type.
+    pub fn select(&self, trials: &[usize]) -> Images {
+        match self {
+            Images::U8(a) => Images::U8(a.select(Axis(0), trials)),
+            Images::F32(a) => Images::F32(a.select(Axis(0), trials)),
+        }
+    }
+
+    /// Everything as f32 (a full copy of uint8 images: for small data and tests).
+    pub fn to_f32(&self) -> Array4<f32> {
+        match self {
+            Images::U8(a) => a.mapv(f32::from),
+            Images::F32(a) => a.clone(),
+        }
+    }
+
+    /// Every pixel of the given trials, as f32, in order.
+    pub fn pixels<'a>(&'a self, trials: &'a [usize]) -> Box<dyn Iterator<Item = f32> + 'a> {
+        match self {
+            Images::U8(a) => Box::new(trials.iter().flat_map(move |&t| a.index_axis(Axis(0), t).into_iter().map(|&p| f32::from(p)))),
+            Images::F32(a) => Box::new(trials.iter().flat_map(move |&t| a.index_axis(Axis(0), t).into_iter().copied())),
+        }
+    }
+}
+
 /// A recording (or simulation) ready for system identification: one row per trial.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// Stimuli, (N, C, H, W).
-    pub images: Array4<f32>,
+    /// Stimuli, (N, C, H, W), as stored.
+    pub images: Images,
     /// Responses, (N, U).
     pub responses: Array2<f32>,
     pub tiers: Vec<Tier>,
@@ -123,8 +201,9 @@ impl Dataset {
         [s[1], s[2], s[3]]
     }
 
-    pub fn image(&self, trial: usize) -> ArrayView3<'_, f32> {
-        self.images.index_axis(ndarray::Axis(0), trial)
+    /// One trial's image as f32, (C, H, W).
+    pub fn image(&self, trial: usize) -> Array3<f32> {
+        self.images.image(trial)
     }
 
     /// Trial indices of one tier, in file order.
@@ -160,7 +239,9 @@ impl Dataset {
         for s in self.images.shape().iter().chain(self.responses.shape()) {
             eat(&s.to_le_bytes());
         }
-        self.images.iter().for_each(|v| eat(&v.to_le_bytes()));
+        // Hashed as f32 whatever the stored type, so a recording has one fingerprint in every layout.
+        let all: Vec<usize> = (0..self.n_trials()).collect();
+        self.images.pixels(&all).for_each(|v| eat(&v.to_le_bytes()));
         self.responses.iter().for_each(|v| eat(&v.to_le_bytes()));
         self.tiers.iter().for_each(|t| eat(t.as_str().as_bytes()));
         self.image_ids.iter().for_each(|i| eat(&i.to_le_bytes()));

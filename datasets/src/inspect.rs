@@ -1,4 +1,6 @@
-//! `neurozoo data inspect`: what is in a static file, for people (text) and scripts (JSON).
+//! `neurozoo data inspect`: what is in a recording of any layout, for people (text) and
+//! scripts (JSON). The same content stored as HDF5 and as a file tree inspects the same, apart
+//! from the file, the format and the layout's name for the image-id key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,6 +9,8 @@ use serde::Serialize;
 
 use crate::dataset::Tier;
 use crate::error::Result;
+use crate::file_tree::TreeFile;
+use crate::layout::Layout;
 use crate::static_h5::StaticFile;
 use crate::stats::Summary;
 use crate::{detect_format, load, Format};
@@ -19,10 +23,11 @@ pub struct Inspection {
     pub n_units: usize,
     /// (C, H, W).
     pub image_shape: [usize; 3],
-    /// Stored element types of the main keys of a static file, numpy-style ("uint8", ...).
+    /// Stored element types of images, responses and tiers (static files and file trees),
+    /// numpy-style ("uint8", ...).
     pub dtypes: BTreeMap<String, String>,
     pub tiers: BTreeMap<Tier, TierSummary>,
-    /// The `item_info` key the image ids came from.
+    /// The key the image ids came from (`item_info/...` in HDF5, `meta/trials/....npy` in a tree).
     pub image_id_key: Option<String>,
     pub units: UnitSummary,
     /// Value ranges over all trials.
@@ -31,7 +36,8 @@ pub struct Inspection {
     /// Columns of the optional per-trial arrays.
     pub behavior_columns: Option<usize>,
     pub pupil_center_columns: Option<usize>,
-    /// `statistics/<key>/<source>` groups present in the file.
+    /// `<key>/<source>` statistics groups present in the file (`statistics/` in HDF5,
+    /// `meta/statistics/` in a tree).
     pub statistics: Vec<String>,
     pub ground_truth: Option<GroundTruthSummary>,
 }
@@ -68,17 +74,23 @@ pub struct GroundTruthSummary {
 pub fn inspect(path: &Path) -> Result<Inspection> {
     let format = detect_format(path)?;
     let ds = load(path)?;
-    // Key-level facts (dtypes, statistics groups) exist only in the static layout.
-    let f = match format {
-        Format::Static => Some(StaticFile::open(path)?),
-        Format::Nwb => None,
-    };
-    let mut dtypes = BTreeMap::new();
-    for key in ["images", "responses", "tiers"] {
-        if let Some(f) = &f {
-            dtypes.insert(key.to_string(), f.dtype_name(key)?);
+    // Key-level facts (dtypes, statistics groups) exist in the neuralpredictors layouts only.
+    let main_keys = ["images", "responses", "tiers"];
+    let (dtypes, statistics, image_id_key, ground_truth_keys) = match format {
+        Format::Static => {
+            let f = StaticFile::open(path)?;
+            let dtypes = main_keys.iter().map(|&k| Ok((k.to_string(), f.dtype_name(k)?))).collect::<Result<BTreeMap<_, _>>>()?;
+            let statistics = groups(|g| f.members(&format!("statistics{g}")));
+            (dtypes, statistics, f.image_id_key(), f.members("ground_truth"))
         }
-    }
+        Format::FileTree => {
+            let t = TreeFile::open(path)?;
+            let dtypes = main_keys.iter().map(|&k| Ok((k.to_string(), t.dtype_name(k)?))).collect::<Result<BTreeMap<_, _>>>()?;
+            let statistics = groups(|g| t.members(&format!("meta/statistics{g}")));
+            (dtypes, statistics, t.image_id_key(), Vec::new())
+        }
+        Format::Nwb => (BTreeMap::new(), Vec::new(), None, Vec::new()),
+    };
     let tiers = Tier::ALL
         .into_iter()
         .map(|t| {
@@ -101,14 +113,6 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         }
         m
     };
-    let statistics = f
-        .iter()
-        .flat_map(|f| {
-            f.members("statistics")
-                .into_iter()
-                .flat_map(move |key| f.members(&format!("statistics/{key}")).into_iter().map(move |src| format!("{key}/{src}")))
-        })
-        .collect();
     let ground_truth = ds.ground_truth.as_ref().map(|gt| {
         let mut cell_types = BTreeMap::new();
         for &t in &gt.cell_type {
@@ -116,7 +120,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             *cell_types.entry(name).or_insert(0) += 1;
         }
         GroundTruthSummary {
-            keys: f.as_ref().map(|f| f.members("ground_truth")).unwrap_or_default(),
+            keys: ground_truth_keys,
             cell_types,
             params: serde_json::from_str(&gt.params_json).unwrap_or(serde_json::Value::Null),
         }
@@ -129,18 +133,24 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         image_shape: ds.image_shape(),
         dtypes,
         tiers,
-        image_id_key: f.as_ref().and_then(StaticFile::image_id_key),
+        image_id_key,
         units: UnitSummary {
             count: ds.n_units(),
             areas: count(&ds.units.area),
             layers: count(&ds.units.layer),
             has_coordinates: ds.units.coordinates.is_some(),
         },
-        images: Summary::of(ds.images.iter().copied()).expect("read rejects empty files"),
+        images: Summary::of_images(&ds.images, &(0..ds.n_trials()).collect::<Vec<_>>()).expect("read rejects empty files"),
         responses: Summary::of(ds.responses.iter().copied()).expect("read rejects empty files"),
         behavior_columns: ds.behavior.as_ref().map(|b| b.ncols()),
         pupil_center_columns: ds.pupil_center.as_ref().map(|p| p.ncols()),
         statistics,
         ground_truth,
     })
+}
+
+/// `<key>/<source>` for every statistics group, given how to list the members of `/<group>`
+/// under the layout's statistics root (`members("")` lists the keys).
+fn groups(members: impl Fn(&str) -> Vec<String>) -> Vec<String> {
+    members("").into_iter().flat_map(|key| members(&format!("/{key}")).into_iter().map(move |src| format!("{key}/{src}"))).collect()
 }

@@ -1,6 +1,8 @@
 //! The data layer of neurozoo: neural recordings for system identification, with no libtorch.
 //!
 //! * [`static_h5`]: the neuralpredictors static HDF5 layout (`StaticImageSet`), read and write.
+//! * [`file_tree`]: the neuralpredictors file tree (`.npy` per trial; sensorium's `.zip`
+//!   releases read in place), read into the same [`Dataset`].
 //! * [`nwb`]: NWB 2 optical physiology, read into the same [`Dataset`].
 //! * [`simulate`]: populations with known ground truth (`neurozoo data simulate`).
 //! * [`validate`] and [`inspect`]: what is wrong with a file, and what is in it.
@@ -21,8 +23,11 @@
 
 mod dataset;
 mod error;
+pub mod file_tree;
 mod h5;
+mod layout;
 pub mod inspect;
+pub mod npy;
 pub mod nwb;
 pub mod representation;
 pub mod simulate;
@@ -30,9 +35,10 @@ pub mod static_h5;
 pub mod stats;
 pub mod validate;
 
-pub use dataset::{Dataset, GroundTruth, Tier, Units};
+pub use dataset::{Dataset, GroundTruth, Images, Tier, Units};
 pub use error::{DatasetError, Result};
 pub use h5::describe;
+pub use layout::Layout;
 
 /// On-disk layouts neurozoo reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -42,23 +48,30 @@ pub enum Format {
     Static,
     /// NWB 2 (an HDF5 file whose root carries an `nwb_version` attribute).
     Nwb,
+    /// The neuralpredictors file tree: a directory, or its `.zip`.
+    FileTree,
 }
 
-/// Which layout a file has; an error names the file when it is not HDF5 at all.
+/// Which layout a path has (a directory or `.zip` is a file tree); an error names the file
+/// when it is not HDF5 at all.
 pub fn detect_format(path: &std::path::Path) -> Result<Format> {
     if !path.exists() {
         return Err(DatasetError::File { file: path.into(), problem: "no such file".into() });
+    }
+    if file_tree::is_tree(path) {
+        return Ok(Format::FileTree);
     }
     let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
     let is_nwb = file.attr_names().unwrap_or_default().iter().any(|a| a == "nwb_version");
     Ok(if is_nwb { Format::Nwb } else { Format::Static })
 }
 
-/// Load a dataset of either layout (NWB with default [`nwb::NwbOptions`]).
+/// Load a dataset of any layout (NWB with default [`nwb::NwbOptions`]).
 pub fn load(path: &std::path::Path) -> Result<Dataset> {
     match detect_format(path)? {
         Format::Static => static_h5::read(path),
         Format::Nwb => nwb::read(path, &nwb::NwbOptions::default()),
+        Format::FileTree => file_tree::read(path),
     }
 }
 

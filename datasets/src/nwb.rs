@@ -92,7 +92,7 @@ pub fn read(path: &Path, opts: &NwbOptions) -> Result<Dataset> {
         None => default_tiers(&pres.image_index),
     };
     let ds = Dataset {
-        images,
+        images: images.into(),
         responses,
         tiers,
         image_ids: pres.image_index,

@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use hdf5::types::VarLenUnicode;
-use ndarray::{Array2, Array4, ArrayD, Axis};
+use ndarray::{Array2, Array4, ArrayD};
 
 use crate::dataset::{Dataset, Tier};
 use crate::error::{DatasetError, Result};
@@ -75,7 +75,7 @@ impl UniqueImages {
         RepresentationFile {
             representations,
             stimulus_ids: self.ids.clone(),
-            stimuli: Some(ds.images.select(Axis(0), &self.first_trials())),
+            stimuli: Some(ds.images.select(&self.first_trials()).to_f32()),
             arrays: Vec::new(),
         }
     }

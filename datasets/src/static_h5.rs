@@ -3,7 +3,7 @@
 //!
 //! | key | shape | notes |
 //! |---|---|---|
-//! | `images` | (N, C, H, W) | any numeric dtype; read as f32 |
+//! | `images` | (N, C, H, W) | uint8 stays uint8 in memory; other numeric dtypes are read as f32 |
 //! | `responses` | (N, U) | any numeric dtype; read as f32 |
 //! | `tiers` | (N,) | byte strings: train, validation, test, final_test |
 //! | `item_info/<id>` | (N,) | `frame_image_id`, `image_id` or `colorframeprojector_image_id` |
@@ -19,9 +19,10 @@ use hdf5::types::{FixedAscii, TypeDescriptor, VarLenUnicode};
 use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Dimension, IxDyn, Slice};
 
-use crate::dataset::{Dataset, GroundTruth, Tier, Units};
+use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
 use crate::error::{DatasetError, Result};
 use crate::h5::{self, describe};
+use crate::layout::{self, Layout};
 use crate::stats::Summary;
 
 /// `item_info` keys that hold image ids, in the order neuralpredictors looks for them.
@@ -50,23 +51,11 @@ fn huge_page_buffer(len: usize) -> Vec<f32> {
 
 /// Read a whole static dataset into memory.
 pub fn read(path: &Path) -> Result<Dataset> {
-    let r = StaticFile::open(path)?;
-    let ds = Dataset {
-        images: r.images()?,
-        responses: r.responses()?,
-        tiers: r.tiers()?,
-        image_ids: r.image_ids()?,
-        trial_idx: r.trial_idx()?,
-        units: r.units()?,
-        behavior: r.optional_rows("behavior")?,
-        pupil_center: r.optional_rows("pupil_center")?,
-        ground_truth: r.ground_truth()?,
-    };
-    ds.check_consistent().map_err(|e| DatasetError::file(path, e.to_string()))?;
-    if ds.n_trials() == 0 {
+    let f = StaticFile::open(path)?;
+    if f.first_dim("images")? == 0 {
         return Err(DatasetError::key(path, "images", "has no trials (first dimension is 0)"));
     }
-    Ok(ds)
+    layout::read(&f, path)
 }
 
 /// An open static file; each accessor reads and checks one key, naming it in any error.
@@ -118,11 +107,6 @@ impl StaticFile {
     /// Member names of a group, empty when it does not exist.
     pub fn members(&self, group: &str) -> Vec<String> {
         self.file.group(group).and_then(|g| g.member_names()).unwrap_or_default()
-    }
-
-    /// The stored element type, as text (e.g. "uint8", "float32", "string").
-    pub fn dtype_name(&self, key: &str) -> Result<String> {
-        Ok(describe(&self.descriptor(&self.dataset(key)?, key)?))
     }
 
     fn descriptor(&self, ds: &hdf5::Dataset, key: &str) -> Result<TypeDescriptor> {
@@ -186,16 +170,34 @@ impl StaticFile {
         h5::strings(&self.dataset(key)?).map_err(|e| self.err(key, e))
     }
 
-    pub fn images(&self) -> Result<Array4<f32>> {
-        self.read_f32("images", "(N, C, H, W)")
+    fn first_dim(&self, key: &str) -> Result<usize> {
+        Ok(self.dataset(key)?.shape().first().copied().unwrap_or(0))
     }
 
-    pub fn responses(&self) -> Result<Array2<f32>> {
+}
+
+impl Layout for StaticFile {
+    /// The stored element type, as text (e.g. "uint8", "float32", "string").
+    fn dtype_name(&self, key: &str) -> Result<String> {
+        Ok(describe(&self.descriptor(&self.dataset(key)?, key)?))
+    }
+
+    /// Images as stored: uint8 read straight into a uint8 array, anything else as f32.
+    fn images(&self) -> Result<Images> {
+        let ds = self.numeric("images", 4, "(N, C, H, W)")?;
+        if matches!(self.descriptor(&ds, "images")?, TypeDescriptor::Unsigned(hdf5::types::IntSize::U1)) {
+            let a: Array4<u8> = ds.read().map_err(|e| self.err("images", format!("cannot read ({e})")))?;
+            return Ok(Images::U8(a));
+        }
+        self.read_f32::<ndarray::Ix4>("images", "(N, C, H, W)").map(Images::F32)
+    }
+
+    fn responses(&self) -> Result<Array2<f32>> {
         self.read_f32("responses", "(N, U)")
     }
 
     /// Tiers, each name checked; the first unknown name is the error.
-    pub fn tiers(&self) -> Result<Vec<Tier>> {
+    fn tiers(&self) -> Result<Vec<Tier>> {
         self.read_strings("tiers")?
             .iter()
             .enumerate()
@@ -204,19 +206,19 @@ impl StaticFile {
     }
 
     /// The `item_info` key holding image ids, if any.
-    pub fn image_id_key(&self) -> Option<String> {
+    fn image_id_key(&self) -> Option<String> {
         IMAGE_ID_KEYS.iter().map(|k| format!("item_info/{k}")).find(|k| self.has(k))
     }
 
     /// Image ids; without any id key, every trial counts as its own image (no repeats).
-    pub fn image_ids(&self) -> Result<Vec<i64>> {
+    fn image_ids(&self) -> Result<Vec<i64>> {
         match self.image_id_key() {
             Some(key) => self.read_i64(&key),
             None => Ok((0..self.first_dim("images")? as i64).collect()),
         }
     }
 
-    pub fn trial_idx(&self) -> Result<Vec<i64>> {
+    fn trial_idx(&self) -> Result<Vec<i64>> {
         if self.has("item_info/trial_idx") {
             self.read_i64("item_info/trial_idx")
         } else {
@@ -224,11 +226,7 @@ impl StaticFile {
         }
     }
 
-    fn first_dim(&self, key: &str) -> Result<usize> {
-        Ok(self.dataset(key)?.shape().first().copied().unwrap_or(0))
-    }
-
-    pub fn units(&self) -> Result<Units> {
+    fn units(&self) -> Result<Units> {
         let n_units = self.numeric("responses", 2, "(N, U)")?.shape()[1];
         let opt_i64 = |k: &str| -> Result<Option<Vec<i64>>> {
             let key = format!("neurons/{k}");
@@ -267,11 +265,11 @@ impl StaticFile {
         Ok(units)
     }
 
-    pub fn optional_rows(&self, key: &str) -> Result<Option<Array2<f32>>> {
+    fn optional_rows(&self, key: &str) -> Result<Option<Array2<f32>>> {
         self.has(key).then(|| self.read_f32(key, "(N, K)")).transpose()
     }
 
-    pub fn ground_truth(&self) -> Result<Option<GroundTruth>> {
+    fn ground_truth(&self) -> Result<Option<GroundTruth>> {
         if !self.has("ground_truth") {
             return Ok(None);
         }
@@ -301,7 +299,10 @@ pub fn write(ds: &Dataset, path: &Path) -> Result<()> {
 fn write_file(ds: &Dataset, path: &Path) -> hdf5::Result<()> {
     let file = hdf5::File::with_options().with_fcpl(|p| p.obj_track_times(false)).create(path)?;
     let w = Writer { root: &file };
-    w.array("images", &ds.images)?;
+    match &ds.images {
+        Images::U8(a) => w.array("images", a)?,
+        Images::F32(a) => w.array("images", a)?,
+    }
     w.array("responses", &ds.responses)?;
     w.strings::<10>("tiers", ds.tiers.iter().map(|t| t.as_str()))?;
     w.array("item_info/frame_image_id", &Array1::from(ds.image_ids.clone()))?;
@@ -348,8 +349,7 @@ fn write_statistics(w: &Writer<'_>, ds: &Dataset) -> hdf5::Result<()> {
         if rows.is_empty() {
             continue;
         }
-        let pixels = Summary::of(rows.iter().flat_map(|&i| ds.image(i).into_iter().copied()));
-        if let Some(p) = pixels {
+        if let Some(p) = Summary::of_images(&ds.images, rows) {
             w.summary_scalar(&format!("statistics/images/{source}"), &p)?;
         }
         w.summary_columns(&format!("statistics/responses/{source}"), &Summary::per_column(ds.responses.view(), rows))?;

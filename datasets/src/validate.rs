@@ -1,4 +1,5 @@
-//! `neurozoo data validate`: every problem in a static file, each naming the file and the key.
+//! `neurozoo data validate`: every problem in a recording (static HDF5, file tree or NWB), each
+//! naming the file and the key.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -6,8 +7,10 @@ use std::path::{Path, PathBuf};
 use ndarray::Dimension;
 use serde::Serialize;
 
-use crate::dataset::{Dataset, Tier};
+use crate::dataset::{Dataset, Images, Tier};
 use crate::error::DatasetError;
+use crate::file_tree::TreeFile;
+use crate::layout::{read_all, Layout, Partial};
 use crate::static_h5::StaticFile;
 use crate::{detect_format, Format};
 
@@ -105,6 +108,10 @@ pub fn validate(path: &Path) -> Validation {
             }
             return v;
         }
+        Ok(Format::FileTree) => {
+            validate_tree(path, &mut v);
+            return v;
+        }
         Ok(Format::Static) => {}
     }
     let f = match StaticFile::open(path) {
@@ -131,49 +138,50 @@ pub fn validate(path: &Path) -> Validation {
         }
     }
 
-    let images = f.images().map_err(|e| v.push_err(e)).ok();
-    let responses = f.responses().map_err(|e| v.push_err(e)).ok();
-    let tiers = f.tiers().map_err(|e| v.push_err(e)).ok();
-    let image_ids = f.image_ids().map_err(|e| v.push_err(e)).ok();
-    let trial_idx = f.trial_idx().map_err(|e| v.push_err(e)).ok();
-    let units = responses.as_ref().and_then(|_| f.units().map_err(|e| v.push_err(e)).ok());
-    let behavior = f.optional_rows("behavior").map_err(|e| v.push_err(e)).ok();
-    let pupil_center = f.optional_rows("pupil_center").map_err(|e| v.push_err(e)).ok();
-    let ground_truth = f.ground_truth().map_err(|e| v.push_err(e)).ok();
-    if f.image_id_key().is_none() {
-        v.push(
-            Severity::Warning,
-            Some("item_info"),
-            "no image ids (frame_image_id, image_id or colorframeprojector_image_id): every trial counts as its own image",
-        );
-    }
+    check_layout(&f, ("item_info", "frame_image_id, image_id or colorframeprojector_image_id"), &mut v);
+    v
+}
 
-    let id_key = f.image_id_key();
-    match (images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth) {
-        (
-            Some(images),
-            Some(responses),
-            Some(tiers),
-            Some(image_ids),
-            Some(trial_idx),
-            Some(units),
-            Some(behavior),
-            Some(pupil_center),
-            Some(ground_truth),
-        ) => {
-            let ds = Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth };
-            check_content(&ds, id_key.as_deref(), &mut v);
-        }
+/// A file tree: the trial files (missing, of another shape or dtype, truncated), the per-trial
+/// arrays' lengths, then the same content checks as any layout.
+fn validate_tree(path: &Path, v: &mut Validation) {
+    let t = match TreeFile::open(path) {
+        Ok(t) => t,
+        Err(e) => return v.push_err(e),
+    };
+    check_layout(&t, ("meta/trials", "frame_image_id.npy, image_id.npy or colorframeprojector_image_id.npy"), v);
+}
+
+/// Read every key, reporting each broken one, and warn when there are no image ids (`id_keys`:
+/// where the layout looks for them); then check the content of what could be read.
+fn check_layout(layout: &impl Layout, id_keys: (&str, &str), v: &mut Validation) {
+    let mut errors = Vec::new();
+    let read = read_all(layout, |e| errors.push(e));
+    errors.into_iter().for_each(|e| v.push_err(e));
+    let id_key = layout.image_id_key();
+    if id_key.is_none() {
+        let (key, names) = id_keys;
+        v.push(Severity::Warning, Some(key), format!("no image ids ({names}): every trial counts as its own image"));
+    }
+    match read {
+        Partial::Complete(ds) => check_content(&ds, id_key.as_deref(), v),
         // Some key is broken: still report non-finite values in whatever could be read.
-        (images, responses, ..) => {
-            if let Some(a) = images {
-                check_finite("images", a.view().into_dyn(), &mut v);
+        Partial::Broken { images, responses } => {
+            if let Some(Images::F32(a)) = images {
+                check_finite("images", a.view().into_dyn(), v);
             }
             if let Some(a) = responses {
-                check_finite("responses", a.view().into_dyn(), &mut v);
+                check_finite("responses", a.view().into_dyn(), v);
             }
         }
     }
+}
+
+/// The content checks of `validate` (finite values, units, tiers, repeats) on a dataset already
+/// read without error: for a loader that should not read a large recording twice.
+pub fn validate_loaded(path: &Path, ds: &Dataset) -> Validation {
+    let mut v = Validation { file: path.to_path_buf(), issues: Vec::new() };
+    check_content(ds, None, &mut v);
     v
 }
 
@@ -188,7 +196,9 @@ fn check_finite(key: &str, arr: ndarray::ArrayViewD<'_, f32>, v: &mut Validation
 
 /// Checks on a dataset read from any format: finite values, units, then the tiers.
 fn check_content(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
-    check_finite("images", ds.images.view().into_dyn(), v);
+    if let Images::F32(a) = &ds.images {
+        check_finite("images", a.view().into_dyn(), v);
+    }
     check_finite("responses", ds.responses.view().into_dyn(), v);
     if ds.n_units() == 0 {
         v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");

@@ -132,7 +132,8 @@ fn normalisation_uses_the_train_tier_only() {
     let before = Normalization::from_train(&data).unwrap();
     for t in data.tier_indices(Tier::Test) {
         data.responses.row_mut(t).fill(1e6);
-        data.images.index_axis_mut(ndarray::Axis(0), t).fill(1e6);
+        let neurozoo_datasets::Images::F32(images) = &mut data.images else { panic!("the simulator writes f32 images") };
+        images.index_axis_mut(ndarray::Axis(0), t).fill(1e6);
     }
     let after = Normalization::from_train(&data).unwrap();
     assert_eq!(before, after, "test trials leaked into the normalisation");

@@ -76,3 +76,57 @@ fn simulate_refuses_bad_parameters_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("repeats must be at least 2"));
     assert!(!path.exists());
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/tests/fixtures").join(name)
+}
+
+/// `data inspect --json` without what names the file and its layout.
+fn inspect_content(path: &Path) -> serde_json::Value {
+    let out = run(neurozoo().args(["data", "inspect", "--json"]).arg(path));
+    assert!(out.status.success());
+    let mut j = stdout_json(&out);
+    let o = j.as_object_mut().unwrap();
+    for key in ["file", "format", "image_id_key"] {
+        o.remove(key);
+    }
+    j
+}
+
+/// neuralpredictors' converter made the tree and its zips from static_small.h5: every layout of
+/// the same recording inspects the same, as text and JSON, and validates.
+#[test]
+fn file_tree_and_zips_inspect_as_the_hdf5_file() {
+    let h5 = inspect_content(&fixture("static_small.h5"));
+    assert_eq!(h5["dtypes"]["images"], "uint8");
+    for name in ["static_small_tree", "static_small_tree.zip", "static_small_tree_stored.zip"] {
+        let path = fixture(name);
+        assert_eq!(inspect_content(&path), h5, "{name}");
+        let out = run(neurozoo().args(["data", "inspect", "--json"]).arg(&path));
+        let j = stdout_json(&out);
+        assert_eq!((j["format"].as_str(), j["image_id_key"].as_str()), (Some("file_tree"), Some("meta/trials/frame_image_id.npy")));
+        let text = run(neurozoo().args(["data", "inspect"]).arg(&path));
+        assert!(text.status.success() && String::from_utf8_lossy(&text.stdout).contains("1x9x12 uint8"));
+        let v = run(neurozoo().args(["data", "validate"]).arg(&path));
+        assert!(v.status.success(), "{name}");
+    }
+    // NWB has no stored dtypes: the text report says so instead of failing.
+    let nwb = run(neurozoo().args(["data", "inspect"]).arg(fixture("ophys_small.nwb")));
+    assert!(nwb.status.success() && String::from_utf8_lossy(&nwb.stdout).contains("(converted)"));
+}
+
+#[test]
+fn validate_names_the_missing_trial_file_of_a_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("rec");
+    let status = Command::new("cp").arg("-r").arg(fixture("static_small_tree")).arg(&tree).status().unwrap();
+    assert!(status.success());
+    std::fs::remove_file(tree.join("data/images/39.npy")).unwrap();
+    std::fs::remove_file(tree.join("data/responses/4.npy")).unwrap();
+    let out = neurozoo().args(["data", "validate"]).arg(&tree).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    // 39 was the last image: the tree now has 39 trials, so tiers and the other keys are too long.
+    assert!(err.contains("data/responses/4.npy: missing"), "{err}");
+    assert!(err.contains("meta/trials/tiers.npy: has shape [40] but there are 39 trials"), "{err}");
+}

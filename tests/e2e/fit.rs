@@ -236,3 +236,28 @@ fn extract_aligns_model_layers_with_recorded_responses() {
     );
     assert!(!dir.path().join("x.h5").exists());
 }
+
+/// A model fitted to a zipped file tree (uint8 images, read in place) is the same run whichever
+/// layout it is evaluated on: the tree and the HDF5 file it was converted from give equal metrics.
+#[test]
+fn fit_on_a_zipped_file_tree_and_eval_on_every_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/tests/fixtures");
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, "preset = \"klindt2017\"\n[model.core]\nlayers = 1\nchannels = 4\ninput_kernel = 5\n[train]\nbatch_size = 8\nmax_epochs = 2\n").unwrap();
+    let out = dir.path().join("run");
+    let fitted = run(&mut fit(&fixtures.join("static_small_tree_stored.zip"), &config, &out));
+    assert!(fitted.status.success());
+    assert!(String::from_utf8_lossy(&fitted.stderr).contains("uint8 images"), "{}", String::from_utf8_lossy(&fitted.stderr));
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(info["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{info}");
+    let eval = |data: &str| {
+        let mut j = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(fixtures.join(data)).arg("--json")));
+        assert!(j.as_object_mut().unwrap().remove("data").is_some());
+        j
+    };
+    let from_zip = eval("static_small_tree_stored.zip");
+    assert!(from_zip["test"]["correlation"].as_f64().unwrap().is_finite(), "{from_zip}");
+    assert_eq!(eval("static_small_tree"), from_zip);
+    assert_eq!(eval("static_small.h5"), from_zip);
+}

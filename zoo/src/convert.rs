@@ -16,9 +16,13 @@ pub fn to_array2(t: &Tensor) -> Array2<f32> {
     to_array(t).into_dimensionality().expect("a 2-D tensor")
 }
 
-/// An array as a tensor on `device` (one copy; the array need not be contiguous).
-pub fn to_tensor<D: Dimension>(a: ArrayView<'_, f32, D>, device: Device) -> Tensor {
+/// An array as a tensor of the same element type on `device`: one copy from a contiguous array,
+/// two from a strided one.
+pub fn to_tensor<T: tch::kind::Element + Copy, D: Dimension>(a: ArrayView<'_, T, D>, device: Device) -> Tensor {
     let shape: Vec<i64> = a.shape().iter().map(|&d| d as i64).collect();
-    let values: Vec<f32> = a.iter().copied().collect();
-    Tensor::from_slice(&values).reshape(shape).to_device(device)
+    let t = match a.as_slice() {
+        Some(values) => Tensor::from_slice(values),
+        None => Tensor::from_slice(&a.iter().copied().collect::<Vec<T>>()),
+    };
+    t.reshape(shape).to_device(device)
 }

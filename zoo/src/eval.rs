@@ -115,7 +115,7 @@ impl RfRecovery {
 }
 
 pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, batch_size: usize) -> Evaluation {
-    let images = norm.images(ds, device).to_kind(tch::Kind::Float);
+    let images = norm.images(ds, device);
     let all: Vec<i64> = (0..ds.n_trials() as i64).collect();
     let scale = ndarray::Array1::from(norm.response_scale.clone());
     let predictions = predict(model, &images, &all, batch_size) * &scale;

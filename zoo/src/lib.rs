@@ -53,4 +53,4 @@ pub mod slowvae;
 pub mod train;
 
 pub use device::{DeviceChoice, DeviceError};
-pub use runtime::{CudaDevice, TorchRuntime};
+pub use runtime::{peak_rss_bytes, CudaDevice, TorchRuntime};

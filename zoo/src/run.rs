@@ -11,13 +11,13 @@
 
 use std::path::Path;
 
-use neurozoo_datasets::{Dataset, Tier};
+use neurozoo_datasets::{Dataset, Images, Tier};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::FitConfig;
 use crate::convert::to_tensor;
-use crate::train::TrainData;
+use crate::train::{Stimuli, TrainData};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_FILE: &str = "run.json";
@@ -48,9 +48,13 @@ impl Normalizer {
         })
     }
 
-    /// Normalised images (N, C, H, W) on `device`.
-    pub fn images(&self, ds: &Dataset, device: Device) -> Tensor {
-        (to_tensor(ds.images.view(), device) - f64::from(self.image_mean)) / f64::from(self.image_std)
+    /// The dataset's images (N, C, H, W) on `device` as stored, standardised per batch.
+    pub fn images(&self, ds: &Dataset, device: Device) -> Stimuli {
+        let raw = match &ds.images {
+            Images::U8(a) => to_tensor(a.view(), device),
+            Images::F32(a) => to_tensor(a.view(), device),
+        };
+        Stimuli::new(raw, f64::from(self.image_mean), f64::from(self.image_std))
     }
 
     /// Normalised responses (N, U) on `device`.
@@ -69,7 +73,7 @@ impl Normalizer {
     pub fn train_data(&self, ds: &Dataset, device: Device) -> TrainData {
         let idx = |tier| ds.tier_indices(tier).into_iter().map(|i| i as i64).collect();
         TrainData {
-            images: self.images(ds, device).to_kind(Kind::Float),
+            images: self.images(ds, device),
             responses: self.responses(ds, device).to_kind(Kind::Float),
             train: idx(Tier::Train),
             validation: idx(Tier::Validation),
@@ -119,6 +123,10 @@ pub struct RunInfo {
     /// None until the first epoch ends.
     pub best_validation_correlation: Option<f64>,
     pub seconds: f64,
+    /// The fitting process's peak resident memory (data, model and training), in bytes; absent
+    /// in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Write a text file through a temporary name so it is complete or absent.

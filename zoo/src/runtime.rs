@@ -107,3 +107,12 @@ fn cuda_device_names(count: i64) -> Vec<CudaDevice> {
     };
     named.unwrap_or_else(|| (0..count).map(unnamed).collect())
 }
+
+/// The most memory this process has held resident so far (Linux `VmHWM`), in bytes; `None`
+/// where `/proc` does not say.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}

@@ -20,10 +20,44 @@ use crate::measures::corr;
 use crate::model::Model;
 use crate::regularizers::poisson_loss;
 
+/// Images (N, C, H, W) on the model's device in the element type they were stored in (uint8 or
+/// f32), standardised a batch at a time: a uint8 recording then takes a quarter of the device
+/// memory an f32 copy would, and the arithmetic per image is the same as standardising all at once.
+pub struct Stimuli {
+    raw: Tensor,
+    /// (mean, std) of the train-tier pixels; none for images already standardised.
+    standardise: Option<(f64, f64)>,
+}
+
+impl Stimuli {
+    /// Stored images with the train tier's pixel mean and std.
+    pub fn new(raw: Tensor, mean: f64, std: f64) -> Stimuli {
+        Stimuli { raw, standardise: Some((mean, std)) }
+    }
+
+    /// f32 images that are already standardised (or meant to be used as they are).
+    pub fn standardised(images: Tensor) -> Stimuli {
+        Stimuli { raw: images, standardise: None }
+    }
+
+    /// The standardised f32 images of trials `idx` (a tensor of indices on the same device).
+    pub fn batch(&self, idx: &Tensor) -> Tensor {
+        let x = self.raw.index_select(0, idx).to_kind(Kind::Float);
+        match self.standardise {
+            Some((mean, std)) => (x - mean) / std,
+            None => x,
+        }
+    }
+
+    pub fn device(&self) -> tch::Device {
+        self.raw.device()
+    }
+}
+
 /// Normalised data on the training device.
 pub struct TrainData {
-    /// (N, C, H, W), standardised with train-tier statistics.
-    pub images: Tensor,
+    /// (N, C, H, W), standardised per batch with train-tier statistics.
+    pub images: Stimuli,
     /// (N, U), divided by each unit's train-tier standard deviation.
     pub responses: Tensor,
     pub train: Vec<i64>,
@@ -176,18 +210,18 @@ fn restore_weights(vs: &nn::VarStore, named: &[(String, Tensor)]) {
 }
 
 /// Predicted rates for the given trials, in batches, in evaluation mode; (trials, U) on the host.
-pub fn predict(model: &Model, images: &Tensor, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
+pub fn predict(model: &Model, images: &Stimuli, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
     batched(images, trials, batch_size, |x| model.forward(x, false))
 }
 
 /// `f` applied, without gradients, to the images of `trials` in batches; rows concatenated.
-pub fn batched(images: &Tensor, trials: &[i64], batch_size: usize, f: impl Fn(&Tensor) -> Tensor) -> ndarray::Array2<f32> {
+pub fn batched(images: &Stimuli, trials: &[i64], batch_size: usize, f: impl Fn(&Tensor) -> Tensor) -> ndarray::Array2<f32> {
     let device = images.device();
     let chunks: Vec<ndarray::Array2<f32>> = trials
         .chunks(batch_size.max(1))
         .map(|chunk| {
             let idx = Tensor::from_slice(chunk).to_device(device);
-            let x = images.index_select(0, &idx);
+            let x = images.batch(&idx);
             to_array2(&tch::no_grad(|| f(&x)))
         })
         .collect();
@@ -311,7 +345,7 @@ impl Trainer<'_> {
         for (b, batch) in batches.iter().enumerate() {
             tch::manual_seed((self.cfg.seed as i64).wrapping_mul(7_919).wrapping_add((epoch * 100_003 + b) as i64));
             let idx = Tensor::from_slice(batch).to_device(device);
-            let x = data.images.index_select(0, &idx);
+            let x = data.images.batch(&idx);
             let y = data.responses.index_select(0, &idx);
             let pred = self.model.forward(&x, true);
             let nll = poisson_loss(&pred, &y);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use neurozoo_zoo::config::{preset, FitConfig, FrozenCoreConfig, TrainConfig};
 use neurozoo_zoo::model::{Core, Model, TorchScriptCore};
-use neurozoo_zoo::train::{TrainData, Trainer};
+use neurozoo_zoo::train::{Stimuli, TrainData, Trainer};
 use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -63,7 +63,7 @@ fn data(device: Device, n: i64) -> TrainData {
     let pixels = images.flatten(1, -1);
     let drive = pixels.narrow(1, 6 * 15 + 4, 4) + pixels.narrow(1, 7 * 15 + 4, 4);
     let split = n * 4 / 5;
-    TrainData { images, responses: drive.relu() + 0.1, train: (0..split).collect(), validation: (split..n).collect() }
+    TrainData { images: Stimuli::standardised(images), responses: drive.relu() + 0.1, train: (0..split).collect(), validation: (split..n).collect() }
 }
 
 /// Fitting a factorised readout on a frozen core changes the readout and nothing of the network;
@@ -94,7 +94,7 @@ fn training_leaves_the_frozen_core_unchanged(device: Device) {
     }
     let vars = vs.variables();
     assert!(readout.iter().any(|(name, before)| !before.equal(&vars[name])), "the readout did not train");
-    let x = data.images.narrow(0, 0, 3);
+    let x = data.images.batch(&Tensor::from_slice(&[0i64, 1, 2]).to_device(device));
     assert_eq!(model.representation(&x, "core").unwrap().size(), [3, 4 * 11 * 11]);
 }
 

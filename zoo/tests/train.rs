@@ -5,7 +5,7 @@ mod common;
 
 use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
 use neurozoo_zoo::model::Model;
-use neurozoo_zoo::train::{mean_correlation, TrainData, TrainError, Trainer};
+use neurozoo_zoo::train::{mean_correlation, Stimuli, TrainData, TrainError, Trainer};
 use tch::{nn, Device, Kind, Tensor};
 
 const UNITS: i64 = 6;
@@ -19,7 +19,7 @@ fn data(device: Device, n: i64, noise_only: bool) -> TrainData {
     let drive = pixels.narrow(1, 6 * 15 + 4, UNITS) + pixels.narrow(1, 7 * 15 + 4, UNITS);
     let responses = if noise_only { Tensor::rand([n, UNITS], (Kind::Float, device)) } else { drive.relu() + 0.1 };
     let split = n * 4 / 5;
-    TrainData { images, responses, train: (0..split).collect(), validation: (split..n).collect() }
+    TrainData { images: Stimuli::standardised(images), responses, train: (0..split).collect(), validation: (split..n).collect() }
 }
 
 fn small_model(name: &str, vs: &nn::VarStore) -> Model {

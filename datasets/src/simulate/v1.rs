@@ -268,7 +268,7 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
         })),
     };
     let ds = Dataset {
-        images,
+        images: images.into(),
         responses,
         tiers,
         image_ids,

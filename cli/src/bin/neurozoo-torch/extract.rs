@@ -37,7 +37,7 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: 
     }
     let images = UniqueImages::of(ds).in_tiers(ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
-    let normalized = loaded.info.normalizer.images(ds, device).to_kind(tch::Kind::Float);
+    let normalized = loaded.info.normalizer.images(ds, device);
     let representations = layers
         .iter()
         .map(|&layer| {
@@ -79,7 +79,7 @@ fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[T
     let norm = Normalizer::from_train(&ds).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let images = UniqueImages::of(&ds).in_tiers(&ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
-    let normalized = norm.images(&ds, device).to_kind(tch::Kind::Float);
+    let normalized = norm.images(&ds, device);
     let representations = layers
         .iter()
         .zip(&cores)

@@ -7,13 +7,13 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
-use neurozoo_datasets::validate::validate;
+use neurozoo_datasets::validate::{validate, validate_loaded, Validation};
 use neurozoo_datasets::{detect_format, Format};
 use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::{self, DataInfo, Normalizer, RunInfo, RunStatus};
 use neurozoo_zoo::train::{self, EpochRecord, Event, Trainer};
-use neurozoo_zoo::TorchRuntime;
+use neurozoo_zoo::{peak_rss_bytes, TorchRuntime};
 use tch::nn;
 
 /// MODEL names a TOML file when it exists or ends in `.toml`, a preset otherwise: the file's
@@ -35,14 +35,24 @@ fn resolve_config(model: &str) -> Result<FitConfig> {
     }
 }
 
-/// Load a dataset for fitting; a static file is validated first, and every error is shown.
+/// Load a dataset for fitting; a static file is validated first, a file tree's content after it
+/// is read (once: trees are the large recordings), and every error is shown.
 pub fn load_checked(data: &Path) -> Result<neurozoo_datasets::Dataset> {
-    if detect_format(data)? == Format::Static {
-        let v = validate(data);
+    let usable = |v: Validation| -> Result<()> {
         if !v.is_ok() {
             let lines: Vec<String> = v.lines().filter(|l| !l.starts_with("warning")).collect();
             bail!("{} is not usable:\n  {}", data.display(), lines.join("\n  "));
         }
+        Ok(())
+    };
+    match detect_format(data)? {
+        Format::Static => usable(validate(data))?,
+        Format::FileTree => {
+            let ds = neurozoo_datasets::load(data)?;
+            usable(validate_loaded(data, &ds))?;
+            return Ok(ds);
+        }
+        Format::Nwb => {}
     }
     Ok(neurozoo_datasets::load(data)?)
 }
@@ -110,16 +120,19 @@ pub fn run(args: &FitArgs) -> Result<()> {
         best_epoch: 0,
         best_validation_correlation: None,
         seconds: 0.0,
+        peak_rss_bytes: peak_rss_bytes(),
     };
     run::save_info(out, &info).map_err(anyhow::Error::msg)?;
 
     eprintln!(
-        "fit {} on {} ({} train, {} validation trials, {} units) on {device:?}",
+        "fit {} on {} ({} train, {} validation trials, {} units; {} images, {:.0} MiB) on {device:?}",
         cfg.preset.as_deref().unwrap_or(&args.model),
         args.data.display(),
         data.train.len(),
         data.validation.len(),
-        ds.n_units()
+        ds.n_units(),
+        ds.images.dtype(),
+        ds.images.nbytes() as f64 / (1u64 << 20) as f64
     );
     if let Some(f) = &cfg.model.frozen_core {
         let [c, h, w] = model.feature_shape();
@@ -167,13 +180,15 @@ pub fn run(args: &FitArgs) -> Result<()> {
     info.best_epoch = schedule.best_epoch;
     info.best_validation_correlation = Some(schedule.best_score);
     info.seconds = start.elapsed().as_secs_f64();
+    info.peak_rss_bytes = peak_rss_bytes();
     run::save_info(out, &info).map_err(anyhow::Error::msg)?;
     eprintln!(
-        "best validation correlation {:.4} at epoch {} of {} ({:.0} s); wrote {}\nevaluate with: neurozoo eval {} --data {}",
+        "best validation correlation {:.4} at epoch {} of {} ({:.0} s, peak memory {}); wrote {}\nevaluate with: neurozoo eval {} --data {}",
         schedule.best_score,
         schedule.best_epoch,
         schedule.epoch,
         info.seconds,
+        info.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)),
         out.display(),
         out.display(),
         args.data.display()

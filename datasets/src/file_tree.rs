@@ -1,0 +1,403 @@
+//! The neuralpredictors file tree (`FileTreeDataset`): what
+//! `neuralpredictors.data.utils.convert_static_h5_dataset_to_folder` writes and the sensorium
+//! 2022 releases unpack to, read in place from a directory or from the released `.zip` (entries
+//! stored or deflated, at the root or under one top folder) without unpacking it.
+//!
+//! ```text
+//! data/images/<trial>.npy          (C, H, W), one per trial 0..N; uint8 stays uint8
+//! data/responses/<trial>.npy       (U,)
+//! data/behavior/<trial>.npy        (3,)  optional
+//! data/pupil_center/<trial>.npy    (2,)  optional
+//! meta/trials/tiers.npy            (N,) strings: train, validation, test, final_test
+//! meta/trials/<id key>.npy         (N,) frame_image_id, image_id or colorframeprojector_image_id
+//! meta/trials/trial_idx.npy        (N,)
+//! meta/neurons/*.npy               (U,) unit_ids, animal_ids, sessions, scan_idx, area, layer;
+//!                                  cell_motor_coordinates (U, 3)
+//! meta/statistics/<key>/<source>/{mean,std,min,max,median}.npy
+//! ```
+//!
+//! The trial count is the number of trial files in `data/images`, as neuralpredictors counts
+//! it; every other per-trial file or array must have that many. Errors name the tree and the
+//! file at fault (`data/images/17.npy: is truncated ...`).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, Array4};
+
+use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
+use crate::layout::{self, Layout};
+use crate::error::{DatasetError, Result};
+use crate::npy::{Npy, NpyData};
+use crate::static_h5::IMAGE_ID_KEYS;
+
+/// Where a tree's files are: a directory, or a zip archive (with the folder inside it that
+/// holds `data/` and `meta/`).
+#[derive(Debug, Clone)]
+enum Source {
+    Dir(PathBuf),
+    Zip { archive: PathBuf, prefix: String },
+}
+
+/// One thread's handle for reading files of a tree (a zip archive is read through its own
+/// file handle per thread, so trials decompress in parallel).
+enum Reader {
+    Dir(PathBuf),
+    Zip(Box<zip::ZipArchive<BufReader<File>>>, String),
+}
+
+impl Reader {
+    fn read(&mut self, rel: &str) -> std::io::Result<Vec<u8>> {
+        match self {
+            Reader::Dir(root) => std::fs::read(root.join(rel)),
+            Reader::Zip(archive, prefix) => {
+                let mut entry = archive.by_name(&format!("{prefix}{rel}")).map_err(std::io::Error::other)?;
+                let mut buf = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+                entry.read_to_end(&mut buf)?;
+                Ok(buf)
+            }
+        }
+    }
+}
+
+/// An open file tree: its file list is read once; each accessor reads and checks one key,
+/// naming the file in any error. `read` stops at the first error, `validate` collects them all.
+pub struct TreeFile {
+    path: PathBuf,
+    source: Source,
+    /// Every file of the tree, relative to its root (`data/images/0.npy`).
+    files: BTreeSet<String>,
+    n_trials: usize,
+}
+
+/// Whether `path` looks like a file tree: a directory with `data/` and `meta/`, or a `.zip`.
+pub fn is_tree(path: &Path) -> bool {
+    path.is_dir() || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+}
+
+/// Read a whole file tree into memory.
+pub fn read(path: &Path) -> Result<Dataset> {
+    layout::read(&TreeFile::open(path)?, path)
+}
+
+fn zip_err(path: &Path, e: impl std::fmt::Display) -> DatasetError {
+    DatasetError::file(path, format!("cannot read as a zip archive ({e})"))
+}
+
+fn open_zip(path: &Path) -> Result<zip::ZipArchive<BufReader<File>>> {
+    let file = File::open(path).map_err(|e| DatasetError::file(path, e.to_string()))?;
+    zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zip_err(path, e))
+}
+
+impl TreeFile {
+    pub fn open(path: &Path) -> Result<TreeFile> {
+        if !path.exists() {
+            return Err(DatasetError::file(path, "no such file or directory"));
+        }
+        let (source, files) = if path.is_dir() {
+            let mut files = BTreeSet::new();
+            list_dir(path, path, &mut files).map_err(|e| DatasetError::file(path, format!("cannot list ({e})")))?;
+            (Source::Dir(path.to_path_buf()), files)
+        } else {
+            let archive = open_zip(path)?;
+            let names: Vec<&str> = archive.file_names().filter(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/")).collect();
+            // The released archives hold one top folder per recording; converted trees may not.
+            let prefix = names
+                .iter()
+                .filter_map(|n| n.find("data/").filter(|&i| i == 0 || n[..i].ends_with('/')).map(|i| n[..i].to_string()))
+                .min_by_key(String::len)
+                .unwrap_or_default();
+            let files = names.iter().filter_map(|n| n.strip_prefix(prefix.as_str())).map(str::to_string).collect();
+            (Source::Zip { archive: path.to_path_buf(), prefix }, files)
+        };
+        let mut tree = TreeFile { path: path.to_path_buf(), source, files, n_trials: 0 };
+        if !tree.files.iter().any(|f| f.starts_with("data/")) {
+            return Err(tree.err("data", "missing: a file tree has data/images, data/responses and meta/ (is this a neuralpredictors file tree?)"));
+        }
+        tree.n_trials = tree.trial_numbers("images")?.last().map_or(0, |&t| t + 1);
+        if tree.n_trials == 0 {
+            return Err(tree.err("data/images", "has no trial files"));
+        }
+        Ok(tree)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Trials, counted from `data/images`.
+    pub fn n_trials(&self) -> usize {
+        self.n_trials
+    }
+
+    fn err(&self, key: &str, problem: impl Into<String>) -> DatasetError {
+        DatasetError::key(&self.path, key, problem)
+    }
+
+    fn reader(&self) -> Result<Reader> {
+        Ok(match &self.source {
+            Source::Dir(root) => Reader::Dir(root.clone()),
+            Source::Zip { archive, prefix } => Reader::Zip(Box::new(open_zip(archive)?), prefix.clone()),
+        })
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.files.contains(key) || self.files.iter().any(|f| f.starts_with(&format!("{key}/")))
+    }
+
+    /// Names directly under a folder of the tree (files and folders), sorted.
+    pub fn members(&self, dir: &str) -> Vec<String> {
+        let prefix = format!("{dir}/");
+        let mut out: Vec<String> =
+            self.files.iter().filter_map(|f| f.strip_prefix(&prefix)).map(|rest| rest.split('/').next().unwrap_or(rest).to_string()).collect();
+        out.dedup();
+        out
+    }
+
+    /// Parse one `.npy` of the tree.
+    fn npy_with(&self, reader: &mut Reader, key: &str) -> Result<Npy> {
+        if !self.files.contains(key) {
+            return Err(self.err(key, "missing"));
+        }
+        let bytes = reader.read(key).map_err(|e| self.err(key, format!("cannot read ({e})")))?;
+        Npy::parse(&bytes).map_err(|e| self.err(key, e))
+    }
+
+    pub fn npy(&self, key: &str) -> Result<Npy> {
+        self.npy_with(&mut self.reader()?, key)
+    }
+
+    /// Sorted trial numbers of the `<n>.npy` files in `data/<key>`.
+    fn trial_numbers(&self, key: &str) -> Result<Vec<usize>> {
+        let dir = format!("data/{key}");
+        let mut numbers = Vec::new();
+        for name in self.members(&dir) {
+            let Some(stem) = name.strip_suffix(".npy") else { continue };
+            let n = stem.parse::<usize>().map_err(|_| self.err(&format!("{dir}/{name}"), "is not named by a trial number (0.npy, 1.npy, ...)"))?;
+            numbers.push(n);
+        }
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    /// Every trial file of `data/<key>` present, numbered 0..N; the first gap is the error.
+    fn check_trial_files(&self, key: &str) -> Result<()> {
+        let dir = format!("data/{key}");
+        let numbers = self.trial_numbers(key)?;
+        if numbers.is_empty() {
+            return Err(self.err(&dir, "missing"));
+        }
+        if let Some(gap) = (0..self.n_trials).zip(numbers.iter().copied().chain(std::iter::repeat(usize::MAX))).find(|(want, got)| want != got) {
+            return Err(self.err(
+                &format!("{dir}/{}.npy", gap.0),
+                format!("missing: data/images has trials 0..{} but {dir} has {} trial files", self.n_trials - 1, numbers.len()),
+            ));
+        }
+        if numbers.len() > self.n_trials {
+            return Err(self.err(&dir, format!("has {} trial files but data/images has {}", numbers.len(), self.n_trials)));
+        }
+        Ok(())
+    }
+
+    /// The trial files of `data/<key>`, each of one shape and dtype, in trial order, converted
+    /// by `take` into `out` (N × the first trial's element count). Trials are read on several
+    /// threads, each into its own rows.
+    fn read_trials<T: Send>(&self, key: &str, out_of: impl Fn(&Npy) -> Result<Vec<T>, String> + Sync) -> Result<(Vec<usize>, String, Vec<T>)> {
+        self.check_trial_files(key)?;
+        let first_key = format!("data/{key}/0.npy");
+        let first = self.npy(&first_key)?;
+        let (shape, dtype) = (first.shape.clone(), first.dtype.clone());
+        let row = first.len();
+        let n = self.n_trials;
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n).max(1);
+        let per = n.div_ceil(threads);
+        let parts: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|part| {
+                    let (out_of, shape, dtype, first_key) = (&out_of, &shape, &dtype, &first_key);
+                    scope.spawn(move || -> Result<Vec<T>> {
+                        let mut reader = self.reader()?;
+                        let trials = part * per..((part + 1) * per).min(n);
+                        let mut out = Vec::with_capacity(trials.len() * row);
+                        for t in trials {
+                            let k = format!("data/{key}/{t}.npy");
+                            let npy = self.npy_with(&mut reader, &k)?;
+                            if npy.shape != *shape || npy.dtype != *dtype {
+                                return Err(self.err(
+                                    &k,
+                                    format!("holds {} of shape {:?}, but {first_key} holds {dtype} of shape {shape:?}", npy.dtype, npy.shape),
+                                ));
+                            }
+                            out.extend(out_of(&npy).map_err(|e| self.err(&k, e))?);
+                        }
+                        Ok(out)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a trial reader panicked")).collect()
+        });
+        let mut all = Vec::with_capacity(n * row);
+        for part in parts {
+            all.extend(part?);
+        }
+        Ok((shape, dtype, all))
+    }
+
+    /// Per-trial vectors of `data/<key>` as an (N, K) array.
+    fn rows(&self, key: &str) -> Result<Array2<f32>> {
+        let (shape, _, v) = self.read_trials(key, |npy| npy.clone().into_f32())?;
+        if shape.len() != 1 {
+            return Err(self.err(&format!("data/{key}/0.npy"), format!("must be one vector per trial, found shape {shape:?}")));
+        }
+        Array2::from_shape_vec((self.n_trials, shape[0]), v).map_err(|e| self.err(&format!("data/{key}"), e.to_string()))
+    }
+
+    /// A per-trial array of `meta/trials`, checked to have one entry per trial.
+    fn per_trial(&self, name: &str) -> Result<Npy> {
+        let key = format!("meta/trials/{name}.npy");
+        let npy = self.npy(&key)?;
+        if npy.shape.len() != 1 || npy.shape[0] != self.n_trials {
+            return Err(self.err(&key, format!("has shape {:?} but there are {} trials (data/images)", npy.shape, self.n_trials)));
+        }
+        Ok(npy)
+    }
+
+}
+
+impl Layout for TreeFile {
+    /// Trees carry no ground truth: the converter drops neurozoo's extra HDF5 groups.
+    fn ground_truth(&self) -> Result<Option<GroundTruth>> {
+        Ok(None)
+    }
+
+    /// Images as stored: uint8 trials give uint8 images, any other number type f32.
+    fn images(&self) -> Result<Images> {
+        let first = self.npy("data/images/0.npy")?;
+        let chw = |shape: &[usize]| -> Result<(usize, usize, usize)> {
+            match *shape {
+                [c, h, w] => Ok((c, h, w)),
+                [h, w] => Ok((1, h, w)),
+                _ => Err(self.err("data/images/0.npy", format!("must be (C, H, W) or (H, W), found shape {shape:?}"))),
+            }
+        };
+        let (c, h, w) = chw(&first.shape)?;
+        let n = self.n_trials;
+        let shaped = |e: ndarray::ShapeError| self.err("data/images", e.to_string());
+        if matches!(first.data, NpyData::U8(_)) {
+            let (_, _, v) = self.read_trials("images", |npy| match &npy.data {
+                NpyData::U8(v) => Ok(v.clone()),
+                _ => Err("is not uint8".into()),
+            })?;
+            return Array4::from_shape_vec((n, c, h, w), v).map(Images::U8).map_err(shaped);
+        }
+        let (_, _, v) = self.read_trials("images", |npy| npy.clone().into_f32())?;
+        Array4::from_shape_vec((n, c, h, w), v).map(Images::F32).map_err(shaped)
+    }
+
+    fn responses(&self) -> Result<Array2<f32>> {
+        self.rows("responses")
+    }
+
+    /// `behavior` or `pupil_center`, when the tree has them.
+    fn optional_rows(&self, key: &str) -> Result<Option<Array2<f32>>> {
+        self.has(&format!("data/{key}")).then(|| self.rows(key)).transpose()
+    }
+
+    /// The stored element type of `images`, `responses` (their first trial) or `tiers`.
+    fn dtype_name(&self, key: &str) -> Result<String> {
+        let file = match key {
+            "tiers" => "meta/trials/tiers.npy".to_string(),
+            other => format!("data/{other}/0.npy"),
+        };
+        Ok(self.npy(&file)?.dtype)
+    }
+
+    fn tiers(&self) -> Result<Vec<Tier>> {
+        let key = "meta/trials/tiers.npy";
+        self.per_trial("tiers")?
+            .into_strings()
+            .map_err(|e| self.err(key, e))?
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.parse::<Tier>().map_err(|e| self.err(key, format!("row {i}: {e}"))))
+            .collect()
+    }
+
+    /// The `meta/trials` file holding image ids, if any.
+    fn image_id_key(&self) -> Option<String> {
+        IMAGE_ID_KEYS.iter().map(|k| format!("meta/trials/{k}.npy")).find(|k| self.files.contains(k))
+    }
+
+    /// Image ids; without any id file, every trial counts as its own image (no repeats).
+    fn image_ids(&self) -> Result<Vec<i64>> {
+        match self.image_id_key() {
+            Some(key) => {
+                let name = key.trim_start_matches("meta/trials/").trim_end_matches(".npy");
+                self.per_trial(name)?.into_i64().map_err(|e| self.err(&key, e))
+            }
+            None => Ok((0..self.n_trials as i64).collect()),
+        }
+    }
+
+    fn trial_idx(&self) -> Result<Vec<i64>> {
+        if self.files.contains("meta/trials/trial_idx.npy") {
+            self.per_trial("trial_idx")?.into_i64().map_err(|e| self.err("meta/trials/trial_idx.npy", e))
+        } else {
+            Ok((0..self.n_trials as i64).collect())
+        }
+    }
+
+    fn units(&self) -> Result<Units> {
+        let first = self.npy("data/responses/0.npy")?;
+        let n_units = first.shape.first().copied().unwrap_or(0);
+        let key = |k: &str| format!("meta/neurons/{k}.npy");
+        let opt = |k: &str| -> Result<Option<Npy>> {
+            let npy = self.files.contains(&key(k)).then(|| self.npy(&key(k))).transpose()?;
+            if let Some(n) = &npy {
+                if n.shape.first() != Some(&n_units) {
+                    return Err(self.err(&key(k), format!("has shape {:?} but responses have {n_units} units", n.shape)));
+                }
+            }
+            Ok(npy)
+        };
+        let ints = |k: &str| -> Result<Option<Vec<i64>>> { opt(k)?.map(|n| n.into_i64().map_err(|e| self.err(&key(k), e))).transpose() };
+        let strings = |k: &str| -> Result<Option<Vec<String>>> { opt(k)?.map(|n| n.into_strings().map_err(|e| self.err(&key(k), e))).transpose() };
+        let coordinates = match opt("cell_motor_coordinates")? {
+            Some(n) => {
+                let k = key("cell_motor_coordinates");
+                if n.shape.len() != 2 {
+                    return Err(self.err(&k, format!("must be (U, 3), found shape {:?}", n.shape)));
+                }
+                let cols = n.shape[1];
+                let v = n.into_f32().map_err(|e| self.err(&k, e))?;
+                Some(Array2::from_shape_vec((n_units, cols), v).map_err(|e| self.err(&k, e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(Units {
+            ids: ints("unit_ids")?.unwrap_or_else(|| (0..n_units as i64).collect()),
+            animal_ids: ints("animal_ids")?,
+            sessions: ints("sessions")?,
+            scan_idx: ints("scan_idx")?,
+            area: strings("area")?,
+            layer: strings("layer")?,
+            coordinates,
+        })
+    }
+}
+
+/// Every file under `dir`, relative to `root`, with `/` separators.
+fn list_dir(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            list_dir(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
+    Ok(())
+}
