@@ -23,8 +23,11 @@ test: setup
 
 # CUDA variants of the device tests are #[ignore]d so a CPU machine reports them as skipped;
 # on a machine whose libtorch sees a GPU they are run here.
+# The question is asked of the binary the test build made: `cargo run -p neurozoo` would resolve
+# features for that one package and rebuild polars and more (minutes) to answer it.
 test-cuda: setup
-	@if $(CARGO) run -q -p neurozoo --bin neurozoo -- doctor --json | grep -q '"cuda_available": *true'; then \
+	@test -x target/debug/neurozoo || $(CARGO) build -q --workspace --all-targets
+	@if target/debug/neurozoo doctor --json | grep -q '"cuda_available": *true'; then \
 		$(CARGO) nextest run --workspace --run-ignored only -E 'test(/cuda/)'; \
 	else \
 		echo "test-cuda: no CUDA device visible to libtorch; CUDA tests skipped"; \

@@ -166,11 +166,19 @@ fn print_inspection(s: &Inspection) {
     println!("  trials      {}", s.n_trials);
     println!(
         "  images      {c}x{h}x{w} {} in [{:.3}, {:.3}], mean {:.3}, std {:.3}",
-        dtype(s, "images"), s.images.min, s.images.max, s.images.mean, s.images.std
+        dtype(s, "images"),
+        s.images.min,
+        s.images.max,
+        s.images.mean,
+        s.images.std
     );
     println!(
         "  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}",
-        s.n_units, dtype(s, "responses"), s.responses.min, s.responses.max, s.responses.mean
+        s.n_units,
+        dtype(s, "responses"),
+        s.responses.min,
+        s.responses.max,
+        s.responses.mean
     );
     println!("  image ids   {}", s.image_id_key.as_deref().unwrap_or("none (every trial its own image)"));
     println!("  tiers       trials  images  repeated  repeats");

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, Array4};
 
 use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
-use crate::layout::{self, Layout};
 use crate::error::{DatasetError, Result};
+use crate::layout::{self, Layout};
 use crate::npy::{Npy, NpyData};
 use crate::static_h5::IMAGE_ID_KEYS;
 
@@ -114,7 +114,9 @@ impl TreeFile {
         };
         let mut tree = TreeFile { path: path.to_path_buf(), source, files, n_trials: 0 };
         if !tree.files.iter().any(|f| f.starts_with("data/")) {
-            return Err(tree.err("data", "missing: a file tree has data/images, data/responses and meta/ (is this a neuralpredictors file tree?)"));
+            return Err(
+                tree.err("data", "missing: a file tree has data/images, data/responses and meta/ (is this a neuralpredictors file tree?)")
+            );
         }
         tree.n_trials = tree.trial_numbers("images")?.last().map_or(0, |&t| t + 1);
         if tree.n_trials == 0 {
@@ -150,8 +152,12 @@ impl TreeFile {
     /// Names directly under a folder of the tree (files and folders), sorted.
     pub fn members(&self, dir: &str) -> Vec<String> {
         let prefix = format!("{dir}/");
-        let mut out: Vec<String> =
-            self.files.iter().filter_map(|f| f.strip_prefix(&prefix)).map(|rest| rest.split('/').next().unwrap_or(rest).to_string()).collect();
+        let mut out: Vec<String> = self
+            .files
+            .iter()
+            .filter_map(|f| f.strip_prefix(&prefix))
+            .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+            .collect();
         out.dedup();
         out
     }
@@ -175,7 +181,9 @@ impl TreeFile {
         let mut numbers = Vec::new();
         for name in self.members(&dir) {
             let Some(stem) = name.strip_suffix(".npy") else { continue };
-            let n = stem.parse::<usize>().map_err(|_| self.err(&format!("{dir}/{name}"), "is not named by a trial number (0.npy, 1.npy, ...)"))?;
+            let n = stem
+                .parse::<usize>()
+                .map_err(|_| self.err(&format!("{dir}/{name}"), "is not named by a trial number (0.npy, 1.npy, ...)"))?;
             numbers.push(n);
         }
         numbers.sort_unstable();
@@ -189,7 +197,9 @@ impl TreeFile {
         if numbers.is_empty() {
             return Err(self.err(&dir, "missing"));
         }
-        if let Some(gap) = (0..self.n_trials).zip(numbers.iter().copied().chain(std::iter::repeat(usize::MAX))).find(|(want, got)| want != got) {
+        if let Some(gap) =
+            (0..self.n_trials).zip(numbers.iter().copied().chain(std::iter::repeat(usize::MAX))).find(|(want, got)| want != got)
+        {
             return Err(self.err(
                 &format!("{dir}/{}.npy", gap.0),
                 format!("missing: data/images has trials 0..{} but {dir} has {} trial files", self.n_trials - 1, numbers.len()),
@@ -202,9 +212,13 @@ impl TreeFile {
     }
 
     /// The trial files of `data/<key>`, each of one shape and dtype, in trial order, converted
-    /// by `take` into `out` (N × the first trial's element count). Trials are read on several
-    /// threads, each into its own rows.
-    fn read_trials<T: Send>(&self, key: &str, out_of: impl Fn(&Npy) -> Result<Vec<T>, String> + Sync) -> Result<(Vec<usize>, String, Vec<T>)> {
+    /// by `out_of` into one buffer (N × the first trial's element count). Trials are read on
+    /// several threads, each straight into its own rows, so the buffer is the only copy.
+    fn read_trials<T: Clone + Default + Send>(
+        &self,
+        key: &str,
+        out_of: impl Fn(&Npy) -> Result<Vec<T>, String> + Sync,
+    ) -> Result<(Vec<usize>, Vec<T>)> {
         self.check_trial_files(key)?;
         let first_key = format!("data/{key}/0.npy");
         let first = self.npy(&first_key)?;
@@ -213,41 +227,43 @@ impl TreeFile {
         let n = self.n_trials;
         let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n).max(1);
         let per = n.div_ceil(threads);
-        let parts: Vec<Result<Vec<T>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|part| {
+        // A zeroed allocation: its pages are committed as the threads fill them.
+        let mut all = vec![T::default(); n * row];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = all
+                .chunks_mut((per * row).max(1))
+                .enumerate()
+                .map(|(part, rows)| {
                     let (out_of, shape, dtype, first_key) = (&out_of, &shape, &dtype, &first_key);
-                    scope.spawn(move || -> Result<Vec<T>> {
+                    scope.spawn(move || -> Result<()> {
                         let mut reader = self.reader()?;
-                        let trials = part * per..((part + 1) * per).min(n);
-                        let mut out = Vec::with_capacity(trials.len() * row);
-                        for t in trials {
+                        for (i, t) in (part * per..((part + 1) * per).min(n)).enumerate() {
                             let k = format!("data/{key}/{t}.npy");
                             let npy = self.npy_with(&mut reader, &k)?;
                             if npy.shape != *shape || npy.dtype != *dtype {
                                 return Err(self.err(
                                     &k,
-                                    format!("holds {} of shape {:?}, but {first_key} holds {dtype} of shape {shape:?}", npy.dtype, npy.shape),
+                                    format!(
+                                        "holds {} of shape {:?}, but {first_key} holds {dtype} of shape {shape:?}",
+                                        npy.dtype, npy.shape
+                                    ),
                                 ));
                             }
-                            out.extend(out_of(&npy).map_err(|e| self.err(&k, e))?);
+                            rows[i * row..(i + 1) * row].clone_from_slice(&out_of(&npy).map_err(|e| self.err(&k, e))?);
                         }
-                        Ok(out)
+                        Ok(())
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("a trial reader panicked")).collect()
-        });
-        let mut all = Vec::with_capacity(n * row);
-        for part in parts {
-            all.extend(part?);
-        }
-        Ok((shape, dtype, all))
+            // The first error in trial order.
+            handles.into_iter().map(|h| h.join().expect("a trial reader panicked")).collect::<Result<Vec<()>>>()
+        })?;
+        Ok((shape, all))
     }
 
     /// Per-trial vectors of `data/<key>` as an (N, K) array.
     fn rows(&self, key: &str) -> Result<Array2<f32>> {
-        let (shape, _, v) = self.read_trials(key, |npy| npy.clone().into_f32())?;
+        let (shape, v) = self.read_trials(key, |npy| npy.clone().into_f32())?;
         if shape.len() != 1 {
             return Err(self.err(&format!("data/{key}/0.npy"), format!("must be one vector per trial, found shape {shape:?}")));
         }
@@ -263,7 +279,6 @@ impl TreeFile {
         }
         Ok(npy)
     }
-
 }
 
 impl Layout for TreeFile {
@@ -286,13 +301,13 @@ impl Layout for TreeFile {
         let n = self.n_trials;
         let shaped = |e: ndarray::ShapeError| self.err("data/images", e.to_string());
         if matches!(first.data, NpyData::U8(_)) {
-            let (_, _, v) = self.read_trials("images", |npy| match &npy.data {
+            let (_, v) = self.read_trials("images", |npy| match &npy.data {
                 NpyData::U8(v) => Ok(v.clone()),
                 _ => Err("is not uint8".into()),
             })?;
             return Array4::from_shape_vec((n, c, h, w), v).map(Images::U8).map_err(shaped);
         }
-        let (_, _, v) = self.read_trials("images", |npy| npy.clone().into_f32())?;
+        let (_, v) = self.read_trials("images", |npy| npy.clone().into_f32())?;
         Array4::from_shape_vec((n, c, h, w), v).map(Images::F32).map_err(shaped)
     }
 
@@ -363,7 +378,8 @@ impl Layout for TreeFile {
             Ok(npy)
         };
         let ints = |k: &str| -> Result<Option<Vec<i64>>> { opt(k)?.map(|n| n.into_i64().map_err(|e| self.err(&key(k), e))).transpose() };
-        let strings = |k: &str| -> Result<Option<Vec<String>>> { opt(k)?.map(|n| n.into_strings().map_err(|e| self.err(&key(k), e))).transpose() };
+        let strings =
+            |k: &str| -> Result<Option<Vec<String>>> { opt(k)?.map(|n| n.into_strings().map_err(|e| self.err(&key(k), e))).transpose() };
         let coordinates = match opt("cell_motor_coordinates")? {
             Some(n) => {
                 let k = key("cell_motor_coordinates");

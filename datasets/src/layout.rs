@@ -50,9 +50,12 @@ pub(crate) fn read(layout: &impl Layout, path: &std::path::Path) -> Result<Datas
 
 /// What `read_all` could read.
 pub(crate) enum Partial {
-    Complete(Dataset),
+    Complete(Box<Dataset>),
     /// Some key is broken; the main arrays that could be read, for content checks.
-    Broken { images: Option<Images>, responses: Option<Array2<f32>> },
+    Broken {
+        images: Option<Images>,
+        responses: Option<Array2<f32>>,
+    },
 }
 
 /// Every key read, each error handed to `report`.
@@ -78,7 +81,17 @@ pub(crate) fn read_all(layout: &impl Layout, mut report: impl FnMut(DatasetError
             Some(behavior),
             Some(pupil_center),
             Some(ground_truth),
-        ) => Partial::Complete(Dataset { images, responses, tiers, image_ids, trial_idx, units, behavior, pupil_center, ground_truth }),
+        ) => Partial::Complete(Box::new(Dataset {
+            images,
+            responses,
+            tiers,
+            image_ids,
+            trial_idx,
+            units,
+            behavior,
+            pupil_center,
+            ground_truth,
+        })),
         (images, responses, ..) => Partial::Broken { images, responses },
     }
 }

@@ -113,7 +113,7 @@ impl Npy {
         };
         let mut npy = Npy { shape: h.shape, dtype, data };
         if h.fortran && npy.shape.len() > 1 {
-            npy.to_c_order();
+            npy.reorder_to_c();
         }
         Ok(npy)
     }
@@ -153,8 +153,14 @@ impl Npy {
         match self.data {
             NpyData::U8(v) => Ok(v.into_iter().map(i64::from).collect()),
             NpyData::I64(v) => Ok(v),
-            NpyData::F32(v) => v.iter().map(|&x| whole(f64::from(x))).collect::<Option<_>>().ok_or_else(|| "holds fractional values; expected integers".into()),
-            NpyData::F64(v) => v.iter().map(|&x| whole(x)).collect::<Option<_>>().ok_or_else(|| "holds fractional values; expected integers".into()),
+            NpyData::F32(v) => v
+                .iter()
+                .map(|&x| whole(f64::from(x)))
+                .collect::<Option<_>>()
+                .ok_or_else(|| "holds fractional values; expected integers".into()),
+            NpyData::F64(v) => {
+                v.iter().map(|&x| whole(x)).collect::<Option<_>>().ok_or_else(|| "holds fractional values; expected integers".into())
+            }
             NpyData::Str(_) => Err(format!("holds {} values; expected integers", self.dtype)),
         }
     }
@@ -168,7 +174,7 @@ impl Npy {
     }
 
     /// Fortran-ordered data reordered to C order (same shape).
-    fn to_c_order(&mut self) {
+    fn reorder_to_c(&mut self) {
         let shape = self.shape.clone();
         let n = self.len();
         // Element at C index i has Fortran index f(i): both walk the same multi-index.
@@ -214,7 +220,11 @@ fn utf32(c: &[u8], big_endian: bool) -> Result<String, String> {
 
 fn header(bytes: &[u8]) -> Result<Header, String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(if bytes.len() < 10 { "is truncated: too short for a .npy header".into() } else { "is not a .npy file (no NUMPY magic)".into() });
+        return Err(if bytes.len() < 10 {
+            "is truncated: too short for a .npy header".into()
+        } else {
+            "is not a .npy file (no NUMPY magic)".into()
+        });
     }
     let (len, start): (usize, usize) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
@@ -247,16 +257,20 @@ fn header(bytes: &[u8]) -> Result<Header, String> {
     let (order, rest) = descr.split_at(descr.chars().next().map_or(0, char::len_utf8));
     let (order, rest) = if matches!(order, "<" | ">" | "|" | "=") { (order, rest) } else { ("|", descr) };
     let (kind, size) = rest.split_at(1.min(rest.len()));
-    let kind = match kind {
-        "b" => Kind::Bool,
-        "i" => Kind::Int,
-        "u" => Kind::Uint,
-        "f" => Kind::Float,
-        "U" => Kind::Unicode,
-        "S" | "a" => Kind::Bytes,
-        "O" => return Err("holds Python objects (dtype object, pickled), which neurozoo does not unpickle; save it as numbers or fixed-width strings".into()),
-        _ => return Err(format!("has an unsupported dtype {descr:?}")),
-    };
+    let kind =
+        match kind {
+            "b" => Kind::Bool,
+            "i" => Kind::Int,
+            "u" => Kind::Uint,
+            "f" => Kind::Float,
+            "U" => Kind::Unicode,
+            "S" | "a" => Kind::Bytes,
+            "O" => return Err(
+                "holds Python objects (dtype object, pickled), which neurozoo does not unpickle; save it as numbers or fixed-width strings"
+                    .into(),
+            ),
+            _ => return Err(format!("has an unsupported dtype {descr:?}")),
+        };
     let size: usize = size.parse().map_err(|_| format!("has an unsupported dtype {descr:?}"))?;
     let size = if matches!(kind, Kind::Unicode) { size * 4 } else { size };
     Ok(Header { kind, size, big_endian: order == ">", fortran, shape, data_start: end })
@@ -289,7 +303,9 @@ pub fn write(shape: &[usize], data: NpyOut<'_>) -> Vec<u8> {
             let width = v.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
             let body = v
                 .iter()
-                .flat_map(|s| s.chars().map(u32::from).chain(std::iter::repeat(0)).take(width).flat_map(u32::to_le_bytes).collect::<Vec<_>>())
+                .flat_map(|s| {
+                    s.chars().map(u32::from).chain(std::iter::repeat(0)).take(width).flat_map(u32::to_le_bytes).collect::<Vec<_>>()
+                })
                 .collect();
             (format!("<U{width}"), body)
         }

@@ -173,7 +173,6 @@ impl StaticFile {
     fn first_dim(&self, key: &str) -> Result<usize> {
         Ok(self.dataset(key)?.shape().first().copied().unwrap_or(0))
     }
-
 }
 
 impl Layout for StaticFile {

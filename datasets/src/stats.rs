@@ -73,7 +73,7 @@ impl Summary {
         };
         let lo = kth((n - 1) / 2).unwrap_or(0) as f64;
         let hi = kth(n / 2).unwrap_or(0) as f64;
-        let (min, max) = (levels().next().map_or(0.0, |l| l.0), levels().last().map_or(0.0, |l| l.0));
+        let (min, max) = (levels().next().map_or(0.0, |l| l.0), levels().next_back().map_or(0.0, |l| l.0));
         Some(Summary { mean, std, min, max, median: (lo + hi) / 2.0 })
     }
 

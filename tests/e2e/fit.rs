@@ -244,7 +244,11 @@ fn fit_on_a_zipped_file_tree_and_eval_on_every_layout() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/tests/fixtures");
     let config = dir.path().join("tiny.toml");
-    std::fs::write(&config, "preset = \"klindt2017\"\n[model.core]\nlayers = 1\nchannels = 4\ninput_kernel = 5\n[train]\nbatch_size = 8\nmax_epochs = 2\n").unwrap();
+    std::fs::write(
+        &config,
+        "preset = \"klindt2017\"\n[model.core]\nlayers = 1\nchannels = 4\ninput_kernel = 5\n[train]\nbatch_size = 8\nmax_epochs = 2\n",
+    )
+    .unwrap();
     let out = dir.path().join("run");
     let fitted = run(&mut fit(&fixtures.join("static_small_tree_stored.zip"), &config, &out));
     assert!(fitted.status.success());

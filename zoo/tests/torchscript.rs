@@ -63,7 +63,12 @@ fn data(device: Device, n: i64) -> TrainData {
     let pixels = images.flatten(1, -1);
     let drive = pixels.narrow(1, 6 * 15 + 4, 4) + pixels.narrow(1, 7 * 15 + 4, 4);
     let split = n * 4 / 5;
-    TrainData { images: Stimuli::standardised(images), responses: drive.relu() + 0.1, train: (0..split).collect(), validation: (split..n).collect() }
+    TrainData {
+        images: Stimuli::standardised(images),
+        responses: drive.relu() + 0.1,
+        train: (0..split).collect(),
+        validation: (split..n).collect(),
+    }
 }
 
 /// Fitting a factorised readout on a frozen core changes the readout and nothing of the network;
