@@ -8,13 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}
-make -s setup
-if [ ! -x .venv-bench/bin/python ]; then python3 -m venv .venv-bench; fi
-# The reference imports torch from the project's .venv: one PyTorch, the pinned one.
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "$site" > "$(.venv-bench/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/neurozoo_torch.pth"
-.venv-bench/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
-.venv-bench/bin/pip install -q --disable-pip-version-check --no-deps -r bench/requirements-nodeps.txt
+source bench/reference_env.sh
 cargo build -q --release -p neurozoo
 nz=target/release/neurozoo
 

@@ -7,12 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-6000}; units=${2:-8000}; h=${3:-144}; w=${4:-256}; rounds=${5:-3}
-make -s setup
-if [ ! -x .venv-bench/bin/python ]; then python3 -m venv .venv-bench; fi
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-echo "$site" > "$(.venv-bench/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/neurozoo_torch.pth"
-.venv-bench/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
-.venv-bench/bin/pip install -q --disable-pip-version-check --no-deps -r bench/requirements-nodeps.txt
+source bench/reference_env.sh
 cargo build -q --release -p neurozoo-datasets --example load
 work=target/bench/tree_${n}_${units}_${h}x${w}
 [ -d "$work/recording" ] || .venv-bench/bin/python bench/tree_make.py "$work" "$n" "$units" "$h" "$w"
