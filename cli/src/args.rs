@@ -32,9 +32,10 @@ pub enum Command {
     Eval {
         /// Run directory written by `neurozoo fit`.
         run: PathBuf,
-        /// Dataset (static HDF5 or NWB; a sprites file for slowvae and betavae runs).
-        #[arg(long)]
-        data: PathBuf,
+        /// Recording (static HDF5, NWB or a file tree; a sprites file for slowvae and betavae
+        /// runs). Give each recording of a multi-recording run to report it and the pooled result.
+        #[arg(long, required = true)]
+        data: Vec<PathBuf>,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
         device: String,
         /// Print one JSON object instead of text.
@@ -53,7 +54,8 @@ pub enum Command {
         /// Run directory written by `neurozoo fit`, or a TorchScript file (`torch.jit.save`) to
         /// use as it is; omit it to extract the recorded responses.
         run: Option<PathBuf>,
-        /// Dataset (static HDF5 or NWB).
+        /// Recording (static HDF5, NWB or a file tree); for a multi-recording run, the readout
+        /// of the recording of this name is used.
         #[arg(long)]
         data: PathBuf,
         /// Representation file to write.
@@ -216,9 +218,11 @@ pub enum ZooCommand {
 pub struct FitArgs {
     /// A preset (see `neurozoo zoo list`) or a TOML config file.
     pub model: String,
-    /// Dataset (static HDF5 or NWB; a sprites file for slowvae and betavae).
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Recording: static HDF5, NWB, or a neuralpredictors file tree (directory or .zip); a
+    /// sprites file for slowvae and betavae. Give it several times to fit several recordings
+    /// with one shared core and a readout each (named by file stem).
+    #[arg(long, required = true)]
+    pub data: Vec<PathBuf>,
     /// Run directory to create (or to continue with --resume).
     #[arg(long)]
     pub out: PathBuf,

@@ -265,3 +265,66 @@ fn fit_on_a_zipped_file_tree_and_eval_on_every_layout() {
     assert_eq!(eval("static_small_tree"), from_zip);
     assert_eq!(eval("static_small.h5"), from_zip);
 }
+
+/// A tiny simulated recording (its own neurons, from the simulator's shared cell types).
+fn recording(path: &Path, units: &str, seed: &str, size: &str) {
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", units, "--n-train", "120", "--n-validation", "30"])
+        .args(["--n-test", "6", "--n-final-test", "0", "--repeats", "4", "--height", size, "--width", size, "--seed", seed, "--out"])
+        .arg(path));
+    assert!(out.status.success());
+}
+
+/// Two recordings in one model: one core, a readout each (named by file stem); eval reports each
+/// and the pooled units, eval and extract of one recording use its readout; clashing names and
+/// mixed image sizes are refused before anything is written.
+#[test]
+fn two_recordings_fit_one_core_and_eval_extract_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("mouse_a.h5"), dir.path().join("mouse_b.h5"));
+    recording(&a, "10", "1", "20");
+    recording(&b, "6", "2", "20");
+    let (_, config) = setup(dir.path());
+    let out = dir.path().join("run");
+    let fitted = run(fit(&a, &config, &out).arg("--data").arg(&b));
+    assert!(fitted.status.success());
+    assert!(String::from_utf8_lossy(&fitted.stderr).contains("2 recordings: one shared core"));
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let names: Vec<&str> = info["recordings"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["mouse_a", "mouse_b"]);
+    assert_eq!(info["recordings"][1]["n_units"], 6);
+
+    let both = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&a).arg("--data").arg(&b).arg("--json")));
+    let (ca, cb) = (
+        both["recordings"]["mouse_a"]["test"]["correlation"].as_f64().unwrap(),
+        both["recordings"]["mouse_b"]["test"]["correlation"].as_f64().unwrap(),
+    );
+    let pooled = both["pooled"]["test"]["correlation"].as_f64().unwrap();
+    assert!((pooled - (10.0 * ca + 6.0 * cb) / 16.0).abs() < 1e-12, "{both}");
+    assert_eq!(both["pooled"]["test"]["trials"], 48);
+    let mut only_b = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&b).arg("--json")));
+    only_b.as_object_mut().unwrap().remove("run");
+    assert_eq!(only_b, both["recordings"]["mouse_b"]);
+
+    let rep = dir.path().join("b.h5");
+    let extracted = run(neurozoo().arg("extract").arg(&out).arg("--data").arg(&b).args(["--layer", "predicted", "--out"]).arg(&rep));
+    assert!(extracted.status.success());
+    let file = neurozoo_datasets::representation::RepresentationFile::read(&rep).unwrap();
+    assert_eq!(file.representations[0].data.ncols(), 6);
+    assert!(file.representations[0].source.contains("\"recording\":\"mouse_b\""));
+
+    // A third file the run has no readout for, a clash of names, mixed image sizes.
+    let c = dir.path().join("mouse_c.h5");
+    recording(&c, "6", "3", "24");
+    let e = neurozoo().arg("eval").arg(&out).arg("--data").arg(&c).output().unwrap();
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("mouse_c"), "{}", String::from_utf8_lossy(&e.stderr));
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    std::fs::copy(&a, dir.path().join("other/mouse_a.h5")).unwrap();
+    for (second, says) in [(dir.path().join("other/mouse_a.h5"), "both recordings named \"mouse_a\""), (c.clone(), "share one core")] {
+        let target = dir.path().join("refused");
+        let e = fit(&a, &config, &target).arg("--data").arg(&second).output().unwrap();
+        let stderr = String::from_utf8_lossy(&e.stderr);
+        assert!(!e.status.success() && stderr.contains(says), "{stderr}");
+        assert!(!target.exists());
+    }
+}

@@ -69,6 +69,33 @@ pub struct RfRecovery {
     pub errors: Vec<f64>,
 }
 
+impl TierMetrics {
+    /// One tier of several recordings as one population: means weighted by each recording's
+    /// units (FEVE by the units that pass its filter), trials summed. A metric is pooled only
+    /// when every recording has it; receptive-field errors stay per recording.
+    pub fn pool(parts: &[(usize, &TierMetrics)]) -> TierMetrics {
+        let units = parts.iter().map(|p| p.0).sum::<usize>().max(1) as f64;
+        let mean = |get: fn(&TierMetrics) -> Option<f64>| -> Option<f64> {
+            parts.iter().map(|(u, m)| get(m).map(|v| v * *u as f64)).sum::<Option<f64>>().map(|s| s / units)
+        };
+        let feve_units = parts.iter().map(|(_, m)| m.feve_units).sum::<Option<usize>>();
+        let feve = feve_units.filter(|&n| n > 0).and_then(|n| {
+            parts.iter().map(|(_, m)| Some(m.feve.unwrap_or(0.0) * m.feve_units? as f64)).sum::<Option<f64>>().map(|s| s / n as f64)
+        });
+        TierMetrics {
+            trials: parts.iter().map(|(_, m)| m.trials).sum(),
+            correlation: mean(|m| Some(m.correlation)).unwrap_or(f64::NAN),
+            correlation_to_average: mean(|m| m.correlation_to_average),
+            feve,
+            feve_units,
+            fev: mean(|m| m.fev),
+            oracle_correlation: mean(|m| m.oracle_correlation),
+            fev_ground_truth: mean(|m| m.fev_ground_truth),
+            rf_location_error_px: None,
+        }
+    }
+}
+
 pub struct Evaluation {
     pub tiers: BTreeMap<Tier, TierMetrics>,
     pub rf: Option<RfRecovery>,
@@ -76,8 +103,9 @@ pub struct Evaluation {
     pub predictions: Array2<f32>,
 }
 
-pub fn rf_recovery(model: &Model, ds: &Dataset) -> Option<RfRecovery> {
-    Some(RfRecovery::compare(&model.rf_positions()?, ds.ground_truth.as_ref()?))
+/// How well recording `recording`'s readout found the simulated receptive fields.
+pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset) -> Option<RfRecovery> {
+    Some(RfRecovery::compare(&model.rf_positions(recording)?, ds.ground_truth.as_ref()?))
 }
 
 impl RfRecovery {
@@ -114,12 +142,13 @@ impl RfRecovery {
     }
 }
 
-pub fn evaluate(model: &Model, ds: &Dataset, norm: &Normalizer, device: Device, batch_size: usize) -> Evaluation {
+/// Recording `recording` of `model` (its readout) evaluated on `ds`, tier by tier.
+pub fn evaluate(model: &Model, recording: usize, ds: &Dataset, norm: &Normalizer, device: Device, batch_size: usize) -> Evaluation {
     let images = norm.images(ds, device);
     let all: Vec<i64> = (0..ds.n_trials() as i64).collect();
     let scale = ndarray::Array1::from(norm.response_scale.clone());
-    let predictions = predict(model, &images, &all, batch_size) * &scale;
-    let rf = rf_recovery(model, ds);
+    let predictions = predict(model, recording, &images, &all, batch_size) * &scale;
+    let rf = rf_recovery(model, recording, ds);
     let responses = ds.responses.mapv(f64::from);
     let pred = predictions.mapv(f64::from);
     let mut tiers = BTreeMap::new();

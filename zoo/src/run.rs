@@ -102,6 +102,43 @@ impl DataInfo {
     }
 }
 
+/// One recording a run was fitted to; its place in `RunInfo::recordings` is its readout's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    /// The file's stem (`static22564-2-13-preproc0` for `…/static22564-2-13-preproc0.zip`).
+    pub name: String,
+    #[serde(flatten)]
+    pub data: DataInfo,
+    /// Its own train tier's standardisation.
+    pub normalizer: Normalizer,
+}
+
+/// A recording's name: its file or directory name without the extension.
+pub fn recording_name(path: &Path) -> String {
+    let trimmed = path.components().next_back().map_or_else(|| path.as_os_str().to_owned(), |c| c.as_os_str().to_owned());
+    let name = Path::new(&trimmed).file_stem().unwrap_or(&trimmed).to_string_lossy().to_string();
+    if name.is_empty() {
+        path.display().to_string()
+    } else {
+        name
+    }
+}
+
+/// The names of several recordings, refusing two of one name: a readout is found by its name.
+pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, String> {
+    let names: Vec<String> = paths.iter().map(|p| recording_name(p)).collect();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(j) = names[..i].iter().position(|m| m == n) {
+            return Err(format!(
+                "{} and {} are both recordings named {n:?}: a model has one readout per recording name (rename one)",
+                paths[j].display(),
+                paths[i].display()
+            ));
+        }
+    }
+    Ok(names)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -115,8 +152,8 @@ pub struct RunInfo {
     pub neurozoo: String,
     pub libtorch: Option<String>,
     pub device: String,
-    pub data: DataInfo,
-    pub normalizer: Normalizer,
+    /// The recordings, one readout each, in order.
+    pub recordings: Vec<RecordingInfo>,
     pub status: RunStatus,
     pub epochs: usize,
     pub best_epoch: usize,
@@ -127,6 +164,21 @@ pub struct RunInfo {
     /// in runs written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+}
+
+impl RunInfo {
+    /// Which recording (readout) of the run `data` is: the only one of a one-recording run, or
+    /// the one with the file's name.
+    pub fn recording_of(&self, data: &Path) -> Result<usize, String> {
+        if self.recordings.len() == 1 {
+            return Ok(0);
+        }
+        let name = recording_name(data);
+        self.recordings.iter().position(|r| r.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.recordings.iter().map(|r| r.name.as_str()).collect();
+            format!("{} is recording {name:?}, which the run has no readout for (its recordings: {})", data.display(), names.join(", "))
+        })
+    }
 }
 
 /// Write a text file through a temporary name so it is complete or absent.

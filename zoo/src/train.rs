@@ -209,9 +209,10 @@ fn restore_weights(vs: &nn::VarStore, named: &[(String, Tensor)]) {
     });
 }
 
-/// Predicted rates for the given trials, in batches, in evaluation mode; (trials, U) on the host.
-pub fn predict(model: &Model, images: &Stimuli, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
-    batched(images, trials, batch_size, |x| model.forward(x, false))
+/// Recording `recording`'s predicted rates for the given trials, in batches, in evaluation mode;
+/// (trials, U) on the host.
+pub fn predict(model: &Model, recording: usize, images: &Stimuli, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
+    batched(images, trials, batch_size, |x| model.forward(x, recording, false))
 }
 
 /// `f` applied, without gradients, to the images of `trials` in batches; rows concatenated.
@@ -229,12 +230,23 @@ pub fn batched(images: &Stimuli, trials: &[i64], batch_size: usize, f: impl Fn(&
     ndarray::concatenate(ndarray::Axis(0), &views).expect("batches have the same width")
 }
 
-/// Mean over units of the correlation between predictions and responses on `trials`.
-pub fn mean_correlation(model: &Model, data: &TrainData, trials: &[i64], batch_size: usize) -> f64 {
-    let pred = predict(model, &data.images, trials, batch_size).mapv(f64::from);
-    let idx = Tensor::from_slice(trials).to_device(data.responses.device());
-    let resp = to_array2(&data.responses.index_select(0, &idx)).mapv(f64::from);
-    corr(resp.view(), pred.view()).mean().unwrap_or(f64::NAN)
+/// The early-stopping score: the mean validation correlation over the units of every recording
+/// together (each recording predicted by its own readout), as the sensorium trainer pools them.
+pub fn validation_correlation(model: &Model, data: &[TrainData], batch_size: usize) -> f64 {
+    let per_unit: Vec<f64> = data
+        .iter()
+        .enumerate()
+        .flat_map(|(r, d)| {
+            let pred = predict(model, r, &d.images, &d.validation, batch_size).mapv(f64::from);
+            let idx = Tensor::from_slice(&d.validation).to_device(d.responses.device());
+            let resp = to_array2(&d.responses.index_select(0, &idx)).mapv(f64::from);
+            corr(resp.view(), pred.view()).to_vec()
+        })
+        .collect();
+    if per_unit.is_empty() {
+        return f64::NAN;
+    }
+    per_unit.iter().sum::<f64>() / per_unit.len() as f64
 }
 
 /// A training run over a model whose variables live in `vs`.
@@ -249,13 +261,14 @@ pub struct Trainer<'a> {
 const CHECKPOINT: &str = "checkpoint";
 
 impl Trainer<'_> {
-    /// Train to the end of the schedule, starting from a checkpoint when `resume` is set.
-    /// Leaves the best weights in the model.
-    pub fn fit(&self, data: &TrainData, resume: bool, mut on: impl FnMut(Event<'_>)) -> Result<Schedule, TrainError> {
-        if data.train.is_empty() {
+    /// Train to the end of the schedule, starting from a checkpoint when `resume` is set: one
+    /// `TrainData` per recording, recording r predicted by the model's readout r. Leaves the best
+    /// weights in the model.
+    pub fn fit(&self, data: &[TrainData], resume: bool, mut on: impl FnMut(Event<'_>)) -> Result<Schedule, TrainError> {
+        if data.is_empty() || data.iter().any(|d| d.train.is_empty()) {
             return Err(TrainError::NoData("train"));
         }
-        if data.validation.is_empty() {
+        if data.iter().any(|d| d.validation.is_empty()) {
             return Err(TrainError::NoData("validation"));
         }
         let mut adam = Adam::new(self.vs);
@@ -280,7 +293,7 @@ impl Trainer<'_> {
             let epoch = schedule.epoch + 1;
             let start = std::time::Instant::now();
             let train_loss = self.run_epoch(data, epoch, &mut adam, schedule.lr, &mut on)?;
-            let score = mean_correlation(self.model, data, &data.validation, self.cfg.batch_size.max(256));
+            let score = validation_correlation(self.model, data, self.cfg.batch_size.max(256));
             let regularizer = tch::no_grad(|| self.model.regularizer().double_value(&[]));
             let improved = score > schedule.best_score + self.cfg.tolerance;
             if improved {
@@ -328,28 +341,54 @@ impl Trainer<'_> {
         Ok(schedule)
     }
 
+    /// One epoch as neuralpredictors' `LongCycler` runs it: each step takes the next batch of
+    /// every recording (the shorter ones cycle until the longest is through), adds their losses
+    /// and the penalties, and takes one optimiser step. With one recording, a step is a batch.
     fn run_epoch(
         &self,
-        data: &TrainData,
+        data: &[TrainData],
         epoch: usize,
         adam: &mut Adam,
         lr: f64,
         on: &mut impl FnMut(Event<'_>),
     ) -> Result<f64, TrainError> {
-        let mut order = data.train.clone();
-        // The epoch's order depends only on (seed, epoch): a resumed run sees the same batches.
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)));
-        let batches: Vec<&[i64]> = order.chunks(self.cfg.batch_size.max(1)).collect();
-        let device = data.images.device();
+        // The epoch's order depends only on (seed, epoch, recording): a resumed run sees the same
+        // batches. Recording 0 keeps the seed a one-recording run has always used.
+        let orders: Vec<Vec<i64>> = data
+            .iter()
+            .enumerate()
+            .map(|(r, d)| {
+                let mut order = d.train.clone();
+                let seed = self
+                    .cfg
+                    .seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(epoch as u64)
+                    .wrapping_add((r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+                order
+            })
+            .collect();
+        let batches: Vec<Vec<&[i64]>> = orders.iter().map(|o| o.chunks(self.cfg.batch_size.max(1)).collect()).collect();
+        let steps = batches.iter().map(Vec::len).max().unwrap_or(0);
         let (mut total, mut count) = (0.0, 0usize);
-        for (b, batch) in batches.iter().enumerate() {
+        for b in 0..steps {
             tch::manual_seed((self.cfg.seed as i64).wrapping_mul(7_919).wrapping_add((epoch * 100_003 + b) as i64));
-            let idx = Tensor::from_slice(batch).to_device(device);
-            let x = data.images.batch(&idx);
-            let y = data.responses.index_select(0, &idx);
-            let pred = self.model.forward(&x, true);
-            let nll = poisson_loss(&pred, &y);
-            let loss = &nll + self.model.regularizer();
+            let mut nll_sum: Option<Tensor> = None;
+            for (r, (d, recording_batches)) in data.iter().zip(&batches).enumerate() {
+                let batch = recording_batches[b % recording_batches.len()];
+                let idx = Tensor::from_slice(batch).to_device(d.images.device());
+                let x = d.images.batch(&idx);
+                let y = d.responses.index_select(0, &idx);
+                let nll = poisson_loss(&self.model.forward(&x, r, true), &y);
+                total += nll.double_value(&[]) * batch.len() as f64;
+                count += batch.len();
+                nll_sum = Some(match nll_sum {
+                    Some(sum) => sum + nll,
+                    None => nll,
+                });
+            }
+            let loss = nll_sum.expect("at least one recording") + self.model.regularizer();
             let value = loss.double_value(&[]);
             if !value.is_finite() {
                 return Err(TrainError::Diverged { epoch, value });
@@ -357,9 +396,7 @@ impl Trainer<'_> {
             adam.zero_grad();
             loss.backward();
             adam.step(lr);
-            total += nll.double_value(&[]) * batch.len() as f64;
-            count += batch.len();
-            on(Event::Batch { epoch, done: b + 1, total: batches.len() });
+            on(Event::Batch { epoch, done: b + 1, total: steps });
         }
         Ok(total / count as f64)
     }

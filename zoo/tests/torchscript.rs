@@ -82,7 +82,7 @@ fn training_leaves_the_frozen_core_unchanged(device: Device) {
     let model = Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; 4]).unwrap();
     assert_eq!(model.feature_shape(), [4, 11, 11]);
     assert_eq!(model.layer_names(), ["core", "readout", "predicted"]);
-    assert!(model.rf_positions().is_none());
+    assert!(model.rf_positions(0).is_none());
     assert!(vs.variables().keys().all(|k| k.starts_with("readout.")), "{:?}", vs.variables().keys());
     let Some(Core::Frozen(core)) = &model.core else { panic!("a frozen core") };
     let copy = |named: Vec<(String, Tensor)>| -> Vec<(String, Tensor)> { named.into_iter().map(|(n, t)| (n, t.detach().copy())).collect() };
@@ -92,7 +92,7 @@ fn training_leaves_the_frozen_core_unchanged(device: Device) {
 
     let cfg = TrainConfig { max_epochs: 2, batch_size: 32, ..TrainConfig::default() };
     let data = data(device, 160);
-    Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(&data, false, |_| {}).unwrap();
+    Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(std::slice::from_ref(&data), false, |_| {}).unwrap();
 
     for ((name, before), (_, after)) in network.iter().zip(core.named_parameters()) {
         assert!(before.equal(&after), "the frozen core's {name} changed");
@@ -100,7 +100,7 @@ fn training_leaves_the_frozen_core_unchanged(device: Device) {
     let vars = vs.variables();
     assert!(readout.iter().any(|(name, before)| !before.equal(&vars[name])), "the readout did not train");
     let x = data.images.batch(&Tensor::from_slice(&[0i64, 1, 2]).to_device(device));
-    assert_eq!(model.representation(&x, "core").unwrap().size(), [3, 4 * 11 * 11]);
+    assert_eq!(model.representation(&x, 0, "core").unwrap().size(), [3, 4 * 11 * 11]);
 }
 
 device_tests!(layers_match_pytorch, unusable_layers_are_named_with_the_file, training_leaves_the_frozen_core_unchanged);

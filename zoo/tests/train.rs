@@ -5,7 +5,7 @@ mod common;
 
 use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
 use neurozoo_zoo::model::Model;
-use neurozoo_zoo::train::{mean_correlation, Stimuli, TrainData, TrainError, Trainer};
+use neurozoo_zoo::train::{validation_correlation, Stimuli, TrainData, TrainError, Trainer};
 use tch::{nn, Device, Kind, Tensor};
 
 const UNITS: i64 = 6;
@@ -39,10 +39,11 @@ fn every_preset_learns(device: Device) {
     for (name, _) in PRESETS {
         let vs = nn::VarStore::new(device);
         let model = small_model(name, &vs);
-        let before = mean_correlation(&model, &data, &data.validation, 256);
+        let before = validation_correlation(&model, std::slice::from_ref(&data), 256);
         let cfg = TrainConfig { max_epochs: 8, batch_size: 32, ..TrainConfig::default() };
-        let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(&data, false, |_| {}).unwrap();
-        let after = mean_correlation(&model, &data, &data.validation, 256);
+        let schedule =
+            Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(std::slice::from_ref(&data), false, |_| {}).unwrap();
+        let after = validation_correlation(&model, std::slice::from_ref(&data), 256);
         assert_eq!(schedule.epoch, schedule.history.len());
         assert!(vs.variables().values().all(|v| v.device() == device));
         scores.push((name, before, after));
@@ -61,7 +62,8 @@ fn nan_loss_stops_training_naming_the_epoch(device: Device) {
     let vs = nn::VarStore::new(device);
     let model = small_model("klindt2017", &vs);
     let cfg = TrainConfig { max_epochs: 3, ..TrainConfig::default() };
-    let err = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(&data, false, |_| {}).unwrap_err();
+    let err =
+        Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }.fit(std::slice::from_ref(&data), false, |_| {}).unwrap_err();
     assert!(matches!(err, TrainError::Diverged { epoch: 1, .. }), "{err}");
     assert!(err.to_string().contains("epoch 1"), "{err}");
 }
@@ -76,7 +78,7 @@ fn patience_restores_best_decays_and_stops(device: Device) {
         TrainConfig { max_epochs: 60, patience: 2, lr_decay_steps: 2, lr_decay_factor: 0.5, batch_size: 32, ..TrainConfig::default() };
     let mut decays = Vec::new();
     let schedule = Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: None }
-        .fit(&data, false, |e| {
+        .fit(std::slice::from_ref(&data), false, |e| {
             if let neurozoo_zoo::train::Event::Decay { epoch, lr, stop, .. } = e {
                 decays.push((epoch, lr, stop));
             }
@@ -93,8 +95,55 @@ fn patience_restores_best_decays_and_stops(device: Device) {
     let best = &schedule.history[schedule.best_epoch - 1];
     assert!(best.best && schedule.history.iter().all(|r| r.validation_correlation <= best.validation_correlation));
     // The weights left in the model are the best epoch's: they reproduce its score.
-    let now = mean_correlation(&model, &data, &data.validation, 256);
+    let now = validation_correlation(&model, std::slice::from_ref(&data), 256);
     assert!((now - best.validation_correlation).abs() < 1e-6, "restored {now}, best {}", best.validation_correlation);
 }
 
-device_tests!(every_preset_learns, nan_loss_stops_training_naming_the_epoch, patience_restores_best_decays_and_stops);
+/// Two recordings of different sizes, units and receptive-field rows share one core, each with its
+/// own readout: every step takes a batch of each (the shorter recording cycles), and both learn.
+fn two_recordings_share_a_core_and_each_learns(device: Device) {
+    let a = data(device, 400, false);
+    // Recording b: 3 units driven two rows lower, and a quarter of a's trials.
+    let images = Tensor::randn([100, 1, 15, 15], (Kind::Float, device));
+    let pixels = images.flatten(1, -1);
+    let responses = (pixels.narrow(1, 8 * 15 + 5, 3) + pixels.narrow(1, 9 * 15 + 5, 3)).relu() + 0.1;
+    let b = TrainData { images: Stimuli::standardised(images), responses, train: (0..80).collect(), validation: (80..100).collect() };
+    let mut cfg = preset("klindt2017").unwrap().model;
+    let core = cfg.core.as_mut().unwrap();
+    (core.layers, core.channels, core.input_kernel) = (2, 4, 5);
+    let vs = nn::VarStore::new(device);
+    let model = Model::shared(&vs.root(), &cfg, [1, 15, 15], &[vec![1.0; UNITS as usize], vec![1.0; 3]]).unwrap();
+    let names: Vec<String> = vs.variables().into_keys().collect();
+    assert!(names.iter().any(|n| n.starts_with("readouts.0.")) && names.iter().any(|n| n.starts_with("readouts.1.")), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("readout.")), "{names:?}");
+    let data = [a, b];
+    let train = TrainConfig { max_epochs: 8, batch_size: 32, ..TrainConfig::default() };
+    let mut steps = Vec::new();
+    Trainer { model: &model, vs: &vs, cfg: &train, checkpoint_dir: None }
+        .fit(&data, false, |e| {
+            if let neurozoo_zoo::train::Event::Batch { total, .. } = e {
+                steps.push(total);
+            }
+        })
+        .unwrap();
+    // 320 and 80 training trials in batches of 32: the longer recording sets 10 steps an epoch.
+    assert!(steps.iter().all(|&t| t == 10), "{steps:?}");
+    for (r, d) in data.iter().enumerate() {
+        let own = neurozoo_zoo::train::predict(&model, r, &d.images, &d.validation, 256);
+        let idx = Tensor::from_slice(&d.validation).to_device(device);
+        let resp = neurozoo_zoo::convert::to_array2(&d.responses.index_select(0, &idx));
+        let r_own = neurozoo_zoo::measures::corr(resp.mapv(f64::from).view(), own.mapv(f64::from).view()).mean().unwrap();
+        assert!(r_own > 0.2, "recording {r}: validation correlation {r_own} with its own readout");
+        if r == 0 {
+            // The early-stopping score of one recording is its readout's mean correlation.
+            assert!((validation_correlation(&model, std::slice::from_ref(d), 256) - r_own).abs() < 1e-9);
+        }
+    }
+}
+
+device_tests!(
+    every_preset_learns,
+    nan_loss_stops_training_naming_the_epoch,
+    patience_restores_best_decays_and_stops,
+    two_recordings_share_a_core_and_each_learns
+);

@@ -1,5 +1,8 @@
 //! A system-identification model: an optional core (trainable, or a frozen TorchScript network),
-//! a readout, and an output nonlinearity that keeps predicted rates positive.
+//! one readout per recording, and an output nonlinearity that keeps predicted rates positive.
+//!
+//! Several recordings (mice, sessions) share the core and each has its own readout, as in
+//! Lurz et al. 2021 and the sensorium baseline; a model of one recording is the special case.
 
 mod core;
 mod readout;
@@ -76,7 +79,8 @@ impl Core {
 
 pub struct Model {
     pub core: Option<Core>,
-    pub readout: Readout,
+    /// One per recording, in the order the recordings were given.
+    pub readouts: Vec<Readout>,
     output: OutputNonlinearity,
     /// (C, h, w) of what the readout sees.
     feature_shape: [i64; 3],
@@ -91,6 +95,13 @@ impl Model {
     /// [`crate::config::FitConfig::resolve_files`]); failing to load it, or a layer that does not
     /// give a feature map, is the error.
     pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Result<Model, String> {
+        Model::shared(vs, cfg, input, &[mean_response.to_vec()])
+    }
+
+    /// One core for every recording and a readout for each: recording r has
+    /// `mean_responses[r].len()` units. One recording's readout variables are named
+    /// `readout.*`, several recordings' `readouts.<r>.*`.
+    pub fn shared(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_responses: &[Vec<f32>]) -> Result<Model, String> {
         let core = match (&cfg.core, &cfg.frozen_core) {
             (_, Some(f)) => Some(Core::Frozen(TorchScriptCore::load(&f.file, &f.layer, input, vs.device())?)),
             (Some(c), None) => Some(Core::Stacked(Stacked2dCore::new(&(vs / "core"), input[0], c))),
@@ -106,22 +117,27 @@ impl Model {
             }
             None => [input[0] as i64, input[1] as i64, input[2] as i64],
         };
-        let bias: Vec<f32> = mean_response.iter().map(|&m| inverse_output(cfg.output, m)).collect();
-        let bias = Tensor::from_slice(&bias).to_device(vs.device());
-        let units = mean_response.len() as i64;
-        let r = vs / "readout";
-        let readout = match &cfg.readout {
-            ReadoutConfig::Factorized { constraint, l1, gamma, normalize_mask } => {
-                Readout::Factorized(FactorizedReadout::new(&r, feature_shape, units, &bias, *constraint, *l1, *gamma, *normalize_mask))
-            }
-            ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma } => {
-                Readout::Gaussian(Gaussian2dReadout::new(&r, feature_shape[0], units, &bias, *init_mu_range, *init_sigma, *gamma))
-            }
-            ReadoutConfig::Full { gamma, gamma_laplace } => {
-                Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
+        let readout = |r: nn::Path, mean_response: &[f32]| {
+            let bias: Vec<f32> = mean_response.iter().map(|&m| inverse_output(cfg.output, m)).collect();
+            let bias = Tensor::from_slice(&bias).to_device(vs.device());
+            let units = mean_response.len() as i64;
+            match &cfg.readout {
+                ReadoutConfig::Factorized { constraint, l1, gamma, normalize_mask } => {
+                    Readout::Factorized(FactorizedReadout::new(&r, feature_shape, units, &bias, *constraint, *l1, *gamma, *normalize_mask))
+                }
+                ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma } => {
+                    Readout::Gaussian(Gaussian2dReadout::new(&r, feature_shape[0], units, &bias, *init_mu_range, *init_sigma, *gamma))
+                }
+                ReadoutConfig::Full { gamma, gamma_laplace } => {
+                    Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
+                }
             }
         };
-        Ok(Model { core, readout, output: cfg.output, feature_shape })
+        let readouts = match mean_responses {
+            [one] => vec![readout(vs / "readout", one)],
+            many => many.iter().enumerate().map(|(i, m)| readout(vs / "readouts" / i, m)).collect(),
+        };
+        Ok(Model { core, readouts, output: cfg.output, feature_shape })
     }
 
     pub fn feature_shape(&self) -> [i64; 3] {
@@ -136,19 +152,19 @@ impl Model {
         }
     }
 
-    /// The readout's output before the output nonlinearity, (B, U).
-    fn drive(&self, x: &Tensor, train: bool) -> Tensor {
+    /// Recording `recording`'s readout output before the output nonlinearity, (B, U).
+    fn drive(&self, x: &Tensor, recording: usize, train: bool) -> Tensor {
         let f = self.features(x, train);
-        match &self.readout {
+        match &self.readouts[recording] {
             Readout::Factorized(r) => r.forward(&f),
             Readout::Gaussian(r) => r.forward(&f, train),
             Readout::Full(r) => r.forward(&f),
         }
     }
 
-    /// Predicted rates, (B, U).
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let drive = self.drive(x, train);
+    /// Predicted rates of recording `recording`'s units, (B, U).
+    pub fn forward(&self, x: &Tensor, recording: usize, train: bool) -> Tensor {
+        let drive = self.drive(x, recording, train);
         match self.output {
             OutputNonlinearity::Softplus => drive.softplus(),
             OutputNonlinearity::Elu1 => drive.elu() + 1.0,
@@ -164,11 +180,11 @@ impl Model {
     }
 
     /// The representation of images `x` at `layer` (see [`Model::layer_names`]), (B, D), in
-    /// evaluation mode.
-    pub fn representation(&self, x: &Tensor, layer: &str) -> Result<Tensor, String> {
+    /// evaluation mode; `readout` and `predicted` are those of recording `recording`.
+    pub fn representation(&self, x: &Tensor, recording: usize, layer: &str) -> Result<Tensor, String> {
         match layer {
-            "predicted" => Ok(self.forward(x, false)),
-            "readout" => Ok(self.drive(x, false)),
+            "predicted" => Ok(self.forward(x, recording, false)),
+            "readout" => Ok(self.drive(x, recording, false)),
             _ => self
                 .core
                 .as_ref()
@@ -178,13 +194,18 @@ impl Model {
         }
     }
 
-    /// Sum of every weighted penalty of core and readout.
+    /// Sum of every weighted penalty of the core and every readout.
     pub fn regularizer(&self) -> Tensor {
-        let readout = match &self.readout {
-            Readout::Factorized(r) => r.regularizer(),
-            Readout::Gaussian(r) => r.regularizer(),
-            Readout::Full(r) => r.regularizer(),
-        };
+        let readout = self
+            .readouts
+            .iter()
+            .map(|r| match r {
+                Readout::Factorized(r) => r.regularizer(),
+                Readout::Gaussian(r) => r.regularizer(),
+                Readout::Full(r) => r.regularizer(),
+            })
+            .reduce(|a, b| a + b)
+            .expect("a model has a readout");
         match self.core.as_ref().and_then(Core::regularizer) {
             Some(core) => core + readout,
             None => readout,
@@ -195,13 +216,13 @@ impl Model {
     /// has one: the centroid of the factorised mask's main lobe, or the Gaussian readout's
     /// mean position. `None` for the full readout, and for a frozen core, whose feature map's
     /// geometry in image pixels is unknown.
-    pub fn rf_positions(&self) -> Option<Array2<f32>> {
+    pub fn rf_positions(&self, recording: usize) -> Option<Array2<f32>> {
         let offset = match &self.core {
             Some(core) => core.border_offset()?,
             None => 0,
         } as f32;
         let [_, h, w] = self.feature_shape;
-        match &self.readout {
+        match &self.readouts[recording] {
             Readout::Factorized(r) => {
                 let mask = to_array2(&r.effective_mask().abs().reshape([-1, h * w]));
                 Some(Array2::from_shape_fn((mask.nrows(), 2), |(u, k)| {

@@ -37,16 +37,19 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: 
     }
     let images = UniqueImages::of(ds).in_tiers(ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
-    let normalized = loaded.info.normalizer.images(ds, device);
+    let recording = &loaded.info.recordings[loaded.recording];
+    let normalized = recording.normalizer.images(ds, device);
     let representations = layers
         .iter()
         .map(|&layer| {
-            let rows = batched(&normalized, &trials, 256, |x| model.representation(x, layer).expect("layer checked above"));
+            let rows =
+                batched(&normalized, &trials, 256, |x| model.representation(x, loaded.recording, layer).expect("layer checked above"));
             let source = json!({
                 "kind": "model",
                 "run": run_dir.display().to_string(),
                 "preset": loaded.cfg.preset,
                 "layer": layer,
+                "recording": recording.name,
                 "file": data.display().to_string(),
                 "unit_ids": if matches!(layer, "readout" | "predicted") { json!(ds.units.ids) } else { json!(null) },
             });

@@ -1,6 +1,6 @@
 //! `neurozoo fit`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +11,7 @@ use neurozoo_datasets::validate::{validate, validate_loaded, Validation};
 use neurozoo_datasets::{detect_format, Format};
 use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
 use neurozoo_zoo::model::Model;
-use neurozoo_zoo::run::{self, DataInfo, Normalizer, RunInfo, RunStatus};
+use neurozoo_zoo::run::{self, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
 use neurozoo_zoo::train::{self, EpochRecord, Event, Trainer};
 use neurozoo_zoo::{peak_rss_bytes, TorchRuntime};
 use tch::nn;
@@ -79,19 +79,32 @@ pub fn run(args: &FitArgs) -> Result<()> {
         cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
         cfg
     };
-    let ds = load_checked(&args.data)?;
-    let data_info = DataInfo::of(&ds, &args.data);
+    let paths: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
+    let names = run::recording_names(&paths).map_err(anyhow::Error::msg)?;
+    let datasets = paths.iter().map(|p| load_checked(p)).collect::<Result<Vec<_>>>()?;
+    // One core sees every recording's images: they must have one shape.
+    let input = datasets[0].image_shape();
+    if let Some((p, ds)) = paths.iter().zip(&datasets).find(|(_, ds)| ds.image_shape() != input) {
+        bail!(
+            "{} has {:?} images but {} has {input:?}: recordings fitted together share one core and need one image shape",
+            p.display(),
+            ds.image_shape(),
+            paths[0].display()
+        );
+    }
+    let mut recordings = Vec::new();
+    for ((name, path), ds) in names.iter().zip(&paths).zip(&datasets) {
+        let normalizer = Normalizer::from_train(ds).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        recordings.push(RecordingInfo { name: name.clone(), data: DataInfo::of(ds, path), normalizer });
+    }
     if args.resume {
         let info = run::load_info(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
-        if info.data.fingerprint != data_info.fingerprint {
-            bail!(
-                "cannot resume {}: it was fitted to {} (fingerprint {}), not to {} ({})",
-                out.display(),
-                info.data.path,
-                info.data.fingerprint,
-                args.data.display(),
-                data_info.fingerprint
-            );
+        let fitted: Vec<(&str, &str)> = info.recordings.iter().map(|r| (r.name.as_str(), r.data.fingerprint.as_str())).collect();
+        let given: Vec<(&str, &str)> = recordings.iter().map(|r| (r.name.as_str(), r.data.fingerprint.as_str())).collect();
+        if fitted != given {
+            let list =
+                |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
+            bail!("cannot resume {}: it was fitted to {}, not to {}", out.display(), list(&info.recordings), list(&recordings));
         }
         if info.status == RunStatus::Complete {
             bail!("{} is already complete; nothing to resume", out.display());
@@ -100,21 +113,20 @@ pub fn run(args: &FitArgs) -> Result<()> {
         bail!("{} already exists and is not empty: choose a new --out, or add --resume to continue it", out.display());
     }
     tch::manual_seed(cfg.train.seed as i64);
-    let norm = Normalizer::from_train(&ds).map_err(anyhow::Error::msg)?;
     let vs = nn::VarStore::new(device);
+    let mean_responses: Vec<Vec<f32>> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
     // Built before the run directory exists: a frozen core that does not load leaves nothing.
-    let model = Model::new(&vs.root(), &cfg.model, ds.image_shape(), &norm.mean_train_response(&ds)).map_err(anyhow::Error::msg)?;
+    let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses).map_err(anyhow::Error::msg)?;
     if !args.resume {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         run::save_config(out, &cfg).map_err(anyhow::Error::msg)?;
     }
-    let data = norm.train_data(&ds, device);
+    let data: Vec<_> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.train_data(ds, device)).collect();
     let mut info = RunInfo {
         neurozoo: env!("CARGO_PKG_VERSION").to_string(),
         libtorch: TorchRuntime::probe().version_full,
         device: format!("{device:?}"),
-        data: data_info,
-        normalizer: norm,
+        recordings,
         status: RunStatus::Running,
         epochs: 0,
         best_epoch: 0,
@@ -124,16 +136,21 @@ pub fn run(args: &FitArgs) -> Result<()> {
     };
     run::save_info(out, &info).map_err(anyhow::Error::msg)?;
 
-    eprintln!(
-        "fit {} on {} ({} train, {} validation trials, {} units; {} images, {:.0} MiB) on {device:?}",
-        cfg.preset.as_deref().unwrap_or(&args.model),
-        args.data.display(),
-        data.train.len(),
-        data.validation.len(),
-        ds.n_units(),
-        ds.images.dtype(),
-        ds.images.nbytes() as f64 / (1u64 << 20) as f64
-    );
+    for ((path, ds), d) in paths.iter().zip(&datasets).zip(&data) {
+        eprintln!(
+            "fit {} on {} ({} train, {} validation trials, {} units; {} images, {:.0} MiB) on {device:?}",
+            cfg.preset.as_deref().unwrap_or(&args.model),
+            path.display(),
+            d.train.len(),
+            d.validation.len(),
+            ds.n_units(),
+            ds.images.dtype(),
+            ds.images.nbytes() as f64 / (1u64 << 20) as f64
+        );
+    }
+    if paths.len() > 1 {
+        eprintln!("{} recordings: one shared core, one readout each; every step takes a batch of each", paths.len());
+    }
     if let Some(f) = &cfg.model.frozen_core {
         let [c, h, w] = model.feature_shape();
         eprintln!("frozen core: layer {:?} of {} ({c} × {h} × {w} features), not trained", f.layer, f.file.display());
@@ -191,7 +208,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
         info.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)),
         out.display(),
         out.display(),
-        args.data.display()
+        args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" --data ")
     );
     Ok(())
 }

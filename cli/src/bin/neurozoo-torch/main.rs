@@ -35,7 +35,10 @@ fn run(command: Command) -> Result<()> {
             None => fit::run(&args),
         },
         Command::Eval { run, data, device, json, intervention_points } => match slowvae::run_config(&run) {
-            Some(cfg) => slowvae::eval(&run, cfg?, &data, &device, json, intervention_points),
+            Some(cfg) => match data.as_slice() {
+                [one] => slowvae::eval(&run, cfg?, one, &device, json, intervention_points),
+                _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
+            },
             None => eval::run(&run, &data, &device, json),
         },
         Command::Extract { run: Some(run), data, out, layer, tiers, device } => match slowvae::run_config(&run) {

@@ -66,6 +66,9 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     if args.max_epochs.is_some() {
         bail!("{name} trains for a number of steps, not epochs: use --iterations");
     }
+    let [data] = args.data.as_slice() else {
+        bail!("{name} fits one sprites file; --data was given {} times", args.data.len());
+    };
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
@@ -77,7 +80,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     }
     cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
     let device = super::device(&args.device)?;
-    let pairs = read_pairs(&args.data, &name)?;
+    let pairs = read_pairs(data, &name)?;
     let out = &args.out;
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         bail!("{} already exists and is not empty: choose a new --out", out.display());
@@ -89,7 +92,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         neurozoo: env!("CARGO_PKG_VERSION").into(),
         libtorch: TorchRuntime::probe().version_full,
         device: format!("{device:?}"),
-        data: args.data.display().to_string(),
+        data: data.display().to_string(),
         pairs: n_pairs,
         status: RunStatus::Running,
         iterations: 0,
@@ -108,7 +111,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         v.gamma,
         v.rate_prior,
         v.z_dim,
-        args.data.display(),
+        data.display(),
         cfg.train.iterations,
         cfg.train.batch_pairs
     );
