@@ -333,9 +333,18 @@ pub struct SimulateSparseArgs {
 /// Options left out take the simulator's defaults (shown in brackets).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateV1Args {
-    /// Output file (neuralpredictors static HDF5 layout).
+    /// Output file (neuralpredictors static HDF5 layout), or directory with --tree. With
+    /// --recordings K, K files named after it: v1.h5 gives v1-1.h5 … v1-K.h5.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write a neuralpredictors file tree (a directory of .npy files) instead of HDF5.
+    #[arg(long)]
+    pub tree: bool,
+    /// Recordings to simulate [1]: each its own neurons (types, positions, gains) and images,
+    /// all drawn from the same cell types, as several mice share one visual cortex's features.
+    /// Recording k uses seed + k - 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub recordings: u64,
     /// Random seed; the same seed gives the same file, byte for byte [0].
     #[arg(long)]
     pub seed: Option<u64>,

@@ -58,21 +58,36 @@ fn v1_config(a: &SimulateV1Args) -> V1Config {
 }
 
 fn simulate_v1(args: &SimulateV1Args) -> Result<()> {
-    let cfg = v1_config(args);
-    let start = Instant::now();
-    let data = v1::simulate(&cfg)?;
-    static_h5::write(&data, &args.out)?;
-    let tiers: Vec<String> =
-        Tier::ALL.iter().map(|&t| (t, data.tier_indices(t).len())).filter(|(_, n)| *n > 0).map(|(t, n)| format!("{t} {n}")).collect();
-    let [c, h, w] = data.image_shape();
-    eprintln!(
-        "wrote {}: {} trials ({}), {} units, {c}x{h}x{w} images, in {:.1} s",
-        args.out.display(),
-        data.n_trials(),
-        tiers.join(", "),
-        data.n_units(),
-        start.elapsed().as_secs_f64()
-    );
+    let base = v1_config(args);
+    let k = args.recordings;
+    let outs: Vec<std::path::PathBuf> = if k == 1 {
+        vec![args.out.clone()]
+    } else {
+        let stem = args.out.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let ext = args.out.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        (1..=k).map(|i| args.out.with_file_name(format!("{stem}-{i}{ext}"))).collect()
+    };
+    for (i, out) in outs.iter().enumerate() {
+        let start = Instant::now();
+        let cfg = V1Config { seed: base.seed.wrapping_add(i as u64), ..base.clone() };
+        let data = v1::simulate(&cfg)?;
+        if args.tree {
+            neurozoo_datasets::file_tree::write(&data, out)?;
+        } else {
+            static_h5::write(&data, out)?;
+        }
+        let tiers: Vec<String> =
+            Tier::ALL.iter().map(|&t| (t, data.tier_indices(t).len())).filter(|(_, n)| *n > 0).map(|(t, n)| format!("{t} {n}")).collect();
+        let [c, h, w] = data.image_shape();
+        eprintln!(
+            "wrote {}: {} trials ({}), {} units, {c}x{h}x{w} images, in {:.1} s",
+            out.display(),
+            data.n_trials(),
+            tiers.join(", "),
+            data.n_units(),
+            start.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -282,9 +282,37 @@ impl TreeFile {
 }
 
 impl Layout for TreeFile {
-    /// Trees carry no ground truth: the converter drops neurozoo's extra HDF5 groups.
+    /// neurozoo's simulators' ground truth in `ground_truth/` (trees made by neuralpredictors'
+    /// converter have none: it drops the extra HDF5 group).
     fn ground_truth(&self) -> Result<Option<GroundTruth>> {
-        Ok(None)
+        if !self.files.contains("ground_truth/rf_position.npy") {
+            return Ok(None);
+        }
+        let read = |name: &str| self.npy(&format!("ground_truth/{name}.npy"));
+        let matrix = |name: &str| -> Result<Array2<f32>> {
+            let npy = read(name)?;
+            let key = format!("ground_truth/{name}.npy");
+            let shape = npy.shape.clone();
+            let [r, c] = shape[..] else { return Err(self.err(&key, format!("must be 2-D, found shape {shape:?}"))) };
+            Array2::from_shape_vec((r, c), npy.into_f32().map_err(|e| self.err(&key, e))?).map_err(|e| self.err(&key, e.to_string()))
+        };
+        let cell_type = read("cell_type")?.into_i64().map_err(|e| self.err("ground_truth/cell_type.npy", e))?;
+        Ok(Some(GroundTruth {
+            rf_position: matrix("rf_position")?,
+            cell_type: cell_type
+                .iter()
+                .map(|&t| u32::try_from(t).map_err(|_| self.err("ground_truth/cell_type.npy", format!("negative type {t}"))))
+                .collect::<Result<_>>()?,
+            cell_type_names: read("cell_type_names")?.into_strings().map_err(|e| self.err("ground_truth/cell_type_names.npy", e))?,
+            noiseless_rates: matrix("noiseless_rates")?,
+            params_json: match self.files.contains("ground_truth/params.json") {
+                true => String::from_utf8_lossy(
+                    &self.reader()?.read("ground_truth/params.json").map_err(|e| self.err("ground_truth/params.json", e.to_string()))?,
+                )
+                .into(),
+                false => String::new(),
+            },
+        }))
     }
 
     /// Images as stored: uint8 trials give uint8 images, any other number type f32.
@@ -414,6 +442,96 @@ fn list_dir(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> std::io::Res
         } else if let Ok(rel) = path.strip_prefix(root) {
             out.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
         }
+    }
+    Ok(())
+}
+
+/// Write a dataset as a file tree, in the layout neuralpredictors' converter writes (statistics
+/// `all` and `train`, as in neurozoo's HDF5 files), plus the simulators' ground truth in
+/// `ground_truth/`, which other readers ignore. The directory appears only when complete: it
+/// is written beside the target under a temporary name and renamed into place.
+pub fn write(ds: &Dataset, dir: &Path) -> Result<()> {
+    ds.check_consistent()?;
+    if dir.exists() {
+        return Err(DatasetError::file(dir, "already exists: a file tree is written into a new directory"));
+    }
+    let name = dir.file_name().ok_or_else(|| DatasetError::file(dir, "not a directory path"))?;
+    let tmp = dir.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = write_tree(ds, &tmp).and_then(|()| std::fs::rename(&tmp, dir));
+    result.map_err(|e| {
+        let _ = std::fs::remove_dir_all(&tmp);
+        DatasetError::file(dir, format!("cannot write ({e})"))
+    })
+}
+
+fn write_tree(ds: &Dataset, root: &Path) -> std::io::Result<()> {
+    use crate::npy::{write as npy, NpyOut};
+    let put = |rel: &str, bytes: Vec<u8>| -> std::io::Result<()> {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a file in the tree"))?;
+        std::fs::write(path, bytes)
+    };
+    let [_, c, h, w] = ds.images.shape();
+    for t in 0..ds.n_trials() {
+        let image = match &ds.images {
+            Images::U8(a) => {
+                npy(&[c, h, w], NpyOut::U8(a.index_axis(ndarray::Axis(0), t).as_standard_layout().as_slice().expect("standard layout")))
+            }
+            Images::F32(a) => {
+                npy(&[c, h, w], NpyOut::F32(a.index_axis(ndarray::Axis(0), t).as_standard_layout().as_slice().expect("standard layout")))
+            }
+        };
+        put(&format!("data/images/{t}.npy"), image)?;
+        for (key, rows) in
+            [("responses", Some(&ds.responses)), ("behavior", ds.behavior.as_ref()), ("pupil_center", ds.pupil_center.as_ref())]
+        {
+            if let Some(rows) = rows {
+                let row = rows.row(t).to_vec();
+                put(&format!("data/{key}/{t}.npy"), npy(&[row.len()], NpyOut::F32(&row)))?;
+            }
+        }
+    }
+    let n = ds.n_trials();
+    let tiers: Vec<String> = ds.tiers.iter().map(|t| t.as_str().to_string()).collect();
+    put("meta/trials/tiers.npy", npy(&[n], NpyOut::Str(&tiers)))?;
+    put("meta/trials/frame_image_id.npy", npy(&[n], NpyOut::I64(&ds.image_ids)))?;
+    put("meta/trials/trial_idx.npy", npy(&[n], NpyOut::I64(&ds.trial_idx)))?;
+    let u = &ds.units;
+    put("meta/neurons/unit_ids.npy", npy(&[u.len()], NpyOut::I64(&u.ids)))?;
+    for (key, values) in [("animal_ids", &u.animal_ids), ("sessions", &u.sessions), ("scan_idx", &u.scan_idx)] {
+        if let Some(v) = values {
+            put(&format!("meta/neurons/{key}.npy"), npy(&[v.len()], NpyOut::I64(v)))?;
+        }
+    }
+    for (key, values) in [("area", &u.area), ("layer", &u.layer)] {
+        if let Some(v) = values {
+            put(&format!("meta/neurons/{key}.npy"), npy(&[v.len()], NpyOut::Str(v)))?;
+        }
+    }
+    if let Some(xyz) = &u.coordinates {
+        put(
+            "meta/neurons/cell_motor_coordinates.npy",
+            npy(&[xyz.nrows(), xyz.ncols()], NpyOut::F32(&xyz.iter().copied().collect::<Vec<_>>())),
+        )?;
+    }
+    for (group, stat) in crate::static_h5::statistics(ds) {
+        for (name, get) in crate::stats::Summary::FIELDS {
+            let (shape, values) = match &stat {
+                crate::static_h5::Statistic::Scalar(s) => (vec![], vec![get(s)]),
+                crate::static_h5::Statistic::Columns(cols) => (vec![cols.len()], cols.iter().map(get).collect()),
+            };
+            put(&format!("meta/statistics/{group}/{name}.npy"), npy(&shape, NpyOut::F64(&values)))?;
+        }
+    }
+    if let Some(gt) = &ds.ground_truth {
+        let matrix = |a: &Array2<f32>| npy(&[a.nrows(), a.ncols()], NpyOut::F32(&a.iter().copied().collect::<Vec<_>>()));
+        put("ground_truth/rf_position.npy", matrix(&gt.rf_position))?;
+        put("ground_truth/noiseless_rates.npy", matrix(&gt.noiseless_rates))?;
+        let types: Vec<i64> = gt.cell_type.iter().map(|&t| i64::from(t)).collect();
+        put("ground_truth/cell_type.npy", npy(&[types.len()], NpyOut::I64(&types)))?;
+        put("ground_truth/cell_type_names.npy", npy(&[gt.cell_type_names.len()], NpyOut::Str(&gt.cell_type_names)))?;
+        put("ground_truth/params.json", gt.params_json.clone().into_bytes())?;
     }
     Ok(())
 }

@@ -339,26 +339,43 @@ fn write_file(ds: &Dataset, path: &Path) -> hdf5::Result<()> {
     file.close()
 }
 
-/// `statistics/<key>/all` over every trial (what neuralpredictors' name means) and
-/// `statistics/<key>/train` over the train tier (what neurozoo normalises with).
 fn write_statistics(w: &Writer<'_>, ds: &Dataset) -> hdf5::Result<()> {
+    for (group, stat) in statistics(ds) {
+        match stat {
+            Statistic::Scalar(s) => w.summary_scalar(&format!("statistics/{group}"), &s)?,
+            Statistic::Columns(cols) => w.summary_columns(&format!("statistics/{group}"), &cols)?,
+        }
+    }
+    Ok(())
+}
+
+/// One statistics group: a summary over all values (images) or one per column.
+pub(crate) enum Statistic {
+    Scalar(Summary),
+    Columns(Vec<Summary>),
+}
+
+/// `<key>/all` over every trial (what neuralpredictors' name means) and `<key>/train` over the
+/// train tier (what neurozoo normalises with), for every layout that stores statistics.
+pub(crate) fn statistics(ds: &Dataset) -> Vec<(String, Statistic)> {
     let all: Vec<usize> = (0..ds.n_trials()).collect();
     let train = ds.tier_indices(Tier::Train);
+    let mut out = Vec::new();
     for (source, rows) in [("all", &all), ("train", &train)] {
         if rows.is_empty() {
             continue;
         }
         if let Some(p) = Summary::of_images(&ds.images, rows) {
-            w.summary_scalar(&format!("statistics/images/{source}"), &p)?;
+            out.push((format!("images/{source}"), Statistic::Scalar(p)));
         }
-        w.summary_columns(&format!("statistics/responses/{source}"), &Summary::per_column(ds.responses.view(), rows))?;
+        out.push((format!("responses/{source}"), Statistic::Columns(Summary::per_column(ds.responses.view(), rows))));
         for (key, arr) in [("behavior", &ds.behavior), ("pupil_center", &ds.pupil_center)] {
             if let Some(a) = arr {
-                w.summary_columns(&format!("statistics/{key}/{source}"), &Summary::per_column(a.view(), rows))?;
+                out.push((format!("{key}/{source}"), Statistic::Columns(Summary::per_column(a.view(), rows))));
             }
         }
     }
-    Ok(())
+    out
 }
 
 struct Writer<'f> {
@@ -395,17 +412,15 @@ impl Writer<'_> {
     }
 
     fn summary_scalar(&self, group: &str, s: &Summary) -> hdf5::Result<()> {
-        for (name, v) in [("mean", s.mean), ("std", s.std), ("min", s.min), ("max", s.max), ("median", s.median)] {
+        for (name, get) in Summary::FIELDS {
             let (g, leaf) = self.parent(&format!("{group}/{name}"))?;
-            g.new_dataset::<f64>().obj_track_times(false).create(leaf.as_str())?.write_scalar(&v)?;
+            g.new_dataset::<f64>().obj_track_times(false).create(leaf.as_str())?.write_scalar(&get(s))?;
         }
         Ok(())
     }
 
     fn summary_columns(&self, group: &str, cols: &[Summary]) -> hdf5::Result<()> {
-        let fields: [(&str, fn(&Summary) -> f64); 5] =
-            [("mean", |s| s.mean), ("std", |s| s.std), ("min", |s| s.min), ("max", |s| s.max), ("median", |s| s.median)];
-        for (name, get) in fields {
+        for (name, get) in Summary::FIELDS {
             self.array(&format!("{group}/{name}"), &Array1::from_iter(cols.iter().map(get)))?;
         }
         Ok(())

@@ -32,7 +32,14 @@ pub struct Summary {
     pub median: f64,
 }
 
+/// How a statistics group stores a summary: one value (or column) per field, by name.
+pub type SummaryField = (&'static str, fn(&Summary) -> f64);
+
 impl Summary {
+    /// The fields in the order the neuralpredictors layouts store them.
+    pub const FIELDS: [SummaryField; 5] =
+        [("mean", |s| s.mean), ("std", |s| s.std), ("min", |s| s.min), ("max", |s| s.max), ("median", |s| s.median)];
+
     /// `None` for no values. NaNs poison mean/std as in numpy; `validate` reports them.
     pub fn of(values: impl IntoIterator<Item = f32>) -> Option<Summary> {
         let mut v: Vec<f64> = values.into_iter().map(f64::from).collect();

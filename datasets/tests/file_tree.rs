@@ -119,3 +119,30 @@ fn a_file_that_is_not_a_zip_or_a_folder_without_data_is_refused() {
     assert!(e.contains("empty") && e.contains("data") && e.contains("file tree"), "{e}");
     assert!(!validate(&empty).is_ok());
 }
+
+/// A simulation written as a tree reads back as the same dataset, ground truth included, and
+/// the tree validates; an existing directory is not overwritten.
+#[test]
+fn a_written_tree_reads_back_with_its_ground_truth() {
+    use neurozoo_datasets::simulate::v1::{simulate, V1Config};
+    let ds = simulate(&V1Config {
+        n_units: 7,
+        n_train: 30,
+        n_validation: 8,
+        n_test: 3,
+        n_final_test: 0,
+        repeats: 2,
+        seed: 4,
+        ..V1Config::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("sim");
+    file_tree::write(&ds, &tree).unwrap();
+    assert!(ds.ground_truth.is_some());
+    assert_eq!(load(&tree).unwrap(), ds);
+    assert!(validate(&tree).is_ok(), "{}", validate(&tree));
+    let e = file_tree::write(&ds, &tree).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary directory left behind");
+}

@@ -328,3 +328,48 @@ fn two_recordings_fit_one_core_and_eval_extract_each() {
         assert!(!target.exists());
     }
 }
+
+/// Lurz et al. 2021's point on simulated data: four recordings of 500 training trials, whose
+/// neurons draw their types from one shared set of features, are predicted better by one shared
+/// core (a Gaussian readout each) than by four separate models. The recordings are written as
+/// file trees. Measured for simulation seeds 1, 2, 3: pooled FEV against the ground truth 0.571,
+/// 0.591, 0.628 shared against 0.526, 0.518, 0.555 for the mean of the separate fits.
+#[test]
+fn a_shared_core_beats_separate_fits_on_four_small_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("mouse");
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--tree", "--recordings", "4", "--n-units", "40", "--n-train", "500"])
+        .args(["--n-validation", "100", "--n-test", "20", "--n-final-test", "0", "--seed", "2", "--out"])
+        .arg(&base));
+    assert!(out.status.success());
+    let trees: Vec<PathBuf> = (1..=4).map(|k| dir.path().join(format!("mouse-{k}"))).collect();
+    let config = dir.path().join("gaussian.toml");
+    std::fs::write(&config, "preset = \"gaussian\"\n[model.core]\nchannels = 16\n[train]\nmax_epochs = 40\n").unwrap();
+    let fev = |j: &serde_json::Value| j["test"]["fev_ground_truth"].as_f64().unwrap();
+
+    let shared = dir.path().join("shared");
+    let mut cmd = fit(&trees[0], &config, &shared);
+    trees[1..].iter().for_each(|t| {
+        cmd.arg("--data").arg(t);
+    });
+    assert!(run(&mut cmd).status.success());
+    let mut eval = neurozoo();
+    eval.arg("eval").arg(&shared).arg("--json");
+    trees.iter().for_each(|t| {
+        eval.arg("--data").arg(t);
+    });
+    let pooled = fev(&stdout_json(&run(&mut eval))["pooled"]);
+
+    let separate: Vec<f64> = trees
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let run_dir = dir.path().join(format!("separate-{k}"));
+            assert!(run(&mut fit(t, &config, &run_dir)).status.success());
+            fev(&stdout_json(&run(neurozoo().arg("eval").arg(&run_dir).arg("--data").arg(t).arg("--json"))))
+        })
+        .collect();
+    let mean_separate = separate.iter().sum::<f64>() / 4.0;
+    assert!(pooled > mean_separate + 0.03, "shared core: FEV {pooled:.3}; separate fits: {separate:?} (mean {mean_separate:.3})");
+}

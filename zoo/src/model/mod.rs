@@ -194,7 +194,9 @@ impl Model {
         }
     }
 
-    /// Sum of every weighted penalty of the core and every readout.
+    /// The weighted penalties of one training step: every readout's, and the core's once per
+    /// recording, as the sensorium trainer adds the core's penalty with each recording's batch
+    /// (so the core is regularised against all the data it fits, not a K-th of it).
     pub fn regularizer(&self) -> Tensor {
         let readout = self
             .readouts
@@ -207,7 +209,7 @@ impl Model {
             .reduce(|a, b| a + b)
             .expect("a model has a readout");
         match self.core.as_ref().and_then(Core::regularizer) {
-            Some(core) => core + readout,
+            Some(core) => core * self.readouts.len() as f64 + readout,
             None => readout,
         }
     }
