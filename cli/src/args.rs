@@ -381,4 +381,13 @@ pub struct SimulateV1Args {
     /// Standard deviation of Gaussian noise [1.0].
     #[arg(long, requires = "noise")]
     pub noise_sd: Option<f32>,
+    /// Behavioural gain modulation [0, off]: a per-trial arousal state, recorded as behaviour
+    /// (pupil dilation, its change, running speed), multiplies each neuron's rate by
+    /// exp(GAIN · s · arousal), s ~ U(0.5, 1.5) per neuron.
+    #[arg(long)]
+    pub behavior_gain: Option<f64>,
+    /// Eye movements [0, off]: a per-trial pupil position p ~ N(0, I), recorded as
+    /// pupil_center, moves every receptive field by SHIFT · p pixels.
+    #[arg(long)]
+    pub pupil_shift: Option<f64>,
 }

@@ -53,6 +53,8 @@ fn v1_config(a: &SimulateV1Args) -> V1Config {
             Some(_) => Noise::Poisson,
             None => d.noise,
         },
+        behavior_gain: a.behavior_gain.unwrap_or(d.behavior_gain),
+        pupil_shift: a.pupil_shift.unwrap_or(d.pupil_shift),
         ..d
     }
 }

@@ -46,6 +46,36 @@ pub struct ModelConfig {
     /// Default softplus (the "elu" of Klindt et al.'s code is log(1 + eˣ)).
     #[serde(default)]
     pub output: OutputNonlinearity,
+    /// Behaviour (pupil dilation, its change, running speed), divided by its train-tier std,
+    /// as constant extra image channels: neuralpredictors' `AddBehaviorAsChannels` after its
+    /// `NeuroNormalizer`. Default false.
+    #[serde(default)]
+    pub behavior_channels: bool,
+    /// The pupil position, z-scored, as two more constant channels
+    /// (`AddPupilCenterAsChannels`). Default false.
+    #[serde(default)]
+    pub pupil_channels: bool,
+    /// One shifter network per recording: the pupil position moves every readout position of
+    /// that recording (the sensorium baseline's eye-movement correction; Gaussian readout only).
+    #[serde(default)]
+    pub shifter: Option<ShifterConfig>,
+}
+
+/// neuralpredictors' `MLPShifter`: `layers` linear layers, each followed by tanh, from the
+/// pupil position (2) through `hidden` units to a shift (2) in grid units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShifterConfig {
+    /// Default 5 (sensorium's `hidden_channels_shifter`).
+    pub hidden: usize,
+    /// Default 3 (sensorium's `shift_layers`).
+    pub layers: usize,
+}
+
+impl Default for ShifterConfig {
+    fn default() -> Self {
+        ShifterConfig { hidden: 5, layers: 3 }
+    }
 }
 
 /// Stacked 2-D convolutions: a large first kernel, then small ones; batch norm and ELU between.
@@ -74,8 +104,14 @@ pub struct CoreConfig {
     pub gamma_input: f64,
     /// Weight of the group-sparsity penalty on the other layers' filters (neuralpredictors'
     /// mean over filters and layers). Default 1.15: Klindt et al.'s 2.5e-4, which summed over
-    /// the 48 × 48 filters of each of 2 layers.
+    /// the 48 × 48 filters of each of 2 layers. Depth-separable layers have no filter groups
+    /// and take no part.
     pub gamma_hidden: f64,
+    /// Hidden layers as neuralpredictors' `DepthSeparableConv2d` (1×1, per-channel k×k, 1×1,
+    /// with biases), as the sensorium baseline. Default false.
+    pub depth_separable: bool,
+    /// Batch-norm momentum in PyTorch's sense (the weight of the new batch). Default 0.1.
+    pub batch_norm_momentum: f64,
 }
 
 impl Default for CoreConfig {
@@ -91,6 +127,8 @@ impl Default for CoreConfig {
             final_nonlinearity: false,
             gamma_input: 0.015,
             gamma_hidden: 1.15,
+            depth_separable: false,
+            batch_norm_momentum: 0.1,
         }
     }
 }
@@ -237,15 +275,27 @@ impl Default for TrainConfig {
 }
 
 /// Named presets: (name, one-line description).
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 5] = [
     ("klindt2017", "CNN core (13/3/3, 48 channels) + factorised what×where readout, Klindt et al. 2017"),
     ("gaussian", "same core + Gaussian 2-D readout (one learned position per neuron), Lurz et al. 2021"),
     ("full", "same core + full linear readout over all features and positions (baseline)"),
     ("ln", "linear-nonlinear baseline: one smooth sparse image filter per neuron + softplus"),
+    (
+        "sensorium2022",
+        "sensorium 2022 baseline: 4-layer depth-separable core (9/7, 64 channels) + Gaussian readout, behaviour channels, shifter, ELU+1",
+    ),
 ];
+
+/// The factor between the sensorium trainer's loss and neurozoo's: it sums the Poisson loss
+/// over a batch of B = 128 and scales it by √(N / B) with N ≈ 6000 trials per recording, where
+/// neurozoo averages over the batch; penalty weights taken from it are divided by B·√(N/B).
+const SENSORIUM_LOSS_SCALE: f64 = 876.3;
 
 /// The config of a named preset.
 pub fn preset(name: &str) -> Option<FitConfig> {
+    if name == "sensorium2022" {
+        return Some(sensorium2022());
+    }
     let readout = match name {
         "klindt2017" => ReadoutConfig::Factorized {
             constraint: Constraint::Abs,
@@ -263,9 +313,61 @@ pub fn preset(name: &str) -> Option<FitConfig> {
     let core = (name != "ln").then(CoreConfig::default);
     Some(FitConfig {
         preset: Some(name.to_string()),
-        model: ModelConfig { core, frozen_core: None, readout, output: OutputNonlinearity::Softplus },
+        model: ModelConfig {
+            core,
+            frozen_core: None,
+            readout,
+            output: OutputNonlinearity::Softplus,
+            behavior_channels: false,
+            pupil_channels: false,
+            shifter: None,
+        },
         train: TrainConfig::default(),
     })
+}
+
+/// The sensorium 2022 baseline with behaviour and shifter (its starter kit's
+/// `1b_model_training_sensorium` config over `stacked_core_full_gauss_readout`'s defaults; values
+/// and sources in docs/models.md). Not carried over: the cortex-coordinate `grid_mean_predictor`
+/// (readout positions are learned freely here), readout biases starting at zero (here at the
+/// mean response, as every neurozoo model), and `ScaleInputs(0.25)` (images are used at the
+/// size they are stored).
+fn sensorium2022() -> FitConfig {
+    FitConfig {
+        preset: Some("sensorium2022".into()),
+        model: ModelConfig {
+            core: Some(CoreConfig {
+                layers: 4,
+                channels: 64,
+                input_kernel: 9,
+                hidden_kernel: 7,
+                pad_input: false,
+                pad_hidden: true,
+                batch_norm: true,
+                final_nonlinearity: true,
+                gamma_input: 6.3831 / SENSORIUM_LOSS_SCALE,
+                gamma_hidden: 0.0,
+                depth_separable: true,
+                batch_norm_momentum: 0.9,
+            }),
+            frozen_core: None,
+            readout: ReadoutConfig::Gaussian { init_mu_range: 0.3, init_sigma: 0.1, gamma: 0.0076 / SENSORIUM_LOSS_SCALE },
+            output: OutputNonlinearity::Elu1,
+            behavior_channels: true,
+            pupil_channels: false,
+            shifter: Some(ShifterConfig { hidden: 5, layers: 3 }),
+        },
+        train: TrainConfig {
+            batch_size: 128,
+            lr: 0.009,
+            max_epochs: 200,
+            patience: 5,
+            lr_decay_factor: 0.3,
+            lr_decay_steps: 4,
+            tolerance: 1e-6,
+            seed: 42,
+        },
+    }
 }
 
 /// A partial TOML config: a `preset` plus overrides, or a complete config.
@@ -330,6 +432,23 @@ impl FitConfig {
         }
         if self.model.core.is_some() && self.model.frozen_core.is_some() {
             return Err(both_cores());
+        }
+        let m = &self.model;
+        if m.frozen_core.is_some() && (m.behavior_channels || m.pupil_channels) {
+            return Err(
+                "model.behavior_channels and model.pupil_channels add image channels, which a frozen TorchScript core was not trained on"
+                    .into(),
+            );
+        }
+        if let Some(s) = &m.shifter {
+            if !matches!(m.readout, ReadoutConfig::Gaussian { .. }) {
+                return Err("model.shifter moves readout positions: it needs model.readout.kind = \"gaussian\"".into());
+            }
+            for (key, value) in [("model.shifter.hidden", s.hidden), ("model.shifter.layers", s.layers)] {
+                if value == 0 {
+                    return bad(key, &value, "at least 1");
+                }
+            }
         }
         if let Some(f) = &self.model.frozen_core {
             if f.layer.is_empty() {

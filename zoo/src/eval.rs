@@ -142,9 +142,17 @@ impl RfRecovery {
     }
 }
 
-/// Recording `recording` of `model` (its readout) evaluated on `ds`, tier by tier.
-pub fn evaluate(model: &Model, recording: usize, ds: &Dataset, norm: &Normalizer, device: Device, batch_size: usize) -> Evaluation {
-    let images = norm.images(ds, device);
+/// Recording `recording` of `model` (its readout) evaluated on `ds`, tier by tier; a recording
+/// without the behaviour or pupil position the model reads is the error.
+pub fn evaluate(
+    model: &Model,
+    recording: usize,
+    ds: &Dataset,
+    norm: &Normalizer,
+    device: Device,
+    batch_size: usize,
+) -> Result<Evaluation, String> {
+    let images = norm.stimuli(ds, device, &model.inputs())?;
     let all: Vec<i64> = (0..ds.n_trials() as i64).collect();
     let scale = ndarray::Array1::from(norm.response_scale.clone());
     let predictions = predict(model, recording, &images, &all, batch_size) * &scale;
@@ -179,7 +187,7 @@ pub fn evaluate(model: &Model, recording: usize, ds: &Dataset, norm: &Normalizer
         }
         tiers.insert(tier, m);
     }
-    Evaluation { tiers, rf, predictions }
+    Ok(Evaluation { tiers, rf, predictions })
 }
 
 /// Mean over units, skipping NaN (units that never vary have no correlation).

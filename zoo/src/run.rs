@@ -17,6 +17,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::FitConfig;
 use crate::convert::to_tensor;
+use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
 
 pub const CONFIG_FILE: &str = "config.toml";
@@ -34,6 +35,20 @@ pub struct Normalizer {
     /// Responses are divided by this per unit: the train-tier std, or 1 for units whose std is
     /// below 1% of the mean std (neuralpredictors' NeuroNormalizer), so silent units stay finite.
     pub response_scale: Vec<f32>,
+    /// Behaviour is divided by its train-tier std per column (not centred), as
+    /// neuralpredictors' `NeuroNormalizer`; present when the recording has behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behavior_std: Option<Vec<f32>>,
+    /// The pupil position is z-scored with its train-tier mean and std per column; present when
+    /// the recording has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pupil_mean_std: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Per-column train-tier mean and std of an (N, K) array; a zero std becomes 1.
+fn column_stats(a: &ndarray::Array2<f32>, train: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let s = neurozoo_datasets::stats::Summary::per_column(a.view(), train);
+    (s.iter().map(|c| c.mean as f32).collect(), s.iter().map(|c| if c.std > 0.0 { c.std as f32 } else { 1.0 }).collect())
 }
 
 impl Normalizer {
@@ -41,20 +56,50 @@ impl Normalizer {
         let n = neurozoo_datasets::stats::Normalization::from_train(ds).map_err(|e| e.to_string())?;
         let mean_std = n.response_std.iter().sum::<f32>() / n.response_std.len().max(1) as f32;
         let threshold = 0.01 * mean_std;
+        let train = ds.tier_indices(Tier::Train);
         Ok(Normalizer {
             image_mean: n.image_mean,
             image_std: if n.image_std > 0.0 { n.image_std } else { 1.0 },
             response_scale: n.response_std.iter().map(|&s| if s > threshold { s } else { 1.0 }).collect(),
+            behavior_std: ds.behavior.as_ref().map(|b| column_stats(b, &train).1),
+            pupil_mean_std: ds.pupil_center.as_ref().map(|p| column_stats(p, &train)),
         })
     }
 
-    /// The dataset's images (N, C, H, W) on `device` as stored, standardised per batch.
-    pub fn images(&self, ds: &Dataset, device: Device) -> Stimuli {
+    /// The dataset's images (N, C, H, W) on `device` as stored, standardised per batch, with
+    /// what `inputs` asks for besides: behaviour and pupil channels, the pupil for a shifter.
+    /// A recording without the behaviour or pupil position the model reads is the error.
+    pub fn stimuli(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<Stimuli, String> {
         let raw = match &ds.images {
             Images::U8(a) => to_tensor(a.view(), device),
             Images::F32(a) => to_tensor(a.view(), device),
         };
-        Stimuli::new(raw, f64::from(self.image_mean), f64::from(self.image_std))
+        let mut stimuli = Stimuli::new(raw, f64::from(self.image_mean), f64::from(self.image_std));
+        let missing = |what: &str, why: &str| format!("the recording has no {what}, which the model reads ({why})");
+        let behavior = || -> Result<Tensor, String> {
+            let (b, std) =
+                ds.behavior.as_ref().zip(self.behavior_std.as_ref()).ok_or_else(|| missing("behavior", "model.behavior_channels"))?;
+            Ok(to_tensor(b.view(), device) / Tensor::from_slice(std).to_device(device))
+        };
+        let pupil = |why: &str| -> Result<Tensor, String> {
+            let (p, (mean, std)) =
+                ds.pupil_center.as_ref().zip(self.pupil_mean_std.as_ref()).ok_or_else(|| missing("pupil_center", why))?;
+            Ok((to_tensor(p.view(), device) - Tensor::from_slice(mean).to_device(device)) / Tensor::from_slice(std).to_device(device))
+        };
+        let mut channels = Vec::new();
+        if inputs.behavior_channels {
+            channels.push(behavior()?);
+        }
+        if inputs.pupil_channels {
+            channels.push(pupil("model.pupil_channels")?);
+        }
+        if !channels.is_empty() {
+            stimuli = stimuli.with_channels(Tensor::cat(&channels, 1));
+        }
+        if inputs.pupil {
+            stimuli = stimuli.with_pupil(pupil("model.shifter")?);
+        }
+        Ok(stimuli)
     }
 
     /// Normalised responses (N, U) on `device`.
@@ -70,14 +115,14 @@ impl Normalizer {
             .collect()
     }
 
-    pub fn train_data(&self, ds: &Dataset, device: Device) -> TrainData {
+    pub fn train_data(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<TrainData, String> {
         let idx = |tier| ds.tier_indices(tier).into_iter().map(|i| i as i64).collect();
-        TrainData {
-            images: self.images(ds, device),
+        Ok(TrainData {
+            images: self.stimuli(ds, device, inputs)?,
             responses: self.responses(ds, device).to_kind(Kind::Float),
             train: idx(Tier::Train),
             validation: idx(Tier::Validation),
-        }
+        })
     }
 }
 

@@ -27,26 +27,60 @@ pub struct Stimuli {
     raw: Tensor,
     /// (mean, std) of the train-tier pixels; none for images already standardised.
     standardise: Option<(f64, f64)>,
+    /// Per-trial values (N, K), already normalised, appended to each image as K constant
+    /// channels (behaviour, pupil position).
+    channels: Option<Tensor>,
+    /// Per-trial pupil position (N, 2), z-scored, for a shifter.
+    pupil: Option<Tensor>,
+}
+
+/// What a model reads for a batch of trials.
+pub struct Batch {
+    /// (B, C + K, H, W): standardised images and any constant channels.
+    pub images: Tensor,
+    /// (B, 2), when the model has a shifter.
+    pub pupil: Option<Tensor>,
 }
 
 impl Stimuli {
     /// Stored images with the train tier's pixel mean and std.
     pub fn new(raw: Tensor, mean: f64, std: f64) -> Stimuli {
-        Stimuli { raw, standardise: Some((mean, std)) }
+        Stimuli { raw, standardise: Some((mean, std)), channels: None, pupil: None }
     }
 
     /// f32 images that are already standardised (or meant to be used as they are).
     pub fn standardised(images: Tensor) -> Stimuli {
-        Stimuli { raw: images, standardise: None }
+        Stimuli { raw: images, standardise: None, channels: None, pupil: None }
     }
 
-    /// The standardised f32 images of trials `idx` (a tensor of indices on the same device).
-    pub fn batch(&self, idx: &Tensor) -> Tensor {
+    /// With per-trial values (N, K) appended to every image as K constant channels.
+    pub fn with_channels(self, channels: Tensor) -> Stimuli {
+        Stimuli { channels: Some(channels), ..self }
+    }
+
+    /// With the per-trial pupil position (N, 2) for a shifter.
+    pub fn with_pupil(self, pupil: Tensor) -> Stimuli {
+        Stimuli { pupil: Some(pupil), ..self }
+    }
+
+    /// Trials `idx` (a tensor of indices on the same device): standardised f32 images with
+    /// their constant channels, and the pupil positions.
+    pub fn batch(&self, idx: &Tensor) -> Batch {
         let x = self.raw.index_select(0, idx).to_kind(Kind::Float);
-        match self.standardise {
+        let x = match self.standardise {
             Some((mean, std)) => (x - mean) / std,
             None => x,
-        }
+        };
+        let images = match &self.channels {
+            Some(c) => {
+                let (b, _, h, w) = x.size4().expect("(B, C, H, W) images");
+                let c = c.index_select(0, idx);
+                let k = c.size()[1];
+                Tensor::cat(&[x, c.reshape([b, k, 1, 1]).expand([b, k, h, w], false)], 1)
+            }
+            None => x,
+        };
+        Batch { images, pupil: self.pupil.as_ref().map(|p| p.index_select(0, idx)) }
     }
 
     pub fn device(&self) -> tch::Device {
@@ -216,7 +250,7 @@ pub fn predict(model: &Model, recording: usize, images: &Stimuli, trials: &[i64]
 }
 
 /// `f` applied, without gradients, to the images of `trials` in batches; rows concatenated.
-pub fn batched(images: &Stimuli, trials: &[i64], batch_size: usize, f: impl Fn(&Tensor) -> Tensor) -> ndarray::Array2<f32> {
+pub fn batched(images: &Stimuli, trials: &[i64], batch_size: usize, f: impl Fn(&Batch) -> Tensor) -> ndarray::Array2<f32> {
     let device = images.device();
     let chunks: Vec<ndarray::Array2<f32>> = trials
         .chunks(batch_size.max(1))

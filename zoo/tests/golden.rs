@@ -175,7 +175,7 @@ fn gaussian_readout_eval_matches_fullgaussian2d() {
         r.mu.shallow_clone().copy_(&mu);
         r.features.shallow_clone().copy_(&features);
     });
-    let ours = to_array(&r.forward(&x, false)).mapv(f64::from);
+    let ours = to_array(&r.forward(&x, false, None)).mapv(f64::from);
     close(ours.as_slice().unwrap(), &flat(&s["output_align_corners_True"]).0, 1e-5);
     close(&[r.regularizer().double_value(&[])], &[0.0], 0.0);
 }

@@ -39,6 +39,17 @@ fn every_preset_learns(device: Device) {
     for (name, _) in PRESETS {
         let vs = nn::VarStore::new(device);
         let model = small_model(name, &vs);
+        // sensorium2022 reads behaviour channels and the pupil position: here they carry nothing.
+        let inputs = model.inputs();
+        let mut images = Stimuli::standardised(data.images.batch(&Tensor::arange(400, (Kind::Int64, device))).images);
+        if inputs.behavior_channels {
+            images = images.with_channels(Tensor::zeros([400, 3], (Kind::Float, device)));
+        }
+        if inputs.pupil {
+            images = images.with_pupil(Tensor::zeros([400, 2], (Kind::Float, device)));
+        }
+        let data =
+            TrainData { images, responses: data.responses.shallow_clone(), train: data.train.clone(), validation: data.validation.clone() };
         let before = validation_correlation(&model, std::slice::from_ref(&data), 256);
         let cfg = TrainConfig { max_epochs: 8, batch_size: 32, ..TrainConfig::default() };
         let schedule =

@@ -97,6 +97,15 @@ pub struct V1Config {
     pub gain_median: f64,
     /// Receptive fields lie at least this many pixels from the image border. Default 6.
     pub border: usize,
+    /// Behavioural gain modulation, off at 0 (the default). Otherwise each trial has an arousal
+    /// state a ~ N(0, 1), recorded in `behavior` as (pupil dilation, its change, running speed)
+    /// = (a + 0.3ε, ε, a + 0.3ε), and neuron u's rate is multiplied by exp(behavior_gain · sᵤ · a)
+    /// with sᵤ ~ U(0.5, 1.5): what the sensorium models feed in as behaviour channels.
+    pub behavior_gain: f64,
+    /// Eye movements, off at 0 (the default). Otherwise each trial has a pupil position
+    /// p ~ N(0, I) (x, y), recorded in `pupil_center`, and every receptive field moves by
+    /// `pupil_shift` · p pixels (x along columns, y along rows): what the shifter network learns.
+    pub pupil_shift: f64,
 }
 
 impl Default for V1Config {
@@ -123,6 +132,8 @@ impl Default for V1Config {
             gabor_wavelength: 6.0,
             gain_median: 3.0,
             border: 6,
+            behavior_gain: 0.0,
+            pupil_shift: 0.0,
         }
     }
 }
@@ -153,6 +164,12 @@ impl V1Config {
         }
         if !(self.gabor_sigma > 0.0 && self.gabor_wavelength > 0.0 && self.gain_median > 0.0) {
             return bad("gabor_sigma, gabor_wavelength and gain_median must be positive");
+        }
+        if !(self.behavior_gain >= 0.0 && self.behavior_gain.is_finite() && self.pupil_shift >= 0.0 && self.pupil_shift.is_finite()) {
+            return bad(&format!(
+                "behavior_gain ({}) and pupil_shift ({}) must be finite numbers >= 0",
+                self.behavior_gain, self.pupil_shift
+            ));
         }
         Ok(())
     }
@@ -234,13 +251,45 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
         }
     }
 
-    // Rates (rectified) and noisy responses; repeats share the rate, not the noise.
+    // Behaviour and eye position come from their own stream, so turning them on leaves every
+    // other draw (and a file made without them) unchanged.
+    let state = TrialState::draw(cfg, n, &mut ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_b3a7_0000_0001));
+    // With eye movements the receptive fields move each trial: the drive is per trial, not per image.
+    let trial_drive = (cfg.pupil_shift > 0.0).then(|| {
+        let mut d = Array2::<f64>::zeros((n, cfg.n_units));
+        for u in 0..cfg.n_units {
+            for t in 0..n {
+                let (dy, dx) = (state.pupil[[t, 1]] as f64 * cfg.pupil_shift, state.pupil[[t, 0]] as f64 * cfg.pupil_shift);
+                let kind = cfg.cell_types[cell_type[u] as usize];
+                let filters = unit_filters(cfg, kind, rf_position[[u, 0]] + dy as f32, rf_position[[u, 1]] + dx as f32);
+                d[[t, u]] = filters.respond(unique.slice(s![image_ids[t] as usize, .., ..]));
+            }
+        }
+        let train: Vec<usize> = (0..n).filter(|&t| tiers[t] == Tier::Train).collect();
+        for ty in 0..n_types as u32 {
+            let units: Vec<usize> = (0..cfg.n_units).filter(|&u| cell_type[u] == ty).collect();
+            let values: Vec<f64> = units.iter().flat_map(|&u| train.iter().map(move |&t| (t, u))).map(|(t, u)| d[[t, u]]).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt().max(1e-12);
+            for &u in &units {
+                d.column_mut(u).mapv_inplace(|v| (v - mean) / sd);
+            }
+        }
+        d
+    });
+
+    // Rates (rectified) and noisy responses; repeats share the image, not the noise (nor the
+    // behaviour or eye position, when simulated).
     let mut rates = Array2::<f32>::zeros((n, cfg.n_units));
     let mut responses = Array2::<f32>::zeros((n, cfg.n_units));
     for trial in 0..n {
         let img = image_ids[trial] as usize;
         for u in 0..cfg.n_units {
-            let rate = gain[u] * drive[[img, u]].max(0.0);
+            let d = trial_drive.as_ref().map_or(drive[[img, u]], |d| d[[trial, u]]);
+            let rate = gain[u] * state.gain(cfg, trial, u) * d.max(0.0);
             rates[[trial, u]] = rate as f32;
             responses[[trial, u]] = match cfg.noise {
                 Noise::Poisson if rate > 0.0 => Poisson::new(rate).expect("positive rate").sample(&mut rng) as f32,
@@ -274,8 +323,8 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
         image_ids,
         trial_idx: (0..n as i64).collect(),
         units,
-        behavior: None,
-        pupil_center: None,
+        behavior: (cfg.behavior_gain > 0.0).then_some(state.behavior),
+        pupil_center: (cfg.pupil_shift > 0.0).then_some(state.pupil),
         ground_truth: Some(GroundTruth {
             rf_position,
             cell_type,
@@ -286,6 +335,35 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
     };
     ds.check_consistent()?;
     Ok(ds)
+}
+
+/// Per-trial behaviour and eye position, and each neuron's sensitivity to the arousal state.
+struct TrialState {
+    arousal: Vec<f64>,
+    sensitivity: Vec<f64>,
+    /// (N, 3): pupil dilation, its change, running speed.
+    behavior: Array2<f32>,
+    /// (N, 2): x, y.
+    pupil: Array2<f32>,
+}
+
+impl TrialState {
+    fn draw(cfg: &V1Config, n: usize, rng: &mut ChaCha8Rng) -> TrialState {
+        let mut normal = || -> f64 { rng.sample(StandardNormal) };
+        let arousal: Vec<f64> = (0..n).map(|_| normal()).collect();
+        let behavior = Array2::from_shape_fn((n, 3), |(t, k)| match k {
+            1 => normal() as f32,
+            _ => (arousal[t] + 0.3 * normal()) as f32,
+        });
+        let pupil = Array2::from_shape_fn((n, 2), |_| normal() as f32);
+        let sensitivity = (0..cfg.n_units).map(|_| rng.random_range(0.5..1.5)).collect();
+        TrialState { arousal, sensitivity, behavior, pupil }
+    }
+
+    /// The behavioural gain of neuron `u` on trial `t` (1 without behaviour).
+    fn gain(&self, cfg: &V1Config, t: usize, u: usize) -> f64 {
+        (cfg.behavior_gain * self.sensitivity[u] * self.arousal[t]).exp()
+    }
 }
 
 /// `n` images of the configured kind, each standardised to zero mean and unit variance.

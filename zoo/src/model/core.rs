@@ -6,8 +6,33 @@ use tch::Tensor;
 use crate::config::CoreConfig;
 use crate::regularizers::{group_sparsity, laplace_l2norm};
 
+/// One layer's convolution: a plain one, or neuralpredictors' `DepthSeparableConv2d` (a 1×1
+/// convolution, a per-channel k×k one, another 1×1; each with a bias) that the sensorium
+/// baseline uses for its hidden layers.
+enum Conv {
+    Plain(nn::Conv2D),
+    DepthSeparable([nn::Conv2D; 3]),
+}
+
+impl Conv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        match self {
+            Conv::Plain(c) => c.forward_t(x, false),
+            Conv::DepthSeparable(cs) => cs.iter().fold(x.shallow_clone(), |h, c| c.forward_t(&h, false)),
+        }
+    }
+
+    /// Group sparsity applies to plain filters; a depth-separable layer has none to group.
+    fn group_sparsity(&self) -> Option<Tensor> {
+        match self {
+            Conv::Plain(c) => Some(group_sparsity(&c.ws)),
+            Conv::DepthSeparable(_) => None,
+        }
+    }
+}
+
 pub struct Stacked2dCore {
-    convs: Vec<nn::Conv2D>,
+    convs: Vec<Conv>,
     norms: Vec<Option<nn::BatchNorm>>,
     cfg: CoreConfig,
 }
@@ -26,12 +51,20 @@ impl Stacked2dCore {
                 ..Default::default()
             };
             let p = vs / format!("layer{layer}");
-            convs.push(nn::conv2d(&p / "conv", cin as i64, cfg.channels as i64, k as i64, conv_cfg));
-            norms.push(
-                cfg.batch_norm.then(|| {
-                    nn::batch_norm2d(&p / "norm", cfg.channels as i64, nn::BatchNormConfig { momentum: 0.1, ..Default::default() })
-                }),
-            );
+            let c = cfg.channels as i64;
+            convs.push(if layer > 0 && cfg.depth_separable {
+                let biased = |padding: i64, groups: i64| nn::ConvConfig { padding, groups, bias: true, ..Default::default() };
+                Conv::DepthSeparable([
+                    nn::conv2d(&p / "in_depth_conv", c, c, 1, biased(0, 1)),
+                    nn::conv2d(&p / "spatial_conv", c, c, k as i64, biased(conv_cfg.padding, c)),
+                    nn::conv2d(&p / "out_depth_conv", c, c, 1, biased(0, 1)),
+                ])
+            } else {
+                Conv::Plain(nn::conv2d(&p / "conv", cin as i64, c, k as i64, conv_cfg))
+            });
+            norms.push(cfg.batch_norm.then(|| {
+                nn::batch_norm2d(&p / "norm", c, nn::BatchNormConfig { momentum: cfg.batch_norm_momentum, ..Default::default() })
+            }));
         }
         Stacked2dCore { convs, norms, cfg: cfg.clone() }
     }
@@ -45,7 +78,7 @@ impl Stacked2dCore {
         let mut outs = Vec::with_capacity(self.convs.len());
         let mut h = x.shallow_clone();
         for (layer, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
-            h = conv.forward_t(&h, train);
+            h = conv.forward(&h);
             if let Some(norm) = norm {
                 h = norm.forward_t(&h, train);
             }
@@ -64,12 +97,12 @@ impl Stacked2dCore {
     /// γ_input · LaplaceL2norm(first layer, padding 1) + γ_hidden · the mean over hidden
     /// layers of their group sparsity, as neuralpredictors' `Stacked2dCore.regularizer`.
     pub fn regularizer(&self) -> Tensor {
-        let smooth = laplace_l2norm(&self.convs[0].ws, 1) * self.cfg.gamma_input;
+        let smooth = laplace_l2norm(&self.first_layer_filters_var().ws, 1) * self.cfg.gamma_input;
         let hidden = &self.convs[1..];
         if hidden.is_empty() {
             return smooth;
         }
-        let sparsity = hidden.iter().map(|c| group_sparsity(&c.ws)).fold(smooth.zeros_like(), |acc, g| acc + g);
+        let sparsity = hidden.iter().filter_map(Conv::group_sparsity).fold(smooth.zeros_like(), |acc, g| acc + g);
         smooth + sparsity * (self.cfg.gamma_hidden / hidden.len() as f64)
     }
 
@@ -87,7 +120,15 @@ impl Stacked2dCore {
         offset
     }
 
+    /// The first layer is always a plain convolution: its filters are what the Laplacian smooths.
+    fn first_layer_filters_var(&self) -> &nn::Conv2D {
+        match &self.convs[0] {
+            Conv::Plain(c) => c,
+            Conv::DepthSeparable(_) => unreachable!("the first layer is never depth-separable"),
+        }
+    }
+
     pub fn first_layer_filters(&self) -> Tensor {
-        self.convs[0].ws.detach()
+        self.first_layer_filters_var().ws.detach()
     }
 }

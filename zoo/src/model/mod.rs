@@ -6,6 +6,7 @@
 
 mod core;
 mod readout;
+mod shifter;
 mod torchscript;
 
 use ndarray::Array2;
@@ -13,9 +14,33 @@ use tch::{nn, Kind, Tensor};
 
 pub use self::core::Stacked2dCore;
 pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
+pub use self::shifter::Shifter;
 pub use self::torchscript::TorchScriptCore;
 use crate::config::{ModelConfig, OutputNonlinearity, ReadoutConfig};
 use crate::convert::to_array2;
+use crate::train::Batch;
+
+/// What a model reads besides the images, per trial: what `Normalizer::stimuli` must provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Inputs {
+    /// Behaviour as three constant image channels.
+    pub behavior_channels: bool,
+    /// The pupil position as two constant image channels.
+    pub pupil_channels: bool,
+    /// The pupil position for the shifter.
+    pub pupil: bool,
+}
+
+impl Inputs {
+    pub fn of(cfg: &ModelConfig) -> Inputs {
+        Inputs { behavior_channels: cfg.behavior_channels, pupil_channels: cfg.pupil_channels, pupil: cfg.shifter.is_some() }
+    }
+
+    /// Channels added to the image's own.
+    pub fn extra_channels(&self) -> usize {
+        3 * usize::from(self.behavior_channels) + 2 * usize::from(self.pupil_channels)
+    }
+}
 
 pub enum Readout {
     Factorized(FactorizedReadout),
@@ -81,6 +106,9 @@ pub struct Model {
     pub core: Option<Core>,
     /// One per recording, in the order the recordings were given.
     pub readouts: Vec<Readout>,
+    /// One per recording when the config has a shifter, else none.
+    pub shifters: Vec<Shifter>,
+    inputs: Inputs,
     output: OutputNonlinearity,
     /// (C, h, w) of what the readout sees.
     feature_shape: [i64; 3],
@@ -102,6 +130,9 @@ impl Model {
     /// `mean_responses[r].len()` units. One recording's readout variables are named
     /// `readout.*`, several recordings' `readouts.<r>.*`.
     pub fn shared(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_responses: &[Vec<f32>]) -> Result<Model, String> {
+        let inputs = Inputs::of(cfg);
+        // Behaviour and pupil channels stand beside the image's own.
+        let input = [input[0] + inputs.extra_channels(), input[1], input[2]];
         let core = match (&cfg.core, &cfg.frozen_core) {
             (_, Some(f)) => Some(Core::Frozen(TorchScriptCore::load(&f.file, &f.layer, input, vs.device())?)),
             (Some(c), None) => Some(Core::Stacked(Stacked2dCore::new(&(vs / "core"), input[0], c))),
@@ -137,11 +168,21 @@ impl Model {
             [one] => vec![readout(vs / "readout", one)],
             many => many.iter().enumerate().map(|(i, m)| readout(vs / "readouts" / i, m)).collect(),
         };
-        Ok(Model { core, readouts, output: cfg.output, feature_shape })
+        let shifters = match (&cfg.shifter, mean_responses.len()) {
+            (None, _) => Vec::new(),
+            (Some(s), 1) => vec![Shifter::new(&(vs / "shifter"), s)],
+            (Some(s), k) => (0..k).map(|i| Shifter::new(&(vs / "shifters" / i), s)).collect(),
+        };
+        Ok(Model { core, readouts, shifters, inputs, output: cfg.output, feature_shape })
     }
 
     pub fn feature_shape(&self) -> [i64; 3] {
         self.feature_shape
+    }
+
+    /// What the model reads besides the images.
+    pub fn inputs(&self) -> Inputs {
+        self.inputs
     }
 
     /// What the readout sees: the core's output, or the image itself for the LN model.
@@ -153,17 +194,19 @@ impl Model {
     }
 
     /// Recording `recording`'s readout output before the output nonlinearity, (B, U).
-    fn drive(&self, x: &Tensor, recording: usize, train: bool) -> Tensor {
-        let f = self.features(x, train);
+    fn drive(&self, x: &Batch, recording: usize, train: bool) -> Tensor {
+        let f = self.features(&x.images, train);
+        let shift =
+            self.shifters.get(recording).map(|s| s.forward(x.pupil.as_ref().expect("a model with a shifter gets the pupil position")));
         match &self.readouts[recording] {
             Readout::Factorized(r) => r.forward(&f),
-            Readout::Gaussian(r) => r.forward(&f, train),
+            Readout::Gaussian(r) => r.forward(&f, train, shift.as_ref()),
             Readout::Full(r) => r.forward(&f),
         }
     }
 
     /// Predicted rates of recording `recording`'s units, (B, U).
-    pub fn forward(&self, x: &Tensor, recording: usize, train: bool) -> Tensor {
+    pub fn forward(&self, x: &Batch, recording: usize, train: bool) -> Tensor {
         let drive = self.drive(x, recording, train);
         match self.output {
             OutputNonlinearity::Softplus => drive.softplus(),
@@ -181,14 +224,14 @@ impl Model {
 
     /// The representation of images `x` at `layer` (see [`Model::layer_names`]), (B, D), in
     /// evaluation mode; `readout` and `predicted` are those of recording `recording`.
-    pub fn representation(&self, x: &Tensor, recording: usize, layer: &str) -> Result<Tensor, String> {
+    pub fn representation(&self, x: &Batch, recording: usize, layer: &str) -> Result<Tensor, String> {
         match layer {
             "predicted" => Ok(self.forward(x, recording, false)),
             "readout" => Ok(self.drive(x, recording, false)),
             _ => self
                 .core
                 .as_ref()
-                .and_then(|core| core.layer_output(x, layer))
+                .and_then(|core| core.layer_output(&x.images, layer))
                 .map(|t| t.flatten(1, -1))
                 .ok_or_else(|| format!("no layer {layer:?} in this model (layers: {})", self.layer_names().join(", "))),
         }
@@ -241,7 +284,15 @@ impl Model {
                 }))
             }
             Readout::Gaussian(r) => {
-                let mu = to_array2(&r.mu);
+                // With a shifter, a receptive field is where it sits at the mean (z-scored zero)
+                // pupil position: the shifter's output there moves every (clamped) position.
+                let mu = match self.shifters.get(recording) {
+                    Some(s) => {
+                        let at_mean = tch::no_grad(|| s.forward(&Tensor::zeros([1, 2], (Kind::Float, r.mu.device()))));
+                        to_array2(&(r.mu.clamp(-1.0, 1.0) + at_mean))
+                    }
+                    None => to_array2(&r.mu),
+                };
                 // align_corners: grid -1 and +1 are the centres of the first and last pixels.
                 Some(Array2::from_shape_fn((mu.nrows(), 2), |(u, k)| {
                     let (g, extent) = if k == 0 { (mu[[u, 1]], h) } else { (mu[[u, 0]], w) };

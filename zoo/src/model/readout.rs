@@ -96,7 +96,9 @@ impl Gaussian2dReadout {
         Gaussian2dReadout { mu, sigma, features, bias, gamma }
     }
 
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+    /// Drive (B, U); `shift` (B, 2), grid units, moves every position of a trial (the shifter's
+    /// output), added after clamping as the reference does.
+    pub fn forward(&self, x: &Tensor, train: bool, shift: Option<&Tensor>) -> Tensor {
         let (b, _, _, _) = x.size4().expect("(B, C, h, w) input");
         let u = self.mu.size()[0];
         let grid = if train {
@@ -105,8 +107,13 @@ impl Gaussian2dReadout {
         } else {
             self.mu.unsqueeze(0).expand([b, u, 2], false)
         };
-        let grid = grid.clamp(-1.0, 1.0).unsqueeze(2); // (B, U, 1, 2)
-                                                       // bilinear, zero padding, align_corners = true: grid ±1 are the outer pixel centres.
+        let grid = grid.clamp(-1.0, 1.0);
+        let grid = match shift {
+            Some(s) => grid + s.unsqueeze(1),
+            None => grid,
+        }
+        .unsqueeze(2); // (B, U, 1, 2)
+                       // bilinear, zero padding, align_corners = true: grid ±1 are the outer pixel centres.
         let sampled = x.grid_sampler(&grid, 0, 0, true).squeeze_dim(-1); // (B, C, U)
         (sampled * self.features.tr().unsqueeze(0)).sum_dim_intlist([1i64].as_slice(), false, Kind::Float) + &self.bias
     }

@@ -75,7 +75,8 @@ pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool) -> Res
     let mut reports = Vec::new();
     for path in data {
         let (r, ds) = load_recording(run_dir, &info, path)?;
-        let ev = evaluate(&model, r, &ds, &info.recordings[r].normalizer, device, 256);
+        let ev = evaluate(&model, r, &ds, &info.recordings[r].normalizer, device, 256)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         reports.push((info.recordings[r].name.clone(), path, ds.n_units(), ev));
     }
     if let [(_, path, _, ev)] = reports.as_slice() {

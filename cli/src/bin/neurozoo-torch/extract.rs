@@ -38,7 +38,7 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: 
     let images = UniqueImages::of(ds).in_tiers(ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let recording = &loaded.info.recordings[loaded.recording];
-    let normalized = recording.normalizer.images(ds, device);
+    let normalized = recording.normalizer.stimuli(ds, device, &model.inputs()).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let representations = layers
         .iter()
         .map(|&layer| {
@@ -82,12 +82,12 @@ fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[T
     let norm = Normalizer::from_train(&ds).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let images = UniqueImages::of(&ds).in_tiers(&ds, tiers);
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
-    let normalized = norm.images(&ds, device);
+    let normalized = norm.stimuli(&ds, device, &Default::default()).map_err(anyhow::Error::msg)?;
     let representations = layers
         .iter()
         .zip(&cores)
         .map(|(&layer, core)| {
-            let rows = batched(&normalized, &trials, 256, |x| core.forward(x).flatten(1, -1));
+            let rows = batched(&normalized, &trials, 256, |x| core.forward(&x.images).flatten(1, -1));
             let source = json!({
                 "kind": "torchscript",
                 "model": file.display().to_string(),

@@ -117,11 +117,17 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let mean_responses: Vec<Vec<f32>> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
     // Built before the run directory exists: a frozen core that does not load leaves nothing.
     let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses).map_err(anyhow::Error::msg)?;
+    // Also before the run directory exists: a recording without what the model reads leaves nothing.
+    let data = recordings
+        .iter()
+        .zip(&datasets)
+        .zip(&paths)
+        .map(|((r, ds), p)| r.normalizer.train_data(ds, device, &model.inputs()).map_err(|e| anyhow::anyhow!("{}: {e}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
     if !args.resume {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         run::save_config(out, &cfg).map_err(anyhow::Error::msg)?;
     }
-    let data: Vec<_> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.train_data(ds, device)).collect();
     let mut info = RunInfo {
         neurozoo: env!("CARGO_PKG_VERSION").to_string(),
         libtorch: TorchRuntime::probe().version_full,
