@@ -34,7 +34,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Compare(args) => analyze::compare(&args),
         Command::Zoo { command: ZooCommand::List } => {
             for (name, description) in neurozoo_zoo::config::PRESETS.iter().chain(&neurozoo_zoo::slowvae::train::PRESETS) {
-                println!("{name:<12} {description}");
+                println!("{name:<13} {description}");
             }
             Ok(())
         }

@@ -156,7 +156,7 @@ fn zoo_list_shows_each_preset_on_one_line() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let names: Vec<&str> = text.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(names, ["klindt2017", "gaussian", "full", "ln", "slowvae", "betavae"], "{text}");
+    assert_eq!(names, ["klindt2017", "gaussian", "full", "ln", "sensorium2022", "slowvae", "betavae"], "{text}");
     assert!(text.lines().all(|l| l.len() > 30), "every preset has a description:\n{text}");
 }
 
