@@ -220,8 +220,9 @@ pub struct FitArgs {
     pub model: String,
     /// Recording: static HDF5, NWB, or a neuralpredictors file tree (directory or .zip); a
     /// sprites file for slowvae and betavae. Give it several times to fit several recordings
-    /// with one shared core and a readout each (named by file stem).
-    #[arg(long, required = true)]
+    /// with one shared core and a readout each (named by file stem). Default: the config's
+    /// `[[data]]` list.
+    #[arg(long)]
     pub data: Vec<PathBuf>,
     /// Run directory to create (or to continue with --resume).
     #[arg(long)]

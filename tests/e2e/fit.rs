@@ -82,11 +82,38 @@ fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
 fn killed_then_resumed_fit_matches_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let (data, config) = setup(dir.path());
-    let whole = dir.path().join("whole");
-    assert!(run(&mut fit(&data, &config, &whole)).status.success());
+    killed_then_resumed(dir.path(), &[data], &config);
+}
 
-    let killed = dir.path().join("killed");
-    let mut child = fit(&data, &config, &killed).stderr(Stdio::piped()).spawn().unwrap();
+/// The same with two recordings, whose readouts and cycling both resume exactly; resuming with
+/// the recordings in another order is refused.
+#[test]
+fn killed_then_resumed_two_recording_fit_matches_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, config) = setup(dir.path());
+    let b = dir.path().join("second.h5");
+    recording(&b, "6", "5", "20");
+    let killed = killed_then_resumed(dir.path(), &[a.clone(), b.clone()], &config);
+    let e = fit(&b, &config, &killed).arg("--data").arg(&a).arg("--resume").output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("cannot resume"), "{stderr}");
+}
+
+/// Fit `data` whole, and again killed after epoch 2 and resumed: the same weights and metrics.
+/// Returns the resumed run.
+fn killed_then_resumed(dir: &Path, data: &[PathBuf], config: &Path) -> PathBuf {
+    let fit_all = |out: &Path| {
+        let mut cmd = fit(&data[0], config, out);
+        data[1..].iter().for_each(|d| {
+            cmd.arg("--data").arg(d);
+        });
+        cmd
+    };
+    let whole = dir.join("whole");
+    assert!(run(&mut fit_all(&whole)).status.success());
+
+    let killed = dir.join("killed");
+    let mut child = fit_all(&killed).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     for line in stderr.lines() {
         if line.unwrap().starts_with("epoch   2 ") {
@@ -98,7 +125,7 @@ fn killed_then_resumed_fit_matches_an_uninterrupted_one() {
     assert!(!status.success(), "the fit was supposed to be killed");
     assert!(!killed.join("model.safetensors").exists(), "a killed fit must not look complete");
 
-    let out = run(fit(&data, &config, &killed).arg("--resume"));
+    let out = run(fit_all(&killed).arg("--resume"));
     assert!(out.status.success());
     assert_eq!(
         std::fs::read(whole.join("model.safetensors")).unwrap(),
@@ -110,6 +137,7 @@ fn killed_then_resumed_fit_matches_an_uninterrupted_one() {
         std::fs::read_to_string(d.join("metrics.csv")).unwrap().lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
     };
     assert_eq!(csv(&whole), csv(&killed));
+    killed
 }
 
 #[test]
@@ -312,6 +340,19 @@ fn two_recordings_fit_one_core_and_eval_extract_each() {
     let file = neurozoo_datasets::representation::RepresentationFile::read(&rep).unwrap();
     assert_eq!(file.representations[0].data.ncols(), 6);
     assert!(file.representations[0].source.contains("\"recording\":\"mouse_b\""));
+
+    // The recordings as a [[data]] list in the config (paths relative to it), no --data: the
+    // same fit.
+    let listed = dir.path().join("listed.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&listed, format!("{text}\n[[data]]\npath = \"mouse_a.h5\"\n[[data]]\npath = \"mouse_b.h5\"\n")).unwrap();
+    let from_list = dir.path().join("from_list");
+    assert!(run(neurozoo().arg("fit").arg(&listed).arg("--out").arg(&from_list).args(["--threads", "1", "--device", "cpu"]))
+        .status
+        .success());
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read(from_list.join("model.safetensors")).unwrap());
+    let e = neurozoo().arg("fit").arg(&config).arg("--out").arg(dir.path().join("none")).output().unwrap();
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("no recordings to fit"));
 
     // A third file the run has no readout for, a clash of names, mixed image sizes.
     let c = dir.path().join("mouse_c.h5");

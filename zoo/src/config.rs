@@ -31,6 +31,18 @@ pub struct FitConfig {
     pub model: ModelConfig,
     #[serde(default)]
     pub train: TrainConfig,
+    /// Recordings to fit when the command line names none, `[[data]]` tables with a `path`
+    /// (relative to the config file's directory); several share one core.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataSource>,
+}
+
+/// One `[[data]]` entry of a fit config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// A static HDF5 file, an NWB file or a file tree (directory or `.zip`).
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +325,7 @@ pub fn preset(name: &str) -> Option<FitConfig> {
     let core = (name != "ln").then(CoreConfig::default);
     Some(FitConfig {
         preset: Some(name.to_string()),
+        data: Vec::new(),
         model: ModelConfig {
             core,
             frozen_core: None,
@@ -335,6 +348,7 @@ pub fn preset(name: &str) -> Option<FitConfig> {
 fn sensorium2022() -> FitConfig {
     FitConfig {
         preset: Some("sensorium2022".into()),
+        data: Vec::new(),
         model: ModelConfig {
             core: Some(CoreConfig {
                 layers: 4,
@@ -496,13 +510,12 @@ impl FitConfig {
         Ok(())
     }
 
-    /// Make a relative `model.frozen_core.file` relative to `dir` instead: the directory of the
-    /// config file that named it.
+    /// Make a relative `model.frozen_core.file` and `[[data]]` paths relative to `dir`
+    /// instead: the directory of the config file that named them.
     pub fn resolve_files(&mut self, dir: &Path) {
-        if let Some(f) = &mut self.model.frozen_core {
-            if f.file.is_relative() {
-                f.file = dir.join(&f.file);
-            }
+        let paths = self.model.frozen_core.iter_mut().map(|f| &mut f.file).chain(self.data.iter_mut().map(|d| &mut d.path));
+        for p in paths.filter(|p| p.is_relative()) {
+            *p = dir.join(&*p);
         }
     }
 

@@ -79,7 +79,13 @@ pub fn run(args: &FitArgs) -> Result<()> {
         cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
         cfg
     };
-    let paths: Vec<&Path> = args.data.iter().map(PathBuf::as_path).collect();
+    let paths: Vec<&Path> = match args.data.as_slice() {
+        [] => cfg.data.iter().map(|d| d.path.as_path()).collect(),
+        given => given.iter().map(PathBuf::as_path).collect(),
+    };
+    if paths.is_empty() {
+        bail!("no recordings to fit: give --data (several times for several recordings), or a [[data]] list in the config");
+    }
     let names = run::recording_names(&paths).map_err(anyhow::Error::msg)?;
     let datasets = paths.iter().map(|p| load_checked(p)).collect::<Result<Vec<_>>>()?;
     // One core sees every recording's images: they must have one shape.
@@ -214,7 +220,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
         info.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)),
         out.display(),
         out.display(),
-        args.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" --data ")
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" --data ")
     );
     Ok(())
 }
