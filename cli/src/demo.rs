@@ -7,6 +7,7 @@
 //! OUT/v1.h5               a simulated V1 population with ground truth
 //! OUT/runs/<model>/       klindt2017 and the baselines (gaussian, full, ln), `fit` run directories
 //! OUT/eval/               each model's `eval --json`; models.{parquet,csv,png,svg} side by side
+//! OUT/eval/klindt2017/    `eval --figures`: receptive fields, masks, filters, predictions
 //! OUT/responses.h5        the recorded responses (averaged over repeats, with oracle correlations)
 //! OUT/heldout.h5          the same for the images no model was fitted to (validation, test)
 //! OUT/layers.h5           klindt2017's core layers and predictions for those held-out images
@@ -150,7 +151,13 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
             ],
             "fit",
         )?;
-        let output = torch::output([OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()])?;
+        // klindt2017's eval also draws what it learned: positions, masks, filters, predictions.
+        let figures = out.join("eval").join(model);
+        let mut args = vec![OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()];
+        if model == MODELS[0] {
+            args.extend([OsStr::new("--figures"), figures.as_os_str()]);
+        }
+        let output = torch::output(args)?;
         if !output.status.success() {
             bail!("the demo evaluation of {model} failed ({})", output.status);
         }
@@ -186,10 +193,15 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
                 number(&rf["median_error_px"]),
                 number(&rf["aligned_median_error_px"]),
             ),
+            "What klindt2017 learned: receptive_fields.png puts each neuron's readout position against its true one (row and \
+             column; the diagonal is perfect recovery), masks.png shows the where of a sample of neurons, filters.png the \
+             first-layer filters, predicted_vs_recorded.png the predictions against the responses per tier."
+                .into(),
         ],
         files: [
             eval_files,
             curves,
+            report::outputs(out, &Path::new("eval").join(MODELS[0]))?,
             MODELS.iter().map(|m| Path::new("eval").join(format!("{m}.json"))).collect(),
             MODELS.iter().map(|m| report::outputs(out, &Path::new("runs").join(m))).collect::<Result<Vec<_>>>()?.concat(),
         ]

@@ -77,6 +77,25 @@ fn fit_writes_a_run_and_eval_reports_the_metrics_by_tier() {
     assert!(!types.is_empty() && types.values().all(|o| o.as_array().unwrap().len() == 2), "{rf}");
 }
 
+/// `eval --figures DIR` draws what the factorised model learned, each figure as a PNG that
+/// decodes and an SVG.
+#[test]
+fn eval_figures_draw_what_the_model_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let out = dir.path().join("run");
+    assert!(run(&mut fit(&data, &config, &out)).status.success());
+    let figures = dir.path().join("figures");
+    let e = run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&data).arg("--figures").arg(&figures));
+    assert!(e.status.success());
+    for stem in ["receptive_fields", "masks", "filters", "predicted_vs_recorded"] {
+        let png = std::fs::File::open(figures.join(format!("{stem}.png"))).unwrap_or_else(|e| panic!("{stem}.png: {e}"));
+        let info = png::Decoder::new(std::io::BufReader::new(png)).read_info().unwrap().info().clone();
+        assert!(info.width > 100 && info.height > 100, "{stem}.png is {}x{}", info.width, info.height);
+        assert!(std::fs::read_to_string(figures.join(format!("{stem}.svg"))).unwrap().trim_end().ends_with("</svg>"));
+    }
+}
+
 /// A fit killed mid-run and resumed ends exactly where an uninterrupted fit ends.
 #[test]
 fn killed_then_resumed_fit_matches_an_uninterrupted_one() {

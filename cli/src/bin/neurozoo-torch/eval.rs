@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use neurozoo_analysis::figures::draw;
 use neurozoo_datasets::{Dataset, Tier};
+use neurozoo_plugin::Figure;
 use neurozoo_zoo::config::FitConfig;
 use neurozoo_zoo::eval::{evaluate, Evaluation, TierMetrics};
-use neurozoo_zoo::model::Model;
+use neurozoo_zoo::model::{Core, Model, Readout};
 use neurozoo_zoo::run;
 use neurozoo_zoo::train::load_weights;
 use serde_json::{json, Map, Value};
@@ -69,7 +71,7 @@ pub fn load(run_dir: &Path, data: &Path, device: tch::Device) -> Result<Loaded> 
 
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
 /// all their units together.
-pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool) -> Result<()> {
+pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool, figures: Option<&Path>) -> Result<()> {
     let device = super::device(device)?;
     let (info, _cfg, model, _vs) = load_model(run_dir, device)?;
     let mut reports = Vec::new();
@@ -77,6 +79,12 @@ pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool) -> Res
         let (r, ds) = load_recording(run_dir, &info, path)?;
         let ev = evaluate(&model, r, &ds, &info.recordings[r].normalizer, device, 256)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(dir) = figures {
+            // One recording's figures are named plainly; several recordings' by recording.
+            let prefix = if data.len() > 1 { format!("{}_", info.recordings[r].name) } else { String::new() };
+            let written = draw_figures(&model, r, &ds, &ev, dir, &prefix)?;
+            eprintln!("wrote {} figures of {} into {}", written.len(), path.display(), dir.display());
+        }
         reports.push((info.recordings[r].name.clone(), path, ds.n_units(), ev));
     }
     if let [(_, path, _, ev)] = reports.as_slice() {
@@ -165,4 +173,74 @@ fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// What the model learned, drawn for one recording into `dir` (PNG and SVG each), stems after
+/// `prefix`; returns the stems written. A figure the model or data cannot have (masks of a
+/// Gaussian readout, true positions of a recording) is left out.
+fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut figures = Vec::new();
+    if let (Some(found), Some(gt)) = (model.rf_positions(recording), &ds.ground_truth) {
+        let axis = |k: usize| (0..found.nrows()).map(|u| (f64::from(gt.rf_position[[u, k]]), f64::from(found[[u, k]]))).collect();
+        figures.push((
+            "receptive_fields",
+            Figure::Scatter {
+                title: "Receptive-field centres: readout against truth (on the diagonal: recovered)".into(),
+                x_label: "true position (px)".into(),
+                y_label: "readout position (px)".into(),
+                series: vec![("row".into(), axis(0)), ("column".into(), axis(1))],
+            },
+        ));
+    }
+    let grid = |t: &tch::Tensor| -> Vec<Vec<f64>> {
+        let a = neurozoo_zoo::convert::to_array(t);
+        a.outer_iter().map(|row| row.iter().map(|&v| f64::from(v)).collect()).collect()
+    };
+    // A sample of neurons spread over the population, at most 16.
+    let units = ds.n_units();
+    let shown = units.min(16);
+    let sample: Vec<usize> = (0..shown).map(|i| i * units / shown).collect();
+    if let Some(Readout::Factorized(r)) = model.readouts.get(recording) {
+        let masks = tch::no_grad(|| r.effective_mask());
+        let images = sample.iter().map(|&u| (format!("unit {}", ds.units.ids[u]), grid(&masks.get(u as i64)))).collect();
+        figures.push(("masks", Figure::ImageGrid { title: "Readout masks (where)".into(), images, columns: 4 }));
+    }
+    if let Some(Core::Stacked(core)) = &model.core {
+        let w = core.first_layer_filters();
+        let n = w.size()[0].min(32);
+        let images = (0..n).map(|f| (format!("{f}"), grid(&w.get(f).get(0)))).collect();
+        figures.push(("filters", Figure::ImageGrid { title: "First-layer filters (image channel)".into(), images, columns: 8 }));
+    }
+    let mut series = Vec::new();
+    for tier in Tier::ALL {
+        let trials = ds.tier_indices(tier);
+        // At most 4000 points a tier, evenly spread, so the figure stays light.
+        let step = (trials.len() * units).div_ceil(4000).max(1);
+        let points: Vec<(f64, f64)> = trials
+            .iter()
+            .flat_map(|&t| (0..units).map(move |u| (t, u)))
+            .step_by(step)
+            .map(|(t, u)| (f64::from(ds.responses[[t, u]]), f64::from(ev.predictions[[t, u]])))
+            .collect();
+        if !points.is_empty() {
+            series.push((tier.as_str().to_string(), points));
+        }
+    }
+    figures.push((
+        "predicted_vs_recorded",
+        Figure::Scatter {
+            title: "Predicted against recorded responses".into(),
+            x_label: "recorded".into(),
+            y_label: "predicted".into(),
+            series,
+        },
+    ));
+    let mut stems = Vec::new();
+    for (stem, figure) in figures {
+        let stem = format!("{prefix}{stem}");
+        draw(&figure.to_json(), dir, &stem).map_err(anyhow::Error::msg)?;
+        stems.push(stem);
+    }
+    Ok(stems)
 }

@@ -34,12 +34,15 @@ fn run(command: Command) -> Result<()> {
             Some(cfg) => slowvae::fit(&args, cfg?),
             None => fit::run(&args),
         },
-        Command::Eval { run, data, device, json, intervention_points } => match slowvae::run_config(&run) {
+        Command::Eval { run, data, device, json, intervention_points, figures } => match slowvae::run_config(&run) {
+            Some(_) if figures.is_some() => {
+                bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display())
+            }
             Some(cfg) => match data.as_slice() {
                 [one] => slowvae::eval(&run, cfg?, one, &device, json, intervention_points),
                 _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
             },
-            None => eval::run(&run, &data, &device, json),
+            None => eval::run(&run, &data, &device, json, figures.as_deref()),
         },
         Command::Extract { run: Some(run), data, out, layer, tiers, device } => match slowvae::run_config(&run) {
             Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
