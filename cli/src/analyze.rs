@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayD, Axis};
 use neurozoo_analysis::compare::{self, CompareParams};
 use neurozoo_analysis::plugin::{self, Plugin, RunInput, MANIFEST};
+use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
 use neurozoo_datasets::Tier;
 use neurozoo_metrics::measures::oracle_corr_jackknife;
@@ -17,8 +18,8 @@ use crate::args::{AnalyzeArgs, CompareArgs, PluginsCommand};
 
 /// The recorded responses as a representation file, with each unit's noise ceiling (the
 /// jackknife oracle correlation over the images shown more than once) for `compare`.
-pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier]) -> Result<()> {
-    let ds = neurozoo_datasets::load(data)?;
+pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier], nwb: &NwbOptions) -> Result<()> {
+    let ds = neurozoo_datasets::load_with(data, nwb)?;
     let mut file = RepresentationFile::from_responses(&ds, data, tiers);
     let repeated: Vec<Array2<f64>> =
         UniqueImages::of(&ds).trials.iter().filter(|t| t.len() > 1).map(|t| ds.responses.select(Axis(0), t).mapv(f64::from)).collect();

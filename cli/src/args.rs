@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use neurozoo_analysis::compare::CompareParams;
+use neurozoo_datasets::nwb::{NwbOptions, Split};
 use neurozoo_datasets::Tier;
 
 #[derive(Debug, Parser)]
@@ -51,6 +52,8 @@ pub enum Command {
         /// predicted against recorded responses per tier.
         #[arg(long, value_name = "DIR")]
         figures: Option<PathBuf>,
+        #[command(flatten)]
+        nwb: NwbArgs,
     },
     /// Write a representation file (what `analyze` runs on): a fitted model's layer, or, without
     /// RUN, a dataset's recorded responses averaged over the repeats of each image. One row per
@@ -80,6 +83,8 @@ pub enum Command {
         tiers: Vec<Tier>,
         #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
         device: String,
+        #[command(flatten)]
+        nwb: NwbArgs,
     },
     /// Analysis plugins: list, describe.
     Plugins {
@@ -249,6 +254,8 @@ pub struct FitArgs {
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long)]
     pub threads: Option<i32>,
+    #[command(flatten)]
+    pub nwb: NwbArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -396,4 +403,46 @@ pub struct SimulateV1Args {
     /// pupil_center, moves every receptive field by SHIFT · p pixels.
     #[arg(long)]
     pub pupil_shift: Option<f64>,
+}
+
+/// How NWB files are read; other layouts ignore these.
+#[derive(Debug, Clone, Args)]
+pub struct NwbArgs {
+    /// NWB: the RoiResponseSeries to read [the first under a DfOverF, else a Fluorescence].
+    #[arg(long = "nwb-series", value_name = "PATH")]
+    pub series: Option<String>,
+    /// NWB: the IndexSeries or TimeIntervals of the presentations [the first IndexSeries in
+    /// stimulus/presentation, else the first intervals table with an image index].
+    #[arg(long = "nwb-presentations", value_name = "PATH")]
+    pub presentations: Option<String>,
+    /// NWB: seconds after onset over which a response is averaged [0,0.5].
+    #[arg(long = "nwb-window", value_name = "START,END", value_parser = parse_window)]
+    pub window: Option<(f64, f64)>,
+    /// NWB without a tier column: auto (repeated images are test, unless every image repeats:
+    /// then images:0.1,0.1), repeats, images, or images:VALIDATION,TEST (fractions of the
+    /// images, each with all its repeats in one tier) [auto].
+    #[arg(long = "nwb-split", value_name = "POLICY", default_value = "auto", value_parser = |s: &str| s.parse::<Split>())]
+    pub split: Split,
+    /// NWB: seed of the images the split holds out [0].
+    #[arg(long = "nwb-split-seed", default_value_t = 0)]
+    pub split_seed: u64,
+}
+
+impl NwbArgs {
+    pub fn options(&self) -> NwbOptions {
+        let d = NwbOptions::default();
+        NwbOptions {
+            series: self.series.clone(),
+            presentations: self.presentations.clone(),
+            window: self.window.unwrap_or(d.window),
+            split: self.split,
+            split_seed: self.split_seed,
+        }
+    }
+}
+
+fn parse_window(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once(',').ok_or_else(|| format!("{s:?}: expected START,END in seconds"))?;
+    let parse = |v: &str| v.trim().parse::<f64>().map_err(|_| format!("{s:?}: expected START,END in seconds"));
+    Ok((parse(a)?, parse(b)?))
 }

@@ -210,8 +210,8 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
 
     step(4, "extracting representations");
     let (responses, heldout, layers) = (out.join("responses.h5"), out.join("heldout.h5"), out.join("layers.h5"));
-    crate::analyze::extract_responses(&data, &responses, &[])?;
-    crate::analyze::extract_responses(&data, &heldout, &HELD_OUT)?;
+    crate::analyze::extract_responses(&data, &responses, &[], &Default::default())?;
+    crate::analyze::extract_responses(&data, &heldout, &HELD_OUT, &Default::default())?;
     let run = out.join("runs").join(MODELS[0]);
     let tiers = HELD_OUT.map(Tier::as_str).join(",");
     worker(

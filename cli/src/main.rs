@@ -28,7 +28,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 "--layer {layer} reads a model: give the run directory or TorchScript file (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
             )
         }
-        Command::Extract { run: None, data, out, tiers, .. } => analyze::extract_responses(&data, &out, &tiers),
+        Command::Extract { run: None, data, out, tiers, nwb, .. } => analyze::extract_responses(&data, &out, &tiers, &nwb.options()),
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Compare(args) => analyze::compare(&args),

@@ -68,9 +68,15 @@ pub fn detect_format(path: &std::path::Path) -> Result<Format> {
 
 /// Load a dataset of any layout (NWB with default [`nwb::NwbOptions`]).
 pub fn load(path: &std::path::Path) -> Result<Dataset> {
+    load_with(path, &nwb::NwbOptions::default())
+}
+
+/// Load a dataset of any layout; an NWB file is read with `nwb` (series, presentations,
+/// response window, split).
+pub fn load_with(path: &std::path::Path, nwb: &nwb::NwbOptions) -> Result<Dataset> {
     match detect_format(path)? {
         Format::Static => static_h5::read(path),
-        Format::Nwb => nwb::read(path, &nwb::NwbOptions::default()),
+        Format::Nwb => nwb::read(path, nwb),
         Format::FileTree => file_tree::read(path),
     }
 }

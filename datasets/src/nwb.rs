@@ -11,8 +11,11 @@
 //!   `onset + window.0 <= t < onset + window.1`.
 //!
 //! NWB has no train/test split. A `tier` column in a `TimeIntervals` table is used when present;
-//! otherwise images shown more than once form the test tier (they give the repeats evaluation
-//! needs), and of the images shown once every tenth (by index) is validation, the rest train.
+//! otherwise the [`Split`] policy makes one. By default, images shown more than once form the
+//! test tier (they give the repeats evaluation needs), and of the images shown once every tenth
+//! (by index) is validation, the rest train; when every image is repeated (Allen Brain
+//! Observatory natural scenes), a seeded tenth of the images is validation and another tenth
+//! test, each image with all its repeats in one tier.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +28,41 @@ use crate::h5;
 /// Column names searched, in order, for the image index of a `TimeIntervals` presentation.
 pub const IMAGE_INDEX_COLUMNS: [&str; 4] = ["image_index", "frame", "image_id", "stimulus_index"];
 
-/// Which series and presentations to read, and the response window.
+/// How tiers are made for a file that has none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Split {
+    /// `Repeats` when some image is shown only once, else `Images { validation: 0.1, test: 0.1 }`.
+    Auto,
+    /// Repeated images are test; of the others every tenth (by index) validation, the rest train.
+    Repeats,
+    /// These fractions of the distinct images (at least one each, a seeded draw) are validation
+    /// and test, the rest train; an image's repeats stay in its tier.
+    Images { validation: f64, test: f64 },
+}
+
+impl std::str::FromStr for Split {
+    type Err = String;
+
+    /// `auto`, `repeats`, `images` (10% and 10%) or `images:VALIDATION,TEST` (fractions).
+    fn from_str(s: &str) -> std::result::Result<Split, String> {
+        let bad = || format!("{s:?}: expected auto, repeats, images or images:VALIDATION,TEST (fractions of the images)");
+        match s {
+            "auto" => Ok(Split::Auto),
+            "repeats" => Ok(Split::Repeats),
+            "images" => Ok(Split::Images { validation: 0.1, test: 0.1 }),
+            _ => {
+                let (v, t) = s.strip_prefix("images:").and_then(|f| f.split_once(',')).ok_or_else(bad)?;
+                let (validation, test) = (v.trim().parse::<f64>().map_err(|_| bad())?, t.trim().parse::<f64>().map_err(|_| bad())?);
+                if !(validation > 0.0 && test > 0.0 && validation + test < 1.0) {
+                    return Err(format!("{s:?}: the validation and test fractions must be positive and leave images to train on"));
+                }
+                Ok(Split::Images { validation, test })
+            }
+        }
+    }
+}
+
+/// Which series and presentations to read, the response window and the split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NwbOptions {
     /// Path of the `RoiResponseSeries`; default the first under a `DfOverF`, else under a
@@ -36,11 +73,15 @@ pub struct NwbOptions {
     pub presentations: Option<String>,
     /// Seconds after onset over which responses are averaged, [start, end). Default [0, 0.5).
     pub window: (f64, f64),
+    /// Tiers for a file without a `tier` column. Default [`Split::Auto`].
+    pub split: Split,
+    /// Seed of the images [`Split::Images`] holds out. Default 0.
+    pub split_seed: u64,
 }
 
 impl Default for NwbOptions {
     fn default() -> Self {
-        NwbOptions { series: None, presentations: None, window: (0.0, 0.5) }
+        NwbOptions { series: None, presentations: None, window: (0.0, 0.5), split: Split::Auto, split_seed: 0 }
     }
 }
 
@@ -89,7 +130,7 @@ pub fn read(path: &Path, opts: &NwbOptions) -> Result<Dataset> {
     }
     let tiers = match pres.tiers {
         Some(t) => t,
-        None => default_tiers(&pres.image_index),
+        None => split_tiers(&pres.image_index, opts.split, opts.split_seed),
     };
     let ds = Dataset {
         images: images.into(),
@@ -106,17 +147,39 @@ pub fn read(path: &Path, opts: &NwbOptions) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// Repeated images → test; images shown once → validation every tenth index, else train.
-fn default_tiers(image_index: &[i64]) -> Vec<Tier> {
-    let count = |i: i64| image_index.iter().filter(|&&j| j == i).count();
-    image_index
-        .iter()
-        .map(|&i| match (count(i) > 1, i % 10 == 9) {
-            (true, _) => Tier::Test,
-            (false, true) => Tier::Validation,
-            (false, false) => Tier::Train,
-        })
-        .collect()
+/// Each presentation's tier under `split`.
+pub fn split_tiers(image_index: &[i64], split: Split, seed: u64) -> Vec<Tier> {
+    let mut counts = std::collections::BTreeMap::<i64, usize>::new();
+    image_index.iter().for_each(|&i| *counts.entry(i).or_default() += 1);
+    let split = match split {
+        Split::Auto if counts.values().all(|&c| c > 1) => Split::Images { validation: 0.1, test: 0.1 },
+        Split::Auto => Split::Repeats,
+        other => other,
+    };
+    match split {
+        Split::Images { validation, test } => {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let mut images: Vec<i64> = counts.keys().copied().collect();
+            images.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            let share = |f: f64| ((f * images.len() as f64).round() as usize).max(1);
+            let (n_test, n_validation) = (share(test), share(validation));
+            let tier_of = |i: i64| match images.iter().position(|&j| j == i) {
+                Some(k) if k < n_test => Tier::Test,
+                Some(k) if k < n_test + n_validation => Tier::Validation,
+                _ => Tier::Train,
+            };
+            image_index.iter().map(|&i| tier_of(i)).collect()
+        }
+        _ => image_index
+            .iter()
+            .map(|&i| match (counts[&i] > 1, i % 10 == 9) {
+                (true, _) => Tier::Test,
+                (false, true) => Tier::Validation,
+                (false, false) => Tier::Train,
+            })
+            .collect(),
+    }
 }
 
 struct RoiSeries {

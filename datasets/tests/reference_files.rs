@@ -137,8 +137,19 @@ fn check_nwb(opts: &NwbOptions, series: &str) {
             assert_eq!(ds.image(a) == ds.image(b), ds.image_ids[a] == ds.image_ids[b], "presentations {a} and {b}");
         }
     }
-    // Every image in this fixture is shown more than once, so by the default rule all are test.
-    assert!(ds.tiers.iter().all(|&t| t == Tier::Test));
+    // Every image in this fixture is shown more than once (Allen Brain Observatory style), so
+    // the default split holds out images: one each of the 4 for test and validation, every
+    // image with all its repeats in one tier.
+    for t in [Tier::Train, Tier::Validation, Tier::Test] {
+        assert!(!ds.tier_indices(t).is_empty(), "no {t} presentations");
+    }
+    for a in 0..ds.n_trials() {
+        for b in 0..ds.n_trials() {
+            assert!(ds.image_ids[a] != ds.image_ids[b] || ds.tiers[a] == ds.tiers[b], "one image in two tiers");
+        }
+    }
+    let repeats = nwb::split_tiers(&ds.image_ids, nwb::Split::Repeats, 0);
+    assert!(repeats.iter().all(|&t| t == Tier::Test), "repeated images are all test under the repeats rule");
 }
 
 #[test]

@@ -495,3 +495,38 @@ fn the_shifter_follows_eye_movements() {
     );
     assert!(!dir.path().join("refused").exists(), "a refused fit left a run directory");
 }
+
+/// An NWB file in the Allen Brain Observatory style, every image shown several times and no tier
+/// column: the default split holds out whole images for validation and test, so it fits; the
+/// old rule (`--nwb-split repeats`, every repeated image to test) leaves nothing to train on and
+/// is refused by name. The NWB read options reach eval too.
+#[test]
+fn nwb_where_every_image_repeats_fits_with_held_out_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let nwb = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/tests/fixtures/ophys_small.nwb");
+    let fit_nwb = |out: &Path, extra: &[&str]| {
+        let mut cmd = neurozoo();
+        cmd.args(["fit", "ln", "--max-epochs", "2", "--threads", "1", "--device", "cpu", "--data"])
+            .arg(&nwb)
+            .arg("--out")
+            .arg(out)
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let out = dir.path().join("run");
+    let fitted = fit_nwb(&out, &[]);
+    assert!(fitted.status.success(), "{}", String::from_utf8_lossy(&fitted.stderr));
+    let j = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&nwb).arg("--json")));
+    assert_eq!(
+        (j["train"]["trials"].as_u64(), j["validation"]["trials"].as_u64(), j["test"]["trials"].as_u64()),
+        (Some(6), Some(3), Some(3))
+    );
+    let refused = fit_nwb(&dir.path().join("refused"), &["--nwb-split", "repeats"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("no train"), "{stderr}");
+    // Another response window is other data: eval says so and still evaluates.
+    let other = run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&nwb).args(["--nwb-window", "0,0.3", "--json"]));
+    assert!(other.status.success() && String::from_utf8_lossy(&other.stderr).contains("is not the data"));
+    let bad = neurozoo().arg("eval").arg(&out).arg("--data").arg(&nwb).args(["--nwb-split", "images:0.6,0.5"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("leave images to train on"));
+}

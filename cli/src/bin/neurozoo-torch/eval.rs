@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use neurozoo_analysis::figures::draw;
+use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::config::FitConfig;
@@ -42,10 +43,10 @@ fn load_model(run_dir: &Path, device: tch::Device) -> Result<(run::RunInfo, FitC
 }
 
 /// `data`, checked against the run's recording of its name: same units and image shape.
-fn load_recording(run_dir: &Path, info: &run::RunInfo, data: &Path) -> Result<(usize, Dataset)> {
+fn load_recording(run_dir: &Path, info: &run::RunInfo, data: &Path, nwb: &NwbOptions) -> Result<(usize, Dataset)> {
     let r = info.recording_of(data).map_err(|e| anyhow::anyhow!("{}: {e}", run_dir.display()))?;
     let fitted = &info.recordings[r].data;
-    let ds = super::fit::load_checked(data)?;
+    let ds = super::fit::load_checked(data, nwb)?;
     if ds.n_units() != fitted.n_units || ds.image_shape() != fitted.image_shape {
         bail!(
             "{} has {} units and {:?} images, but {} was fitted to {} units and {:?} images",
@@ -58,25 +59,32 @@ fn load_recording(run_dir: &Path, info: &run::RunInfo, data: &Path) -> Result<(u
         );
     }
     if ds.fingerprint() != fitted.fingerprint {
-        eprintln!("note: {} is not the file {} was fitted to ({})", data.display(), run_dir.display(), fitted.path);
+        eprintln!(
+            "note: {} is not the data {} was fitted to ({}, fingerprint {}; this is {})",
+            data.display(),
+            run_dir.display(),
+            fitted.path,
+            fitted.fingerprint,
+            ds.fingerprint()
+        );
     }
     Ok((r, ds))
 }
 
-pub fn load(run_dir: &Path, data: &Path, device: tch::Device) -> Result<Loaded> {
+pub fn load(run_dir: &Path, data: &Path, device: tch::Device, nwb: &NwbOptions) -> Result<Loaded> {
     let (info, cfg, model, _vs) = load_model(run_dir, device)?;
-    let (recording, ds) = load_recording(run_dir, &info, data)?;
+    let (recording, ds) = load_recording(run_dir, &info, data, nwb)?;
     Ok(Loaded { info, cfg, ds, model, recording })
 }
 
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
 /// all their units together.
-pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool, figures: Option<&Path>) -> Result<()> {
+pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool, figures: Option<&Path>, nwb: &NwbOptions) -> Result<()> {
     let device = super::device(device)?;
     let (info, _cfg, model, _vs) = load_model(run_dir, device)?;
     let mut reports = Vec::new();
     for path in data {
-        let (r, ds) = load_recording(run_dir, &info, path)?;
+        let (r, ds) = load_recording(run_dir, &info, path, nwb)?;
         let ev = evaluate(&model, r, &ds, &info.recordings[r].normalizer, device, 256)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if let Some(dir) = figures {

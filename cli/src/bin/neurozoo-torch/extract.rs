@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::representation::{Representation, UniqueImages};
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_zoo::model::TorchScriptCore;
@@ -13,7 +14,7 @@ use neurozoo_zoo::run::Normalizer;
 use neurozoo_zoo::train::batched;
 use serde_json::json;
 
-pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: &[Tier], device: &str) -> Result<()> {
+pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: &[Tier], device: &str, nwb: &NwbOptions) -> Result<()> {
     let device = super::device(device)?;
     if !run_dir.exists() {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
@@ -24,10 +25,10 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: 
         anyhow::bail!("--layer names {twice:?} twice");
     }
     if run_dir.is_file() {
-        return torchscript(run_dir, data, out, &layers("forward"), tiers, device);
+        return torchscript(run_dir, data, out, &layers("forward"), tiers, device, nwb);
     }
     let layers = layers("predicted");
-    let loaded = super::eval::load(run_dir, data, device)?;
+    let loaded = super::eval::load(run_dir, data, device, nwb)?;
     let (ds, model) = (&loaded.ds, &loaded.model);
     // Refuse an unknown layer before any work, naming the ones there are.
     for layer in &layers {
@@ -72,8 +73,8 @@ fn write(images: UniqueImages, representations: Vec<Representation>, ds: &Datase
 
 /// A TorchScript network's `layers` (`forward` or `@torch.jit.export`ed methods) on the
 /// dataset's distinct images, standardised as a fresh fit on this dataset would standardise them.
-fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[Tier], device: tch::Device) -> Result<()> {
-    let ds = super::fit::load_checked(data)?;
+fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[Tier], device: tch::Device, nwb: &NwbOptions) -> Result<()> {
+    let ds = super::fit::load_checked(data, nwb)?;
     // Load every layer first, so that a missing one fails before any work.
     let cores = layers
         .iter()

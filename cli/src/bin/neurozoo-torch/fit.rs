@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
+use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::validate::{validate, validate_loaded, Validation};
 use neurozoo_datasets::{detect_format, Format};
 use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
@@ -37,7 +38,7 @@ fn resolve_config(model: &str) -> Result<FitConfig> {
 
 /// Load a dataset for fitting; a static file is validated first, a file tree's content after it
 /// is read (once: trees are the large recordings), and every error is shown.
-pub fn load_checked(data: &Path) -> Result<neurozoo_datasets::Dataset> {
+pub fn load_checked(data: &Path, nwb: &NwbOptions) -> Result<neurozoo_datasets::Dataset> {
     let usable = |v: Validation| -> Result<()> {
         if !v.is_ok() {
             let lines: Vec<String> = v.lines().filter(|l| !l.starts_with("warning")).collect();
@@ -54,7 +55,7 @@ pub fn load_checked(data: &Path) -> Result<neurozoo_datasets::Dataset> {
         }
         Format::Nwb => {}
     }
-    Ok(neurozoo_datasets::load(data)?)
+    Ok(neurozoo_datasets::load_with(data, nwb)?)
 }
 
 pub fn run(args: &FitArgs) -> Result<()> {
@@ -87,7 +88,8 @@ pub fn run(args: &FitArgs) -> Result<()> {
         bail!("no recordings to fit: give --data (several times for several recordings), or a [[data]] list in the config");
     }
     let names = run::recording_names(&paths).map_err(anyhow::Error::msg)?;
-    let datasets = paths.iter().map(|p| load_checked(p)).collect::<Result<Vec<_>>>()?;
+    let nwb = args.nwb.options();
+    let datasets = paths.iter().map(|p| load_checked(p, &nwb)).collect::<Result<Vec<_>>>()?;
     // One core sees every recording's images: they must have one shape.
     let input = datasets[0].image_shape();
     if let Some((p, ds)) = paths.iter().zip(&datasets).find(|(_, ds)| ds.image_shape() != input) {

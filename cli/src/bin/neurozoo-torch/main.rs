@@ -34,7 +34,7 @@ fn run(command: Command) -> Result<()> {
             Some(cfg) => slowvae::fit(&args, cfg?),
             None => fit::run(&args),
         },
-        Command::Eval { run, data, device, json, intervention_points, figures } => match slowvae::run_config(&run) {
+        Command::Eval { run, data, device, json, intervention_points, figures, nwb } => match slowvae::run_config(&run) {
             Some(_) if figures.is_some() => {
                 bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display())
             }
@@ -42,12 +42,12 @@ fn run(command: Command) -> Result<()> {
                 [one] => slowvae::eval(&run, cfg?, one, &device, json, intervention_points),
                 _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
             },
-            None => eval::run(&run, &data, &device, json, figures.as_deref()),
+            None => eval::run(&run, &data, &device, json, figures.as_deref(), &nwb.options()),
         },
-        Command::Extract { run: Some(run), data, out, layer, tiers, device } => match slowvae::run_config(&run) {
+        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb } => match slowvae::run_config(&run) {
             Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
             Some(cfg) => slowvae::extract(&run, cfg?, &data, &out, layer.as_deref(), &device),
-            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device),
+            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device, &nwb.options()),
         },
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
