@@ -237,19 +237,8 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
             drive[[img, u]] = filters.respond(unique.slice(s![img, .., ..]));
         }
     }
-    let train_images = cfg.n_train;
-    for t in 0..n_types as u32 {
-        let units: Vec<usize> = (0..cfg.n_units).filter(|&u| cell_type[u] == t).collect();
-        let values: Vec<f64> = units.iter().flat_map(|&u| (0..train_images).map(move |i| (i, u))).map(|(i, u)| drive[[i, u]]).collect();
-        if values.is_empty() {
-            continue;
-        }
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt().max(1e-12);
-        for &u in &units {
-            drive.column_mut(u).mapv_inplace(|v| (v - mean) / sd);
-        }
-    }
+    // The train images come first among the unique images.
+    standardise_per_type(&mut drive, &cell_type, n_types, &(0..cfg.n_train).collect::<Vec<_>>());
 
     // Behaviour and eye position come from their own stream, so turning them on leaves every
     // other draw (and a file made without them) unchanged.
@@ -266,18 +255,7 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
             }
         }
         let train: Vec<usize> = (0..n).filter(|&t| tiers[t] == Tier::Train).collect();
-        for ty in 0..n_types as u32 {
-            let units: Vec<usize> = (0..cfg.n_units).filter(|&u| cell_type[u] == ty).collect();
-            let values: Vec<f64> = units.iter().flat_map(|&u| train.iter().map(move |&t| (t, u))).map(|(t, u)| d[[t, u]]).collect();
-            if values.is_empty() {
-                continue;
-            }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt().max(1e-12);
-            for &u in &units {
-                d.column_mut(u).mapv_inplace(|v| (v - mean) / sd);
-            }
-        }
+        standardise_per_type(&mut d, &cell_type, n_types, &train);
         d
     });
 
@@ -335,6 +313,23 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
     };
     ds.check_consistent()?;
     Ok(ds)
+}
+
+/// Standardise each cell type's drive (columns of `drive`) with its mean and sd over the rows
+/// `train`, so that one threshold (zero) means the same for every type.
+fn standardise_per_type(drive: &mut Array2<f64>, cell_type: &[u32], n_types: usize, train: &[usize]) {
+    for t in 0..n_types as u32 {
+        let units: Vec<usize> = (0..cell_type.len()).filter(|&u| cell_type[u] == t).collect();
+        let values: Vec<f64> = units.iter().flat_map(|&u| train.iter().map(move |&i| (i, u))).map(|(i, u)| drive[[i, u]]).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt().max(1e-12);
+        for &u in &units {
+            drive.column_mut(u).mapv_inplace(|v| (v - mean) / sd);
+        }
+    }
 }
 
 /// Per-trial behaviour and eye position, and each neuron's sensitivity to the arousal state.
