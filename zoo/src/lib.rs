@@ -37,6 +37,25 @@
 //! assert_eq!(model.layer_names(), ["core", "readout", "predicted"]);
 //! # Ok::<(), String>(())
 //! ```
+//!
+//! # Several recordings
+//!
+//! Recordings of several mice or sessions share one core and each has its own readout
+//! ([`model::Model::shared`]); [`train::Trainer::fit`] takes one [`train::TrainData`] per
+//! recording and steps through them as neuralpredictors' `LongCycler` does.
+//!
+//! ```no_run
+//! use neurozoo_zoo::config::preset;
+//! use neurozoo_zoo::model::Model;
+//!
+//! let cfg = preset("sensorium2022").unwrap().model;
+//! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+//! // Two recordings of 36 × 64 images with 800 and 1200 neurons.
+//! let model = Model::shared(&vs.root(), &cfg, [1, 36, 64], &[vec![1.0; 800], vec![1.0; 1200]])?;
+//! assert_eq!((model.readouts.len(), model.shifters.len()), (2, 2));
+//! assert!(model.inputs().behavior_channels);
+//! # Ok::<(), String>(())
+//! ```
 
 pub mod config;
 pub mod convert;
