@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Load-time benchmark: neurozoo's static HDF5 reader against h5py on the same file, run in turn
-# by farm-bench (whole processes, medians, the ratio taken pair by pair).
-#   bench/load.sh [N_TRAIN] [HEIGHT] [WIDTH]      defaults: 30000 trials of 36x64 images
+# Load-time benchmark: neurozoo's static HDF5 reader against h5py on the same file, whole
+# processes run in turn under /usr/bin/time (one warm-up each, then ROUNDS each; medians, ratio).
+#   bench/load.sh [N_TRAIN] [HEIGHT] [WIDTH] [ROUNDS]      defaults: 30000 trials of 36x64 images, 7
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n_train=${1:-30000}; height=${2:-36}; width=${3:-64}
+n_train=${1:-30000}; height=${2:-36}; width=${3:-64}; rounds=${4:-7}
+source bench/timing.sh
 make -s setup
 if [ ! -x .venv-bench/bin/python ]; then python3 -m venv .venv-bench; fi
 .venv-bench/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
@@ -16,6 +17,9 @@ if [ ! -f "$file" ]; then
     target/release/neurozoo data simulate v1 --out "$file" --n-train "$n_train" --height "$height" --width "$width"
 fi
 ls -lh "$file"
-echo "A = neurozoo (neurozoo_datasets::load), B = h5py (bench/load_h5py.py)"
-farm-bench -n 7 --warmup 2 --timeout 600 --vs ".venv-bench/bin/python bench/load_h5py.py $file" \
-    -- target/release/examples/load "$file"
+target/release/examples/load "$file" >/dev/null && .venv-bench/bin/python bench/load_h5py.py "$file" >/dev/null
+{
+    measure neurozoo target/release/examples/load "$file"
+    measure h5py .venv-bench/bin/python bench/load_h5py.py "$file"
+} > "$file.times"
+medians "$file.times"

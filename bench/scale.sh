@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 k=${1:-7}; n=${2:-6000}; units=${3:-8000}; h=${4:-144}; w=${5:-256}; rounds=${6:-3}; epoch_n=${7:-2000}; threads=${8:-2}
 source bench/reference_env.sh
+source bench/timing.sh
 cargo build -q --release -p neurozoo -p neurozoo-datasets --bins --example load
 work=target/bench/scale
 mkdir -p "$work"
@@ -27,12 +28,6 @@ for i in $(seq "$k"); do
 done
 du -shc "${trees[@]}" | tail -1
 
-measure() { # name command...: one line "name seconds kilobytes" per round
-    local name=$1; shift
-    for _ in $(seq "$rounds"); do
-        /usr/bin/time -f "$name %e %M" "$@" 2>&1 >/dev/null | tail -1
-    done
-}
 {
     measure neurozoo-dir target/release/examples/load "${trees[@]}"
     measure neurozoo-zip target/release/examples/load "${zips[@]}"
