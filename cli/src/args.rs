@@ -252,7 +252,7 @@ pub struct FitArgs {
     #[arg(long)]
     pub resume: bool,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
     pub threads: Option<i32>,
     #[command(flatten)]
     pub nwb: NwbArgs,

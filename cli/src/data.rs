@@ -189,14 +189,12 @@ fn print_inspection(s: &Inspection) {
         s.images.mean,
         s.images.std
     );
-    println!(
-        "  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}",
-        s.n_units,
-        dtype(s, "responses"),
-        s.responses.min,
-        s.responses.max,
-        s.responses.mean
-    );
+    match &s.responses {
+        Some(r) => {
+            println!("  responses   {} units {} in [{:.3}, {:.3}], mean {:.3}", s.n_units, dtype(s, "responses"), r.min, r.max, r.mean)
+        }
+        None => println!("  responses   no units"),
+    }
     println!("  image ids   {}", s.image_id_key.as_deref().unwrap_or("none (every trial its own image)"));
     println!("  tiers       trials  images  repeated  repeats");
     for (tier, t) in &s.tiers {

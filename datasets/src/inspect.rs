@@ -32,7 +32,8 @@ pub struct Inspection {
     pub units: UnitSummary,
     /// Value ranges over all trials.
     pub images: Summary,
-    pub responses: Summary,
+    /// None when the file has no units.
+    pub responses: Option<Summary>,
     /// Columns of the optional per-trial arrays.
     pub behavior_columns: Option<usize>,
     pub pupil_center_columns: Option<usize>,
@@ -141,7 +142,7 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             has_coordinates: ds.units.coordinates.is_some(),
         },
         images: Summary::of_images(&ds.images, &(0..ds.n_trials()).collect::<Vec<_>>()).expect("read rejects empty files"),
-        responses: Summary::of(ds.responses.iter().copied()).expect("read rejects empty files"),
+        responses: Summary::of(ds.responses.iter().copied()),
         behavior_columns: ds.behavior.as_ref().map(|b| b.ncols()),
         pupil_center_columns: ds.pupil_center.as_ref().map(|p| p.ncols()),
         statistics,

@@ -217,3 +217,25 @@ fn every_malformed_file_gets_an_error_naming_file_and_key() {
         }
     }
 }
+
+/// A chunked dataset whose declared shape is huge takes 1 kB on disk; reading it is an error
+/// naming the key and the memory it would need, not an allocation abort.
+#[test]
+fn a_huge_declared_shape_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.h5");
+    let ds = static_h5::read(&fixture("static_small.h5")).unwrap();
+    let small = dir.path().join("small.h5");
+    static_h5::write(&ds, &small).unwrap();
+    std::fs::copy(&small, &path).unwrap();
+    {
+        let f = hdf5::File::open_rw(&path).unwrap();
+        f.unlink("responses").unwrap();
+        f.new_dataset::<f32>().chunk((1024, 6)).shape((1usize << 40, 6)).create("responses").unwrap();
+    }
+    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    let e = static_h5::read(&path).unwrap_err().to_string();
+    assert!(e.contains("responses") && e.contains("GiB available"), "{e}");
+    let v = validate(&path);
+    assert!(!v.is_ok() && v.to_string().contains("GiB available"), "{v}");
+}

@@ -130,3 +130,25 @@ fn validate_names_the_missing_trial_file_of_a_tree() {
     assert!(err.contains("data/responses/4.npy: missing"), "{err}");
     assert!(err.contains("meta/trials/tiers.npy: has shape [40] but there are 39 trials"), "{err}");
 }
+
+/// A file with no units inspects (saying so) instead of panicking; validate names the problem.
+#[test]
+fn a_recording_without_units_is_inspected_and_refused_by_name() {
+    use neurozoo_datasets::simulate::v1::{simulate, V1Config};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds =
+        simulate(&V1Config { n_units: 3, n_train: 20, n_validation: 5, n_test: 2, n_final_test: 0, repeats: 2, ..V1Config::default() })
+            .unwrap();
+    ds.responses = ndarray::Array2::zeros((ds.n_trials(), 0));
+    ds.units = neurozoo_datasets::Units::numbered(0);
+    ds.ground_truth = None;
+    let path = dir.path().join("no_units.h5");
+    neurozoo_datasets::static_h5::write(&ds, &path).unwrap();
+    let text = run(neurozoo().args(["data", "inspect"]).arg(&path));
+    assert!(text.status.success() && String::from_utf8_lossy(&text.stdout).contains("no units"));
+    let j = stdout_json(&run(neurozoo().args(["data", "inspect", "--json"]).arg(&path)));
+    assert_eq!((j["n_units"].as_u64(), j["responses"].is_null()), (Some(0), true));
+    let v = neurozoo().args(["data", "validate"]).arg(&path).output().unwrap();
+    let said = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(!v.status.success() && said.contains("responses: has no units"), "{said}");
+}

@@ -530,3 +530,12 @@ fn nwb_where_every_image_repeats_fits_with_held_out_images() {
     let bad = neurozoo().arg("eval").arg(&out).arg("--data").arg(&nwb).args(["--nwb-split", "images:0.6,0.5"]).output().unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("leave images to train on"));
 }
+
+/// `--threads 0` is refused by the argument parser, naming the flag, not by a libtorch panic.
+#[test]
+fn zero_threads_is_refused_by_name() {
+    let out = neurozoo().args(["fit", "klindt2017", "--data", "x.h5", "--out", "never", "--threads", "0"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--threads") && !stderr.contains("panicked"), "{stderr}");
+    assert!(!Path::new("never").exists());
+}
