@@ -126,9 +126,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let rep = file.get(args.name.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e}", args.repr.display()))?;
     // Read the extra arrays before anything is created, so a bad file leaves nothing behind.
     let extra = extra_arrays(args, &file.arrays)?;
-    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
-        bail!("{} already exists and is not empty: choose a new --out", args.out.display());
-    }
+    crate::ensure_empty_dir(&args.out, "choose a new --out")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     if args.isolate {
         return isolated(args, &plugin);

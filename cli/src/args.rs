@@ -47,7 +47,7 @@ pub enum Command {
         /// skips them. The reference uses 10 000.
         #[arg(long, default_value_t = 1000)]
         intervention_points: usize,
-        /// Also draw what the model learned into this directory (PNG and SVG): readout against
+        /// Also draw what the model learned into this new or empty directory (PNG and SVG): readout against
         /// true receptive-field positions (simulations), readout masks, first-layer filters,
         /// predicted against recorded responses per tier.
         #[arg(long, value_name = "DIR")]

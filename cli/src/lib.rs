@@ -13,3 +13,12 @@ pub mod doctor;
 pub mod report;
 pub mod scaffold;
 pub mod torch;
+
+/// Refuse an output directory that already holds something, before any work: nothing a user
+/// had is overwritten. `advice` completes the message ("choose a new --out").
+pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!("{} already exists and is not empty: {advice}", dir.display());
+    }
+    Ok(())
+}

@@ -217,7 +217,7 @@ impl TreeFile {
     fn read_trials<T: Clone + Default + Send>(
         &self,
         key: &str,
-        out_of: impl Fn(&Npy) -> Result<Vec<T>, String> + Sync,
+        out_of: impl Fn(Npy) -> Result<Vec<T>, String> + Sync,
     ) -> Result<(Vec<usize>, Vec<T>)> {
         self.check_trial_files(key)?;
         let first_key = format!("data/{key}/0.npy");
@@ -249,7 +249,7 @@ impl TreeFile {
                                     ),
                                 ));
                             }
-                            rows[i * row..(i + 1) * row].clone_from_slice(&out_of(&npy).map_err(|e| self.err(&k, e))?);
+                            rows[i * row..(i + 1) * row].clone_from_slice(&out_of(npy).map_err(|e| self.err(&k, e))?);
                         }
                         Ok(())
                     })
@@ -263,7 +263,7 @@ impl TreeFile {
 
     /// Per-trial vectors of `data/<key>` as an (N, K) array.
     fn rows(&self, key: &str) -> Result<Array2<f32>> {
-        let (shape, v) = self.read_trials(key, |npy| npy.clone().into_f32())?;
+        let (shape, v) = self.read_trials(key, Npy::into_f32)?;
         if shape.len() != 1 {
             return Err(self.err(&format!("data/{key}/0.npy"), format!("must be one vector per trial, found shape {shape:?}")));
         }
@@ -329,13 +329,13 @@ impl Layout for TreeFile {
         let n = self.n_trials;
         let shaped = |e: ndarray::ShapeError| self.err("data/images", e.to_string());
         if matches!(first.data, NpyData::U8(_)) {
-            let (_, v) = self.read_trials("images", |npy| match &npy.data {
-                NpyData::U8(v) => Ok(v.clone()),
+            let (_, v) = self.read_trials("images", |npy| match npy.data {
+                NpyData::U8(v) => Ok(v),
                 _ => Err("is not uint8".into()),
             })?;
             return Array4::from_shape_vec((n, c, h, w), v).map(Images::U8).map_err(shaped);
         }
-        let (_, v) = self.read_trials("images", |npy| npy.clone().into_f32())?;
+        let (_, v) = self.read_trials("images", Npy::into_f32)?;
         Array4::from_shape_vec((n, c, h, w), v).map(Images::F32).map_err(shaped)
     }
 

@@ -94,6 +94,12 @@ fn eval_figures_draw_what_the_model_learned() {
         assert!(info.width > 100 && info.height > 100, "{stem}.png is {}x{}", info.width, info.height);
         assert!(std::fs::read_to_string(figures.join(format!("{stem}.svg"))).unwrap().trim_end().ends_with("</svg>"));
     }
+    // A directory that holds something is refused before any work, and keeps what it held.
+    let before = std::fs::read(figures.join("masks.png")).unwrap();
+    let again = neurozoo().arg("eval").arg(&out).arg("--data").arg(&data).arg("--figures").arg(&figures).output().unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && stderr.contains("already exists and is not empty"), "{stderr}");
+    assert_eq!(std::fs::read(figures.join("masks.png")).unwrap(), before);
 }
 
 /// A fit killed mid-run and resumed ends exactly where an uninterrupted fit ends.

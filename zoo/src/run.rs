@@ -158,15 +158,10 @@ pub struct RecordingInfo {
     pub normalizer: Normalizer,
 }
 
-/// A recording's name: its file or directory name without the extension.
+/// A recording's name: its file or directory name without the extension (the whole path
+/// when it has no name, as `..`).
 pub fn recording_name(path: &Path) -> String {
-    let trimmed = path.components().next_back().map_or_else(|| path.as_os_str().to_owned(), |c| c.as_os_str().to_owned());
-    let name = Path::new(&trimmed).file_stem().unwrap_or(&trimmed).to_string_lossy().to_string();
-    if name.is_empty() {
-        path.display().to_string()
-    } else {
-        name
-    }
+    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().to_string())
 }
 
 /// The names of several recordings, refusing two of one name: a readout is found by its name.

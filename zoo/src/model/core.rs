@@ -11,7 +11,7 @@ use crate::regularizers::{group_sparsity, laplace_l2norm};
 /// baseline uses for its hidden layers.
 enum Conv {
     Plain(nn::Conv2D),
-    DepthSeparable([nn::Conv2D; 3]),
+    DepthSeparable(Box<[nn::Conv2D; 3]>),
 }
 
 impl Conv {
@@ -54,11 +54,11 @@ impl Stacked2dCore {
             let c = cfg.channels as i64;
             convs.push(if layer > 0 && cfg.depth_separable {
                 let biased = |padding: i64, groups: i64| nn::ConvConfig { padding, groups, bias: true, ..Default::default() };
-                Conv::DepthSeparable([
+                Conv::DepthSeparable(Box::new([
                     nn::conv2d(&p / "in_depth_conv", c, c, 1, biased(0, 1)),
                     nn::conv2d(&p / "spatial_conv", c, c, k as i64, biased(conv_cfg.padding, c)),
                     nn::conv2d(&p / "out_depth_conv", c, c, 1, biased(0, 1)),
-                ])
+                ]))
             } else {
                 Conv::Plain(nn::conv2d(&p / "conv", cin as i64, c, k as i64, conv_cfg))
             });

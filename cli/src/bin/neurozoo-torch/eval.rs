@@ -81,6 +81,9 @@ pub fn load(run_dir: &Path, data: &Path, device: tch::Device, nwb: &NwbOptions) 
 /// all their units together.
 pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool, figures: Option<&Path>, nwb: &NwbOptions) -> Result<()> {
     let device = super::device(device)?;
+    if let Some(dir) = figures {
+        neurozoo_cli::ensure_empty_dir(dir, "choose a new --figures directory")?;
+    }
     let (info, _cfg, model, _vs) = load_model(run_dir, device)?;
     let mut reports = Vec::new();
     for path in data {
@@ -183,7 +186,8 @@ fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result
     Ok(())
 }
 
-/// What the model learned, drawn for one recording into `dir` (PNG and SVG each), stems after
+/// What the model learned, drawn for one recording into `dir` (new or empty when eval began:
+/// several recordings' figures share it) as PNG and SVG, stems after
 /// `prefix`; returns the stems written. A figure the model or data cannot have (masks of a
 /// Gaussian readout, true positions of a recording) is left out.
 fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, dir: &Path, prefix: &str) -> Result<Vec<String>> {

@@ -117,8 +117,8 @@ pub fn run(args: &FitArgs) -> Result<()> {
         if info.status == RunStatus::Complete {
             bail!("{} is already complete; nothing to resume", out.display());
         }
-    } else if out.exists() && std::fs::read_dir(out)?.next().is_some() {
-        bail!("{} already exists and is not empty: choose a new --out, or add --resume to continue it", out.display());
+    } else {
+        neurozoo_cli::ensure_empty_dir(out, "choose a new --out, or add --resume to continue it")?;
     }
     tch::manual_seed(cfg.train.seed as i64);
     let vs = nn::VarStore::new(device);

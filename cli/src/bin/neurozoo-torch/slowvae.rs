@@ -82,9 +82,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     let device = super::device(&args.device)?;
     let pairs = read_pairs(data, &name)?;
     let out = &args.out;
-    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
-        bail!("{} already exists and is not empty: choose a new --out", out.display());
-    }
+    neurozoo_cli::ensure_empty_dir(out, "choose a new --out")?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
     let n_pairs = pairs.images.shape()[0];
