@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Fit benchmark: the klindt2017 architecture (Stacked2dCore + factorised readout) fitted to the
 # same simulated data by neurozoo and by neuralpredictors 0.3.0 (PyTorch, the same libtorch),
-# side by side: seconds per epoch (training pass + validation correlation) and test correlation
-# after the same number of epochs, best epoch restored in both.
+# side by side: seconds per epoch (training pass + validation correlation), time to accuracy
+# (wall seconds until the validation correlation first reaches 95% of the best either side
+# reaches) and test correlation after the same number of epochs, best epoch restored in both.
 #   bench/fit.sh [EPOCHS] [THREADS] [ROUNDS] [DEVICE]   defaults: 10 epochs, 2 threads, 1 round, cpu
 # DEVICE cuda runs both sides on the first GPU.
+# NEUROZOO=path/to/neurozoo and REFERENCE_PYTHON=python3 use a prebuilt binary and a Python that
+# has torch and numpy instead of building here (bench/gpu.sh does so on a machine without Rust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}
-source bench/reference_env.sh
-cargo build -q --release -p neurozoo
-nz=target/release/neurozoo
+if [ -z "${NEUROZOO:-}" ]; then
+    source bench/reference_env.sh
+    cargo build -q --release -p neurozoo
+fi
+nz=${NEUROZOO:-target/release/neurozoo}
+py=${REFERENCE_PYTHON:-.venv-bench/bin/python}
 
 work=target/bench/fit
 mkdir -p "$work"
-data=$work/v1.h5
-[ -f "$data" ] || $nz data simulate v1 --out "$data"
+# A file tree, which the reference reads with numpy alone (h5py is not on every GPU image).
+data=$work/v1
+[ -d "$data" ] || $nz data simulate v1 --tree --out "$data"
 cat > "$work/config.toml" <<TOML
 preset = "klindt2017"
 [train]
@@ -29,24 +36,35 @@ for round in $(seq "$rounds"); do
     rm -rf "$run"
     $nz fit "$work/config.toml" --data "$data" --out "$run" --threads "$threads" --device "$device" --seed "$round" 2>/dev/null
     $nz eval "$run" --data "$data" --json > "$run/eval.json"
-    .venv-bench/bin/python bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
+    "$py" bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
 done
 
-.venv-bench/bin/python - "$work" "$rounds" "$epochs" "$threads" "$device" <<'PY'
-import csv, json, statistics, sys
+"$py" - "$work" "$rounds" "$epochs" "$threads" "$device" <<'PY'
+import csv, itertools, json, statistics, sys
 work, rounds, epochs, threads, device = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-ours_s, ref_s, ours_c, ref_c = [], [], [], []
+runs = {"neurozoo": [], "neuralpredictors": []}  # per round: (seconds per epoch, validation per epoch, test)
 for r in range(1, rounds + 1):
     rows = list(csv.DictReader(open(f"{work}/neurozoo-{r}/metrics.csv")))
-    ours_s += [float(x["seconds"]) for x in rows]
-    ours_c.append(json.load(open(f"{work}/neurozoo-{r}/eval.json"))["test"]["correlation"])
+    test = json.load(open(f"{work}/neurozoo-{r}/eval.json"))["test"]["correlation"]
+    runs["neurozoo"].append(([float(x["seconds"]) for x in rows], [float(x["validation_correlation"]) for x in rows], test))
     ref = json.load(open(f"{work}/neuralpredictors-{r}.json"))
-    ref_s += ref["seconds_per_epoch"]
-    ref_c.append(ref["test_correlation"])
+    runs["neuralpredictors"].append((ref["seconds_per_epoch"], ref["validation_correlation"], ref["test_correlation"]))
+# Time to accuracy: the target is 95% of the best validation correlation either side reached.
+target = 0.95 * max(max(v) for rs in runs.values() for _, v, _ in rs)
+def time_to(seconds, val):
+    for t, v in zip(itertools.accumulate(seconds), val):
+        if v >= target:
+            return t
+    return float("inf")
 med = statistics.median
-print(f"klindt2017 on {work}/v1.h5, {epochs} epochs, {threads} threads, {rounds} round(s), {device}")
-print(f"{'':18}{'s/epoch (median)':>18}{'test correlation':>18}")
-print(f"{'neurozoo':18}{med(ours_s):18.2f}{statistics.mean(ours_c):18.3f}")
-print(f"{'neuralpredictors':18}{med(ref_s):18.2f}{statistics.mean(ref_c):18.3f}")
-print(f"time per epoch, neurozoo / neuralpredictors: {med(ours_s) / med(ref_s):.2f}")
+print(f"klindt2017 on {work}/v1, {epochs} epochs, {threads} threads, {rounds} round(s), {device}")
+print(f"{'':18}{'s/epoch (median)':>18}{'s to val ' + format(target, '.3f'):>18}{'test correlation':>18}")
+summary = {}
+for name, rs in runs.items():
+    s = med(x for sec, _, _ in rs for x in sec)
+    tta = med(time_to(sec, val) for sec, val, _ in rs)
+    summary[name] = (s, tta)
+    print(f"{name:18}{s:18.3f}{tta:18.2f}{statistics.mean(t for _, _, t in rs):18.3f}")
+(s, tta), (rs_, rtta) = summary["neurozoo"], summary["neuralpredictors"]
+print(f"neurozoo / neuralpredictors: time per epoch {s / rs_:.2f}, time to accuracy {tta / rtta:.2f}")
 PY

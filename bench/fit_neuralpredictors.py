@@ -1,9 +1,11 @@
-"""Fit the klindt2017 architecture with neuralpredictors 0.3.0 (PyTorch) on a static HDF5 file.
+"""Fit the klindt2017 architecture with neuralpredictors 0.3.0 (PyTorch) on a static HDF5 file
+or file tree.
 
 The reference side of bench/fit.sh: the same data, normalisation, architecture, loss, optimiser,
 batch size and number of epochs as `neurozoo fit` with the config bench/fit.sh writes. Prints one
-JSON object: seconds per epoch (training pass + validation correlation, as neurozoo times an
-epoch), the best validation correlation and the test correlation of the best epoch's weights.
+JSON object: seconds and validation correlation per epoch (the seconds are the training pass +
+validation correlation, as neurozoo times an epoch), the best validation correlation and the test
+correlation of the best epoch's weights.
 
     python bench/fit_neuralpredictors.py FILE EPOCHS THREADS SEED [DEVICE]
 """
@@ -16,7 +18,9 @@ import sys
 import time
 import types
 
-import h5py
+import math
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,15 +30,32 @@ import torch.nn.functional as F
 # TransferLearningCore uses (torchvision would bring a second PyTorch).
 collections.Iterable = collections.abc.Iterable
 sys.modules.setdefault("torchvision", types.ModuleType("torchvision"))
+# Its Hermite cores (unused here) import scipy.special.gamma; a GPU image with torch and numpy
+# but no scipy (bench/gpu.sh's) gets the scalar gamma instead.
+try:
+    import scipy.special  # noqa: F401
+except ImportError:
+    sys.modules["scipy"] = types.ModuleType("scipy")
+    sys.modules["scipy.special"] = types.ModuleType("scipy.special")
+    sys.modules["scipy.special"].gamma = math.gamma
 from neuralpredictors.layers.cores import Stacked2dCore  # noqa: E402
 from neuralpredictors.layers.readouts import SpatialXFeatureLinear  # noqa: E402
 
 
 def load(path):
-    with h5py.File(path, "r") as f:
-        images = f["images"][()].astype(np.float32)
-        responses = f["responses"][()].astype(np.float32)
-        tiers = np.array([t.decode() for t in f["tiers"][()]])
+    """A static HDF5 file (h5py), or a neuralpredictors file tree (numpy only)."""
+    if os.path.isdir(path):
+        n = len(os.listdir(os.path.join(path, "data", "images")))
+        images = np.stack([np.load(f"{path}/data/images/{i}.npy") for i in range(n)]).astype(np.float32)
+        responses = np.stack([np.load(f"{path}/data/responses/{i}.npy") for i in range(n)]).astype(np.float32)
+        tiers = np.load(f"{path}/meta/trials/tiers.npy").astype(str)
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            images = f["images"][()].astype(np.float32)
+            responses = f["responses"][()].astype(np.float32)
+            tiers = np.array([t.decode() for t in f["tiers"][()]])
     train = tiers == "train"
     # neurozoo's Normalizer: images by the train mean/std over all pixels, responses divided by
     # the per-unit train std (1 where the std is below 1% of the mean std).
@@ -108,7 +129,7 @@ def main():
     model = Model(tuple(images.shape[1:]), responses.shape[1], responses[train].mean(0).cpu()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
     gen = torch.Generator().manual_seed(seed)
-    seconds, best, best_state = [], -np.inf, None
+    seconds, validation, best, best_state = [], [], -np.inf, None
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()
@@ -126,6 +147,7 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
+        validation.append(val)
         if val > best:
             best, best_state = val, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
@@ -133,6 +155,7 @@ def main():
         json.dumps(
             {
                 "seconds_per_epoch": seconds,
+                "validation_correlation": validation,
                 "best_validation_correlation": best,
                 "test_correlation": correlation(model, images, responses, split["test"]),
             }
