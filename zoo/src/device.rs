@@ -24,13 +24,19 @@ pub enum DeviceError {
 }
 
 impl DeviceChoice {
+    /// The device, with cuDNN autotuning switched on where it is a GPU: a run feeds batches of
+    /// one image shape, so timing the convolution algorithms once per shape pays off.
     pub fn resolve(self) -> Result<Device, DeviceError> {
-        match self {
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-            DeviceChoice::Cuda if Cuda::is_available() => Ok(Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(DeviceError::CudaUnavailable),
+        let device = match self {
+            DeviceChoice::Cpu => Device::Cpu,
+            DeviceChoice::Auto => Device::cuda_if_available(),
+            DeviceChoice::Cuda if Cuda::is_available() => Device::Cuda(0),
+            DeviceChoice::Cuda => return Err(DeviceError::CudaUnavailable),
+        };
+        if device.is_cuda() {
+            Cuda::cudnn_set_benchmark(true);
         }
+        Ok(device)
     }
 }
 

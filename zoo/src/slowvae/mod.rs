@@ -83,12 +83,13 @@ pub struct SlowVae {
 /// The loss and its parts (scalars; `total` carries the graph).
 pub struct Loss {
     pub total: Tensor,
-    /// Bernoulli reconstruction error per frame (nats).
-    pub reconstruction: f64,
+    /// Bernoulli reconstruction error per frame (nats). The parts are detached scalars left on
+    /// the model's device, so that logging them does not make the host wait for the GPU.
+    pub reconstruction: Tensor,
     /// KL(q(z|x) ‖ N(0, I)) per frame.
-    pub kl_normal: f64,
+    pub kl_normal: Tensor,
     /// CE_L − H: the temporal term as weighted by γ.
-    pub kl_laplace: f64,
+    pub kl_laplace: Tensor,
 }
 
 impl SlowVae {
@@ -188,9 +189,9 @@ impl SlowVae {
         let kl_laplace = &ce_laplace - &entropy;
         let total = &reconstruction * 2.0 + &kl_normal * self.cfg.beta + &kl_laplace * self.cfg.gamma;
         Loss {
-            reconstruction: reconstruction.double_value(&[]),
-            kl_normal: kl_normal.double_value(&[]),
-            kl_laplace: kl_laplace.double_value(&[]),
+            reconstruction: reconstruction.detach(),
+            kl_normal: kl_normal.detach(),
+            kl_laplace: kl_laplace.detach(),
             total,
         }
     }
@@ -231,6 +232,6 @@ mod tests {
         assert_eq!(mu.size(), [4, 10]);
         assert_eq!(model.decode(&mu).size(), [4, 1, 64, 64]);
         let loss = model.loss(&frames);
-        assert!(loss.total.double_value(&[]).is_finite() && loss.reconstruction > 0.0 && loss.kl_normal >= 0.0);
+        assert!(loss.total.double_value(&[]).is_finite() && loss.reconstruction.double_value(&[]) > 0.0 && loss.kl_normal.double_value(&[]) >= 0.0);
     }
 }

@@ -135,44 +135,53 @@ pub fn train(
     let n = pairs.size()[0] as usize;
     let batch = cfg.batch_pairs.min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut order: Vec<i64> = Vec::new();
+    // The permutation goes to the device once and batches are slices of it; the losses are
+    // summed on the device and read once per log row. Per-step copies and reads would make the
+    // host wait for the GPU at every step.
+    let mut order = Tensor::zeros([0], (Kind::Int64, pairs.device()));
     let mut adam = Adam::new(vs);
-    let (mut log, mut sums, mut steps) = (Vec::new(), [0.0f64; 4], 0usize);
+    let device = pairs.device();
+    let zeros = || Tensor::zeros([4], (Kind::Double, device));
+    let (mut log, mut sums, mut steps) = (Vec::new(), zeros(), 0usize);
     let start = Instant::now();
     for iteration in 1..=cfg.iterations {
-        // A fresh permutation of the pairs each time the previous one is used up.
-        if order.len() < batch {
-            order = (0..n as i64).collect();
-            order.shuffle(&mut rng);
+        // A fresh permutation of the pairs each time the previous one is used up, consumed from
+        // its end.
+        if order.size()[0] < batch as i64 {
+            let mut fresh: Vec<i64> = (0..n as i64).collect();
+            fresh.shuffle(&mut rng);
+            order = Tensor::from_slice(&fresh).to_device(device);
         }
-        let picked = Tensor::from_slice(&order.split_off(order.len() - batch)).to_device(pairs.device());
+        let left = order.size()[0] - batch as i64;
+        let picked = order.narrow(0, left, batch as i64);
+        order = order.narrow(0, 0, left);
         let frames = pairs.index_select(0, &picked).reshape([-1, 1, 64, 64]).to_kind(Kind::Float);
         adam.zero_grad();
         let loss = model.loss(&frames);
-        let total = loss.total.double_value(&[]);
-        if !total.is_finite() {
-            return Err(format!("the loss is {total} at step {iteration}: lower train.lr"));
-        }
         loss.total.backward();
         adam.step(cfg.lr);
-        for (s, v) in sums.iter_mut().zip([total, loss.reconstruction, loss.kl_normal, loss.kl_laplace]) {
-            *s += v;
-        }
+        sums += Tensor::stack(&[loss.total.detach(), loss.reconstruction, loss.kl_normal, loss.kl_laplace], 0).to_kind(Kind::Double);
         steps += 1;
         on_step(iteration);
         if iteration % cfg.log_every == 0 || iteration == cfg.iterations {
             let k = steps as f64;
+            let mean: Vec<f64> = Vec::try_from(&sums / k).expect("four sums");
+            // A loss that stopped being finite in any step since the last row leaves its sum
+            // non-finite; training stops there rather than logging it.
+            if !mean[0].is_finite() {
+                return Err(format!("the loss became {} between steps {} and {iteration}: lower train.lr", mean[0], iteration + 1 - steps));
+            }
             let record = LogRecord {
                 iteration,
-                loss: sums[0] / k,
-                reconstruction: sums[1] / k,
-                kl_normal: sums[2] / k,
-                kl_laplace: sums[3] / k,
+                loss: mean[0],
+                reconstruction: mean[1],
+                kl_normal: mean[2],
+                kl_laplace: mean[3],
                 seconds: start.elapsed().as_secs_f64(),
             };
             on_log(&record);
             log.push(record);
-            (sums, steps) = ([0.0; 4], 0);
+            (sums, steps) = (zeros(), 0);
         }
     }
     Ok(log)
