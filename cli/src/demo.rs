@@ -181,8 +181,8 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
             format!(
                 "On the test images, klindt2017 reaches single-trial correlation {:.3} against an oracle of {:.3}, FEVE {:.3}, and its \
                  predictions explain {:.3} of the variance of the noiseless ground truth (gaussian {:.3}, full {:.3}, ln {:.3}). Its \
-                 readout finds each neuron's receptive field {} px from the true one (median), {} px after removing each cell type's \
-                 shift.",
+                 model neurons are most sensitive {} px from the true receptive-field centres (median), {} px after removing each \
+                 cell type's shift.",
                 test(0, "correlation"),
                 test(0, "oracle_correlation"),
                 test(0, "feve"),

@@ -1,7 +1,7 @@
 //! `neurozoo eval`: the field's metrics per tier, computed from a model's predictions.
 //!
-//! A metric that does not apply (no repeats, no ground truth, a readout without positions) is
-//! absent, never filled in.
+//! A metric that does not apply (no repeats, no ground truth, a frozen core's receptive fields)
+//! is absent, never filled in.
 
 use std::collections::BTreeMap;
 
@@ -9,12 +9,12 @@ use ndarray::{Array2, Axis};
 use neurozoo_datasets::stats::median;
 use neurozoo_datasets::{Dataset, GroundTruth, Tier};
 use serde::Serialize;
-use tch::Device;
+use tch::{Device, Tensor};
 
 use crate::measures;
 use crate::model::Model;
 use crate::run::Normalizer;
-use crate::train::predict;
+use crate::train::{predict, Stimuli};
 
 /// Metrics of one tier; per-unit values averaged over units.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -39,19 +39,20 @@ pub struct TierMetrics {
     /// 1 − MSE / Var of the prediction against the noiseless ground-truth rate (simulations).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fev_ground_truth: Option<f64>,
-    /// Median distance in pixels between the readout's and the true receptive-field centres
+    /// Median distance in pixels between the model neurons' and the true receptive-field centres
     /// (the same for every tier: a property of the model; details in `rf_recovery`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rf_location_error_px: Option<f64>,
 }
 
-/// How well the readout found the receptive fields (simulations with a positional readout).
+/// How well the model found the receptive fields (simulations; any model but a frozen core).
 ///
-/// A factorised model fixes a neuron's position only relative to the centre of the feature
-/// channel it reads: shifting a channel's filters by a pixel and every mask reading it by a
-/// pixel back predicts exactly the same. Neurons of one simulated cell type share a channel, so
-/// besides the raw error this reports each type's median offset and the error once it is
-/// removed (`aligned_*`): how well the model placed the neurons relative to each other.
+/// A model neuron's receptive field is where in the image it is sensitive
+/// ([`Model::sensitivity_centres`]), not its readout position: a core's filters and the readout
+/// positions reading them can trade a shift and predict exactly the same, so a position alone is
+/// off by whatever shift the core's channels took. Besides the raw error this reports each cell
+/// type's median offset and the error once it is removed (`aligned_*`): how well the model
+/// placed the neurons relative to each other, apart from a bias shared by a type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RfRecovery {
     /// Median distance between found and true centres, pixels.
@@ -103,9 +104,24 @@ pub struct Evaluation {
     pub predictions: Array2<f32>,
 }
 
-/// How well recording `recording`'s readout found the simulated receptive fields.
-pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset) -> Option<RfRecovery> {
-    Some(RfRecovery::compare(&model.rf_positions(recording)?, ds.ground_truth.as_ref()?))
+/// Images a receptive field is mapped with: the first of the validation tier (unique images).
+const RF_MAPPING_IMAGES: usize = 16;
+
+/// How well recording `recording`'s model neurons found the simulated receptive fields: where
+/// each is sensitive ([`Model::sensitivity_centres`]) on a few validation images, with the pupil
+/// at its mean position, against where the simulation put it.
+pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset, images: &Stimuli) -> Option<RfRecovery> {
+    let gt = ds.ground_truth.as_ref()?;
+    let mut trials = ds.tier_indices(Tier::Validation);
+    if trials.is_empty() {
+        trials = (0..ds.n_trials()).collect();
+    }
+    trials.truncate(RF_MAPPING_IMAGES);
+    let idx = Tensor::from_slice(&trials.iter().map(|&t| t as i64).collect::<Vec<_>>()).to_device(images.device());
+    let mut x = images.batch(&idx);
+    x.pupil = x.pupil.map(|p| p.zeros_like());
+    let image_channels = x.images.size()[1] - model.inputs().extra_channels() as i64;
+    Some(RfRecovery::compare(&model.sensitivity_centres(recording, &x, image_channels)?, gt))
 }
 
 impl RfRecovery {
@@ -156,7 +172,7 @@ pub fn evaluate(
     let all: Vec<i64> = (0..ds.n_trials() as i64).collect();
     let scale = ndarray::Array1::from(norm.response_scale.clone());
     let predictions = predict(model, recording, &images, &all, batch_size) * &scale;
-    let rf = rf_recovery(model, recording, ds);
+    let rf = rf_recovery(model, recording, ds, &images);
     let responses = ds.responses.mapv(f64::from);
     let pred = predictions.mapv(f64::from);
     let mut tiers = BTreeMap::new();

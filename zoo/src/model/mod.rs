@@ -257,6 +257,43 @@ impl Model {
         }
     }
 
+    /// Where each of recording `recording`'s model neurons looks in the image, whatever its core
+    /// and readout: the centre ([`lobe_centre`]) of its sensitivity map, the squared gradient of
+    /// its predicted rate with respect to the pixels of the image channels, averaged over the
+    /// images of `x`. Pixels (row, column). A readout's own position is not this: a core's
+    /// filters and a readout's positions can trade a shift between them and predict the same.
+    /// `None` for a frozen core, which runs without gradients.
+    pub fn sensitivity_centres(&self, recording: usize, x: &Batch, image_channels: i64) -> Option<Array2<f32>> {
+        if matches!(self.core, Some(Core::Frozen(_))) {
+            return None;
+        }
+        let (b, _, h, w) = x.images.size4().expect("(B, C, H, W) images");
+        let subset = |t: &Tensor, n: i64| t.narrow(0, 0, n);
+        let one = Batch { images: subset(&x.images, 1), pupil: x.pupil.as_ref().map(|p| subset(p, 1)) };
+        let units = tch::no_grad(|| self.forward(&one, recording, false)).size()[1];
+        // Every neuron of a group gets its own copy of the images, so that one backward pass
+        // gives each its own gradient; a group holds about 2²¹ pixels.
+        let group = ((1 << 21) / (b * h * w)).clamp(1, units);
+        let mut found = Vec::with_capacity(units as usize);
+        for start in (0..units).step_by(group as usize) {
+            let g = group.min(units - start);
+            let images = x.images.detach().repeat([g, 1, 1, 1]).set_requires_grad(true);
+            let pupil = x.pupil.as_ref().map(|p| p.repeat([g, 1]));
+            let out = self.forward(&Batch { images: images.shallow_clone(), pupil }, recording, false);
+            let unit = Tensor::arange_start(start, start + g, (Kind::Int64, out.device())).repeat_interleave_self_int(b, 0, None);
+            let picked = out.gather(1, &unit.unsqueeze(1), false).sum(Kind::Float);
+            let grad = Tensor::run_backward(&[picked], &[&images], false, false).remove(0);
+            let energy = grad
+                .narrow(1, 0, image_channels)
+                .square()
+                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+                .reshape([g, b, h * w])
+                .mean_dim([1i64].as_slice(), false, Kind::Float);
+            found.extend(to_array2(&energy).rows().into_iter().map(|m| lobe_centre(m, w as usize)));
+        }
+        Some(centres(found.into_iter(), 0.0))
+    }
+
     /// Each unit's receptive-field centre in image pixels (row, column), where the readout
     /// has one: the centroid of the factorised mask's main lobe, or the Gaussian readout's
     /// mean position. `None` for the full readout, and for a frozen core, whose feature map's
@@ -269,19 +306,8 @@ impl Model {
         let [_, h, w] = self.feature_shape;
         match &self.readouts[recording] {
             Readout::Factorized(r) => {
-                let mask = to_array2(&r.effective_mask().abs().reshape([-1, h * w]));
-                Some(Array2::from_shape_fn((mask.nrows(), 2), |(u, k)| {
-                    // Centroid weighted by |mask|⁴: a plain centroid is dragged towards the
-                    // centre by the small weights spread over the whole map, the arg-max jumps
-                    // between side lobes; the fourth power keeps the main lobe and its shape.
-                    let (mut sum, mut at) = (0.0f64, 0.0f64);
-                    for (i, &v) in mask.row(u).iter().enumerate() {
-                        let wgt = f64::from(v).powi(4);
-                        sum += wgt;
-                        at += wgt * if k == 0 { (i as i64 / w) as f64 } else { (i as i64 % w) as f64 };
-                    }
-                    offset + (at / sum) as f32
-                }))
+                let energy = to_array2(&r.effective_mask().square().reshape([-1, h * w]));
+                Some(centres(energy.rows().into_iter().map(|m| lobe_centre(m, w as usize)), offset))
             }
             Readout::Gaussian(r) => {
                 // With a shifter, a receptive field is where it sits at the mean (z-scored zero)
@@ -304,6 +330,26 @@ impl Model {
     }
 }
 
+/// Centres as a (units, 2) array, each moved by `offset` pixels in both directions.
+fn centres(found: impl Iterator<Item = [f32; 2]>, offset: f32) -> Array2<f32> {
+    let rows: Vec<[f32; 2]> = found.collect();
+    Array2::from_shape_fn((rows.len(), 2), |(u, k)| offset + rows[u][k])
+}
+
+/// Centroid (row, column) of a non-negative map of width `w` flattened row-major, weighted by
+/// its square: a plain centroid is dragged towards the centre by small values spread over the
+/// whole map and the arg-max jumps between side lobes; the square keeps the main lobe.
+fn lobe_centre(map: ndarray::ArrayView1<f32>, w: usize) -> [f32; 2] {
+    let (mut sum, mut row, mut col) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, &v) in map.iter().enumerate() {
+        let weight = f64::from(v).powi(2);
+        sum += weight;
+        row += weight * (i / w) as f64;
+        col += weight * (i % w) as f64;
+    }
+    [(row / sum) as f32, (col / sum) as f32]
+}
+
 /// The drive at which the output nonlinearity gives `rate`.
 fn inverse_output(output: OutputNonlinearity, rate: f32) -> f32 {
     let r = rate.max(1e-3);
@@ -312,5 +358,28 @@ fn inverse_output(output: OutputNonlinearity, rate: f32) -> f32 {
         OutputNonlinearity::Softplus => r + (-(-r).exp()).ln_1p(),
         OutputNonlinearity::Elu1 if r >= 1.0 => r - 1.0,
         OutputNonlinearity::Elu1 => r.ln(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::preset;
+
+    /// A linear-nonlinear neuron whose filter is one pixel is sensitive at that pixel and
+    /// nowhere else; another whose filter is two equal pixels, halfway between them.
+    #[test]
+    fn sensitivity_centre_is_where_the_filter_is() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let model = Model::new(&vs.root(), &preset("ln").unwrap().model, [1, 12, 16], &[1.0, 1.0]).unwrap();
+        let Readout::Full(readout) = &model.readouts[0] else { panic!("ln has a full readout") };
+        let filter = Tensor::zeros([2, 1, 12, 16], (Kind::Float, tch::Device::Cpu));
+        let _ = filter.get(0).get(0).get(5).get(7).fill_(1.0);
+        let _ = filter.get(1).get(0).get(2).narrow(0, 3, 1).fill_(-2.0);
+        let _ = filter.get(1).get(0).get(8).narrow(0, 3, 1).fill_(2.0);
+        tch::no_grad(|| readout.weight.shallow_clone().copy_(&filter));
+        let x = Batch { images: Tensor::randn([4, 1, 12, 16], (Kind::Float, tch::Device::Cpu)), pupil: None };
+        let found = model.sensitivity_centres(0, &x, 1).unwrap();
+        assert_eq!(found, ndarray::arr2(&[[5.0, 7.0], [5.0, 3.0]]));
     }
 }
