@@ -1,9 +1,9 @@
 """One training epoch of the sensorium 2022 baseline over several recordings, as the sensorium
 trainer runs it (the baseline side of bench/scale.sh): FileTreeDataset + NeuroNormalizer +
 AddBehaviorAsChannels, a shared Stacked2dCore (4 depth-separable layers, 64 channels, 9/7), one
-FullGaussian2d readout and MLPShifter per recording, ELU+1, LongCycler, the Poisson loss scaled by
-sqrt(N / batch) plus the regularisers per batch, one Adam step per cycle over the recordings,
-then the validation correlation. Prints the epoch's seconds (training + validation) as JSON.
+FullGaussian2d readout (positions from the cortex: grid_mean_predictor) and MLPShifter per
+recording, ELU+1, LongCycler, the Poisson loss scaled by sqrt(N / batch) plus the regularisers
+per batch, one Adam step per cycle over the recordings, then the validation correlation. Prints the epoch's seconds (training + validation) as JSON.
 
     scale_neuralpredictors.py THREADS EPOCHS TREE [TREE ...]
 """
@@ -57,6 +57,15 @@ readout = MultiReadoutBase(
     {k: shape for k in train}, {k: next(iter(l)).responses.shape[1] for k, l in train.items()}, base_readout=FullGaussian2d,
     bias=True, init_mu_range=0.3, init_sigma=0.1, gauss_type="full", feature_reg_weight=0.0076,
 )
+# The baseline's cortex grid_mean_predictor: each readout's positions from its recording's
+# cell_motor_coordinates (sensorium's prepare_grid, input_dimensions 2).
+for k, tree in enumerate(trees):
+    key = str(k)
+    readout[key] = FullGaussian2d(
+        shape, readout[key].outdims, bias=True, init_mu_range=0.3, init_sigma=0.1, gauss_type="full", feature_reg_weight=0.0076,
+        grid_mean_predictor={"hidden_layers": 1, "hidden_features": 30, "final_tanh": True},
+        source_grid=train[key].dataset.neurons.cell_motor_coordinates[:, :2],
+    )
 shifter = MLPShifter(list(train), input_channels=2, hidden_channels_shifter=5, shift_layers=3)
 model = FiringRateEncoder(core, readout, shifter=shifter)
 optimizer = torch.optim.Adam(model.parameters(), lr=0.009)

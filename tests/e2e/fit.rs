@@ -547,3 +547,40 @@ fn zero_threads_is_refused_by_name() {
     assert!(!out.status.success() && stderr.contains("--threads") && !stderr.contains("panicked"), "{stderr}");
     assert!(!Path::new("never").exists());
 }
+
+/// `[model.readout.grid_mean_predictor]` predicts the Gaussian readout's positions from each
+/// recording's cortical coordinates: a simulated tree (retinotopic coordinates) fits with it and
+/// the run evaluates from its own weights; the same tree without `cell_motor_coordinates` is
+/// refused by file and key, leaving nothing.
+#[test]
+fn grid_mean_predictor_reads_the_cortical_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    assert!(run(neurozoo()
+        .args(["data", "simulate", "v1", "--tree", "--n-units", "12", "--n-train", "200", "--n-validation", "40"])
+        .args(["--n-test", "10", "--n-final-test", "0", "--out"])
+        .arg(&tree))
+    .status
+    .success());
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "preset = \"gaussian\"\n[model.readout.grid_mean_predictor]\nhidden_layers = 1\nhidden_features = 30\nfinal_tanh = true\n\
+         [model.core]\nchannels = 8\nlayers = 2\n[train]\nmax_epochs = 2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    assert!(run(&mut fit(&tree, &config, &out)).status.success());
+    let j = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(&tree).arg("--json")));
+    assert!(j["rf_recovery"]["median_error_px"].as_f64().is_some_and(f64::is_finite), "{j}");
+
+    std::fs::remove_file(tree.join("meta/neurons/cell_motor_coordinates.npy")).unwrap();
+    let refused = dir.path().join("refused");
+    let e = fit(&tree, &config, &refused).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        !e.status.success() && stderr.contains(&*tree.to_string_lossy()) && stderr.contains("cell_motor_coordinates"),
+        "{stderr}"
+    );
+    assert!(!refused.exists(), "a refused fit left a run directory");
+}

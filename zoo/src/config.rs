@@ -145,6 +145,36 @@ impl Default for CoreConfig {
     }
 }
 
+/// neuralpredictors' cortex `grid_mean_predictor`: an MLP from each neuron's cortical position
+/// (the first `input_dimensions` columns of `cell_motor_coordinates`, centred and divided by
+/// their largest absolute value per recording) to its readout position. Neighbouring neurons
+/// get neighbouring positions (retinotopy), and the MLP's weights are all that is learned.
+/// Defaults are neuralpredictors'; the sensorium 2022 baseline uses 1 hidden layer of 30, tanh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridMeanPredictor {
+    /// Coordinate columns used. Default 2 (x, y on the cortex).
+    #[serde(default = "default_grid_inputs")]
+    pub input_dimensions: usize,
+    /// Hidden layers, each followed by ELU. Default 0 (an affine map).
+    #[serde(default)]
+    pub hidden_layers: usize,
+    /// Width of the hidden layers. Default 20.
+    #[serde(default = "default_grid_features")]
+    pub hidden_features: usize,
+    /// tanh on the output, keeping positions inside the feature map. Default false.
+    #[serde(default)]
+    pub final_tanh: bool,
+}
+
+fn default_grid_inputs() -> usize {
+    2
+}
+
+fn default_grid_features() -> usize {
+    20
+}
+
 /// A user's PyTorch network saved with `torch.jit.save`, used as a fixed core: its weights are
 /// not trained, it runs in evaluation mode, and it sees the same normalised images as any core.
 ///
@@ -215,6 +245,10 @@ pub enum ReadoutConfig {
         /// L1 weight on the features. Default 2e-4.
         #[serde(default = "default_readout_gamma")]
         gamma: f64,
+        /// Predict the positions from the neurons' cortical coordinates instead of learning one
+        /// per neuron (`[model.readout.grid_mean_predictor]`). Default off.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grid_mean_predictor: Option<GridMeanPredictor>,
     },
     /// A dense weight per neuron over every feature and position.
     Full {
@@ -316,7 +350,12 @@ pub fn preset(name: &str) -> Option<FitConfig> {
             normalize_mask: false,
         },
         "gaussian" => {
-            ReadoutConfig::Gaussian { init_mu_range: default_mu_range(), init_sigma: default_sigma(), gamma: default_readout_gamma() }
+            ReadoutConfig::Gaussian {
+                init_mu_range: default_mu_range(),
+                init_sigma: default_sigma(),
+                gamma: default_readout_gamma(),
+                grid_mean_predictor: None,
+            }
         }
         "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
         "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
@@ -365,7 +404,12 @@ fn sensorium2022() -> FitConfig {
                 batch_norm_momentum: 0.9,
             }),
             frozen_core: None,
-            readout: ReadoutConfig::Gaussian { init_mu_range: 0.3, init_sigma: 0.1, gamma: 0.0076 / SENSORIUM_LOSS_SCALE },
+            readout: ReadoutConfig::Gaussian {
+                init_mu_range: 0.3,
+                init_sigma: 0.1,
+                gamma: 0.0076 / SENSORIUM_LOSS_SCALE,
+                grid_mean_predictor: Some(GridMeanPredictor { input_dimensions: 2, hidden_layers: 1, hidden_features: 30, final_tanh: true }),
+            },
             output: OutputNonlinearity::Elu1,
             behavior_channels: true,
             pupil_channels: false,
@@ -489,8 +533,16 @@ impl FitConfig {
         }
         match &self.model.readout {
             ReadoutConfig::Factorized { gamma, .. } => gammas.push(("model.readout.gamma", *gamma)),
-            ReadoutConfig::Gaussian { gamma, init_mu_range, init_sigma } => {
+            ReadoutConfig::Gaussian { gamma, init_mu_range, init_sigma, grid_mean_predictor } => {
                 gammas.push(("model.readout.gamma", *gamma));
+                if let Some(g) = grid_mean_predictor {
+                    if !(1..=3).contains(&g.input_dimensions) {
+                        return bad("model.readout.grid_mean_predictor.input_dimensions", &g.input_dimensions, "1, 2 or 3 (columns of cell_motor_coordinates)");
+                    }
+                    if g.hidden_layers > 0 && g.hidden_features == 0 {
+                        return bad("model.readout.grid_mean_predictor.hidden_features", &g.hidden_features, "at least 1");
+                    }
+                }
                 if !(*init_mu_range > 0.0 && *init_mu_range <= 1.0) {
                     return bad("model.readout.init_mu_range", init_mu_range, "in (0, 1] (grid units)");
                 }

@@ -4,7 +4,7 @@
 mod common;
 
 use ndarray::{Array2, Array3};
-use neurozoo_zoo::config::{Constraint, L1Form};
+use neurozoo_zoo::config::{Constraint, GridMeanPredictor, L1Form};
 use neurozoo_zoo::convert::{to_array, to_tensor};
 use neurozoo_zoo::measures;
 use neurozoo_zoo::model::{FactorizedReadout, Gaussian2dReadout};
@@ -170,14 +170,41 @@ fn gaussian_readout_eval_matches_fullgaussian2d() {
     let units = mu.size()[0];
     let features = tensor(&s["features"]).reshape([c, units]).tr();
     let vs = nn::VarStore::new(Device::Cpu);
-    let r = Gaussian2dReadout::new(&vs.root(), c, units, &tensor(&s["bias"]), 0.1, 1.0, 0.0);
+    let r = Gaussian2dReadout::new(&vs.root(), c, units, &tensor(&s["bias"]), 0.1, 1.0, 0.0, None);
     tch::no_grad(|| {
-        r.mu.shallow_clone().copy_(&mu);
+        r.learned_mu().unwrap().shallow_clone().copy_(&mu);
         r.features.shallow_clone().copy_(&features);
     });
     let ours = to_array(&r.forward(&x, false, None)).mapv(f64::from);
     close(ours.as_slice().unwrap(), &flat(&s["output_align_corners_True"]).0, 1e-5);
     close(&[r.regularizer().double_value(&[])], &[0.0], 0.0);
+}
+
+/// The cortex grid_mean_predictor (sensorium 2022's: 1 hidden layer of 30, ELU, tanh) gives
+/// FullGaussian2d's positions for the same coordinates and weights
+/// (`tests/fixtures/make_grid_predictor.py` made `grid_predictor.json`).
+#[test]
+fn grid_mean_predictor_matches_neuralpredictors() {
+    common::init();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/grid_predictor.json")).unwrap();
+    let g: Value = serde_json::from_str(&text).unwrap();
+    let coordinates = arr2(&g["coordinates"]).mapv(|v| v as f32);
+    let units = coordinates.nrows() as i64;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let predictor = GridMeanPredictor { input_dimensions: 2, hidden_layers: 1, hidden_features: 30, final_tanh: true };
+    let r = Gaussian2dReadout::new(&vs.root(), 4, units, &Tensor::zeros([units], (Kind::Float, Device::Cpu)), 0.3, 0.1, 0.0, Some(&predictor));
+    r.set_cortex(&coordinates).unwrap();
+    let vars = vs.variables();
+    tch::no_grad(|| {
+        for (name, value) in g["weights"].as_object().unwrap() {
+            let (values, shape) = flat(value);
+            let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            let saved = Tensor::from_slice(&values).reshape(shape).to_kind(Kind::Float);
+            vars[&format!("mu_transform.{name}")].shallow_clone().copy_(&saved);
+        }
+    });
+    let ours = to_array(&tch::no_grad(|| r.mu())).mapv(f64::from);
+    close(ours.as_slice().unwrap(), &flat(&g["mu"]).0, 1e-6);
 }
 
 /// The fixture arrays round-trip through our ndarray ↔ tensor conversion unchanged.

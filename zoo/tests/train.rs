@@ -4,6 +4,7 @@
 mod common;
 
 use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
+use neurozoo_datasets::Units;
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::train::{validation_correlation, Stimuli, TrainData, TrainError, Trainer};
 use tch::{nn, Device, Kind, Tensor};
@@ -29,7 +30,11 @@ fn small_model(name: &str, vs: &nn::VarStore) -> Model {
         core.channels = 4;
         core.input_kernel = 5;
     }
-    Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; UNITS as usize]).unwrap()
+    let model = Model::new(&vs.root(), &cfg, [1, 15, 15], &[1.0; UNITS as usize]).unwrap();
+    // Retinotopy for a readout that predicts positions from the cortex (sensorium2022's).
+    let coordinates = ndarray::Array2::from_shape_fn((UNITS as usize, 3), |(u, k)| [4.0 + u as f32, 6.5, 0.0][k]);
+    model.set_cortex(0, &Units { coordinates: Some(coordinates), ..Units::numbered(UNITS as usize) }).unwrap();
+    model
 }
 
 /// Every preset's model trains on the device: validation correlation rises above chance.

@@ -156,9 +156,16 @@ impl Model {
                 ReadoutConfig::Factorized { constraint, l1, gamma, normalize_mask } => {
                     Readout::Factorized(FactorizedReadout::new(&r, feature_shape, units, &bias, *constraint, *l1, *gamma, *normalize_mask))
                 }
-                ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma } => {
-                    Readout::Gaussian(Gaussian2dReadout::new(&r, feature_shape[0], units, &bias, *init_mu_range, *init_sigma, *gamma))
-                }
+                ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma, grid_mean_predictor } => Readout::Gaussian(Gaussian2dReadout::new(
+                    &r,
+                    feature_shape[0],
+                    units,
+                    &bias,
+                    *init_mu_range,
+                    *init_sigma,
+                    *gamma,
+                    grid_mean_predictor.as_ref(),
+                )),
                 ReadoutConfig::Full { gamma, gamma_laplace } => {
                     Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
                 }
@@ -174,6 +181,22 @@ impl Model {
             (Some(s), k) => (0..k).map(|i| Shifter::new(&(vs / "shifters" / i), s)).collect(),
         };
         Ok(Model { core, readouts, shifters, inputs, output: cfg.output, feature_shape })
+    }
+
+    /// Hand recording `recording`'s cortical coordinates (`cell_motor_coordinates`) to its
+    /// readout where it predicts positions from them (`grid_mean_predictor`); nothing otherwise.
+    /// Fitting needs this; a loaded run has the coordinates in its weights.
+    pub fn set_cortex(&self, recording: usize, units: &neurozoo_datasets::Units) -> Result<(), String> {
+        match &self.readouts[recording] {
+            Readout::Gaussian(r) if r.learned_mu().is_none() => {
+                let coordinates = units.coordinates.as_ref().ok_or(
+                    "model.readout.grid_mean_predictor predicts positions from the neurons' cortical coordinates, and this \
+                     recording has no cell_motor_coordinates",
+                )?;
+                r.set_cortex(coordinates)
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn feature_shape(&self) -> [i64; 3] {
@@ -314,10 +337,10 @@ impl Model {
                 // pupil position: the shifter's output there moves every (clamped) position.
                 let mu = match self.shifters.get(recording) {
                     Some(s) => {
-                        let at_mean = tch::no_grad(|| s.forward(&Tensor::zeros([1, 2], (Kind::Float, r.mu.device()))));
-                        to_array2(&(r.mu.clamp(-1.0, 1.0) + at_mean))
+                        let at_mean = tch::no_grad(|| s.forward(&Tensor::zeros([1, 2], (Kind::Float, r.sigma.device()))));
+                        to_array2(&tch::no_grad(|| r.mu().clamp(-1.0, 1.0) + at_mean))
                     }
-                    None => to_array2(&r.mu),
+                    None => to_array2(&tch::no_grad(|| r.mu())),
                 };
                 // align_corners: grid -1 and +1 are the centres of the first and last pixels.
                 Some(Array2::from_shape_fn((mu.nrows(), 2), |(u, k)| {

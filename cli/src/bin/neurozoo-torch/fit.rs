@@ -125,6 +125,9 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let mean_responses: Vec<Vec<f32>> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
     // Built before the run directory exists: a frozen core that does not load leaves nothing.
     let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses).map_err(anyhow::Error::msg)?;
+    for (r, (ds, p)) in datasets.iter().zip(&paths).enumerate() {
+        model.set_cortex(r, &ds.units).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    }
     // Also before the run directory exists: a recording without what the model reads leaves nothing.
     let data = recordings
         .iter()
