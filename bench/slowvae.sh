@@ -13,8 +13,8 @@ seeds=${1:-3}; iterations=${2:-2500}; lr=${3:-5e-4}; pairs=${4:-20000}; points=$
 [ -x "$nz" ] || { make -s setup; cargo build -q -p neurozoo; }
 work=target/bench/slowvae
 mkdir -p "$work"
-$nz data simulate sprites --out "$work/train.h5" --pairs "$pairs" --seed 1 2>/dev/null
-$nz data simulate sprites --out "$work/test.h5" --pairs 5000 --seed 2 2>/dev/null
+$nz data simulate sprites --force --out "$work/train.h5" --pairs "$pairs" --seed 1 2>/dev/null
+$nz data simulate sprites --force --out "$work/test.h5" --pairs 5000 --seed 2 2>/dev/null
 printf "%-8s %4s %8s %8s %8s %9s %9s\n" preset seed MCC MIG "R²" BetaVAE FactorVAE
 for seed in $(seq 0 $((seeds - 1))); do
   for preset in slowvae betavae; do

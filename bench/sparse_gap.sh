@@ -14,7 +14,7 @@ work=target/bench/sparse_gap
 rm -rf "$work" && mkdir -p "$work"
 sae="--param epochs=1000 --param batch_size=128 --param lr=0.003 --param device=cpu"
 for seed in $(seq 0 $((seeds - 1))); do
-    $nz data simulate sparse --seed "$seed" --out "$work/s$seed.h5" 2>/dev/null
+    $nz data simulate sparse --force --seed "$seed" --out "$work/s$seed.h5" 2>/dev/null
     $nz analyze sparse-coding --repr "$work/s$seed.h5" --out "$work/dl$seed" --seed "$seed" \
         --param lambda=0.03 --param nonnegative=true --param device=cpu 2>/dev/null
     $nz analyze sparse-coding --repr "$work/s$seed.h5" --out "$work/relu$seed" --seed "$seed" --param method=sae-relu --param lambda=0.3 $sae 2>/dev/null

@@ -69,6 +69,9 @@ pub enum Command {
         /// Representation file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing output file (never the recording or a file of the run).
+        #[arg(long)]
+        force: bool,
         /// With RUN: `core.K` (a core layer, flattened; `core` for a frozen core), `readout`
         /// (drive before the output nonlinearity) or `predicted` (predicted rates, the default).
         /// With a TorchScript file: `forward` (the default) or a method exported with
@@ -298,6 +301,9 @@ pub struct SimulateSpritesArgs {
     /// Output file (HDF5: images, classes).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
     /// Frame pairs.
     #[arg(long, default_value_t = 10_000)]
     pub pairs: usize,
@@ -323,6 +329,9 @@ pub struct SimulateSparseArgs {
     /// Output representation file.
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
     /// Random seed [0].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -353,6 +362,9 @@ pub struct SimulateV1Args {
     /// Write a neuralpredictors file tree (a directory of .npy files) instead of HDF5.
     #[arg(long)]
     pub tree: bool,
+    /// Replace existing output files (a file tree is always written into a new directory).
+    #[arg(long)]
+    pub force: bool,
     /// Recordings to simulate [1]: each its own neurons (types, positions, gains) and images,
     /// all drawn from the same cell types, as several mice share one visual cortex's features.
     /// Recording k uses seed + k - 1.

@@ -69,6 +69,14 @@ fn simulate_v1(args: &SimulateV1Args) -> Result<()> {
         let ext = args.out.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         (1..=k).map(|i| args.out.with_file_name(format!("{stem}-{i}{ext}"))).collect()
     };
+    for out in &outs {
+        if args.tree && out.exists() {
+            bail!("{} already exists: a file tree is written into a new directory", out.display());
+        }
+        if !args.tree {
+            crate::check_output_file(out, &[], args.force)?;
+        }
+    }
     for (i, out) in outs.iter().enumerate() {
         let start = Instant::now();
         let cfg = V1Config { seed: base.seed.wrapping_add(i as u64), ..base.clone() };
@@ -103,6 +111,7 @@ fn simulate_sparse(a: &SimulateSparseArgs) -> Result<()> {
         noise_sd: a.noise_sd.unwrap_or(d.noise_sd),
         seed: a.seed.unwrap_or(d.seed),
     };
+    crate::check_output_file(&a.out, &[], a.force)?;
     sparse::simulate(&cfg)?.file(&cfg).write(&a.out)?;
     eprintln!(
         "wrote {}: {} samples of {} dimensions mixing {} of {} unit-norm atoms (representation x; arrays gt_dictionary, gt_codes)",
@@ -124,6 +133,8 @@ fn fixed_or_random<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Opti
 }
 
 fn simulate_sprites(a: &SimulateSpritesArgs) -> Result<()> {
+    let inputs: Vec<&Path> = a.npz.iter().map(|p| p.as_path()).collect();
+    crate::check_output_file(&a.out, &inputs, a.force)?;
     let start = Instant::now();
     let transition = match a.transition.as_str() {
         "lap" => Transition::Lap { rate: fixed_or_random("rate", &a.rate)? },

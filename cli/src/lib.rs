@@ -14,6 +14,29 @@ pub mod report;
 pub mod scaffold;
 pub mod torch;
 
+/// Refuse, before any work, to write the output file `out` over something the user has: an
+/// existing path only with `force`, and never one of the `inputs` or a path inside one (a run
+/// directory, a file tree).
+pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], force: bool) -> anyhow::Result<()> {
+    let Ok(target) = std::fs::canonicalize(out) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if let Ok(input_path) = std::fs::canonicalize(input) {
+            if target == input_path || (input_path.is_dir() && target.starts_with(&input_path)) {
+                anyhow::bail!("--out {} would overwrite the input {}: choose another path", out.display(), input.display());
+            }
+        }
+    }
+    if target.is_dir() {
+        anyhow::bail!("--out {} is a directory: name a file", out.display());
+    }
+    if !force {
+        anyhow::bail!("{} already exists: choose another --out, or add --force to replace it", out.display());
+    }
+    Ok(())
+}
+
 /// Refuse an output directory that already holds something, before any work: nothing a user
 /// had is overwritten. `advice` completes the message ("choose a new --out").
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {

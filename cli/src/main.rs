@@ -6,7 +6,17 @@ use neurozoo_cli::{analyze, data, doctor, torch};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = if cli.command.needs_torch() {
+    // Checked here for both halves: the worker writes what `extract RUN` extracts.
+    let refused = match &cli.command {
+        Command::Extract { run, data, out, force, .. } => {
+            let inputs: Vec<&std::path::Path> = std::iter::once(data.as_path()).chain(run.as_deref()).collect();
+            neurozoo_cli::check_output_file(out, &inputs, *force).err()
+        }
+        _ => None,
+    };
+    let result = if let Some(e) = refused {
+        Err(e)
+    } else if cli.command.needs_torch() {
         // Model commands run in the worker, which parses the very same arguments.
         Err(torch::exec(std::env::args_os().skip(1)))
     } else {

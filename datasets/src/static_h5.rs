@@ -50,7 +50,7 @@ fn huge_page_buffer(len: usize) -> Vec<f32> {
 }
 
 /// Memory the kernel says is available for new allocations (Linux `MemAvailable`), in bytes.
-fn available_memory() -> Option<u64> {
+pub fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)

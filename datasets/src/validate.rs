@@ -1,10 +1,11 @@
 //! `neurozoo data validate`: every problem in a recording (static HDF5, file tree or NWB), each
 //! naming the file and the key.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ndarray::Dimension;
+use ndarray::{Axis, Dimension};
 use serde::Serialize;
 
 use crate::dataset::{Dataset, Images, Tier};
@@ -203,8 +204,42 @@ fn check_content(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
     if ds.n_units() == 0 {
         v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");
     }
+    let negative = ds.responses.iter().filter(|&&r| r < 0.0).count();
+    if negative > 0 {
+        let min = ds.responses.iter().copied().fold(f32::INFINITY, f32::min);
+        v.push(
+            Severity::Warning,
+            Some("responses"),
+            format!("{negative} negative values (min {min}): the Poisson loss of the response models needs responses ≥ 0"),
+        );
+    }
     if v.is_ok() && ds.n_trials() > 0 {
         check_tiers(ds, id_key, v);
+        check_image_ids(ds, id_key, v);
+    }
+}
+
+/// Trials that share an image id must show the same image: repeats are found, and averaged, by id.
+fn check_image_ids(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
+    let same = |a: usize, b: usize| match &ds.images {
+        Images::U8(x) => x.index_axis(Axis(0), a) == x.index_axis(Axis(0), b),
+        Images::F32(x) => x.index_axis(Axis(0), a) == x.index_axis(Axis(0), b),
+    };
+    let mut first: HashMap<i64, usize> = HashMap::new();
+    let (mut clashes, mut example) = (0usize, None);
+    for (trial, &id) in ds.image_ids.iter().enumerate() {
+        let shown = *first.entry(id).or_insert(trial);
+        if shown != trial && !same(shown, trial) {
+            clashes += 1;
+            example.get_or_insert((id, shown, trial));
+        }
+    }
+    if let Some((id, a, b)) = example {
+        v.push(
+            Severity::Error,
+            Some(id_key.unwrap_or("image ids")),
+            format!("{clashes} trials show another image than the first trial with their image id (id {id}: trials {a} and {b})"),
+        );
     }
 }
 

@@ -152,3 +152,68 @@ fn a_recording_without_units_is_inspected_and_refused_by_name() {
     let said = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
     assert!(!v.status.success() && said.contains("responses: has no units"), "{said}");
 }
+
+/// Output files a user already has are not overwritten: `data simulate` and `extract` refuse an
+/// existing `--out` (naming it) unless `--force`, never write over their own input, and leave
+/// the file byte for byte as it was; a file tree is only written into a new directory.
+#[test]
+fn existing_outputs_are_refused_unless_forced_and_inputs_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = simulate_small(dir.path(), "v1.h5", "1");
+    let before = std::fs::read(&data).unwrap();
+    let refused = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(what) && !stderr.contains("panicked"), "{stderr}");
+        assert_eq!(std::fs::read(&data).unwrap(), before, "the refused command changed {}", data.display());
+    };
+    let simulate = |extra: &[&str]| {
+        let mut cmd = neurozoo();
+        cmd.args(["data", "simulate", "v1", "--n-units", "5", "--n-train", "20", "--n-validation", "5", "--seed", "2"]).args(extra);
+        cmd
+    };
+    refused(simulate(&[]).arg("--out").arg(&data), "add --force to replace it");
+    refused(simulate(&["--tree"]).arg("--out").arg(dir.path()), "file tree is written into a new directory");
+    refused(neurozoo().arg("extract").arg("--data").arg(&data).arg("--out").arg(&data).arg("--force"), "would overwrite the input");
+    let responses = dir.path().join("responses.h5");
+    assert!(run(neurozoo().arg("extract").arg("--data").arg(&data).arg("--out").arg(&responses)).status.success());
+    let extracted = std::fs::read(&responses).unwrap();
+    let again = neurozoo().arg("extract").arg("--data").arg(&data).arg("--out").arg(&responses).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains(&*responses.to_string_lossy()));
+    assert_eq!(std::fs::read(&responses).unwrap(), extracted);
+    // --force replaces an output that is not an input.
+    assert!(run(simulate(&["--force"]).arg("--out").arg(&responses)).status.success());
+    let j = stdout_json(&run(neurozoo().args(["data", "inspect", "--json"]).arg(&responses)));
+    assert_eq!(j["n_units"], 5);
+}
+
+/// Two answers that used to be silently wrong. The same image id on different images is an
+/// error of `validate` (repeats are averaged by id), naming the key and the trials; negative
+/// responses are a warning of `validate` and refused by `fit`, whose Poisson loss needs ≥ 0.
+#[test]
+fn clashing_image_ids_and_negative_responses_are_caught() {
+    use neurozoo_datasets::simulate::v1::{simulate, V1Config};
+    let dir = tempfile::tempdir().unwrap();
+    let small = V1Config { n_units: 4, n_train: 30, n_validation: 8, n_test: 3, n_final_test: 0, repeats: 2, ..V1Config::default() };
+    let mut ds = simulate(&small).unwrap();
+    let (a, b) = (0, 1);
+    ds.image_ids[b] = ds.image_ids[a];
+    let clash = dir.path().join("clash.h5");
+    neurozoo_datasets::static_h5::write(&ds, &clash).unwrap();
+    let v = neurozoo().args(["data", "validate"]).arg(&clash).output().unwrap();
+    let said = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(!v.status.success() && said.contains("item_info/frame_image_id") && said.contains("trials 0 and 1"), "{said}");
+
+    // ΔF/F-like responses: spike counts less one.
+    let negative = dir.path().join("negative.h5");
+    let mut ds = simulate(&small).unwrap();
+    ds.responses.mapv_inplace(|r| r - 1.0);
+    neurozoo_datasets::static_h5::write(&ds, &negative).unwrap();
+    let v = neurozoo().args(["data", "validate"]).arg(&negative).output().unwrap();
+    let said = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(v.status.success() && said.contains("negative values"), "{said}");
+    let out = dir.path().join("run");
+    let e = neurozoo().args(["fit", "ln", "--threads", "1", "--data"]).arg(&negative).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("negative values in the train tier") && !out.exists(), "{stderr}");
+}

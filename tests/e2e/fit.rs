@@ -584,3 +584,72 @@ fn grid_mean_predictor_reads_the_cortical_coordinates() {
     );
     assert!(!refused.exists(), "a refused fit left a run directory");
 }
+
+/// A core that cannot take the images (a first kernel larger than them, unpadded hidden layers
+/// that shrink the map away) or whose parameters could never fit in memory (10⁵, 10⁸ and 2³²+1
+/// channels) is refused by key before libtorch allocates anything: no panic, no run directory.
+#[test]
+fn impossible_cores_are_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("v1.h5");
+    assert!(run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "5", "--n-train", "20", "--n-validation", "5", "--height", "16", "--width", "16"])
+        .arg("--out")
+        .arg(&data))
+    .status
+    .success());
+    let cases = [
+        ("input_kernel = 41", "model.core.input_kernel = 41"),
+        ("pad_hidden = false\nhidden_kernel = 5\nlayers = 3\ninput_kernel = 9", "model.core.hidden_kernel = 5"),
+        ("channels = 100000", "lower model.core.channels"),
+        ("channels = 100000000", "lower model.core.channels"),
+        ("channels = 4294967297", "lower model.core.channels"),
+    ];
+    for (i, (core, message)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("config{i}.toml"));
+        std::fs::write(&config, format!("preset = \"klindt2017\"\n[model.core]\n{core}\n")).unwrap();
+        let out = dir.path().join(format!("run{i}"));
+        let e = fit(&data, &config, &out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&e.stderr);
+        assert!(!e.status.success() && stderr.contains(message) && !stderr.contains("panicked"), "{core}: {stderr}");
+        assert!(!out.exists(), "{core}: a refused fit left a run directory");
+    }
+}
+
+/// `--resume` takes the run as it was: another model or seed, or fewer epochs, is refused by
+/// name (more epochs are taken, and said). A fit killed before its first checkpoint resumes from
+/// the start and ends where an uninterrupted fit ends.
+#[test]
+fn resume_refuses_conflicts_and_restarts_a_run_without_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("v1.h5");
+    assert!(run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "20", "--n-train", "1500", "--n-validation", "100", "--out"])
+        .arg(&data))
+    .status
+    .success());
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "preset = \"klindt2017\"\n[train]\nmax_epochs = 2\n").unwrap();
+    let whole = dir.path().join("whole");
+    assert!(run(&mut fit(&data, &config, &whole)).status.success());
+
+    let killed = dir.path().join("killed");
+    let mut child = fit(&data, &config, &killed).stderr(Stdio::piped()).spawn().unwrap();
+    let first = BufReader::new(child.stderr.take().unwrap()).lines().next().unwrap().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first.starts_with("fit ") && !killed.join("checkpoint").exists(), "killed too late ({first}): a checkpoint exists");
+    let refused = |extra: &[&str], model: &Path, what: &str| {
+        let e = fit(&data, model, &killed).arg("--resume").args(extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&e.stderr);
+        assert!(!e.status.success() && stderr.contains(what), "{extra:?}: {stderr}");
+    };
+    refused(&["--seed", "99"], &config, "--seed 99 conflicts with the run's seed");
+    refused(&["--max-epochs", "1"], &config, "--max-epochs 1 is below the run's 2");
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "preset = \"gaussian\"\n[train]\nmax_epochs = 2\n").unwrap();
+    refused(&[], &other, "is not the model it was fitted with");
+    assert!(run(fit(&data, &config, &killed).arg("--resume")).status.success());
+    refused(&[], &config, "already complete");
+    assert_eq!(std::fs::read(whole.join("model.safetensors")).unwrap(), std::fs::read(killed.join("model.safetensors")).unwrap());
+}

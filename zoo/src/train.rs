@@ -321,10 +321,10 @@ impl Trainer<'_> {
             history: Vec::new(),
         };
         let mut best = copy_weights(self.vs);
-        if resume {
-            if let Some(dir) = &self.checkpoint_dir {
-                (schedule, best) = self.load_checkpoint(dir, &mut adam)?;
-            }
+        // A run killed before its first checkpoint resumes from the start: its weights are
+        // still the seeded initialisation a fresh run would have.
+        if let Some(dir) = self.checkpoint_dir.as_ref().filter(|d| resume && Self::has_checkpoint(d)) {
+            (schedule, best) = self.load_checkpoint(dir, &mut adam)?;
         }
         while !schedule.finished && schedule.epoch < self.cfg.max_epochs {
             let epoch = schedule.epoch + 1;
@@ -472,6 +472,10 @@ impl Trainer<'_> {
         std::fs::rename(&tmp, &final_dir).map_err(|e| Self::ckpt_err(&final_dir, e))?;
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
+    }
+
+    fn has_checkpoint(dir: &Path) -> bool {
+        [CHECKPOINT, "checkpoint.old"].iter().any(|n| dir.join(n).join("schedule.json").exists())
     }
 
     fn load_checkpoint(&self, dir: &Path, adam: &mut Adam) -> Result<(Schedule, Vec<(String, Tensor)>), TrainError> {

@@ -133,6 +133,7 @@ impl Model {
         let inputs = Inputs::of(cfg);
         // Behaviour and pupil channels stand beside the image's own.
         let input = [input[0] + inputs.extra_channels(), input[1], input[2]];
+        check_size(cfg, input, mean_responses.iter().map(Vec::len).sum())?;
         let core = match (&cfg.core, &cfg.frozen_core) {
             (_, Some(f)) => Some(Core::Frozen(TorchScriptCore::load(&f.file, &f.layer, input, vs.device())?)),
             (Some(c), None) => Some(Core::Stacked(Stacked2dCore::new(&(vs / "core"), input[0], c))),
@@ -350,6 +351,56 @@ impl Model {
             }
             Readout::Full(_) => None,
         }
+    }
+}
+
+/// Refuse, before libtorch allocates anything, a stacked core that cannot take `input` (C, H, W)
+/// images, or a model whose parameters, with their gradients and Adam's two moments, need more
+/// memory than is available (counted in f64: absurd channel counts must not overflow).
+fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<(), String> {
+    let (mut fc, mut fh, mut fw) = (c as f64, h as f64, w as f64);
+    let mut params = 0.0;
+    if let Some(core) = &cfg.core {
+        let (k, kh, ch) = (core.input_kernel as f64, core.hidden_kernel as f64, core.channels as f64);
+        if !core.pad_input {
+            if core.input_kernel > h || core.input_kernel > w {
+                return Err(format!(
+                    "model.core.input_kernel = {} is larger than the {h}×{w} images: without pad_input the first layer needs one \
+                     whole window",
+                    core.input_kernel
+                ));
+            }
+            (fh, fw) = (fh - k + 1.0, fw - k + 1.0);
+        }
+        let hidden = core.layers.saturating_sub(1) as f64;
+        if !core.pad_hidden {
+            (fh, fw) = (fh - hidden * (kh - 1.0), fw - hidden * (kh - 1.0));
+            if fh < 1.0 || fw < 1.0 {
+                return Err(format!(
+                    "model.core.hidden_kernel = {} over {} unpadded layers shrinks the feature map below one pixel",
+                    core.hidden_kernel, core.layers
+                ));
+            }
+        }
+        let per_hidden = if core.depth_separable { 2.0 * ch * ch + ch * kh * kh } else { ch * ch * kh * kh };
+        params += fc * ch * k * k + hidden * per_hidden;
+        fc = ch;
+    }
+    params += units as f64
+        * match cfg.readout {
+            ReadoutConfig::Factorized { .. } => fh * fw + fc,
+            ReadoutConfig::Gaussian { .. } => fc + 7.0,
+            ReadoutConfig::Full { .. } => fc * fh * fw,
+        };
+    let bytes = params * 4.0 * 4.0;
+    match neurozoo_datasets::static_h5::available_memory() {
+        Some(available) if bytes > available as f64 => Err(format!(
+            "the model has {params:.3e} parameters, {:.1} GiB with their gradients and optimiser state, more than the {:.1} GiB \
+             of memory available: lower model.core.channels or model.core.layers",
+            bytes / 2f64.powi(30),
+            available as f64 / 2f64.powi(30)
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -9,7 +9,7 @@ use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::validate::{validate, validate_loaded, Validation};
-use neurozoo_datasets::{detect_format, Format};
+use neurozoo_datasets::{detect_format, Format, Tier};
 use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::{self, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
@@ -58,6 +58,34 @@ pub fn load_checked(data: &Path, nwb: &NwbOptions) -> Result<neurozoo_datasets::
     Ok(neurozoo_datasets::load_with(data, nwb)?)
 }
 
+/// The config of the run `--resume` continues. The command line must agree with it: the same
+/// model, the same `--seed`; `--max-epochs` may only raise the limit (said; the caller saves the
+/// config once the run is known to be resumable).
+fn resume_config(args: &FitArgs) -> Result<FitConfig> {
+    let out = &args.out;
+    let mut saved = run::load_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
+
+    let mut asked = resolve_config(&args.model)?.model;
+    // The run keeps its own copy of a frozen core under another name.
+    if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
+        a.file.clone_from(&s.file);
+    }
+    if asked != saved.model {
+        bail!("cannot resume {}: {} is not the model it was fitted with (see its config.toml)", out.display(), args.model);
+    }
+    if let Some(seed) = args.seed.filter(|&s| s != saved.train.seed) {
+        bail!("cannot resume {}: --seed {seed} conflicts with the run's seed {}", out.display(), saved.train.seed);
+    }
+    if let Some(n) = args.max_epochs.filter(|&n| n != saved.train.max_epochs) {
+        if n < saved.train.max_epochs {
+            bail!("cannot resume {}: --max-epochs {n} is below the run's {}; a resumed run can only be given more", out.display(), saved.train.max_epochs);
+        }
+        eprintln!("max_epochs raised from {} to {n}", saved.train.max_epochs);
+        saved.train.max_epochs = n;
+    }
+    Ok(saved)
+}
+
 pub fn run(args: &FitArgs) -> Result<()> {
     if args.iterations.is_some() {
         bail!("--iterations sets the steps of slowvae and betavae; {} trains by epochs: use --max-epochs", args.model);
@@ -68,7 +96,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let device = super::device(&args.device)?;
     let out = &args.out;
     let cfg = if args.resume {
-        run::load_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?
+        resume_config(args)?
     } else {
         let mut cfg = resolve_config(&args.model)?;
         if let Some(seed) = args.seed {
@@ -90,6 +118,19 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let names = run::recording_names(&paths).map_err(anyhow::Error::msg)?;
     let nwb = args.nwb.options();
     let datasets = paths.iter().map(|p| load_checked(p, &nwb)).collect::<Result<Vec<_>>>()?;
+    // Every response model trains on the Poisson loss, which has no meaning below zero.
+    for (p, ds) in paths.iter().zip(&datasets) {
+        let train = ds.tier_indices(Tier::Train);
+        let (negative, min) = train.iter().flat_map(|&t| ds.responses.row(t)).fold((0usize, f32::INFINITY), |(n, min), &r| {
+            (n + usize::from(r < 0.0), min.min(r))
+        });
+        if negative > 0 {
+            bail!(
+                "{}: responses has {negative} negative values in the train tier (min {min}): the Poisson loss needs responses ≥ 0",
+                p.display()
+            );
+        }
+    }
     // One core sees every recording's images: they must have one shape.
     let input = datasets[0].image_shape();
     if let Some((p, ds)) = paths.iter().zip(&datasets).find(|(_, ds)| ds.image_shape() != input) {
@@ -115,8 +156,10 @@ pub fn run(args: &FitArgs) -> Result<()> {
             bail!("cannot resume {}: it was fitted to {}, not to {}", out.display(), list(&info.recordings), list(&recordings));
         }
         if info.status == RunStatus::Complete {
-            bail!("{} is already complete; nothing to resume", out.display());
+            bail!("cannot resume {}: it is already complete", out.display());
         }
+        // A raised --max-epochs (resume_config) is now the run's.
+        run::save_config(out, &cfg).map_err(anyhow::Error::msg)?;
     } else {
         neurozoo_cli::ensure_empty_dir(out, "choose a new --out, or add --resume to continue it")?;
     }

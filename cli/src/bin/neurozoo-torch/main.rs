@@ -44,7 +44,7 @@ fn run(command: Command) -> Result<()> {
             },
             None => eval::run(&run, &data, &device, json, figures.as_deref(), &nwb.options()),
         },
-        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb } => match slowvae::run_config(&run) {
+        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, .. } => match slowvae::run_config(&run) {
             Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
             Some(cfg) => slowvae::extract(&run, cfg?, &data, &out, layer.as_deref(), &device),
             None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device, &nwb.options()),
