@@ -132,10 +132,39 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         }
         None => None,
     };
+    let mut warnings = Vec::new();
+    // A fraction of a ceiling that is not above zero means nothing (and flips signs).
+    let positive_ceiling = ceiling.as_deref().filter(|c| {
+        let positive = mean(c) > 0.0;
+        if !positive {
+            warnings.push(format!(
+                "{}: the mean noise ceiling ({CEILING}) is {:.3}, not above zero: no fraction of oracle (predictivity_normalised)",
+                b.display(),
+                mean(c)
+            ));
+        }
+        positive
+    });
 
     // Rows: B's stimuli that A has too, in B's order; then a seeded subset, kept in that order.
     let in_a: HashMap<i64, usize> = file_a.stimulus_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     let common: Vec<(usize, usize)> = file_b.stimulus_ids.iter().enumerate().filter_map(|(j, id)| in_a.get(id).map(|&i| (i, j))).collect();
+    // Ids are matched, and the integer ids of unrelated files overlap by chance: where both
+    // files hold their stimuli, an id must be the same image in both.
+    if let (Some(sa), Some(sb)) = (&file_a.stimuli, &file_b.stimuli) {
+        let differ: Vec<&(usize, usize)> =
+            common.iter().filter(|&&(i, j)| sa.shape()[1..] != sb.shape()[1..] || sa.index_axis(Axis(0), i) != sb.index_axis(Axis(0), j)).collect();
+        if let Some(&&(_, j)) = differ.first() {
+            return Err(format!(
+                "{} and {} share {} stimulus ids, but {} of them are different images (first: id {}): they are not the same stimuli",
+                a.display(),
+                b.display(),
+                common.len(),
+                differ.len(),
+                file_b.stimulus_ids[j]
+            ));
+        }
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let rows: Vec<(usize, usize)> = if common.len() > params.max_stimuli {
         let mut keep = rand::seq::index::sample(&mut rng, common.len(), params.max_stimuli).into_vec();
@@ -175,7 +204,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
             scores.push(Score { representation: rep.name.clone(), metric, value: statistic(&all), low, high });
         };
         add("predictivity", &mean_r);
-        if let Some(c) = &ceiling {
+        if let Some(c) = positive_ceiling {
             let mean_ceiling = mean(c);
             add("predictivity_normalised", &|s| mean_r(s) / mean_ceiling);
         }
@@ -199,7 +228,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     files.extend(write_table(&units.table(), out, "units")?);
     let names: Vec<String> = file_a.representations.iter().map(|r| r.name.clone()).collect();
     files.extend(figures::draw(&scores_figure(&scores, &names, &target.name), out, "scores")?);
-    if let Some(c) = &ceiling {
+    if let Some(c) = positive_ceiling {
         // The representation with the best fraction of oracle, unit by unit against the ceiling.
         let best = scores
             .iter()
@@ -224,6 +253,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         "noise_ceiling": ceiling.as_ref().map(|c| json!({"array": CEILING, "mean": mean(c)})),
         "params": {"folds": params.folds, "alphas": params.alphas, "bootstrap": params.bootstrap, "max_stimuli": params.max_stimuli, "rbf_threshold": params.rbf_threshold, "seed": params.seed},
         "scores": by_representation,
+        "warnings": warnings,
         "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect::<Vec<_>>(),
     });
     crate::write_atomic(&out.join(SUMMARY), &serde_json::to_string_pretty(&summary).expect("JSON values serialise"))?;

@@ -40,7 +40,15 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
 /// Refuse an output directory that already holds something, before any work: nothing a user
 /// had is overwritten. `advice` completes the message ("choose a new --out").
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("{} is a file, not a directory: {advice}", dir.display());
+    }
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", dir.display()),
+    };
+    if entries.next().is_some() {
         anyhow::bail!("{} already exists and is not empty: {advice}", dir.display());
     }
     Ok(())

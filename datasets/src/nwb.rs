@@ -100,7 +100,23 @@ pub fn read(path: &Path, opts: &NwbOptions) -> Result<Dataset> {
         Some(p) => p.trim_matches('/').to_string(),
         None => nwb.find_presentations()?,
     };
-    let pres = nwb.presentations(&pres_path)?;
+    let mut pres = nwb.presentations(&pres_path)?;
+    // A scan that stops before the last stimulus (or starts after the first) leaves
+    // presentations without any imaging: those are left out, and said. A window inside the scan
+    // without a sample stays an error below.
+    let (first, last) = (series.times.first().copied().unwrap_or(f64::NAN), series.times.last().copied().unwrap_or(f64::NAN));
+    let kept: Vec<usize> = (0..pres.onsets.len()).filter(|&p| pres.onsets[p] + end > first && pres.onsets[p] + start <= last).collect();
+    if kept.len() < pres.onsets.len() {
+        eprintln!(
+            "warning: {}: {} of the {} presentations of {pres_path} fall outside the imaging ({first:.3} s to {last:.3} s) and are left out",
+            path.display(),
+            pres.onsets.len() - kept.len(),
+            pres.onsets.len()
+        );
+        pres.onsets = kept.iter().map(|&p| pres.onsets[p]).collect();
+        pres.image_index = kept.iter().map(|&p| pres.image_index[p]).collect();
+        pres.tiers = pres.tiers.map(|t| kept.iter().map(|&p| t[p]).collect());
+    }
 
     let n_roi = series.data.ncols();
     let mut responses = Array2::<f32>::zeros((pres.onsets.len(), n_roi));

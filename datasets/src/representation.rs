@@ -56,13 +56,16 @@ impl UniqueImages {
     }
 
     /// Only the images first shown in one of `tiers` (all of them when `tiers` is empty): a
-    /// comparison on held-out images leaves out what a model was fitted to.
-    pub fn in_tiers(self, ds: &Dataset, tiers: &[Tier]) -> UniqueImages {
-        if tiers.is_empty() {
-            return self;
+    /// comparison on held-out images leaves out what a model was fitted to. None at all is an
+    /// error: a representation of no images is no answer.
+    pub fn in_tiers(self, ds: &Dataset, tiers: &[Tier]) -> std::result::Result<UniqueImages, String> {
+        let (ids, trials): (Vec<i64>, Vec<Vec<usize>>) =
+            self.ids.into_iter().zip(self.trials).filter(|(_, t)| tiers.is_empty() || tiers.contains(&ds.tiers[t[0]])).unzip();
+        if ids.is_empty() {
+            let names: Vec<String> = tiers.iter().map(Tier::to_string).collect();
+            return Err(format!("no images first shown in the tiers {}: nothing to extract", names.join(", ")));
         }
-        let (ids, trials) = self.ids.into_iter().zip(self.trials).filter(|(_, t)| tiers.contains(&ds.tiers[t[0]])).unzip();
-        UniqueImages { ids, trials }
+        Ok(UniqueImages { ids, trials })
     }
 
     /// The first trial showing each image.
@@ -93,14 +96,14 @@ impl RepresentationFile {
     /// A dataset's recorded responses averaged over the repeats of each image, one row per image
     /// id in order of first presentation (of the images in `tiers`, all when it is empty), with
     /// the image itself as the stimulus.
-    pub fn from_responses(ds: &Dataset, source_file: &Path, tiers: &[Tier]) -> RepresentationFile {
-        let images = UniqueImages::of(ds).in_tiers(ds, tiers);
+    pub fn from_responses(ds: &Dataset, source_file: &Path, tiers: &[Tier]) -> std::result::Result<RepresentationFile, String> {
+        let images = UniqueImages::of(ds).in_tiers(ds, tiers)?;
         let trials = &images.trials;
         let data = Array2::from_shape_fn((images.ids.len(), ds.n_units()), |(i, u)| {
             trials[i].iter().map(|&t| ds.responses[[t, u]]).sum::<f32>() / trials[i].len() as f32
         });
         let source = serde_json::json!({"kind": "responses", "file": source_file.display().to_string(), "averaged_over_repeats": true, "unit_ids": ds.units.ids});
-        images.file(vec![Representation { name: "responses".into(), data, source: source.to_string() }], ds)
+        Ok(images.file(vec![Representation { name: "responses".into(), data, source: source.to_string() }], ds))
     }
 
     /// The representation called `name`, or the only one when `name` is `None`.

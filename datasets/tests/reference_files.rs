@@ -239,3 +239,27 @@ fn a_huge_declared_shape_is_refused_before_allocating() {
     let v = validate(&path);
     assert!(!v.is_ok() && v.to_string().contains("GiB available"), "{v}");
 }
+
+/// A scan that stops before the last stimulus, as real recordings do: the presentations after
+/// the imaging are left out (with a warning), the others read as before.
+#[test]
+fn nwb_presentations_after_the_imaging_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short_scan.nwb");
+    std::fs::copy(fixture("ophys_small.nwb"), &path).unwrap();
+    let key = "stimulus/presentation/natural_images/timestamps";
+    {
+        let f = hdf5::File::open_rw(&path).unwrap();
+        let mut onsets = f.dataset(key).unwrap().read_raw::<f64>().unwrap();
+        let n = onsets.len();
+        onsets[n - 2] = 1e4;
+        onsets[n - 1] = 1e4 + 1.0;
+        f.dataset(key).unwrap().write_raw(&onsets).unwrap();
+    }
+    let whole = nwb::read(&fixture("ophys_small.nwb"), &NwbOptions::default()).unwrap();
+    let short = nwb::read(&path, &NwbOptions::default()).unwrap();
+    let kept = whole.n_trials() - 2;
+    assert_eq!(short.n_trials(), kept);
+    assert_eq!(short.image_ids, whole.image_ids[..kept]);
+    assert_eq!(short.responses, whole.responses.slice(ndarray::s![..kept, ..]));
+}

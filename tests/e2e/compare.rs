@@ -133,3 +133,34 @@ fn bad_inputs_are_refused_and_write_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("only 0 stimuli to compare"));
     assert!(!out.exists());
 }
+
+/// Two answers that used to be wrong with exit 0. The responses of an unrelated recording share
+/// integer ids with this one but not its images: refused, naming both files. A noise ceiling
+/// whose mean is not above zero gives no fraction of oracle (it would flip the sign), with a
+/// warning; the other scores stay.
+#[test]
+fn unrelated_stimuli_and_a_non_positive_ceiling_are_not_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, responses) = setup(dir.path());
+    let other = dir.path().join("other.h5");
+    let sizes = ["--n-units", "40", "--n-train", "500", "--n-validation", "100", "--n-test", "30", "--n-final-test", "0"];
+    assert!(run(neurozoo().args(["data", "simulate", "v1", "--seed", "7", "--out"]).arg(&other).args(sizes)).status.success());
+    let other_responses = dir.path().join("other_responses.h5");
+    assert!(run(neurozoo().args(["extract", "--data"]).arg(&other).arg("--out").arg(&other_responses)).status.success());
+    let out = dir.path().join("cmp");
+    let e = neurozoo().arg("compare").arg(&other_responses).arg(&responses).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("are different images") && stderr.contains("other_responses.h5"), "{stderr}");
+    assert!(!out.exists());
+
+    let mut flipped = RepresentationFile::read(&responses).unwrap();
+    for (_, ceiling) in flipped.arrays.iter_mut() {
+        ceiling.mapv_inplace(|c| -c.abs());
+    }
+    let flipped_path = dir.path().join("flipped.h5");
+    flipped.write(&flipped_path).unwrap();
+    let e = run(neurozoo().arg("compare").arg(&model).arg(&flipped_path).args(["--bootstrap", "0", "--json", "--out"]).arg(&out));
+    assert!(e.status.success() && String::from_utf8_lossy(&e.stderr).contains("not above zero"));
+    let j = stdout_json(&e);
+    assert!(j["scores"]["truth"].get("predictivity_normalised").is_none() && j["scores"]["truth"]["predictivity"]["score"].is_number(), "{j}");
+}

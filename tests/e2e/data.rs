@@ -217,3 +217,26 @@ fn clashing_image_ids_and_negative_responses_are_caught() {
     let stderr = String::from_utf8_lossy(&e.stderr);
     assert!(!e.status.success() && stderr.contains("negative values in the train tier") && !out.exists(), "{stderr}");
 }
+
+/// `extract` of recorded responses validates the recording first (a NaN is refused by key, as
+/// `fit` refuses it), and a tier selection that leaves no image is an error, not an empty file.
+#[test]
+fn extract_refuses_unusable_recordings_and_empty_selections() {
+    use neurozoo_datasets::simulate::v1::{simulate, V1Config};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ds =
+        simulate(&V1Config { n_units: 4, n_train: 30, n_validation: 8, n_test: 3, n_final_test: 0, repeats: 2, ..V1Config::default() })
+            .unwrap();
+    let clean = dir.path().join("clean.h5");
+    neurozoo_datasets::static_h5::write(&ds, &clean).unwrap();
+    ds.responses[[5, 1]] = f32::NAN;
+    let broken = dir.path().join("nan.h5");
+    neurozoo_datasets::static_h5::write(&ds, &broken).unwrap();
+    for (data, tiers, what) in [(&broken, "train", "responses: 1 NaN"), (&clean, "final_test", "no images first shown in the tiers final_test")] {
+        let out = dir.path().join("out.h5");
+        let e = neurozoo().arg("extract").arg("--data").arg(data).args(["--tiers", tiers, "--out"]).arg(&out).output().unwrap();
+        let stderr = String::from_utf8_lossy(&e.stderr);
+        assert!(!e.status.success() && stderr.contains(&*data.to_string_lossy()) && stderr.contains(what), "{stderr}");
+        assert!(!out.exists(), "{what}: an output was written");
+    }
+}

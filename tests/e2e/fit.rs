@@ -653,3 +653,19 @@ fn resume_refuses_conflicts_and_restarts_a_run_without_checkpoint() {
     refused(&[], &config, "already complete");
     assert_eq!(std::fs::read(whole.join("model.safetensors")).unwrap(), std::fs::read(killed.join("model.safetensors")).unwrap());
 }
+
+/// `--out` naming a file is refused with that path, before any work, and the file is kept.
+#[test]
+fn an_output_directory_that_is_a_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let data = dir.path().join("v1.h5");
+    assert!(run(neurozoo().args(["data", "simulate", "v1", "--n-units", "5", "--n-train", "20", "--n-validation", "5", "--out"]).arg(&data))
+        .status
+        .success());
+    let e = neurozoo().args(["fit", "ln", "--threads", "1", "--data"]).arg(&data).arg("--out").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains(&*file.to_string_lossy()) && stderr.contains("is a file, not a directory"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

@@ -135,3 +135,15 @@ fn a_missing_layer_is_named_with_its_file() {
     assert!(!out.status.success() && err.contains("\"conv9\"") && err.contains("frozen_core.pt"), "{err}");
     assert!(!r.exists());
 }
+
+/// A network that passes the two-image check at load but fails on a real batch (a hard-coded
+/// batch size) is an error naming the file and the layer, not a crash.
+#[test]
+fn a_network_that_fails_on_a_batch_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path(), "two_images");
+    let e = neurozoo1().arg("fit").arg(&config).arg("--data").arg(&data).arg("--out").arg(dir.path().join("run")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("cnn.pt") && stderr.contains("two_images") && !stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.lines().count() <= 3, "one message, no backtrace: {stderr}");
+}

@@ -15,7 +15,7 @@ use tch::{nn, Kind, Tensor};
 pub use self::core::Stacked2dCore;
 pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
 pub use self::shifter::Shifter;
-pub use self::torchscript::TorchScriptCore;
+pub use self::torchscript::{FrozenCoreFailure, TorchScriptCore};
 use crate::config::{ModelConfig, OutputNonlinearity, ReadoutConfig};
 use crate::convert::to_array2;
 use crate::train::Batch;

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 
 use tch::{CModule, Device, IValue, Kind, Tensor};
 
+/// The panic payload of a frozen network that fails on a batch: its message names the file and
+/// the layer. Models return tensors, not results, so this is how the failure leaves them;
+/// `neurozoo-torch` turns it into an error message and a non-zero exit.
+#[derive(Debug)]
+pub struct FrozenCoreFailure(pub String);
+
 pub struct TorchScriptCore {
     module: CModule,
     file: PathBuf,
@@ -63,8 +69,9 @@ impl TorchScriptCore {
     /// The layer's output (B, C', h, w), without gradients.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         // `load` ran the layer on a blank batch of two images of this shape; a network that fails
-        // on some other batch (data-dependent control flow) still stops here, with its message.
-        self.try_forward(x).unwrap_or_else(|e| panic!("{e}"))
+        // on some other batch (a hard-coded batch size, data-dependent control flow) stops here
+        // with a [`FrozenCoreFailure`], which a program reports as an error, not a crash.
+        self.try_forward(x).unwrap_or_else(|e| std::panic::panic_any(FrozenCoreFailure(e)))
     }
 
     pub fn output_shape(&self) -> [i64; 3] {

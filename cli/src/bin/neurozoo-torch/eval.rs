@@ -46,7 +46,7 @@ fn load_model(run_dir: &Path, device: tch::Device) -> Result<(run::RunInfo, FitC
 fn load_recording(run_dir: &Path, info: &run::RunInfo, data: &Path, nwb: &NwbOptions) -> Result<(usize, Dataset)> {
     let r = info.recording_of(data).map_err(|e| anyhow::anyhow!("{}: {e}", run_dir.display()))?;
     let fitted = &info.recordings[r].data;
-    let ds = super::fit::load_checked(data, nwb)?;
+    let ds = neurozoo_cli::data::load_checked(data, nwb)?;
     if ds.n_units() != fitted.n_units || ds.image_shape() != fitted.image_shape {
         bail!(
             "{} has {} units and {:?} images, but {} was fitted to {} units and {:?} images",

@@ -36,7 +36,7 @@ pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: 
             anyhow::bail!("{}: no layer {layer:?} (layers: {})", run_dir.display(), model.layer_names().join(", "));
         }
     }
-    let images = UniqueImages::of(ds).in_tiers(ds, tiers);
+    let images = UniqueImages::of(ds).in_tiers(ds, tiers).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let recording = &loaded.info.recordings[loaded.recording];
     let normalized = recording.normalizer.stimuli(ds, device, &model.inputs()).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
@@ -74,14 +74,14 @@ fn write(images: UniqueImages, representations: Vec<Representation>, ds: &Datase
 /// A TorchScript network's `layers` (`forward` or `@torch.jit.export`ed methods) on the
 /// dataset's distinct images, standardised as a fresh fit on this dataset would standardise them.
 fn torchscript(file: &Path, data: &Path, out: &Path, layers: &[&str], tiers: &[Tier], device: tch::Device, nwb: &NwbOptions) -> Result<()> {
-    let ds = super::fit::load_checked(data, nwb)?;
+    let ds = neurozoo_cli::data::load_checked(data, nwb)?;
     // Load every layer first, so that a missing one fails before any work.
     let cores = layers
         .iter()
         .map(|layer| TorchScriptCore::load(file, layer, ds.image_shape(), device).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
     let norm = Normalizer::from_train(&ds).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
-    let images = UniqueImages::of(&ds).in_tiers(&ds, tiers);
+    let images = UniqueImages::of(&ds).in_tiers(&ds, tiers).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let normalized = norm.stimuli(&ds, device, &Default::default()).map_err(anyhow::Error::msg)?;
     let representations = layers

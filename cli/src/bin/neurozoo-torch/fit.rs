@@ -7,9 +7,8 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
-use neurozoo_datasets::nwb::NwbOptions;
-use neurozoo_datasets::validate::{validate, validate_loaded, Validation};
-use neurozoo_datasets::{detect_format, Format, Tier};
+use neurozoo_cli::data::load_checked;
+use neurozoo_datasets::Tier;
 use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::{self, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
@@ -34,28 +33,6 @@ fn resolve_config(model: &str) -> Result<FitConfig> {
         }
         None => preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model))),
     }
-}
-
-/// Load a dataset for fitting; a static file is validated first, a file tree's content after it
-/// is read (once: trees are the large recordings), and every error is shown.
-pub fn load_checked(data: &Path, nwb: &NwbOptions) -> Result<neurozoo_datasets::Dataset> {
-    let usable = |v: Validation| -> Result<()> {
-        if !v.is_ok() {
-            let lines: Vec<String> = v.lines().filter(|l| !l.starts_with("warning")).collect();
-            bail!("{} is not usable:\n  {}", data.display(), lines.join("\n  "));
-        }
-        Ok(())
-    };
-    match detect_format(data)? {
-        Format::Static => usable(validate(data))?,
-        Format::FileTree => {
-            let ds = neurozoo_datasets::load(data)?;
-            usable(validate_loaded(data, &ds))?;
-            return Ok(ds);
-        }
-        Format::Nwb => {}
-    }
-    Ok(neurozoo_datasets::load_with(data, nwb)?)
 }
 
 /// The config of the run `--resume` continues. The command line must agree with it: the same

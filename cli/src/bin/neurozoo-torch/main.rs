@@ -11,9 +11,19 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command};
+use neurozoo_zoo::model::FrozenCoreFailure;
 use neurozoo_zoo::{DeviceChoice, TorchRuntime};
 
 fn main() -> ExitCode {
+    // A frozen network failing on a batch is the user's input at fault, not a crash of ours.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match info.payload().downcast_ref::<FrozenCoreFailure>() {
+        Some(FrozenCoreFailure(message)) => {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+        None => default_hook(info),
+    }));
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
