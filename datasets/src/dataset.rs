@@ -229,13 +229,8 @@ impl Dataset {
     /// A hash of everything a model is fitted to (images, responses, tiers, image ids), so a run
     /// can tell whether it is evaluated or resumed on the data it was trained on. FNV-1a, hex.
     pub fn fingerprint(&self) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
+        let mut h = crate::hash::Fnv1a::default();
+        let mut eat = |bytes: &[u8]| h.update(bytes);
         for s in self.images.shape().iter().chain(self.responses.shape()) {
             eat(&s.to_le_bytes());
         }
@@ -245,7 +240,7 @@ impl Dataset {
         self.responses.iter().for_each(|v| eat(&v.to_le_bytes()));
         self.tiers.iter().for_each(|t| eat(t.as_str().as_bytes()));
         self.image_ids.iter().for_each(|i| eat(&i.to_le_bytes()));
-        format!("{h:016x}")
+        h.hex()
     }
 
     /// The first dimensions and per-unit lengths agree; every array a reader or simulator

@@ -25,6 +25,7 @@ mod dataset;
 mod error;
 pub mod file_tree;
 mod h5;
+pub mod hash;
 pub mod inspect;
 mod layout;
 pub mod npy;

@@ -617,8 +617,9 @@ fn impossible_cores_are_refused_by_key() {
 }
 
 /// `--resume` takes the run as it was: another model or seed, or fewer epochs, is refused by
-/// name (more epochs are taken, and said). A fit killed before its first checkpoint resumes from
-/// the start and ends where an uninterrupted fit ends.
+/// name (more epochs are taken, and said). `eval` of a run being fitted says so, and of a killed
+/// one that it was interrupted. A fit killed before its first checkpoint resumes from the start
+/// and ends where an uninterrupted fit ends.
 #[test]
 fn resume_refuses_conflicts_and_restarts_a_run_without_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -636,9 +637,18 @@ fn resume_refuses_conflicts_and_restarts_a_run_without_checkpoint() {
     let killed = dir.path().join("killed");
     let mut child = fit(&data, &config, &killed).stderr(Stdio::piped()).spawn().unwrap();
     let first = BufReader::new(child.stderr.take().unwrap()).lines().next().unwrap().unwrap();
+    let eval = || {
+        let e = neurozoo().arg("eval").arg(&killed).arg("--data").arg(&data).output().unwrap();
+        assert!(!e.status.success());
+        String::from_utf8_lossy(&e.stderr).to_string()
+    };
+    let while_running = eval();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(first.starts_with("fit ") && !killed.join("checkpoint").exists(), "killed too late ({first}): a checkpoint exists");
+    assert!(while_running.contains("is still being fitted"), "{while_running}");
+    let after = eval();
+    assert!(after.contains("was interrupted after 0 epoch(s)") && after.contains("--resume"), "{after}");
     let refused = |extra: &[&str], model: &Path, what: &str| {
         let e = fit(&data, model, &killed).arg("--resume").args(extra).output().unwrap();
         let stderr = String::from_utf8_lossy(&e.stderr);

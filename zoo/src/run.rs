@@ -204,9 +204,52 @@ pub struct RunInfo {
     /// in runs written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// The process fitting the run, while it runs: a reader tells a run still being fitted from
+    /// one whose process died (interrupted: a kill, a full disk, a crash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitter: Option<Fitter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fitter {
+    pub pid: u32,
+    pub host: String,
+}
+
+impl Fitter {
+    /// This process.
+    pub fn this() -> Fitter {
+        Fitter { pid: std::process::id(), host: hostname() }
+    }
+
+    /// Whether the process still runs; on another host that cannot be known, and it is taken to.
+    fn alive(&self) -> bool {
+        self.host != hostname() || Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
 impl RunInfo {
+    /// Why the run at `dir` has no final model yet, if it has none: it is still being fitted, or
+    /// its fit was interrupted (and `--resume` continues it).
+    pub fn check_complete(&self, dir: &Path) -> Result<(), String> {
+        match (&self.status, &self.fitter) {
+            (RunStatus::Complete, _) => Ok(()),
+            (RunStatus::Running, Some(f)) if f.alive() => {
+                Err(format!("{} is still being fitted (process {} on {}): wait for it to finish", dir.display(), f.pid, f.host))
+            }
+            (RunStatus::Running, _) => Err(format!(
+                "{} was interrupted after {} epoch(s): `neurozoo fit` with --out {} --resume continues it",
+                dir.display(),
+                self.epochs,
+                dir.display()
+            )),
+        }
+    }
+
     /// Which recording (readout) of the run `data` is: the only one of a one-recording run, or
     /// the one with the file's name.
     pub fn recording_of(&self, data: &Path) -> Result<usize, String> {

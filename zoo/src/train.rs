@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use neurozoo_datasets::hash::Fnv1a;
 use tch::{nn, Kind, Tensor};
 
 use crate::config::TrainConfig;
@@ -296,6 +297,9 @@ pub struct Trainer<'a> {
 }
 
 const CHECKPOINT: &str = "checkpoint";
+/// What a checkpoint holds, and the FNV-1a checksums of those files, verified on resume.
+const CHECKPOINT_FILES: [&str; 4] = ["weights.safetensors", "best.safetensors", "adam.safetensors", "schedule.json"];
+const CHECKSUMS: &str = "checksums.json";
 
 impl Trainer<'_> {
     /// Train to the end of the schedule, starting from a checkpoint when `resume` is set: one
@@ -465,6 +469,13 @@ impl Trainer<'_> {
         Tensor::write_safetensors(&adam.named_state(), tmp.join("adam.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
         let json = serde_json::to_string_pretty(schedule).expect("schedule serialises");
         std::fs::write(tmp.join("schedule.json"), json).map_err(|e| Self::ckpt_err(&tmp, e))?;
+        let mut sums = BTreeMap::new();
+        for name in CHECKPOINT_FILES {
+            let bytes = std::fs::read(tmp.join(name)).map_err(|e| Self::ckpt_err(&tmp.join(name), e))?;
+            sums.insert(name, Fnv1a::of(&bytes));
+        }
+        let json = serde_json::to_string_pretty(&sums).expect("checksums serialise");
+        std::fs::write(tmp.join(CHECKSUMS), json).map_err(|e| Self::ckpt_err(&tmp, e))?;
         if final_dir.exists() {
             let _ = std::fs::remove_dir_all(&old);
             std::fs::rename(&final_dir, &old).map_err(|e| Self::ckpt_err(&final_dir, e))?;
@@ -484,6 +495,17 @@ impl Trainer<'_> {
             .map(|n| dir.join(n))
             .find(|p| p.join("schedule.json").exists())
             .ok_or_else(|| Self::ckpt_err(&dir.join(CHECKPOINT), "no checkpoint to resume from"))?;
+        // A checkpoint changed after it was written (a damaged disk, a hand edit) must not be
+        // resumed from as if it were the run's.
+        let sums = std::fs::read_to_string(ckpt.join(CHECKSUMS)).map_err(|e| Self::ckpt_err(&ckpt.join(CHECKSUMS), e))?;
+        let sums: BTreeMap<String, String> = serde_json::from_str(&sums).map_err(|e| Self::ckpt_err(&ckpt.join(CHECKSUMS), e))?;
+        for name in CHECKPOINT_FILES {
+            let path = ckpt.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| Self::ckpt_err(&path, e))?;
+            if sums.get(name) != Some(&Fnv1a::of(&bytes)) {
+                return Err(Self::ckpt_err(&path, "does not match the checksum written with it: the checkpoint changed after it was saved"));
+            }
+        }
         let text = std::fs::read_to_string(ckpt.join("schedule.json")).map_err(|e| Self::ckpt_err(&ckpt, e))?;
         let schedule: Schedule = serde_json::from_str(&text).map_err(|e| Self::ckpt_err(&ckpt.join("schedule.json"), e))?;
         let read = |name: &str| -> Result<Vec<(String, Tensor)>, TrainError> {

@@ -157,6 +157,34 @@ fn two_recordings_share_a_core_and_each_learns(device: Device) {
     }
 }
 
+/// A checkpoint whose bytes changed after it was written is refused on resume, naming the file,
+/// rather than resumed from as if it were the run's.
+#[test]
+fn a_changed_checkpoint_is_refused_on_resume() {
+    common::init();
+    let data = data(Device::Cpu, 100, false);
+    let dir = tempfile::tempdir().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = small_model("klindt2017", &vs);
+    let fit = |max_epochs: usize, resume: bool| {
+        let cfg = TrainConfig { max_epochs, ..TrainConfig::default() };
+        Trainer { model: &model, vs: &vs, cfg: &cfg, checkpoint_dir: Some(dir.path().to_path_buf()) }.fit(
+            std::slice::from_ref(&data),
+            resume,
+            |_| {},
+        )
+    };
+    fit(2, false).unwrap();
+    fit(3, true).unwrap();
+    let weights = dir.path().join("checkpoint/weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    let err = fit(4, true).unwrap_err().to_string();
+    assert!(err.contains("weights.safetensors") && err.contains("checksum"), "{err}");
+}
+
 device_tests!(
     every_preset_learns,
     nan_loss_stops_training_naming_the_epoch,

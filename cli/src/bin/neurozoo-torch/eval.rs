@@ -29,6 +29,7 @@ pub struct Loaded {
 /// A run's model with every recording's readout, weights loaded.
 fn load_model(run_dir: &Path, device: tch::Device) -> Result<(run::RunInfo, FitConfig, Model, nn::VarStore)> {
     let info = run::load_info(run_dir).map_err(anyhow::Error::msg)?;
+    info.check_complete(run_dir).map_err(anyhow::Error::msg)?;
     let cfg = run::load_config(run_dir).map_err(anyhow::Error::msg)?;
     let vs = nn::VarStore::new(device);
     let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();

@@ -170,6 +170,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
         best_validation_correlation: None,
         seconds: 0.0,
         peak_rss_bytes: peak_rss_bytes(),
+        fitter: Some(run::Fitter::this()),
     };
     run::save_info(out, &info).map_err(anyhow::Error::msg)?;
 
@@ -235,6 +236,7 @@ pub fn run(args: &FitArgs) -> Result<()> {
     info.best_validation_correlation = Some(schedule.best_score);
     info.seconds = start.elapsed().as_secs_f64();
     info.peak_rss_bytes = peak_rss_bytes();
+    info.fitter = None;
     run::save_info(out, &info).map_err(anyhow::Error::msg)?;
     eprintln!(
         "best validation correlation {:.4} at epoch {} of {} ({:.0} s, peak memory {}); wrote {}\nevaluate with: neurozoo eval {} --data {}",
