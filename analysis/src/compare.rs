@@ -152,8 +152,10 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     // Ids are matched, and the integer ids of unrelated files overlap by chance: where both
     // files hold their stimuli, an id must be the same image in both.
     if let (Some(sa), Some(sb)) = (&file_a.stimuli, &file_b.stimuli) {
-        let differ: Vec<&(usize, usize)> =
-            common.iter().filter(|&&(i, j)| sa.shape()[1..] != sb.shape()[1..] || sa.index_axis(Axis(0), i) != sb.index_axis(Axis(0), j)).collect();
+        let differ: Vec<&(usize, usize)> = common
+            .iter()
+            .filter(|&&(i, j)| sa.shape()[1..] != sb.shape()[1..] || sa.index_axis(Axis(0), i) != sb.index_axis(Axis(0), j))
+            .collect();
         if let Some(&&(_, j)) = differ.first() {
             return Err(format!(
                 "{} and {} share {} stimulus ids, but {} of them are different images (first: id {}): they are not the same stimuli",

@@ -261,6 +261,8 @@ pub struct FitArgs {
     pub nwb: NwbArgs,
 }
 
+// Parsed once per process: the size of the simulator's options does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Simulate a dataset with known ground truth.

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use neurozoo_datasets::inspect::{self, Inspection};
+use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::simulate::sparse::{self, SparseConfig};
 use neurozoo_datasets::simulate::sprites::{self, Images, SpritesConfig, Transition};
 use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
 use neurozoo_datasets::validate::{self, Severity};
-use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{detect_format, static_h5, Format, Tier};
 
 use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args};

@@ -310,7 +310,7 @@ impl Nwb {
             let st = self.dataset(&st_key).map_err(|_| self.err(key, "has neither timestamps nor starting_time"))?;
             let t0 = st.read_scalar::<f64>().map_err(|e| self.err(&st_key, format!("cannot read ({e})")))?;
             let rate = self.f64_attr(&st, &st_key, "rate")?.ok_or_else(|| self.err(&st_key, "has no rate attribute"))?;
-            if !(rate > 0.0) {
+            if rate.is_nan() || rate <= 0.0 {
                 return Err(self.err(&format!("{st_key}@rate"), format!("must be positive, found {rate}")));
             }
             (0..n).map(|i| t0 + i as f64 / rate).collect()

@@ -15,7 +15,7 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
     values.sort_unstable_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if 2 * mid == values.len() {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]

@@ -162,5 +162,8 @@ fn unrelated_stimuli_and_a_non_positive_ceiling_are_not_scored() {
     let e = run(neurozoo().arg("compare").arg(&model).arg(&flipped_path).args(["--bootstrap", "0", "--json", "--out"]).arg(&out));
     assert!(e.status.success() && String::from_utf8_lossy(&e.stderr).contains("not above zero"));
     let j = stdout_json(&e);
-    assert!(j["scores"]["truth"].get("predictivity_normalised").is_none() && j["scores"]["truth"]["predictivity"]["score"].is_number(), "{j}");
+    assert!(
+        j["scores"]["truth"].get("predictivity_normalised").is_none() && j["scores"]["truth"]["predictivity"]["score"].is_number(),
+        "{j}"
+    );
 }

@@ -232,7 +232,9 @@ fn extract_refuses_unusable_recordings_and_empty_selections() {
     ds.responses[[5, 1]] = f32::NAN;
     let broken = dir.path().join("nan.h5");
     neurozoo_datasets::static_h5::write(&ds, &broken).unwrap();
-    for (data, tiers, what) in [(&broken, "train", "responses: 1 NaN"), (&clean, "final_test", "no images first shown in the tiers final_test")] {
+    for (data, tiers, what) in
+        [(&broken, "train", "responses: 1 NaN"), (&clean, "final_test", "no images first shown in the tiers final_test")]
+    {
         let out = dir.path().join("out.h5");
         let e = neurozoo().arg("extract").arg("--data").arg(data).args(["--tiers", tiers, "--out"]).arg(&out).output().unwrap();
         let stderr = String::from_utf8_lossy(&e.stderr);

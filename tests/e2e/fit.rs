@@ -578,10 +578,7 @@ fn grid_mean_predictor_reads_the_cortical_coordinates() {
     let refused = dir.path().join("refused");
     let e = fit(&tree, &config, &refused).output().unwrap();
     let stderr = String::from_utf8_lossy(&e.stderr);
-    assert!(
-        !e.status.success() && stderr.contains(&*tree.to_string_lossy()) && stderr.contains("cell_motor_coordinates"),
-        "{stderr}"
-    );
+    assert!(!e.status.success() && stderr.contains(&*tree.to_string_lossy()) && stderr.contains("cell_motor_coordinates"), "{stderr}");
     assert!(!refused.exists(), "a refused fit left a run directory");
 }
 
@@ -671,9 +668,11 @@ fn an_output_directory_that_is_a_file_is_named() {
     let file = dir.path().join("notes.txt");
     std::fs::write(&file, "mine").unwrap();
     let data = dir.path().join("v1.h5");
-    assert!(run(neurozoo().args(["data", "simulate", "v1", "--n-units", "5", "--n-train", "20", "--n-validation", "5", "--out"]).arg(&data))
-        .status
-        .success());
+    assert!(run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "5", "--n-train", "20", "--n-validation", "5", "--out"])
+        .arg(&data))
+    .status
+    .success());
     let e = neurozoo().args(["fit", "ln", "--threads", "1", "--data"]).arg(&data).arg("--out").arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&e.stderr);
     assert!(!e.status.success() && stderr.contains(&*file.to_string_lossy()) && stderr.contains("is a file, not a directory"), "{stderr}");

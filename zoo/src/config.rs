@@ -349,14 +349,12 @@ pub fn preset(name: &str) -> Option<FitConfig> {
             gamma: default_readout_gamma(),
             normalize_mask: false,
         },
-        "gaussian" => {
-            ReadoutConfig::Gaussian {
-                init_mu_range: default_mu_range(),
-                init_sigma: default_sigma(),
-                gamma: default_readout_gamma(),
-                grid_mean_predictor: None,
-            }
-        }
+        "gaussian" => ReadoutConfig::Gaussian {
+            init_mu_range: default_mu_range(),
+            init_sigma: default_sigma(),
+            gamma: default_readout_gamma(),
+            grid_mean_predictor: None,
+        },
         "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
         "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
         _ => return None,
@@ -408,7 +406,12 @@ fn sensorium2022() -> FitConfig {
                 init_mu_range: 0.3,
                 init_sigma: 0.1,
                 gamma: 0.0076 / SENSORIUM_LOSS_SCALE,
-                grid_mean_predictor: Some(GridMeanPredictor { input_dimensions: 2, hidden_layers: 1, hidden_features: 30, final_tanh: true }),
+                grid_mean_predictor: Some(GridMeanPredictor {
+                    input_dimensions: 2,
+                    hidden_layers: 1,
+                    hidden_features: 30,
+                    final_tanh: true,
+                }),
             },
             output: OutputNonlinearity::Elu1,
             behavior_channels: true,
@@ -537,7 +540,11 @@ impl FitConfig {
                 gammas.push(("model.readout.gamma", *gamma));
                 if let Some(g) = grid_mean_predictor {
                     if !(1..=3).contains(&g.input_dimensions) {
-                        return bad("model.readout.grid_mean_predictor.input_dimensions", &g.input_dimensions, "1, 2 or 3 (columns of cell_motor_coordinates)");
+                        return bad(
+                            "model.readout.grid_mean_predictor.input_dimensions",
+                            &g.input_dimensions,
+                            "1, 2 or 3 (columns of cell_motor_coordinates)",
+                        );
                     }
                     if g.hidden_layers > 0 && g.hidden_features == 0 {
                         return bad("model.readout.grid_mean_predictor.hidden_features", &g.hidden_features, "at least 1");

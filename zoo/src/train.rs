@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use neurozoo_datasets::hash::Fnv1a;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use neurozoo_datasets::hash::Fnv1a;
 use tch::{nn, Kind, Tensor};
 
 use crate::config::TrainConfig;
@@ -421,7 +421,7 @@ impl Trainer<'_> {
         let (mut nll_total, mut loss_total) = (Tensor::zeros([], (Kind::Double, device)), Tensor::zeros([], (Kind::Double, device)));
         let mut count = 0i64;
         for b in 0..steps {
-            tch::manual_seed((self.cfg.seed as i64).wrapping_mul(7_919).wrapping_add((epoch as i64 * 100_003 + b) as i64));
+            tch::manual_seed((self.cfg.seed as i64).wrapping_mul(7_919).wrapping_add(epoch as i64 * 100_003 + b));
             let mut nll_sum: Option<Tensor> = None;
             for (r, (d, order)) in data.iter().zip(&orders).enumerate() {
                 let start = (b % batches[r]) * batch_size;
@@ -503,7 +503,10 @@ impl Trainer<'_> {
             let path = ckpt.join(name);
             let bytes = std::fs::read(&path).map_err(|e| Self::ckpt_err(&path, e))?;
             if sums.get(name) != Some(&Fnv1a::of(&bytes)) {
-                return Err(Self::ckpt_err(&path, "does not match the checksum written with it: the checkpoint changed after it was saved"));
+                return Err(Self::ckpt_err(
+                    &path,
+                    "does not match the checksum written with it: the checkpoint changed after it was saved",
+                ));
             }
         }
         let text = std::fs::read_to_string(ckpt.join("schedule.json")).map_err(|e| Self::ckpt_err(&ckpt, e))?;

@@ -192,7 +192,8 @@ fn grid_mean_predictor_matches_neuralpredictors() {
     let units = coordinates.nrows() as i64;
     let vs = nn::VarStore::new(Device::Cpu);
     let predictor = GridMeanPredictor { input_dimensions: 2, hidden_layers: 1, hidden_features: 30, final_tanh: true };
-    let r = Gaussian2dReadout::new(&vs.root(), 4, units, &Tensor::zeros([units], (Kind::Float, Device::Cpu)), 0.3, 0.1, 0.0, Some(&predictor));
+    let r =
+        Gaussian2dReadout::new(&vs.root(), 4, units, &Tensor::zeros([units], (Kind::Float, Device::Cpu)), 0.3, 0.1, 0.0, Some(&predictor));
     r.set_cortex(&coordinates).unwrap();
     let vars = vs.variables();
     tch::no_grad(|| {

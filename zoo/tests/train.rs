@@ -3,8 +3,8 @@
 
 mod common;
 
-use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
 use neurozoo_datasets::Units;
+use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::train::{validation_correlation, Stimuli, TrainData, TrainError, Trainer};
 use tch::{nn, Device, Kind, Tensor};

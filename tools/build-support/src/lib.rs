@@ -7,6 +7,7 @@
 //!   references directly, so CUDA reports "unavailable" even on a GPU machine.
 //!
 //! ```no_run
+//! # #![allow(clippy::needless_doctest_main)] // a build script: its `main` is the point
 //! // build.rs
 //! fn main() {
 //!     neurozoo_build_support::link_libtorch(neurozoo_build_support::Targets::All);

@@ -157,16 +157,18 @@ impl Model {
                 ReadoutConfig::Factorized { constraint, l1, gamma, normalize_mask } => {
                     Readout::Factorized(FactorizedReadout::new(&r, feature_shape, units, &bias, *constraint, *l1, *gamma, *normalize_mask))
                 }
-                ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma, grid_mean_predictor } => Readout::Gaussian(Gaussian2dReadout::new(
-                    &r,
-                    feature_shape[0],
-                    units,
-                    &bias,
-                    *init_mu_range,
-                    *init_sigma,
-                    *gamma,
-                    grid_mean_predictor.as_ref(),
-                )),
+                ReadoutConfig::Gaussian { init_mu_range, init_sigma, gamma, grid_mean_predictor } => {
+                    Readout::Gaussian(Gaussian2dReadout::new(
+                        &r,
+                        feature_shape[0],
+                        units,
+                        &bias,
+                        *init_mu_range,
+                        *init_sigma,
+                        *gamma,
+                        grid_mean_predictor.as_ref(),
+                    ))
+                }
                 ReadoutConfig::Full { gamma, gamma_laplace } => {
                     Readout::Full(FullReadout::new(&r, feature_shape, units, &bias, *gamma, *gamma_laplace))
                 }

@@ -19,6 +19,8 @@ pub struct FactorizedReadout {
 }
 
 impl FactorizedReadout {
+    // One argument per field of the readout's config.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         vs: &nn::Path,
         [c, h, w]: [i64; 3],
@@ -96,6 +98,7 @@ enum Positions {
 }
 
 impl Gaussian2dReadout {
+    // One argument per field of the readout's config.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         vs: &nn::Path,
@@ -116,7 +119,8 @@ impl Gaussian2dReadout {
                     .chain(std::iter::once(2))
                     .collect();
                 let mlp = vs / "mu_transform";
-                let layers = widths.windows(2).enumerate().map(|(i, w)| nn::linear(&mlp / (2 * i), w[0], w[1], Default::default())).collect();
+                let layers =
+                    widths.windows(2).enumerate().map(|(i, w)| nn::linear(&mlp / (2 * i), w[0], w[1], Default::default())).collect();
                 let cortex = vs.zeros_no_train("cortex", &[units, g.input_dimensions as i64]);
                 Positions::Predicted { cortex, layers, final_tanh: g.final_tanh }
             }

@@ -188,12 +188,7 @@ impl SlowVae {
         let kl_normal = &ce_normal - &entropy;
         let kl_laplace = &ce_laplace - &entropy;
         let total = &reconstruction * 2.0 + &kl_normal * self.cfg.beta + &kl_laplace * self.cfg.gamma;
-        Loss {
-            reconstruction: reconstruction.detach(),
-            kl_normal: kl_normal.detach(),
-            kl_laplace: kl_laplace.detach(),
-            total,
-        }
+        Loss { reconstruction: reconstruction.detach(), kl_normal: kl_normal.detach(), kl_laplace: kl_laplace.detach(), total }
     }
 }
 
@@ -232,6 +227,10 @@ mod tests {
         assert_eq!(mu.size(), [4, 10]);
         assert_eq!(model.decode(&mu).size(), [4, 1, 64, 64]);
         let loss = model.loss(&frames);
-        assert!(loss.total.double_value(&[]).is_finite() && loss.reconstruction.double_value(&[]) > 0.0 && loss.kl_normal.double_value(&[]) >= 0.0);
+        assert!(
+            loss.total.double_value(&[]).is_finite()
+                && loss.reconstruction.double_value(&[]) > 0.0
+                && loss.kl_normal.double_value(&[]) >= 0.0
+        );
     }
 }

@@ -55,7 +55,11 @@ fn resume_config(args: &FitArgs) -> Result<FitConfig> {
     }
     if let Some(n) = args.max_epochs.filter(|&n| n != saved.train.max_epochs) {
         if n < saved.train.max_epochs {
-            bail!("cannot resume {}: --max-epochs {n} is below the run's {}; a resumed run can only be given more", out.display(), saved.train.max_epochs);
+            bail!(
+                "cannot resume {}: --max-epochs {n} is below the run's {}; a resumed run can only be given more",
+                out.display(),
+                saved.train.max_epochs
+            );
         }
         eprintln!("max_epochs raised from {} to {n}", saved.train.max_epochs);
         saved.train.max_epochs = n;
@@ -98,9 +102,10 @@ pub fn run(args: &FitArgs) -> Result<()> {
     // Every response model trains on the Poisson loss, which has no meaning below zero.
     for (p, ds) in paths.iter().zip(&datasets) {
         let train = ds.tier_indices(Tier::Train);
-        let (negative, min) = train.iter().flat_map(|&t| ds.responses.row(t)).fold((0usize, f32::INFINITY), |(n, min), &r| {
-            (n + usize::from(r < 0.0), min.min(r))
-        });
+        let (negative, min) = train
+            .iter()
+            .flat_map(|&t| ds.responses.row(t))
+            .fold((0usize, f32::INFINITY), |(n, min), &r| (n + usize::from(r < 0.0), min.min(r)));
         if negative > 0 {
             bail!(
                 "{}: responses has {negative} negative values in the train tier (min {min}): the Poisson loss needs responses ≥ 0",
