@@ -328,7 +328,7 @@ pub const PRESETS: [(&str, &str); 5] = [
     ("ln", "linear-nonlinear baseline: one smooth sparse image filter per neuron + softplus"),
     (
         "sensorium2022",
-        "sensorium 2022 baseline: 4-layer depth-separable core (9/7, 64 channels) + Gaussian readout, behaviour channels, shifter, ELU+1",
+        "sensorium 2022 baseline: 4-layer depth-separable core (9/7, 64 channels) + Gaussian readout placed from the cortex, behaviour channels, shifter, ELU+1",
     ),
 ];
 
