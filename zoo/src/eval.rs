@@ -55,6 +55,8 @@ pub struct TierMetrics {
 /// placed the neurons relative to each other, apart from a bias shared by a type.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RfRecovery {
+    /// Neurons compared: all of them, or an evenly spaced 1000 of a larger population.
+    pub neurons: usize,
     /// Median distance between found and true centres, pixels.
     pub median_error_px: f64,
     pub within_1px: f64,
@@ -106,6 +108,9 @@ pub struct Evaluation {
 
 /// Images a receptive field is mapped with: the first of the validation tier (unique images).
 const RF_MAPPING_IMAGES: usize = 16;
+/// Neurons mapped at most, evenly spaced through a larger population: each costs a backward
+/// pass over the mapping images, which for a sensorium-sized simulation would take many minutes.
+const RF_MAPPING_NEURONS: usize = 1000;
 
 /// How well recording `recording`'s model neurons found the simulated receptive fields: where
 /// each is sensitive ([`Model::sensitivity_centres`]) on a few validation images, with the pupil
@@ -121,31 +126,35 @@ pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset, images: &Stimu
     let mut x = images.batch(&idx);
     x.pupil = x.pupil.map(|p| p.zeros_like());
     let image_channels = x.images.size()[1] - model.inputs().extra_channels() as i64;
-    Some(RfRecovery::compare(&model.sensitivity_centres(recording, &x, image_channels)?, gt))
+    let n = gt.rf_position.nrows();
+    let neurons: Vec<usize> = (0..n.min(RF_MAPPING_NEURONS)).map(|k| k * n / n.min(RF_MAPPING_NEURONS)).collect();
+    Some(RfRecovery::compare(&model.sensitivity_centres(recording, &x, image_channels, &neurons)?, gt, &neurons))
 }
 
 impl RfRecovery {
-    /// Compare found centres (units × (row, column), pixels) with the ground truth.
-    pub fn compare(found: &Array2<f32>, gt: &GroundTruth) -> RfRecovery {
-        let mut offset = (found - &gt.rf_position).mapv(f64::from);
+    /// Compare found centres (row `i` for unit `units[i]`; (row, column), pixels) with the
+    /// ground truth.
+    pub fn compare(found: &Array2<f32>, gt: &GroundTruth, units: &[usize]) -> RfRecovery {
+        let mut offset = (found - &gt.rf_position.select(Axis(0), units)).mapv(f64::from);
         let distances = |o: &Array2<f64>| -> Vec<f64> { o.rows().into_iter().map(|d| d[0].hypot(d[1])).collect() };
         let errors = distances(&offset);
         let mut type_offsets_px = BTreeMap::new();
         for (t, name) in gt.cell_type_names.iter().enumerate() {
-            let units: Vec<usize> = (0..offset.nrows()).filter(|&u| gt.cell_type[u] as usize == t).collect();
-            if units.is_empty() {
+            let rows: Vec<usize> = (0..offset.nrows()).filter(|&i| gt.cell_type[units[i]] as usize == t).collect();
+            if rows.is_empty() {
                 continue;
             }
-            let shift = [0, 1].map(|k| median(&mut units.iter().map(|&u| offset[[u, k]]).collect::<Vec<_>>()));
-            for &u in &units {
-                offset[[u, 0]] -= shift[0];
-                offset[[u, 1]] -= shift[1];
+            let shift = [0, 1].map(|k| median(&mut rows.iter().map(|&i| offset[[i, k]]).collect::<Vec<_>>()));
+            for &i in &rows {
+                offset[[i, 0]] -= shift[0];
+                offset[[i, 1]] -= shift[1];
             }
             type_offsets_px.insert(name.clone(), shift);
         }
         let aligned = distances(&offset);
         let within = |e: &[f64], d: f64| e.iter().filter(|&&x| x <= d).count() as f64 / e.len().max(1) as f64;
         RfRecovery {
+            neurons: units.len(),
             median_error_px: median(&mut errors.clone()),
             within_1px: within(&errors, 1.0),
             within_2px: within(&errors, 2.0),
@@ -234,7 +243,7 @@ mod tests {
             noiseless_rates: Array2::zeros((1, n)),
             params_json: "{}".into(),
         };
-        let rf = RfRecovery::compare(&found, &gt);
+        let rf = RfRecovery::compare(&found, &gt, &(0..n).collect::<Vec<_>>());
         assert!(rf.median_error_px > 2.0 && rf.within_1px == 0.0, "{rf:?}");
         let [dy, dx] = rf.type_offsets_px["simple"];
         assert!((dy - 1.5).abs() < 0.11 && (dx + 2.0).abs() < 1e-6, "{rf:?}");

@@ -289,24 +289,23 @@ impl Model {
     /// images of `x`. Pixels (row, column). A readout's own position is not this: a core's
     /// filters and a readout's positions can trade a shift between them and predict the same.
     /// `None` for a frozen core, which runs without gradients.
-    pub fn sensitivity_centres(&self, recording: usize, x: &Batch, image_channels: i64) -> Option<Array2<f32>> {
+    /// Only the neurons `units` are mapped, in that order.
+    pub fn sensitivity_centres(&self, recording: usize, x: &Batch, image_channels: i64, units: &[usize]) -> Option<Array2<f32>> {
         if matches!(self.core, Some(Core::Frozen(_))) {
             return None;
         }
         let (b, _, h, w) = x.images.size4().expect("(B, C, H, W) images");
-        let subset = |t: &Tensor, n: i64| t.narrow(0, 0, n);
-        let one = Batch { images: subset(&x.images, 1), pupil: x.pupil.as_ref().map(|p| subset(p, 1)) };
-        let units = tch::no_grad(|| self.forward(&one, recording, false)).size()[1];
         // Every neuron of a group gets its own copy of the images, so that one backward pass
         // gives each its own gradient; a group holds about 2²¹ pixels.
-        let group = ((1 << 21) / (b * h * w)).clamp(1, units);
-        let mut found = Vec::with_capacity(units as usize);
-        for start in (0..units).step_by(group as usize) {
-            let g = group.min(units - start);
+        let group = ((1usize << 21) / (b * h * w) as usize).max(1);
+        let mut found = Vec::with_capacity(units.len());
+        for chunk in units.chunks(group) {
+            let g = chunk.len() as i64;
             let images = x.images.detach().repeat([g, 1, 1, 1]).set_requires_grad(true);
             let pupil = x.pupil.as_ref().map(|p| p.repeat([g, 1]));
             let out = self.forward(&Batch { images: images.shallow_clone(), pupil }, recording, false);
-            let unit = Tensor::arange_start(start, start + g, (Kind::Int64, out.device())).repeat_interleave_self_int(b, 0, None);
+            let chunk: Vec<i64> = chunk.iter().map(|&u| u as i64).collect();
+            let unit = Tensor::from_slice(&chunk).to_device(out.device()).repeat_interleave_self_int(b, 0, None);
             let picked = out.gather(1, &unit.unsqueeze(1), false).sum(Kind::Float);
             let grad = Tensor::run_backward(&[picked], &[&images], false, false).remove(0);
             let energy = grad
@@ -455,7 +454,8 @@ mod tests {
         let _ = filter.get(1).get(0).get(8).narrow(0, 3, 1).fill_(2.0);
         tch::no_grad(|| readout.weight.shallow_clone().copy_(&filter));
         let x = Batch { images: Tensor::randn([4, 1, 12, 16], (Kind::Float, tch::Device::Cpu)), pupil: None };
-        let found = model.sensitivity_centres(0, &x, 1).unwrap();
+        let found = model.sensitivity_centres(0, &x, 1, &[0, 1]).unwrap();
         assert_eq!(found, ndarray::arr2(&[[5.0, 7.0], [5.0, 3.0]]));
+        assert_eq!(model.sensitivity_centres(0, &x, 1, &[1]).unwrap(), ndarray::arr2(&[[5.0, 3.0]]));
     }
 }
