@@ -101,6 +101,9 @@ pub enum Command {
     /// fraction of the oracle when B has noise ceilings), linear and RBF CKA, and RSA, with
     /// bootstrap intervals over stimuli.
     Compare(CompareArgs),
+    /// Print a shell completion script
+    /// (`neurozoo completions bash > ~/.local/share/bash-completion/completions/neurozoo`).
+    Completions { shell: clap_complete::Shell },
     /// The model presets.
     Zoo {
         #[command(subcommand)]

@@ -56,3 +56,21 @@ fn doctor_reports_unloadable_libtorch_clearly() {
     assert!(report["torch_error"].as_str().unwrap().contains("make setup"));
     assert!(report["hdf5"].is_string());
 }
+
+/// `completions bash` prints a script bash accepts, offering every subcommand; an unknown shell
+/// is refused with the ones there are.
+#[test]
+fn completions_are_a_valid_bash_script_with_every_subcommand() {
+    let out = run(neurozoo().args(["completions", "bash"]));
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout).to_string();
+    for command in ["fit", "eval", "extract", "analyze", "compare", "data", "demo", "doctor", "plugins", "zoo", "completions"] {
+        assert!(script.contains(command), "no {command} in the completions");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("neurozoo.bash");
+    std::fs::write(&path, &script).unwrap();
+    assert!(Command::new("bash").arg("-n").arg(&path).status().unwrap().success(), "bash -n rejects the script");
+    let e = neurozoo().args(["completions", "tcsh"]).output().unwrap();
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("zsh"));
+}
