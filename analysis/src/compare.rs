@@ -134,17 +134,17 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     };
     let mut warnings = Vec::new();
     // A fraction of a ceiling that is not above zero means nothing (and flips signs).
-    let positive_ceiling = ceiling.as_deref().filter(|c| {
-        let positive = mean(c) > 0.0;
-        if !positive {
+    let positive_ceiling = match ceiling.as_deref().map(|c| (c, mean(c))) {
+        Some((c, m)) if m > 0.0 => Some(c),
+        Some((_, m)) => {
             warnings.push(format!(
-                "{}: the mean noise ceiling ({CEILING}) is {:.3}, not above zero: no fraction of oracle (predictivity_normalised)",
-                b.display(),
-                mean(c)
+                "{}: the mean noise ceiling ({CEILING}) is {m:.3}, not above zero: no fraction of oracle (predictivity_normalised)",
+                b.display()
             ));
+            None
         }
-        positive
-    });
+        None => None,
+    };
 
     // Rows: B's stimuli that A has too, in B's order; then a seeded subset, kept in that order.
     let in_a: HashMap<i64, usize> = file_a.stimulus_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
@@ -152,10 +152,9 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     // Ids are matched, and the integer ids of unrelated files overlap by chance: where both
     // files hold their stimuli, an id must be the same image in both.
     if let (Some(sa), Some(sb)) = (&file_a.stimuli, &file_b.stimuli) {
-        let differ: Vec<&(usize, usize)> = common
-            .iter()
-            .filter(|&&(i, j)| sa.shape()[1..] != sb.shape()[1..] || sa.index_axis(Axis(0), i) != sb.index_axis(Axis(0), j))
-            .collect();
+        let same_shape = sa.shape()[1..] == sb.shape()[1..];
+        let differ: Vec<&(usize, usize)> =
+            common.iter().filter(|&&(i, j)| !same_shape || sa.index_axis(Axis(0), i) != sb.index_axis(Axis(0), j)).collect();
         if let Some(&&(_, j)) = differ.first() {
             return Err(format!(
                 "{} and {} share {} stimulus ids, but {} of them are different images (first: id {}): they are not the same stimuli",
