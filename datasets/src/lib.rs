@@ -41,6 +41,14 @@ pub use error::{DatasetError, Result};
 pub use h5::describe;
 pub use layout::Layout;
 
+/// Memory the kernel says is available for new allocations (Linux `MemAvailable`), in bytes:
+/// what a declared dataset shape, or a model's parameters, is checked against before allocating.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// On-disk layouts neurozoo reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -394,7 +394,7 @@ fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<
             ReadoutConfig::Full { .. } => fc * fh * fw,
         };
     let bytes = params * 4.0 * 4.0;
-    match neurozoo_datasets::static_h5::available_memory() {
+    match neurozoo_datasets::available_memory() {
         Some(available) if bytes > available as f64 => Err(format!(
             "the model has {params:.3e} parameters, {:.1} GiB with their gradients and optimiser state, more than the {:.1} GiB \
              of memory available: lower model.core.channels or model.core.layers",
