@@ -15,7 +15,7 @@ demo: setup
 	target/release/neurozoo demo --out $(DEMO_OUT)
 
 test: setup
-	@tools/setup.sh --browser
+	@tools/setup.sh --test-deps
 	$(CARGO) nextest run --workspace
 	# nextest does not run doctests: the crate examples and docs/plugins.md.
 	$(CARGO) test --doc --workspace

@@ -2,8 +2,9 @@
 # Idempotent setup: a local .venv with the pinned libtorch (PyPI torch 2.11.0) and CMake, the
 # .venv/libtorch link that .cargo/config.toml points LIBTORCH at, and cargo-nextest.
 # Skips every step whose result is already there; re-runs pip when tools/requirements.txt changes.
-# With --browser (what `make test` passes) also Debian's Chromium, which renders the demo's report
-# page in the tests; set CHROMIUM=/path/to/chromium to use another one.
+# With --test-deps (what `make test` passes) also Debian's Chromium, which renders the demo's
+# report page in the tests (set CHROMIUM=/path/to/chromium to use another one), and slurm-wlm and
+# munge, which the sweep test starts as a one-node cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,16 +41,31 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
-if [ "${1:-}" = "--browser" ] && [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests need, installed when missing (root, or sudo without a password).
+apt_install() {
+    local why=$1
+    shift
     if [ "$(id -u)" = 0 ]; then
         sudo=""
     elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         sudo="sudo -n"
     else
-        echo "setup: no chromium and no root to install it: the report rendering test will fail (install Debian's chromium or set CHROMIUM)" >&2
-        exit 0
+        echo "setup: no root to install $* ($why): those tests will fail" >&2
+        return 0
     fi
-    echo "setup: installing Debian's chromium (renders the demo report in the tests)"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    echo "setup: installing Debian's $* ($why)"
+    if [ -z "${apt_updated:-}" ]; then
+        $sudo apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ "${1:-}" = "--test-deps" ]; then
+    if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+        apt_install "renders the demo report in the tests" chromium
+    fi
+    if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+        apt_install "a one-node SLURM for the sweep test" slurm-wlm munge
+    fi
 fi

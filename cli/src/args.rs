@@ -101,6 +101,9 @@ pub enum Command {
     /// fraction of the oracle when B has noise ceilings), linear and RBF CKA, and RSA, with
     /// bootstrap intervals over stimuli.
     Compare(CompareArgs),
+    /// Many fits of one base config: a grid of config values × seeds × recordings, run on this
+    /// machine or as a SLURM job array; re-running resumes. See docs/sweeps.md.
+    Sweep(SweepArgs),
     /// Print a shell completion script
     /// (`neurozoo completions bash > ~/.local/share/bash-completion/completions/neurozoo`).
     Completions { shell: clap_complete::Shell },
@@ -222,6 +225,71 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .filter(|(k, _)| !k.is_empty())
         .ok_or_else(|| format!("{s:?}: expected KEY=VALUE"))
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// The sweep file (TOML): base, [grid], seeds, data, [slurm].
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    /// Sweep directory: new, or the same sweep's to continue it.
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+    /// local: fit here; slurm: submit a job array with sbatch.
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    pub executor: String,
+    /// local: points fitted at once (the cores split between them) [1]; slurm: array tasks
+    /// running at once (`%N`) [no limit].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
+    /// Print the points (and, for slurm, the batch script) without writing or running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// slurm: `--partition` (overrides the sweep file's [slurm] table).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// slurm: `--account`.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// slurm: `--time` of one point.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// slurm: `--mem` of one point.
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// slurm: `--cpus-per-task`.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cpus_per_task: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Fit and evaluate one point (what each local job and SLURM array task runs).
+    RunPoint {
+        dir: PathBuf,
+        index: usize,
+        /// libtorch threads of the fit.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        threads: Option<u64>,
+    },
+    /// Each point's state (done, failed, running, interrupted, pending; SLURM's queue state).
+    Status {
+        dir: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// results.parquet + .csv (a row per point), best.json, and a figure per swept key.
+    Collect {
+        dir: PathBuf,
+        /// The eval metric best.json ranks by [validation_correlation; mcc_spearman for
+        /// sprite-pair models].
+        #[arg(long)]
+        metric: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

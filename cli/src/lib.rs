@@ -12,6 +12,7 @@ pub mod demo;
 pub mod doctor;
 pub mod report;
 pub mod scaffold;
+pub mod sweep;
 pub mod torch;
 
 /// Refuse, before any work, to write the output file `out` over something the user has: an

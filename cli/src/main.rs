@@ -42,12 +42,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
         Command::Compare(args) => analyze::compare(&args),
+        Command::Sweep(args) => neurozoo_cli::sweep::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "neurozoo", &mut std::io::stdout());
             Ok(())
         }
         Command::Zoo { command: ZooCommand::List } => {
-            for (name, description) in neurozoo_zoo::config::PRESETS.iter().chain(&neurozoo_zoo::slowvae::train::PRESETS) {
+            for (name, description) in neurozoo_zoo::config::PRESETS {
                 println!("{name:<13} {description}");
             }
             Ok(())

@@ -30,6 +30,7 @@ pub mod inspect;
 mod layout;
 pub mod npy;
 pub mod nwb;
+pub mod process;
 pub mod representation;
 pub mod simulate;
 pub mod static_h5;

@@ -15,6 +15,7 @@ mod interpretability;
 mod plugins;
 mod slowvae;
 mod sparse;
+mod sweep;
 mod torchscript;
 
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");

@@ -28,7 +28,7 @@
 //! use neurozoo_zoo::config::{preset, FrozenCoreConfig};
 //! use neurozoo_zoo::model::Model;
 //!
-//! let mut cfg = preset("klindt2017").unwrap().model;
+//! let mut cfg = preset("klindt2017").and_then(|p| p.into_responses()).unwrap().model;
 //! cfg.core = None;
 //! cfg.frozen_core = Some(FrozenCoreConfig { file: "cnn.pt".into(), layer: "conv2".into() });
 //! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -48,7 +48,7 @@
 //! use neurozoo_zoo::config::preset;
 //! use neurozoo_zoo::model::Model;
 //!
-//! let cfg = preset("sensorium2022").unwrap().model;
+//! let cfg = preset("sensorium2022").and_then(|p| p.into_responses()).unwrap().model;
 //! let vs = tch::nn::VarStore::new(tch::Device::Cpu);
 //! // Two recordings of 36 × 64 images with 800 and 1200 neurons.
 //! let model = Model::shared(&vs.root(), &cfg, [1, 36, 64], &[vec![1.0; 800], vec![1.0; 1200]])?;
@@ -57,7 +57,8 @@
 //! # Ok::<(), String>(())
 //! ```
 
-pub mod config;
+/// Configs and presets live where code without libtorch can read them.
+pub use neurozoo_config as config;
 pub mod convert;
 mod device;
 pub mod eval;

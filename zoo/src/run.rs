@@ -15,7 +15,7 @@ use neurozoo_datasets::{Dataset, Images, Tier};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::FitConfig;
+use crate::config::{FitConfig, Preset};
 use crate::convert::to_tensor;
 use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
@@ -210,27 +210,8 @@ pub struct RunInfo {
     pub fitter: Option<Fitter>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fitter {
-    pub pid: u32,
-    pub host: String,
-}
-
-impl Fitter {
-    /// This process.
-    pub fn this() -> Fitter {
-        Fitter { pid: std::process::id(), host: hostname() }
-    }
-
-    /// Whether the process still runs; on another host that cannot be known, and it is taken to.
-    fn alive(&self) -> bool {
-        self.host != hostname() || Path::new(&format!("/proc/{}", self.pid)).exists()
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
-}
+/// The process fitting a run.
+pub type Fitter = neurozoo_datasets::process::Process;
 
 impl RunInfo {
     /// Why the run at `dir` has no final model yet, if it has none: it is still being fitted, or
@@ -282,13 +263,21 @@ pub fn load_info(dir: &Path) -> Result<RunInfo, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The run's config, with a frozen core's file resolved against the run directory.
-pub fn load_config(dir: &Path) -> Result<FitConfig, String> {
+/// The run's config (a response or a sprite-pair model), with a frozen core's file resolved
+/// against the run directory.
+pub fn load_config(dir: &Path) -> Result<Preset, String> {
     let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut cfg = FitConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    cfg.resolve_files(dir);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (is {} a run directory?)", path.display(), dir.display()))?;
+    let mut cfg = Preset::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Preset::Responses(c) = &mut cfg {
+        c.resolve_files(dir);
+    }
     Ok(cfg)
+}
+
+/// [`load_config`] of a response model's run.
+pub fn load_response_config(dir: &Path) -> Result<FitConfig, String> {
+    load_config(dir)?.into_responses().ok_or_else(|| format!("{} is a sprite-pair model's run, not a response model's", dir.display()))
 }
 
 /// Write a new run's config; a frozen core's file is copied into the run first and the config

@@ -2,7 +2,8 @@
 //! float64), on fixed posterior parameters, frames and logits of 3 interleaved pairs
 //! (`tests/fixtures/make_slowvae_loss.py` made `slowvae_loss.json`).
 
-use neurozoo_zoo::slowvae::{SlowVae, VaeConfig};
+use neurozoo_zoo::config::VaeConfig;
+use neurozoo_zoo::slowvae::SlowVae;
 use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
 

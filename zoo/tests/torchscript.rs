@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use neurozoo_zoo::config::{preset, FitConfig, FrozenCoreConfig, TrainConfig};
+use neurozoo_zoo::config::{preset, FitConfig, FrozenCoreConfig, Preset, TrainConfig};
 use neurozoo_zoo::model::{Core, Model, TorchScriptCore};
 use neurozoo_zoo::train::{Stimuli, TrainData, Trainer};
 use serde_json::Value;
@@ -75,7 +75,7 @@ fn data(device: Device, n: i64) -> TrainData {
 /// the model's layers are `core`, `readout`, `predicted`, and it claims no receptive-field
 /// positions, since the core's geometry in pixels is unknown.
 fn training_leaves_the_frozen_core_unchanged(device: Device) {
-    let mut cfg = preset("klindt2017").unwrap().model;
+    let mut cfg = preset("klindt2017").and_then(Preset::into_responses).unwrap().model;
     cfg.core = None;
     cfg.frozen_core = Some(FrozenCoreConfig { file: fixture("frozen_core.pt"), layer: "conv1".into() });
     let vs = nn::VarStore::new(device);

@@ -4,7 +4,7 @@
 mod common;
 
 use neurozoo_datasets::Units;
-use neurozoo_zoo::config::{preset, TrainConfig, PRESETS};
+use neurozoo_zoo::config::{preset, Preset, TrainConfig, PRESETS};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::train::{validation_correlation, Stimuli, TrainData, TrainError, Trainer};
 use tch::{nn, Device, Kind, Tensor};
@@ -24,7 +24,7 @@ fn data(device: Device, n: i64, noise_only: bool) -> TrainData {
 }
 
 fn small_model(name: &str, vs: &nn::VarStore) -> Model {
-    let mut cfg = preset(name).unwrap().model;
+    let mut cfg = preset(name).and_then(Preset::into_responses).unwrap().model;
     if let Some(core) = cfg.core.as_mut() {
         core.layers = 2;
         core.channels = 4;
@@ -41,7 +41,7 @@ fn small_model(name: &str, vs: &nn::VarStore) -> Model {
 fn every_preset_learns(device: Device) {
     let data = data(device, 400, false);
     let mut scores = Vec::new();
-    for (name, _) in PRESETS {
+    for (name, _) in PRESETS.iter().filter(|(n, _)| matches!(preset(n), Some(Preset::Responses(_)))) {
         let vs = nn::VarStore::new(device);
         let model = small_model(name, &vs);
         // sensorium2022 reads behaviour channels and the pupil position: here they carry nothing.
@@ -124,7 +124,7 @@ fn two_recordings_share_a_core_and_each_learns(device: Device) {
     let pixels = images.flatten(1, -1);
     let responses = (pixels.narrow(1, 8 * 15 + 5, 3) + pixels.narrow(1, 9 * 15 + 5, 3)).relu() + 0.1;
     let b = TrainData { images: Stimuli::standardised(images), responses, train: (0..80).collect(), validation: (80..100).collect() };
-    let mut cfg = preset("klindt2017").unwrap().model;
+    let mut cfg = preset("klindt2017").and_then(Preset::into_responses).unwrap().model;
     let core = cfg.core.as_mut().unwrap();
     (core.layers, core.channels, core.input_kernel) = (2, 4, 5);
     let vs = nn::VarStore::new(device);

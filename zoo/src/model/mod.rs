@@ -439,14 +439,15 @@ fn inverse_output(output: OutputNonlinearity, rate: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::preset;
+    use crate::config::{preset, Preset};
 
     /// A linear-nonlinear neuron whose filter is one pixel is sensitive at that pixel and
     /// nowhere else; another whose filter is two equal pixels, halfway between them.
     #[test]
     fn sensitivity_centre_is_where_the_filter_is() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let model = Model::new(&vs.root(), &preset("ln").unwrap().model, [1, 12, 16], &[1.0, 1.0]).unwrap();
+        let model =
+            Model::new(&vs.root(), &preset("ln").and_then(Preset::into_responses).unwrap().model, [1, 12, 16], &[1.0, 1.0]).unwrap();
         let Readout::Full(readout) = &model.readouts[0] else { panic!("ln has a full readout") };
         let filter = Tensor::zeros([2, 1, 12, 16], (Kind::Float, tch::Device::Cpu));
         let _ = filter.get(0).get(0).get(5).get(7).fill_(1.0);

@@ -13,7 +13,8 @@
 //! is subtracted once for the two directions. γ = 0 is the β-VAE.
 //!
 //! ```no_run
-//! use neurozoo_zoo::slowvae::{SlowVae, VaeConfig};
+//! use neurozoo_zoo::config::VaeConfig;
+//! use neurozoo_zoo::slowvae::SlowVae;
 //! use tch::{nn, Device, Kind, Tensor};
 //!
 //! let vs = nn::VarStore::new(Device::Cpu);
@@ -29,48 +30,11 @@ pub mod train;
 
 use std::f64::consts::PI;
 
-use serde::{Deserialize, Serialize};
 use tch::nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use tch::nn::{self, ConvConfig, ConvTransposeConfig, Init, LinearConfig, Module};
 use tch::{Reduction, Tensor};
 
-/// The model and its loss weights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VaeConfig {
-    /// Latent dimensions. Default 10.
-    pub z_dim: i64,
-    /// Weight of the KL to N(0, I). Default 1.
-    pub beta: f64,
-    /// Weight of the temporal (Laplace transition) term; 0 gives a β-VAE. Default 10.
-    pub gamma: f64,
-    /// λ of the Laplace transition prior. Default 6.
-    pub rate_prior: f64,
-}
-
-impl Default for VaeConfig {
-    /// The reference's defaults (β = 1, γ = 10, λ = 6: "best parameters found by UDR").
-    fn default() -> Self {
-        VaeConfig { z_dim: 10, beta: 1.0, gamma: 10.0, rate_prior: 6.0 }
-    }
-}
-
-impl VaeConfig {
-    pub fn check(&self) -> Result<(), String> {
-        if self.z_dim < 1 {
-            return Err(format!("slowvae.z_dim ({}) must be at least 1", self.z_dim));
-        }
-        for (name, v) in [("beta", self.beta), ("gamma", self.gamma)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(format!("slowvae.{name} ({v}) must be a finite number ≥ 0"));
-            }
-        }
-        if !(self.rate_prior > 0.0 && self.rate_prior.is_finite()) {
-            return Err(format!("slowvae.rate_prior ({}) must be positive", self.rate_prior));
-        }
-        Ok(())
-    }
-}
+use crate::config::VaeConfig;
 
 /// The encoder and decoder.
 #[derive(Debug)]

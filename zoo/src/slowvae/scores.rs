@@ -1,10 +1,16 @@
-//! The BetaVAE and FactorVAE scores of a fitted model, with batches drawn from the sprite
+//! Disentanglement scores of a fitted sprite-pair model: those computed from the latents of
+//! the frames it saw ([`disentanglement`], and [`held_out`] for the ones that train a
+//! classifier), and the BetaVAE and FactorVAE scores, with batches drawn from the sprite
 //! renderer (any factor combination can be drawn, one factor held fixed) and represented by
 //! their posterior means, as disentanglement_lib does; the caller picks how many points.
 
 use ndarray::Array2;
-use neurozoo_datasets::simulate::sprites::{random_classes, render};
+use neurozoo_datasets::simulate::sprites::{random_classes, render, FACTOR_NAMES};
+use neurozoo_metrics::disentanglement::{
+    explicitness, linear_r2, mcc_spearman, mig, modularity, rank_correlations, sap, sap_matrix_continuous, sap_matrix_discrete,
+};
 use neurozoo_metrics::intervention::{beta_vae_feature, vote_accuracy, FactorVae, LogisticRegression};
+use neurozoo_metrics::mcc;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -105,5 +111,82 @@ pub fn intervention_scores(model: &SlowVae, device: Device, seed: u64, budget: B
         factor_vae: if active == 0 { 0.0 } else { vote_accuracy(&train_votes, &eval_votes) },
         active_latents: active,
         budget,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchedFactor {
+    pub factor: String,
+    pub latent: usize,
+    /// |Spearman ρ|.
+    pub correlation: f64,
+}
+
+/// Disentanglement of latents (samples × z) with respect to factor classes (samples × 5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Disentanglement {
+    /// Mean |Spearman ρ| of factors and their matched latents (the reference's MCC).
+    pub mcc_spearman: f64,
+    pub mcc_pearson: f64,
+    /// The latent matched to each factor under the Spearman matching, in factor order.
+    pub matching: Vec<MatchedFactor>,
+    pub mig: f64,
+    /// SAP with the continuous-factor score (R² of each latent alone).
+    pub sap_continuous: f64,
+    pub modularity: f64,
+    /// R² of each factor from all latents, linear; and its mean.
+    pub r2_per_factor: Vec<(String, f64)>,
+    pub r2: f64,
+    /// |Spearman ρ|, factors × latents (the heatmap).
+    #[serde(skip)]
+    pub correlations: Array2<f64>,
+}
+
+/// The scores computed from all frames at once (cheap); see [`held_out`] for those that train a
+/// classifier.
+pub fn disentanglement(latents: &Array2<f64>, factors: &Array2<f64>) -> Disentanglement {
+    let spearman = mcc_spearman(factors.view(), latents.view());
+    let m = mig(latents.view(), factors.view(), 20);
+    let r2: Vec<f64> = linear_r2(latents.view(), factors.view());
+    let correlations = rank_correlations(factors.view(), latents.view()).mapv(f64::abs);
+    Disentanglement {
+        mcc_spearman: spearman.mean,
+        mcc_pearson: mcc(factors.view(), latents.view()).mean,
+        matching: spearman
+            .pairs
+            .iter()
+            .zip(&spearman.scores)
+            .map(|(&(f, latent), &correlation)| MatchedFactor { factor: FACTOR_NAMES[f].to_string(), latent, correlation })
+            .collect(),
+        mig: m.score,
+        sap_continuous: sap(sap_matrix_continuous(latents.view(), factors.view()).view()),
+        modularity: modularity(m.mutual_info.view()),
+        r2: r2.iter().sum::<f64>() / r2.len() as f64,
+        r2_per_factor: FACTOR_NAMES.iter().map(|n| n.to_string()).zip(r2).collect(),
+        correlations,
+    }
+}
+
+/// The scores that train a classifier, tested on frames it did not see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldOut {
+    /// SAP as the reference scores dSprites: discrete factors, a LinearSVC per latent and factor.
+    pub sap: f64,
+    /// Explicitness: macro one-vs-rest ROC AUC of a logistic regression per factor.
+    pub explicitness: f64,
+    pub train_frames: usize,
+    pub test_frames: usize,
+}
+
+/// Trained on the first two thirds of the frames, tested on the rest.
+pub fn held_out(latents: &Array2<f64>, factors: &Array2<f64>) -> HeldOut {
+    let cut = 2 * latents.nrows() / 3;
+    let (train, test) = (ndarray::s![..cut, ..], ndarray::s![cut.., ..]);
+    let (lt, ft, le, fe) = (latents.slice(train), factors.slice(train), latents.slice(test), factors.slice(test));
+    HeldOut {
+        sap: sap(sap_matrix_discrete(lt, ft, le, fe).view()),
+        explicitness: explicitness(lt, ft, le, fe).test,
+        train_frames: cut,
+        test_frames: latents.nrows() - cut,
     }
 }

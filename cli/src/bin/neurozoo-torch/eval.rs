@@ -30,7 +30,7 @@ pub struct Loaded {
 fn load_model(run_dir: &Path, device: tch::Device) -> Result<(run::RunInfo, FitConfig, Model, nn::VarStore)> {
     let info = run::load_info(run_dir).map_err(anyhow::Error::msg)?;
     info.check_complete(run_dir).map_err(anyhow::Error::msg)?;
-    let cfg = run::load_config(run_dir).map_err(anyhow::Error::msg)?;
+    let cfg = run::load_response_config(run_dir).map_err(anyhow::Error::msg)?;
     let vs = nn::VarStore::new(device);
     let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
     let input = info

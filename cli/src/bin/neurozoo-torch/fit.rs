@@ -9,40 +9,21 @@ use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
 use neurozoo_cli::data::load_checked;
 use neurozoo_datasets::Tier;
-use neurozoo_zoo::config::{preset, unknown_preset, FitConfig};
+use neurozoo_zoo::config::FitConfig;
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::{self, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
 use neurozoo_zoo::train::{self, EpochRecord, Event, Trainer};
 use neurozoo_zoo::{peak_rss_bytes, TorchRuntime};
 use tch::nn;
 
-/// MODEL names a TOML file when it exists or ends in `.toml`, a preset otherwise: the file's
-/// text, or None for a preset name.
-pub fn config_text(model: &str) -> Option<Result<String>> {
-    (Path::new(model).exists() || model.ends_with(".toml"))
-        .then(|| std::fs::read_to_string(model).with_context(|| format!("cannot read config {model}")))
-}
-
-/// A preset name, or a TOML file (whose relative paths are relative to its directory).
-fn resolve_config(model: &str) -> Result<FitConfig> {
-    match config_text(model) {
-        Some(text) => {
-            let mut cfg = FitConfig::from_toml(&text?).map_err(|e| anyhow::anyhow!("{model}: {e}"))?;
-            cfg.resolve_files(Path::new(model).parent().unwrap_or(Path::new("")));
-            Ok(cfg)
-        }
-        None => preset(model).ok_or_else(|| anyhow::anyhow!("{}", unknown_preset(model))),
-    }
-}
-
-/// The config of the run `--resume` continues. The command line must agree with it: the same
-/// model, the same `--seed`; `--max-epochs` may only raise the limit (said; the caller saves the
-/// config once the run is known to be resumable).
-fn resume_config(args: &FitArgs) -> Result<FitConfig> {
+/// The config of the run `--resume` continues. The command line (`asked`, MODEL resolved) must
+/// agree with it: the same model, the same `--seed`; `--max-epochs` may only raise the limit
+/// (said; the caller saves the config once the run is known to be resumable).
+fn resume_config(args: &FitArgs, asked: FitConfig) -> Result<FitConfig> {
     let out = &args.out;
-    let mut saved = run::load_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
+    let mut saved = run::load_response_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
 
-    let mut asked = resolve_config(&args.model)?.model;
+    let mut asked = asked.model;
     // The run keeps its own copy of a frozen core under another name.
     if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
         a.file.clone_from(&s.file);
@@ -67,7 +48,7 @@ fn resume_config(args: &FitArgs) -> Result<FitConfig> {
     Ok(saved)
 }
 
-pub fn run(args: &FitArgs) -> Result<()> {
+pub fn run(args: &FitArgs, asked: FitConfig) -> Result<()> {
     if args.iterations.is_some() {
         bail!("--iterations sets the steps of slowvae and betavae; {} trains by epochs: use --max-epochs", args.model);
     }
@@ -77,9 +58,9 @@ pub fn run(args: &FitArgs) -> Result<()> {
     let device = super::device(&args.device)?;
     let out = &args.out;
     let cfg = if args.resume {
-        resume_config(args)?
+        resume_config(args, asked)?
     } else {
-        let mut cfg = resolve_config(&args.model)?;
+        let mut cfg = asked;
         if let Some(seed) = args.seed {
             cfg.train.seed = seed;
         }

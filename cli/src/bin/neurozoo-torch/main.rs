@@ -6,12 +6,15 @@ mod extract;
 mod fit;
 mod slowvae;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command};
+use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::model::FrozenCoreFailure;
+use neurozoo_zoo::run;
 use neurozoo_zoo::{DeviceChoice, TorchRuntime};
 
 fn main() -> ExitCode {
@@ -40,27 +43,39 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&TorchRuntime::probe())?);
             Ok(())
         }
-        Command::Fit(args) => match slowvae::resolve(&args.model) {
-            Some(cfg) => slowvae::fit(&args, cfg?),
-            None => fit::run(&args),
+        Command::Fit(args) => match Preset::resolve(&args.model).map_err(anyhow::Error::msg)? {
+            Preset::SpritePairs(cfg) => slowvae::fit(&args, cfg),
+            Preset::Responses(cfg) => fit::run(&args, cfg),
         },
-        Command::Eval { run, data, device, json, intervention_points, figures, nwb } => match slowvae::run_config(&run) {
+        Command::Eval { run, data, device, json, intervention_points, figures, nwb } => match run_config(&run)? {
             Some(_) if figures.is_some() => {
                 bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display())
             }
             Some(cfg) => match data.as_slice() {
-                [one] => slowvae::eval(&run, cfg?, one, &device, json, intervention_points),
+                [one] => slowvae::eval(&run, cfg, one, &device, json, intervention_points),
                 _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
             },
             None => eval::run(&run, &data, &device, json, figures.as_deref(), &nwb.options()),
         },
-        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, .. } => match slowvae::run_config(&run) {
+        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, .. } => match run_config(&run)? {
             Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
-            Some(cfg) => slowvae::extract(&run, cfg?, &data, &out, layer.as_deref(), &device),
+            Some(cfg) => slowvae::extract(&run, cfg, &data, &out, layer.as_deref(), &device),
             None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device, &nwb.options()),
         },
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
+}
+
+/// The config of a sprite-pair run, None for a response model's run (or a path that is not a
+/// run directory: a TorchScript file to extract from, which the response path reports on).
+fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
+    if !run_dir.join(run::CONFIG_FILE).is_file() {
+        return Ok(None);
+    }
+    Ok(match run::load_config(run_dir).map_err(anyhow::Error::msg)? {
+        Preset::SpritePairs(cfg) => Some(cfg),
+        Preset::Responses(_) => None,
+    })
 }
 
 /// `--device auto|cpu|cuda` as a tch device.

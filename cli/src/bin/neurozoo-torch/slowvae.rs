@@ -12,11 +12,10 @@ use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_plugin::Figure;
+use neurozoo_zoo::config::VaeFitConfig;
 use neurozoo_zoo::run::{self, RunStatus};
-use neurozoo_zoo::slowvae::scores::{intervention_scores, Budget};
-use neurozoo_zoo::slowvae::train::{
-    self as vae, disentanglement, held_out, latents, pairs_tensor, Disentanglement, LogRecord, VaeFitConfig,
-};
+use neurozoo_zoo::slowvae::scores::{disentanglement, held_out, intervention_scores, Budget, Disentanglement};
+use neurozoo_zoo::slowvae::train::{self as vae, latents, pairs_tensor, LogRecord};
 use neurozoo_zoo::slowvae::SlowVae;
 use neurozoo_zoo::train::{load_weights, named_weights, write_safetensors_atomic};
 use neurozoo_zoo::TorchRuntime;
@@ -36,22 +35,6 @@ struct VaeRunInfo {
     status: RunStatus,
     iterations: usize,
     seconds: f64,
-}
-
-/// A sprite-pair preset name or a TOML config whose preset is one; None for anything else.
-/// An unreadable file is left to the response models' path, which reports it.
-pub fn resolve(model: &str) -> Option<Result<VaeFitConfig>> {
-    match super::fit::config_text(model) {
-        Some(text) => VaeFitConfig::from_toml(&text.ok()?).map(|r| r.map_err(|e| anyhow::anyhow!("{model}: {e}"))),
-        None => vae::preset(model).map(Ok),
-    }
-}
-
-/// The config of a run directory when it is a sprite-pair run.
-pub fn run_config(run_dir: &Path) -> Option<Result<VaeFitConfig>> {
-    let path = run_dir.join(run::CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
-    VaeFitConfig::from_toml(&text).map(|r| r.map_err(|e| anyhow::anyhow!("{}: {e}", path.display())))
 }
 
 fn read_pairs(data: &Path, preset: &str) -> Result<SpritePairs> {

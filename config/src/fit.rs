@@ -1,4 +1,4 @@
-//! Fit configuration (TOML) and the named presets of `neurozoo zoo list`.
+//! The fit configuration of the response models (TOML).
 //!
 //! Every field has a default, so a config file names only what it changes:
 //!
@@ -20,6 +20,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::toml_merge::merge;
 
 /// Everything `neurozoo fit` needs besides the data: written back, fully resolved, into the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,13 +264,13 @@ pub enum ReadoutConfig {
     },
 }
 
-fn default_readout_gamma() -> f64 {
+pub(crate) fn default_readout_gamma() -> f64 {
     2e-4
 }
-fn default_mu_range() -> f64 {
+pub(crate) fn default_mu_range() -> f64 {
     0.2
 }
-fn default_sigma() -> f64 {
+pub(crate) fn default_sigma() -> f64 {
     0.5
 }
 
@@ -320,150 +322,41 @@ impl Default for TrainConfig {
     }
 }
 
-/// Named presets: (name, one-line description).
-pub const PRESETS: [(&str, &str); 5] = [
-    ("klindt2017", "CNN core (13/3/3, 48 channels) + factorised what×where readout, Klindt et al. 2017"),
-    ("gaussian", "same core + Gaussian 2-D readout (one learned position per neuron), Lurz et al. 2021"),
-    ("full", "same core + full linear readout over all features and positions (baseline)"),
-    ("ln", "linear-nonlinear baseline: one smooth sparse image filter per neuron + softplus"),
-    (
-        "sensorium2022",
-        "sensorium 2022 baseline: 4-layer depth-separable core (9/7, 64 channels) + Gaussian readout placed from the cortex, behaviour channels, shifter, ELU+1",
-    ),
-];
-
-/// The factor between the sensorium trainer's loss and neurozoo's: it sums the Poisson loss
-/// over a batch of B = 128 and scales it by √(N / B) with N ≈ 6000 trials per recording, where
-/// neurozoo averages over the batch; penalty weights taken from it are divided by B·√(N/B).
-const SENSORIUM_LOSS_SCALE: f64 = 876.3;
-
-/// The config of a named preset.
-pub fn preset(name: &str) -> Option<FitConfig> {
-    if name == "sensorium2022" {
-        return Some(sensorium2022());
-    }
-    let readout = match name {
-        "klindt2017" => ReadoutConfig::Factorized {
-            constraint: Constraint::Abs,
-            l1: L1Form::Product,
-            gamma: default_readout_gamma(),
-            normalize_mask: false,
-        },
-        "gaussian" => ReadoutConfig::Gaussian {
-            init_mu_range: default_mu_range(),
-            init_sigma: default_sigma(),
-            gamma: default_readout_gamma(),
-            grid_mean_predictor: None,
-        },
-        "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
-        "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
-        _ => return None,
-    };
-    let core = (name != "ln").then(CoreConfig::default);
-    Some(FitConfig {
-        preset: Some(name.to_string()),
-        data: Vec::new(),
-        model: ModelConfig {
-            core,
-            frozen_core: None,
-            readout,
-            output: OutputNonlinearity::Softplus,
-            behavior_channels: false,
-            pupil_channels: false,
-            shifter: None,
-        },
-        train: TrainConfig::default(),
-    })
-}
-
-/// The sensorium 2022 baseline with behaviour and shifter (its starter kit's
-/// `1b_model_training_sensorium` config over `stacked_core_full_gauss_readout`'s defaults; values
-/// and sources in docs/models.md). Not carried over: the cortex-coordinate `grid_mean_predictor`
-/// (readout positions are learned freely here), readout biases starting at zero (here at the
-/// mean response, as every neurozoo model), and `ScaleInputs(0.25)` (images are used at the
-/// size they are stored).
-fn sensorium2022() -> FitConfig {
-    FitConfig {
-        preset: Some("sensorium2022".into()),
-        data: Vec::new(),
-        model: ModelConfig {
-            core: Some(CoreConfig {
-                layers: 4,
-                channels: 64,
-                input_kernel: 9,
-                hidden_kernel: 7,
-                pad_input: false,
-                pad_hidden: true,
-                batch_norm: true,
-                final_nonlinearity: true,
-                gamma_input: 6.3831 / SENSORIUM_LOSS_SCALE,
-                gamma_hidden: 0.0,
-                depth_separable: true,
-                batch_norm_momentum: 0.9,
-            }),
-            frozen_core: None,
-            readout: ReadoutConfig::Gaussian {
-                init_mu_range: 0.3,
-                init_sigma: 0.1,
-                gamma: 0.0076 / SENSORIUM_LOSS_SCALE,
-                grid_mean_predictor: Some(GridMeanPredictor {
-                    input_dimensions: 2,
-                    hidden_layers: 1,
-                    hidden_features: 30,
-                    final_tanh: true,
-                }),
-            },
-            output: OutputNonlinearity::Elu1,
-            behavior_channels: true,
-            pupil_channels: false,
-            shifter: Some(ShifterConfig { hidden: 5, layers: 3 }),
-        },
-        train: TrainConfig {
-            batch_size: 128,
-            lr: 0.009,
-            max_epochs: 200,
-            patience: 5,
-            lr_decay_factor: 0.3,
-            lr_decay_steps: 4,
-            tolerance: 1e-6,
-            seed: 42,
-        },
-    }
-}
-
-/// A partial TOML config: a `preset` plus overrides, or a complete config.
-#[derive(Debug, Deserialize)]
-struct Partial {
-    preset: Option<String>,
-    #[serde(flatten)]
-    rest: toml::Table,
-}
-
 impl FitConfig {
-    /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
-    /// preset, so a file names only what it changes; a `model.frozen_core` replaces the preset's
-    /// `model.core` (naming both in one file is an error).
+    /// Parse a TOML config of a response model; see [`crate::Preset::from_toml`], which also
+    /// takes the sprite-pair models' configs.
     pub fn from_toml(text: &str) -> Result<FitConfig, String> {
-        let partial: Partial = toml::from_str(text).map_err(|e| e.to_string())?;
-        let model = partial.rest.get("model").and_then(toml::Value::as_table);
+        match crate::Preset::from_toml(text)? {
+            crate::Preset::Responses(cfg) => Ok(cfg),
+            crate::Preset::SpritePairs(cfg) => {
+                Err(format!("preset {:?} is a sprite-pair model, not a response model", cfg.preset.as_deref().unwrap_or_default()))
+            }
+        }
+    }
+
+    /// `table` (a config without its `preset` key) merged over `base`, the preset's config: a
+    /// `model.frozen_core` replaces the preset's `model.core` (naming both is an error).
+    pub(crate) fn merged_over(base: Option<FitConfig>, table: toml::Table) -> Result<FitConfig, String> {
+        let model = table.get("model").and_then(toml::Value::as_table);
         let frozen = model.is_some_and(|m| m.contains_key("frozen_core"));
         if frozen && model.is_some_and(|m| m.contains_key("core")) {
             return Err(both_cores());
         }
-        let mut base = match &partial.preset {
-            Some(name) => toml::Table::try_from(preset(name).ok_or_else(|| unknown_preset(name))?).map_err(|e| e.to_string())?,
+        let name = base.as_ref().and_then(|b| b.preset.clone());
+        let mut merged = match base {
+            Some(b) => toml::Table::try_from(b).map_err(|e| e.to_string())?,
             None => toml::Table::new(),
         };
         if frozen {
-            if let Some(toml::Value::Table(m)) = base.get_mut("model") {
+            if let Some(toml::Value::Table(m)) = merged.get_mut("model") {
                 m.remove("core");
             }
         }
-        merge(&mut base, partial.rest);
-        if let Some(p) = partial.preset {
-            base.insert("preset".into(), toml::Value::String(p));
+        merge(&mut merged, table);
+        if let Some(p) = name {
+            merged.insert("preset".into(), toml::Value::String(p));
         }
-        let cfg = base.try_into::<FitConfig>().map_err(|e| e.to_string())?;
+        let cfg = merged.try_into::<FitConfig>().map_err(|e| e.to_string())?;
         cfg.check()?;
         Ok(cfg)
     }
@@ -583,26 +476,6 @@ impl FitConfig {
     }
 }
 
-fn both_cores() -> String {
+pub(crate) fn both_cores() -> String {
     "model.core and model.frozen_core are both set: a model has one core (keep model.core to train one, model.frozen_core to use a fixed TorchScript network)".into()
-}
-
-pub fn unknown_preset(name: &str) -> String {
-    let names: Vec<&str> = PRESETS.iter().chain(&crate::slowvae::train::PRESETS).map(|(n, _)| *n).collect();
-    format!("unknown preset {name:?} (presets: {})", names.join(", "))
-}
-
-/// Merge `over` into `base`, recursing into tables; a table that changes `kind` replaces the
-/// base table instead of mixing two readouts' fields.
-pub(crate) fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if b.get("kind") == o.get("kind") || o.get("kind").is_none() => {
-                merge(b, o)
-            }
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
 }

@@ -1,0 +1,224 @@
+//! The one registry of named presets (`neurozoo zoo list`): response models fitted to
+//! recordings and sprite-pair models fitted to sprite frame pairs, and the reading of a config
+//! file, which starts from the preset it names.
+
+use std::path::Path;
+
+use crate::fit::{
+    default_mu_range, default_readout_gamma, default_sigma, Constraint, CoreConfig, FitConfig, GridMeanPredictor, L1Form, ModelConfig,
+    OutputNonlinearity, ReadoutConfig, ShifterConfig, TrainConfig,
+};
+use crate::vae::{VaeConfig, VaeFitConfig, VaeTrainConfig};
+
+/// Every preset: (name, one-line description).
+pub const PRESETS: [(&str, &str); 7] = [
+    ("klindt2017", "CNN core (13/3/3, 48 channels) + factorised what×where readout, Klindt et al. 2017"),
+    ("gaussian", "same core + Gaussian 2-D readout (one learned position per neuron), Lurz et al. 2021"),
+    ("full", "same core + full linear readout over all features and positions (baseline)"),
+    ("ln", "linear-nonlinear baseline: one smooth sparse image filter per neuron + softplus"),
+    (
+        "sensorium2022",
+        "sensorium 2022 baseline: 4-layer depth-separable core (9/7, 64 channels) + Gaussian readout placed from the cortex, behaviour channels, shifter, ELU+1",
+    ),
+    ("slowvae", "SlowVAE on sprite frame pairs: β-VAE conv net + Laplace transition prior (β 1, γ 10, λ 6), Klindt et al. 2021"),
+    ("betavae", "β-VAE baseline on the same frames and net (β 8, γ 0), the reference's comparison"),
+];
+
+/// A resolved config, of one of the two kinds of model.
+// A few configs per process: their size does not matter, and unboxed they match as plainly.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preset {
+    /// A CNN or LN model of neural responses, fitted to recordings (`neurozoo fit … --data REC`).
+    Responses(FitConfig),
+    /// SlowVAE or β-VAE, fitted to sprite frame pairs.
+    SpritePairs(VaeFitConfig),
+}
+
+/// The config of a named preset.
+pub fn preset(name: &str) -> Option<Preset> {
+    responses(name).map(Preset::Responses).or_else(|| sprite_pairs(name).map(Preset::SpritePairs))
+}
+
+/// The error for a name that is no preset, listing the presets.
+pub fn unknown_preset(name: &str) -> String {
+    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+    format!("unknown preset {name:?} (presets: {})", names.join(", "))
+}
+
+impl Preset {
+    /// A preset name, or a TOML config file when `model` names one that exists or ends in
+    /// `.toml`; a file's relative paths are made relative to its directory.
+    pub fn resolve(model: &str) -> Result<Preset, String> {
+        let path = Path::new(model);
+        if !(path.exists() || model.ends_with(".toml")) {
+            return preset(model).ok_or_else(|| unknown_preset(model));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {model}: {e}"))?;
+        let mut cfg = Preset::from_toml(&text).map_err(|e| format!("{model}: {e}"))?;
+        if let Preset::Responses(c) = &mut cfg {
+            c.resolve_files(path.parent().unwrap_or(Path::new("")));
+        }
+        Ok(cfg)
+    }
+
+    /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
+    /// preset, so a file names only what it changes, and the preset decides the kind; without
+    /// one, the file is a complete response-model config.
+    pub fn from_toml(text: &str) -> Result<Preset, String> {
+        Preset::from_table(toml::from_str(text).map_err(|e| e.to_string())?)
+    }
+
+    /// [`Preset::from_toml`] of a parsed table.
+    pub fn from_table(mut table: toml::Table) -> Result<Preset, String> {
+        let base = match table.remove("preset") {
+            None => None,
+            Some(toml::Value::String(name)) => Some(preset(&name).ok_or_else(|| unknown_preset(&name))?),
+            Some(other) => return Err(format!("preset = {other}: must be a preset's name")),
+        };
+        match base {
+            None => FitConfig::merged_over(None, table).map(Preset::Responses),
+            Some(Preset::Responses(b)) => FitConfig::merged_over(Some(b), table).map(Preset::Responses),
+            Some(Preset::SpritePairs(b)) => {
+                let mut merged = toml::Table::try_from(b).map_err(|e| e.to_string())?;
+                crate::toml_merge::merge(&mut merged, table);
+                let cfg: VaeFitConfig = merged.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+                cfg.check()?;
+                Ok(Preset::SpritePairs(cfg))
+            }
+        }
+    }
+
+    /// The preset's name, when the config started from one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Preset::Responses(c) => c.preset.as_deref(),
+            Preset::SpritePairs(c) => c.preset.as_deref(),
+        }
+    }
+
+    /// The complete config as TOML, which [`Preset::from_toml`] reads back to the same value.
+    pub fn to_toml(&self) -> String {
+        match self {
+            Preset::Responses(c) => c.to_toml(),
+            Preset::SpritePairs(c) => c.to_toml(),
+        }
+    }
+
+    /// The response model's config, or None for a sprite-pair model.
+    pub fn into_responses(self) -> Option<FitConfig> {
+        match self {
+            Preset::Responses(c) => Some(c),
+            Preset::SpritePairs(_) => None,
+        }
+    }
+}
+
+/// A sprite-pair preset.
+fn sprite_pairs(name: &str) -> Option<VaeFitConfig> {
+    let slowvae = match name {
+        "slowvae" => VaeConfig::default(),
+        "betavae" => VaeConfig { beta: 8.0, gamma: 0.0, ..VaeConfig::default() },
+        _ => return None,
+    };
+    Some(VaeFitConfig { preset: Some(name.into()), slowvae, train: VaeTrainConfig::default() })
+}
+
+/// The factor between the sensorium trainer's loss and neurozoo's: it sums the Poisson loss
+/// over a batch of B = 128 and scales it by √(N / B) with N ≈ 6000 trials per recording, where
+/// neurozoo averages over the batch; penalty weights taken from it are divided by B·√(N/B).
+const SENSORIUM_LOSS_SCALE: f64 = 876.3;
+
+/// A response-model preset.
+fn responses(name: &str) -> Option<FitConfig> {
+    if name == "sensorium2022" {
+        return Some(sensorium2022());
+    }
+    let readout = match name {
+        "klindt2017" => ReadoutConfig::Factorized {
+            constraint: Constraint::Abs,
+            l1: L1Form::Product,
+            gamma: default_readout_gamma(),
+            normalize_mask: false,
+        },
+        "gaussian" => ReadoutConfig::Gaussian {
+            init_mu_range: default_mu_range(),
+            init_sigma: default_sigma(),
+            gamma: default_readout_gamma(),
+            grid_mean_predictor: None,
+        },
+        "full" => ReadoutConfig::Full { gamma: default_readout_gamma(), gamma_laplace: 0.0 },
+        "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
+        _ => return None,
+    };
+    let core = (name != "ln").then(CoreConfig::default);
+    Some(FitConfig {
+        preset: Some(name.to_string()),
+        data: Vec::new(),
+        model: ModelConfig {
+            core,
+            frozen_core: None,
+            readout,
+            output: OutputNonlinearity::Softplus,
+            behavior_channels: false,
+            pupil_channels: false,
+            shifter: None,
+        },
+        train: TrainConfig::default(),
+    })
+}
+
+/// The sensorium 2022 baseline with behaviour and shifter (its starter kit's
+/// `1b_model_training_sensorium` config over `stacked_core_full_gauss_readout`'s defaults; values
+/// and sources in docs/models.md). Not carried over: the cortex-coordinate `grid_mean_predictor`
+/// (readout positions are learned freely here), readout biases starting at zero (here at the
+/// mean response, as every neurozoo model), and `ScaleInputs(0.25)` (images are used at the
+/// size they are stored).
+fn sensorium2022() -> FitConfig {
+    FitConfig {
+        preset: Some("sensorium2022".into()),
+        data: Vec::new(),
+        model: ModelConfig {
+            core: Some(CoreConfig {
+                layers: 4,
+                channels: 64,
+                input_kernel: 9,
+                hidden_kernel: 7,
+                pad_input: false,
+                pad_hidden: true,
+                batch_norm: true,
+                final_nonlinearity: true,
+                gamma_input: 6.3831 / SENSORIUM_LOSS_SCALE,
+                gamma_hidden: 0.0,
+                depth_separable: true,
+                batch_norm_momentum: 0.9,
+            }),
+            frozen_core: None,
+            readout: ReadoutConfig::Gaussian {
+                init_mu_range: 0.3,
+                init_sigma: 0.1,
+                gamma: 0.0076 / SENSORIUM_LOSS_SCALE,
+                grid_mean_predictor: Some(GridMeanPredictor {
+                    input_dimensions: 2,
+                    hidden_layers: 1,
+                    hidden_features: 30,
+                    final_tanh: true,
+                }),
+            },
+            output: OutputNonlinearity::Elu1,
+            behavior_channels: true,
+            pupil_channels: false,
+            shifter: Some(ShifterConfig { hidden: 5, layers: 3 }),
+        },
+        train: TrainConfig {
+            batch_size: 128,
+            lr: 0.009,
+            max_epochs: 200,
+            patience: 5,
+            lr_decay_factor: 0.3,
+            lr_decay_steps: 4,
+            tolerance: 1e-6,
+            seed: 42,
+        },
+    }
+}

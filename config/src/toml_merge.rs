@@ -1,0 +1,47 @@
+//! Config tables layered over one another: a file over its preset, a sweep point's values over
+//! its base.
+
+/// Merge `over` into `base`, recursing into tables; a table that changes `kind` replaces the
+/// base table instead of mixing two readouts' fields.
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if b.get("kind") == o.get("kind") || o.get("kind").is_none() => {
+                merge(b, o)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Set a dotted key (`model.core.channels`) of `table`, creating the tables on the way; an
+/// error names the part of the key that is a value, not a table.
+pub fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|p| !p.is_empty()).ok_or_else(|| format!("{key:?}: not a config key"))?;
+    let mut here = table;
+    for (i, part) in parts.iter().enumerate() {
+        let entry = here.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = entry.as_table_mut().ok_or_else(|| format!("{key}: {} is a value, not a table", parts[..=i].join(".")))?;
+    }
+    here.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_dotted_creates_tables_and_refuses_to_descend_into_a_value() {
+        let mut t: toml::Table = toml::from_str("[train]\nlr = 0.1\n").unwrap();
+        set_dotted(&mut t, "model.core.channels", toml::Value::Integer(16)).unwrap();
+        set_dotted(&mut t, "train.lr", toml::Value::Float(0.2)).unwrap();
+        assert_eq!(t["model"]["core"]["channels"].as_integer(), Some(16));
+        assert_eq!(t["train"]["lr"].as_float(), Some(0.2));
+        let err = set_dotted(&mut t, "train.lr.x", toml::Value::Integer(1)).unwrap_err();
+        assert!(err.contains("train.lr is a value"), "{err}");
+    }
+}

@@ -1,0 +1,252 @@
+//! `sweep collect`: one table row per point, the best values, and a figure per swept key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use neurozoo_analysis::figures::draw;
+use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
+use neurozoo_plugin::Figure;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plan::{Plan, Point};
+use crate::point::{read_status, state, PointDirs, State, Status};
+use crate::SweepError;
+
+/// What `collect` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collected {
+    pub table: [PathBuf; 2],
+    pub best: Option<Best>,
+    pub figures: Vec<PathBuf>,
+    /// Points by state: done, failed, …
+    pub states: BTreeMap<String, usize>,
+}
+
+/// `best.json`: the swept values whose mean metric over seeds is highest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Best {
+    pub metric: String,
+    pub recording: String,
+    pub values: BTreeMap<String, Value>,
+    pub mean: f64,
+    /// Sample standard deviation over the seeds (0 for one seed).
+    pub sd: f64,
+    pub seeds: Vec<u64>,
+    /// The point names it averages.
+    pub points: Vec<String>,
+}
+
+/// The metric `best.json` ranks by: the validation correlation of response models (pooled over
+/// recordings), the Spearman MCC of sprite-pair models.
+pub fn default_metric(plan: &Plan) -> &'static str {
+    if plan.kind == "sprite_pairs" {
+        "mcc_spearman"
+    } else {
+        "validation_correlation"
+    }
+}
+
+/// Numbers of an `eval --json` object, flattened to `tier_metric` names (the pooled section of
+/// a multi-recording run).
+pub fn eval_metrics(eval: &Value) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let source = eval.get("pooled").unwrap_or(eval);
+    flatten(source, "", &mut out);
+    out
+}
+
+fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, f64>) {
+    match v {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                out.insert(prefix.to_string(), x);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}_{k}") };
+                flatten(v, &name, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+struct Row<'a> {
+    point: &'a Point,
+    state: State,
+    metrics: BTreeMap<String, f64>,
+    epochs: Option<i64>,
+    seconds: Option<f64>,
+    error: String,
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Write `DIR/results.parquet` and `.csv`, `DIR/best.json` and `DIR/figures/<key>.png|svg`.
+pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, SweepError> {
+    let rows: Vec<Row> = plan
+        .points
+        .iter()
+        .map(|p| {
+            let dirs = PointDirs::new(dir, p);
+            let state = state(&dirs);
+            let metrics =
+                if state == State::Done { read_json(&dirs.eval()).map(|e| eval_metrics(&e)).unwrap_or_default() } else { BTreeMap::new() };
+            let run = read_json(&dirs.run.join("run.json"));
+            let epochs = run.as_ref().and_then(|r| r.get("epochs").or_else(|| r.get("iterations"))?.as_i64());
+            let (seconds, error) = match read_status(&dirs) {
+                Some(Status::Done { seconds }) => (Some(seconds), String::new()),
+                Some(Status::Failed { error, seconds }) => (Some(seconds), error),
+                _ => (None, String::new()),
+            };
+            Row { point: p, state, metrics, epochs, seconds, error }
+        })
+        .collect();
+
+    let mut table = Table::new().str("point", rows.iter().map(|r| r.point.name.clone()).collect());
+    table = table.str("recording", rows.iter().map(|r| r.point.recording.clone()).collect());
+    for key in &plan.keys {
+        let values: Vec<&Value> = rows.iter().map(|r| &r.point.values[key]).collect();
+        table = table.column(key, value_column(&values));
+    }
+    table = table
+        .i64("seed", rows.iter().map(|r| r.point.seed as i64).collect())
+        .str("status", rows.iter().map(|r| r.state.as_str().to_string()).collect())
+        .column("epochs", ColumnValues::I64(rows.iter().map(|r| r.epochs).collect()))
+        .column("seconds", ColumnValues::F64(rows.iter().map(|r| r.seconds).collect()));
+    let names: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+    for name in names {
+        table = table.column(name, ColumnValues::F64(rows.iter().map(|r| r.metrics.get(name).copied()).collect()));
+    }
+    table = table.str("error", rows.iter().map(|r| r.error.clone()).collect());
+    let table_files = write_table(&table, dir, "results").map_err(SweepError::Write)?;
+
+    // Mean and spread over seeds of every (recording, values) group.
+    let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.metrics.contains_key(metric)) {
+        groups.entry((r.point.recording.clone(), serde_json::to_string(&r.point.values).expect("values serialise"))).or_default().push(r);
+    }
+    let summary = |rs: &[&Row]| mean_sd(&rs.iter().map(|r| r.metrics[metric]).collect::<Vec<_>>());
+    let best = groups.values().map(|rs| (rs, summary(rs))).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)).map(|(rs, (mean, sd))| Best {
+        metric: metric.to_string(),
+        recording: rs[0].point.recording.clone(),
+        values: rs[0].point.values.clone(),
+        mean,
+        sd,
+        seeds: rs.iter().map(|r| r.point.seed).collect(),
+        points: rs.iter().map(|r| r.point.name.clone()).collect(),
+    });
+    let best_file = dir.join("best.json");
+    match &best {
+        Some(b) => crate::write_atomic(&best_file, &serde_json::to_string_pretty(b).expect("serialises"))?,
+        // Nothing to rank (no point done): no stale best.json from an earlier collect.
+        None => drop(std::fs::remove_file(&best_file)),
+    }
+
+    // One figure per swept key of several values: the metric against the key's value, mean ± sd over the other
+    // keys' values and the seeds, one line per recording.
+    let mut figures = Vec::new();
+    let fig_dir = dir.join("figures");
+    for key in &plan.keys {
+        let order: Vec<&Value> = plan.points.iter().map(|p| &p.values[key]).fold(Vec::new(), |mut acc, v| {
+            if !acc.contains(&v) {
+                acc.push(v);
+            }
+            acc
+        });
+        if order.len() < 2 {
+            continue; // one value: nothing to draw against
+        }
+        let numeric = order.iter().all(|v| v.is_number());
+        let x = |v: &Value| if numeric { v.as_f64().unwrap_or(f64::NAN) } else { order.iter().position(|o| *o == v).unwrap_or(0) as f64 };
+        let mut series = Vec::new();
+        let recordings: BTreeSet<&String> = rows.iter().map(|r| &r.point.recording).collect();
+        for rec in recordings {
+            let stats: Vec<(f64, f64, f64)> = order
+                .iter()
+                .filter_map(|v| {
+                    let ys: Vec<f64> = rows
+                        .iter()
+                        .filter(|r| &r.point.recording == rec && &r.point.values[key] == *v)
+                        .filter_map(|r| r.metrics.get(metric).copied())
+                        .collect();
+                    (!ys.is_empty()).then(|| {
+                        let (m, sd) = mean_sd(&ys);
+                        (x(v), m, sd)
+                    })
+                })
+                .collect();
+            if stats.is_empty() {
+                continue;
+            }
+            series.push((format!("{rec} mean"), stats.iter().map(|&(x, m, _)| (x, m)).collect()));
+            series.push((format!("{rec} mean + sd"), stats.iter().map(|&(x, m, s)| (x, m + s)).collect()));
+            series.push((format!("{rec} mean − sd"), stats.iter().map(|&(x, m, s)| (x, m - s)).collect()));
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let x_label = if numeric {
+            key.clone()
+        } else {
+            let labels: Vec<String> = order.iter().enumerate().map(|(i, v)| format!("{i}: {v}")).collect();
+            format!("{key} ({})", labels.join(", "))
+        };
+        let figure = Figure::Line { title: format!("{metric} against {key}"), x_label, y_label: metric.to_string(), series };
+        std::fs::create_dir_all(&fig_dir).map_err(|e| SweepError::Write(format!("{}: {e}", fig_dir.display())))?;
+        let stem = key.replace('.', "_");
+        figures.extend(draw(&figure.to_json(), &fig_dir, &stem).map_err(SweepError::Write)?);
+    }
+    let mut states = BTreeMap::new();
+    for r in &rows {
+        *states.entry(r.state.as_str().to_string()).or_insert(0) += 1;
+    }
+    Ok(Collected { table: table_files, best, figures, states })
+}
+
+/// A swept key's column: numbers as f64, booleans as bool, anything else as text.
+fn value_column(values: &[&Value]) -> ColumnValues {
+    if values.iter().all(|v| v.is_number()) {
+        ColumnValues::F64(values.iter().map(|v| v.as_f64()).collect())
+    } else if values.iter().all(|v| v.is_boolean()) {
+        ColumnValues::Bool(values.iter().map(|v| v.as_bool()).collect())
+    } else {
+        ColumnValues::Str(values.iter().map(|v| Some(v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
+    }
+}
+
+/// Mean and sample standard deviation (0 for one value).
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = if xs.len() > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    (mean, sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eval_metrics_flatten_tiers_and_prefer_the_pooled_section() {
+        let one = serde_json::json!({"run": "r", "validation": {"correlation": 0.5, "trials": 3}, "rf_recovery": {"median_error_px": 0.2, "type_offsets_px": {"a": [1, 2]}}});
+        let m = eval_metrics(&one);
+        assert_eq!(m["validation_correlation"], 0.5);
+        assert_eq!(m["rf_recovery_median_error_px"], 0.2);
+        assert!(!m.keys().any(|k| k.contains("offsets")), "{m:?}");
+        let many =
+            serde_json::json!({"recordings": {"a": {"validation": {"correlation": 0.1}}}, "pooled": {"validation": {"correlation": 0.4}}});
+        assert_eq!(eval_metrics(&many).into_iter().collect::<Vec<_>>(), [("validation_correlation".to_string(), 0.4)]);
+    }
+
+    #[test]
+    fn mean_sd_is_the_sample_spread() {
+        assert_eq!(mean_sd(&[1.0]), (1.0, 0.0));
+        let (m, sd) = mean_sd(&[1.0, 2.0, 3.0]);
+        assert!((m - 2.0).abs() < 1e-12 && (sd - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,165 @@
+//! One point: its files in the sweep directory, its state, and running it (`fit`, then `eval`).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use neurozoo_datasets::process::Process;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, Point};
+use crate::SweepError;
+
+/// Where a point's files are.
+pub struct PointDirs {
+    /// `DIR/runs/NAME`: an ordinary run directory, made by `fit`.
+    pub run: PathBuf,
+    /// `DIR/points/NAME`: the sweep's own files of the point.
+    pub dir: PathBuf,
+}
+
+impl PointDirs {
+    pub fn new(sweep: &Path, point: &Point) -> PointDirs {
+        PointDirs { run: sweep.join("runs").join(&point.name), dir: sweep.join("points").join(&point.name) }
+    }
+    /// The point's complete fit config, written when the plan is.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// `eval --json` of the fitted run.
+    pub fn eval(&self) -> PathBuf {
+        self.dir.join("eval.json")
+    }
+    pub fn status(&self) -> PathBuf {
+        self.dir.join("status.json")
+    }
+    /// Everything `fit` and `eval` printed, appended over attempts.
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log.txt")
+    }
+}
+
+/// `status.json` of a point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    /// Being fitted or evaluated by this process.
+    Running { process: Process },
+    /// Fitted and evaluated.
+    Done { seconds: f64 },
+    /// `fit` or `eval` failed: the end of what it printed.
+    Failed { error: String, seconds: f64 },
+}
+
+/// What a point is, as `sweep status` and the executors see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Pending,
+    Running,
+    /// Its process died (a kill, Ctrl-C, a node lost): the next run resumes it.
+    Interrupted,
+    Failed,
+    Done,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Running => "running",
+            State::Interrupted => "interrupted",
+            State::Failed => "failed",
+            State::Done => "done",
+        }
+    }
+}
+
+/// The point's status file, if it has one.
+pub fn read_status(dirs: &PointDirs) -> Option<Status> {
+    serde_json::from_str(&std::fs::read_to_string(dirs.status()).ok()?).ok()
+}
+
+pub fn state(dirs: &PointDirs) -> State {
+    match read_status(dirs) {
+        None => State::Pending,
+        Some(Status::Done { .. }) if dirs.eval().is_file() => State::Done,
+        Some(Status::Done { .. }) => State::Interrupted,
+        Some(Status::Failed { .. }) => State::Failed,
+        Some(Status::Running { process }) if process.alive() => State::Running,
+        Some(Status::Running { .. }) => State::Interrupted,
+    }
+}
+
+fn write_status(dirs: &PointDirs, status: &Status) -> Result<(), SweepError> {
+    crate::write_atomic(&dirs.status(), &serde_json::to_string_pretty(status).expect("a status serialises"))
+}
+
+/// Run point `index` of the sweep in `sweep`: `fit` (resuming an interrupted run; a sprite-pair
+/// run, which cannot resume, starts over), then `eval --json`, both run as `neurozoo` (`exe`),
+/// their output appended to the point's log. Records the outcome in the point's status; an error
+/// is the point failing.
+pub fn run_point(sweep: &Path, index: usize, exe: &Path, threads: Option<usize>) -> Result<(), SweepError> {
+    let plan = Plan::load(sweep)?;
+    let point = plan.points.get(index).ok_or_else(|| SweepError::Plan {
+        file: sweep.join(crate::plan::PLAN_FILE),
+        message: format!("no point {index}: the sweep has {} (0 to {})", plan.points.len(), plan.points.len().saturating_sub(1)),
+    })?;
+    let dirs = PointDirs::new(sweep, point);
+    if state(&dirs) == State::Done {
+        return Ok(());
+    }
+    write_status(&dirs, &Status::Running { process: Process::this() })?;
+    let start = Instant::now();
+    let result = fit_and_eval(&plan, point, &dirs, exe, threads);
+    let seconds = start.elapsed().as_secs_f64();
+    match result {
+        Ok(()) => write_status(&dirs, &Status::Done { seconds }),
+        Err(error) => {
+            write_status(&dirs, &Status::Failed { error: error.clone(), seconds })?;
+            Err(SweepError::Point { name: point.name.clone(), message: error })
+        }
+    }
+}
+
+fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, exe: &Path, threads: Option<usize>) -> Result<(), String> {
+    let log = || File::options().create(true).append(true).open(dirs.log()).map_err(|e| format!("{}: {e}", dirs.log().display()));
+    let data_args = point.data.iter().flat_map(|p| [PathBuf::from("--data"), p.clone()]).collect::<Vec<_>>();
+    let run_file = dirs.run.join("run.json");
+    let complete = std::fs::read_to_string(&run_file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["status"] == "complete");
+    if !complete {
+        let mut fit = Command::new(exe);
+        fit.arg("fit").arg(dirs.config()).args(&data_args).arg("--out").arg(&dirs.run).args(["--device", &plan.device]);
+        if let Some(n) = threads {
+            fit.args(["--threads", &n.to_string()]);
+        }
+        if run_file.is_file() && plan.kind == "responses" {
+            fit.arg("--resume");
+        } else if dirs.run.exists() {
+            // No run.json: killed before training began. A sprite-pair run cannot resume yet.
+            std::fs::remove_dir_all(&dirs.run).map_err(|e| format!("cannot start {} over: {e}", dirs.run.display()))?;
+        }
+        run_logged(&mut fit, log()?, Stdio::null(), dirs)?;
+    }
+    let tmp = dirs.eval().with_extension("json.partial");
+    let out = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut eval = Command::new(exe);
+    eval.arg("eval").arg(&dirs.run).args(&data_args).args(["--device", &plan.device, "--json"]);
+    run_logged(&mut eval, log()?, out.into(), dirs)?;
+    std::fs::rename(&tmp, dirs.eval()).map_err(|e| format!("{}: {e}", dirs.eval().display()))
+}
+
+/// Run a command with stderr into the log; a failure is the last lines of the log.
+fn run_logged(cmd: &mut Command, log: File, stdout: Stdio, dirs: &PointDirs) -> Result<(), String> {
+    let status = cmd.stdout(stdout).stderr(log).status().map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(dirs.log()).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().filter(|l| !l.trim().is_empty()).take(3).collect();
+    let what = cmd.get_args().next().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    Err(format!("{what} exited with {status}: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
+}
