@@ -37,7 +37,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
-use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, rsa_of_rdms};
+use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -187,7 +187,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     };
     let y = pick(target, |&(_, j)| j);
     let linear_y = gram_linear(y.view());
-    let (rbf_y, rdm_y) = (rbf_from_linear(&linear_y, params.rbf_threshold), rdm_matrix(y.view()));
+    let (rbf_y, rdm_y) = (rbf_from_linear(&linear_y, params.rbf_threshold), RankedRdm::new(&rdm_matrix(y.view())));
 
     let bar = ProgressBar::new(file_a.representations.len() as u64)
         .with_style(ProgressStyle::with_template("compare [{bar:30}] {pos}/{len} {msg} {elapsed}").expect("valid template"));
@@ -199,8 +199,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         let ridge = ridge_predictivity(x.view(), y.view(), &params.alphas, params.folds);
         let mean_r = |s: &[usize]| mean(&paired_correlations(ridge.predictions.select(Axis(0), s).view(), y.select(Axis(0), s).view()));
         let all: Vec<usize> = (0..n).collect();
-        let mut add = |metric: &'static str, statistic: &dyn Fn(&[usize]) -> f64| {
-            let values: Vec<f64> = resamples.iter().map(|s| statistic(s)).collect();
+        let mut add = |metric: &'static str, statistic: &(dyn Fn(&[usize]) -> f64 + Sync)| {
+            let values = in_parallel(&resamples, statistic);
             let (low, high) = percentile_interval(values);
             scores.push(Score { representation: rep.name.clone(), metric, value: statistic(&all), low, high });
         };
@@ -210,14 +210,14 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
             add("predictivity_normalised", &|s| mean_r(s) / mean_ceiling);
         }
         let linear_x = gram_linear(x.view());
-        let (rbf_x, rdm_x) = (rbf_from_linear(&linear_x, params.rbf_threshold), rdm_matrix(x.view()));
+        let (rbf_x, rdm_x) = (rbf_from_linear(&linear_x, params.rbf_threshold), RankedRdm::new(&rdm_matrix(x.view())));
         let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| {
             let distinct = distinct(s);
             cka_of_grams(&square(x, &distinct), &square(y, &distinct), true)
         };
         add("linear_cka", &|s| cka(&linear_x, &linear_y, s));
         add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
-        add("rsa", &|s| rsa_of_rdms(&rdm_x, &rdm_y, s));
+        add("rsa", &|s| rdm_x.rsa(&rdm_y, s));
         units.push(&rep.name, &ridge.r, ceiling.as_deref(), &ridge.alphas);
         bar.inc(1);
     }
@@ -298,6 +298,17 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// The distinct stimuli of a resample, in order.
+/// `statistic` of every resample, the resamples split over the cores (results in their order).
+fn in_parallel(resamples: &[Vec<usize>], statistic: &(dyn Fn(&[usize]) -> f64 + Sync)) -> Vec<f64> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(resamples.len().max(1));
+    let chunk = resamples.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            resamples.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|s| statistic(s)).collect::<Vec<f64>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a statistic does not panic")).collect()
+    })
+}
+
 fn distinct(s: &[usize]) -> Vec<usize> {
     let mut d = s.to_vec();
     d.sort_unstable();

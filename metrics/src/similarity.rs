@@ -16,8 +16,6 @@
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
-use crate::disentanglement::rank_correlations;
-
 /// The linear kernel x xᵀ (n × n), what linear CKA compares.
 pub fn gram_linear(x: ArrayView2<f64>) -> Array2<f64> {
     x.dot(&x.t())
@@ -114,11 +112,77 @@ pub fn rsa(x: ArrayView2<f64>, y: ArrayView2<f64>) -> f64 {
 /// RSA of two full RDMs ([`rdm_matrix`]) restricted to the stimuli `rows` (a bootstrap sample
 /// may repeat one): Spearman ρ over the pairs of positions a < b, leaving out pairs that are the
 /// same stimulus twice, whose zero dissimilarity says nothing (as rsatoolbox's bootstrap).
+/// For many resamples of the same RDMs, rank them once with [`RankedRdm`].
 pub fn rsa_of_rdms(x: &Array2<f64>, y: &Array2<f64>, rows: &[usize]) -> f64 {
-    let pairs: Vec<(usize, usize)> =
-        (0..rows.len()).flat_map(|a| (a + 1..rows.len()).map(move |b| (rows[a], rows[b]))).filter(|(i, j)| i != j).collect();
-    let pick = |d: &Array2<f64>| Array2::from_shape_fn((pairs.len(), 1), |(k, _)| d[[pairs[k].0, pairs[k].1]]);
-    rank_correlations(pick(x).view(), pick(y).view())[[0, 0]]
+    RankedRdm::new(x).rsa(&RankedRdm::new(y), rows)
+}
+
+/// An RDM's upper triangle sorted once, so that the RSA of each bootstrap resample is one pass
+/// over the pairs instead of a sort of all n²/2 of them. A resample that holds stimulus i cᵢ
+/// times holds the pair {i, j} cᵢ·cⱼ times, all tied: its average rank in the resample is the
+/// weight of the smaller values plus half its tie group's, and Spearman's ρ is the Pearson r
+/// of those ranks weighted by cᵢ·cⱼ — the same number as ranking the resample's pairs one by one.
+#[derive(Debug, Clone)]
+pub struct RankedRdm {
+    n: usize,
+    /// The upper triangle, row-major ((0,1), (0,2), …, (1,2), …).
+    values: Vec<f64>,
+    /// Positions in `values`, smallest value first.
+    order: Vec<u32>,
+}
+
+impl RankedRdm {
+    pub fn new(d: &Array2<f64>) -> RankedRdm {
+        let n = d.nrows();
+        let values: Vec<f64> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| d[[i, j]]).collect();
+        let mut order: Vec<u32> = (0..u32::try_from(values.len()).expect("fewer than 2³² stimulus pairs")).collect();
+        order.sort_by(|&a, &b| values[a as usize].total_cmp(&values[b as usize]));
+        RankedRdm { n, values, order }
+    }
+
+    /// Average ranks of the pairs in a resample that holds pair p `weights[p]` times (0: not at all).
+    fn ranks(&self, weights: &[f64]) -> Vec<f64> {
+        let mut ranks = vec![0.0; self.values.len()];
+        let (mut below, mut k) = (0.0, 0);
+        while k < self.order.len() {
+            let value = self.values[self.order[k] as usize];
+            let mut end = k;
+            let mut group = 0.0;
+            while end < self.order.len() && self.values[self.order[end] as usize] == value {
+                group += weights[self.order[end] as usize];
+                end += 1;
+            }
+            let rank = below + (group + 1.0) / 2.0;
+            for &p in &self.order[k..end] {
+                ranks[p as usize] = rank;
+            }
+            below += group;
+            k = end;
+        }
+        ranks
+    }
+
+    /// [`rsa_of_rdms`] of this RDM and `other` (of the same stimuli) on the resample `rows`.
+    pub fn rsa(&self, other: &RankedRdm, rows: &[usize]) -> f64 {
+        assert_eq!(self.n, other.n, "RDMs of different stimuli");
+        let mut count = vec![0.0; self.n];
+        for &r in rows {
+            count[r] += 1.0;
+        }
+        let weights: Vec<f64> = (0..self.n).flat_map(|i| (i + 1..self.n).map(move |j| (i, j))).map(|(i, j)| count[i] * count[j]).collect();
+        let (rx, ry) = (self.ranks(&weights), other.ranks(&weights));
+        let total: f64 = weights.iter().sum();
+        let mean = |r: &[f64]| r.iter().zip(&weights).map(|(r, w)| r * w).sum::<f64>() / total;
+        let (mx, my) = (mean(&rx), mean(&ry));
+        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+        for ((x, y), w) in rx.iter().zip(&ry).zip(&weights).filter(|(_, &w)| w > 0.0) {
+            let (dx, dy) = (x - mx, y - my);
+            sxy += w * dx * dy;
+            sxx += w * dx * dx;
+            syy += w * dy * dy;
+        }
+        sxy / (sxx * syy).sqrt()
+    }
 }
 
 /// Cross-validated ridge predictivity of every column of `targets` from `features`.
@@ -157,7 +221,7 @@ fn ridge_predictivity_in(
     for fold in 0..folds {
         let size = n / folds + usize::from(fold < n % folds);
         let test: Vec<usize> = (start..start + size).collect();
-        let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+        let train: Vec<usize> = (0..start).chain(start + size..n).collect();
         start += size;
         let x = features.select(Axis(0), &train);
         let y = targets.select(Axis(0), &train);
@@ -199,6 +263,7 @@ fn ridge_predictivity_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::disentanglement::rank_correlations;
 
     fn toy(n: usize, p: usize, seed: usize) -> Array2<f64> {
         Array2::from_shape_fn((n, p), |(i, j)| (((i * 31 + j * 17 + seed * 7) % 23) as f64 - 11.0) / 7.0 + (i * j % 5) as f64 * 0.1)
@@ -222,6 +287,31 @@ mod tests {
         let expected = rank_correlations(col(|p| p.0).view(), col(|p| p.1).view())[[0, 0]];
         assert!((rsa_of_rdms(&dx, &dy, &rows) - expected).abs() < 1e-12);
         assert!((rsa_of_rdms(&dx, &dy, &(0..8).collect::<Vec<_>>()) - rsa(x.view(), y.view())).abs() < 1e-12);
+    }
+
+    /// Ranking once and weighting by repeats gives what ranking every pair of a resample gives,
+    /// ties across different pairs included (dissimilarities rounded to a few levels).
+    #[test]
+    fn ranked_rdm_rsa_equals_ranking_each_resample() {
+        let n = 30;
+        let (x, y) = (toy(n, 6, 5), toy(n, 5, 6));
+        let (dx, dy) = (rdm_matrix(x.view()).mapv(|v| (v * 4.0).round()), rdm_matrix(y.view()));
+        let (rx, ry) = (RankedRdm::new(&dx), RankedRdm::new(&dy));
+        for seed in 0..5 {
+            let rows: Vec<usize> = (0..n).map(|k| (k * 7 + seed * 13 + k * k * seed) % n).collect();
+            let mut pairs = Vec::new();
+            for a in 0..n {
+                for b in a + 1..n {
+                    if rows[a] != rows[b] {
+                        pairs.push((dx[[rows[a], rows[b]]], dy[[rows[a], rows[b]]]));
+                    }
+                }
+            }
+            let col = |f: fn(&(f64, f64)) -> f64| Array2::from_shape_fn((pairs.len(), 1), |(k, _)| f(&pairs[k]));
+            let expected = rank_correlations(col(|p| p.0).view(), col(|p| p.1).view())[[0, 0]];
+            let got = rx.rsa(&ry, &rows);
+            assert!((got - expected).abs() < 1e-12, "resample {seed}: {got} vs {expected}");
+        }
     }
 
     /// Kernels restricted to some stimuli give the CKA of those stimuli' features.
