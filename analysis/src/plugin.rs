@@ -27,7 +27,51 @@ pub struct Plugin {
     pub description: String,
     /// Parameter name → `{"type", "default", "description", "minimum", "maximum"}`.
     pub schema: Map<String, Value>,
+    /// The descriptor's [`abi::flags::ACCEPTS_NON_FINITE`].
+    pub accepts_non_finite: bool,
     descriptor: &'static Descriptor,
+}
+
+/// The parameter types a schema may declare.
+const PARAM_TYPES: [&str; 4] = ["number", "integer", "boolean", "string"];
+
+/// A parameter's declared type; `string` when it names none.
+fn spec_type(spec: &Value) -> &str {
+    spec["type"].as_str().unwrap_or("string")
+}
+
+/// Refuse what the host would otherwise guess at: a parameter that is not an object, a type
+/// outside [`PARAM_TYPES`], a default of another type or outside its own range and choices.
+fn check_schema(schema: &Map<String, Value>) -> Result<(), String> {
+    for (key, spec) in schema {
+        if !spec.is_object() {
+            return Err(format!("{key}: expected an object ({{\"type\": …, \"default\": …}}), found {spec}"));
+        }
+        let ty = spec_type(spec);
+        if !PARAM_TYPES.contains(&ty) || !spec.get("type").is_none_or(Value::is_string) {
+            return Err(format!("{key}: type {} is none of {}", spec["type"], PARAM_TYPES.join(", ")));
+        }
+        let Some(default) = spec.get("default") else { continue };
+        let fits = match ty {
+            "number" => default.as_f64().is_some_and(f64::is_finite),
+            "integer" => default.is_i64(),
+            "boolean" => default.is_boolean(),
+            _ => default.is_string(),
+        };
+        if !fits {
+            return Err(format!("{key}: default {default} is not a{} {ty}", if ty == "integer" { "n" } else { "" }));
+        }
+        if let Some(v) = default.as_f64() {
+            let (min, max) = (spec["minimum"].as_f64(), spec["maximum"].as_f64());
+            if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
+                return Err(format!("{key}: default {default} is outside its own minimum and maximum"));
+            }
+        }
+        if let Some(choices) = spec["enum"].as_array().filter(|c| !c.contains(default)) {
+            return Err(format!("{key}: default {default} is not among its own choices {}", Value::from(choices.clone())));
+        }
+    }
+    Ok(())
 }
 
 /// Read a string the plugin owns for the life of the process.
@@ -65,14 +109,19 @@ impl Plugin {
                 abi::ABI_VERSION
             ));
         }
-        if size < std::mem::size_of::<Descriptor>() {
-            return Err(format!(
-                "{shown}: descriptor is {size} bytes, expected at least {}: rebuild the plugin",
-                std::mem::size_of::<Descriptor>()
-            ));
+        if size < abi::DESCRIPTOR_V1_SIZE {
+            return Err(format!("{shown}: descriptor is {size} bytes, expected at least {}: rebuild the plugin", abi::DESCRIPTOR_V1_SIZE));
         }
-        // SAFETY: version and size checked: the descriptor has this layout, in static memory.
+        // A NULL function pointer is no valid `fn` value: look at its bits before taking a
+        // reference to the descriptor.
+        // SAFETY: the size check says `run` is there; read as a plain pointer.
+        if unsafe { std::ptr::addr_of!((*ptr).run).cast::<*const c_void>().read() }.is_null() {
+            return Err(format!("{shown}: the descriptor's run function is NULL"));
+        }
+        // SAFETY: version, size and `run` checked: the v1 fields have this layout, in static
+        // memory; `flags` is read only when the plugin's descriptor has it.
         let descriptor: &'static Descriptor = unsafe { &*ptr };
+        let flags = if size >= std::mem::size_of::<Descriptor>() { descriptor.flags } else { 0 };
         // SAFETY: static strings of the descriptor.
         let (name, version, description, schema) = unsafe {
             (
@@ -87,14 +136,19 @@ impl Plugin {
             Ok(_) => return Err(format!("{shown}: the parameter schema is not a JSON object")),
             Err(e) => return Err(format!("{shown}: the parameter schema is not JSON ({e})")),
         };
-        Ok(Plugin { path: path.to_path_buf(), name, version, description, schema, descriptor })
+        check_schema(&schema).map_err(|e| format!("{shown}: parameter schema: {e}"))?;
+        let accepts_non_finite = flags & abi::flags::ACCEPTS_NON_FINITE != 0;
+        Ok(Plugin { path: path.to_path_buf(), name, version, description, schema, accepts_non_finite, descriptor })
     }
 
     /// Turn `key=value` pairs into the full parameter object: every key declared, every value
     /// of its type and in range, defaults for what is not given.
     pub fn params(&self, given: &[(String, String)]) -> Result<Value, String> {
         let mut out = Map::new();
-        for (key, raw) in given {
+        for (i, (key, raw)) in given.iter().enumerate() {
+            if let Some((_, first)) = given[..i].iter().find(|(k, _)| k == key) {
+                return Err(format!("parameter {key} is given twice ({key}={first} and {key}={raw}): give it once"));
+            }
             let spec = self.schema.get(key).ok_or_else(|| {
                 let known: Vec<&str> = self.schema.keys().map(String::as_str).collect();
                 format!(
@@ -104,7 +158,7 @@ impl Plugin {
                 )
             })?;
             let bad = |want: &str| format!("parameter {key} = {raw:?}: expected {want}");
-            let value = match spec["type"].as_str().unwrap_or("string") {
+            let value = match spec_type(spec) {
                 "number" => raw.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from).ok_or_else(|| bad("a number"))?,
                 "integer" => raw.parse::<i64>().map(Value::from).map_err(|_| bad("an integer"))?,
                 "boolean" => raw.parse::<bool>().map(Value::from).map_err(|_| bad("true or false"))?,
@@ -278,16 +332,19 @@ impl Outputs {
     }
 
     fn finish(mut self, code: i32) -> Result<RunReport, String> {
-        if !self.arrays.is_empty() && code == abi::status::OK {
+        if !self.arrays.is_empty() && code == abi::status::OK && self.error.is_none() {
             let path = self.dir.join(ARRAYS_FILE);
             let file =
                 neurozoo_datasets::representation::RepresentationFile { arrays: std::mem::take(&mut self.arrays), ..Default::default() };
             file.write(&path).map_err(|e| e.to_string())?;
             self.add_files("arrays", "arrays", &[path])?;
         }
-        let error = match code {
-            abi::status::OK => None,
-            _ => Some(self.error.clone().unwrap_or_else(|| format!("the plugin failed with code {code} and gave no reason"))),
+        // An output the host refused fails the run even when the plugin then reports success:
+        // a "complete" run must have every output it gave.
+        let error = match (code, self.error.clone()) {
+            (abi::status::OK, None) => None,
+            (_, Some(e)) => Some(e),
+            (code, None) => Some(format!("the plugin failed with code {code} and gave no reason")),
         };
         self.manifest["status"] = json!(if error.is_some() { "failed" } else { "complete" });
         if let Some(e) = &error {
@@ -417,10 +474,9 @@ unsafe fn read_table(name: Str, columns: *const abi::Column, n: usize) -> Result
     Ok((name, table))
 }
 
-/// Every plugin library in the search path, loaded; libraries that fail to load are returned
-/// as errors (a listing shows them rather than hiding them). The first plugin of a name wins.
-pub fn discover() -> Vec<Result<Plugin, String>> {
-    let mut found: Vec<Result<Plugin, String>> = Vec::new();
+/// The plugin libraries in the search path, directory by directory, each directory's sorted.
+fn libraries() -> Vec<PathBuf> {
+    let mut all = Vec::new();
     for dir in crate::plugin_search_path() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         let mut paths: Vec<PathBuf> = entries
@@ -432,24 +488,60 @@ pub fn discover() -> Vec<Result<Plugin, String>> {
             })
             .collect();
         paths.sort();
-        for path in paths {
-            let plugin = Plugin::load(&path);
-            if let Ok(p) = &plugin {
-                if found.iter().any(|f| f.as_ref().is_ok_and(|q| q.name == p.name)) {
-                    continue;
-                }
-            }
-            found.push(plugin);
-        }
+        all.extend(paths);
+    }
+    all
+}
+
+/// The library file a plugin of this name is expected in: `libneurozoo_plugin_NAME.so`, with
+/// `-` as `_` (what cargo makes of a crate `neurozoo-plugin-NAME`).
+fn library_file_name(name: &str) -> String {
+    format!("{LIBRARY_PREFIX}{}{}", name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
+}
+
+/// Every plugin library in the search path, loaded; libraries that fail to load are returned
+/// as errors (a listing shows them rather than hiding them). The first plugin of a name is
+/// used; a later one of the same name is an error saying which one is used instead.
+pub fn discover() -> Vec<Result<Plugin, String>> {
+    let mut found: Vec<Result<Plugin, String>> = Vec::new();
+    for path in libraries() {
+        let plugin = Plugin::load(&path).and_then(|p| match found.iter().flatten().find(|q| q.name == p.name) {
+            Some(first) => Err(format!(
+                "{}: plugin {:?} is not used: {} has the same name and comes first in the plugin path",
+                path.display(),
+                p.name,
+                first.path.display()
+            )),
+            None => Ok(p),
+        });
+        found.push(plugin);
     }
     found
 }
 
-/// A plugin by name (searched with [`discover`]) or by the path of its library.
+/// A plugin by name or by the path of its library. By name, only the library whose file is
+/// named after it is opened (a broken library elsewhere in the path does not matter); when no
+/// file is, every library is, and the first whose descriptor has the name is used. A plugin
+/// of the same name further down the path is reported on stderr, naming the one used.
 pub fn find(name_or_path: &str) -> Result<Plugin, String> {
     let path = Path::new(name_or_path);
     if name_or_path.contains('/') || name_or_path.ends_with(std::env::consts::DLL_SUFFIX) {
         return Plugin::load(path);
+    }
+    let file = library_file_name(name_or_path);
+    let named: Vec<PathBuf> = libraries().into_iter().filter(|p| p.file_name().is_some_and(|n| n == file.as_str())).collect();
+    if let Some(first) = named.first() {
+        let plugin = Plugin::load(first)?;
+        if plugin.name == name_or_path {
+            for other in &named[1..] {
+                eprintln!(
+                    "warning: using plugin {name_or_path} from {}; {} has the same name and is not used",
+                    first.display(),
+                    other.display()
+                );
+            }
+            return Ok(plugin);
+        }
     }
     let (mut names, mut failed) = (Vec::new(), Vec::new());
     for p in discover() {

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayD, Axis};
 use neurozoo_analysis::compare::{self, CompareParams};
-use neurozoo_analysis::plugin::{self, Plugin, RunInput, MANIFEST};
+use neurozoo_analysis::plugin::{self, RunInput, MANIFEST};
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
 use neurozoo_datasets::Tier;
@@ -123,17 +123,31 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
 }
 
 pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
+    if args.isolate {
+        // Nothing of the plugin's runs here, not even its library's loading: the child does all.
+        crate::ensure_empty_dir(&args.out, "choose a new --out")?;
+        return isolated(args);
+    }
     let plugin = plugin::find(&args.plugin).map_err(anyhow::Error::msg)?;
     let params = plugin.params(&args.params).map_err(anyhow::Error::msg)?;
     let file = RepresentationFile::read(&args.repr)?;
     let rep = file.get(args.name.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e}", args.repr.display()))?;
+    if !plugin.accepts_non_finite {
+        if let Some((k, v)) = rep.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            let count = rep.data.iter().filter(|v| !v.is_finite()).count();
+            let (row, col) = (k / rep.data.ncols(), k % rep.data.ncols());
+            bail!(
+                "{}: representation {:?} has {count} NaN or infinite values (the first, {v}, at stimulus {row}, unit {col}); plugin {} does not take them",
+                args.repr.display(),
+                rep.name,
+                plugin.name
+            );
+        }
+    }
     // Read the extra arrays before anything is created, so a bad file leaves nothing behind.
     let extra = extra_arrays(args, &file.arrays)?;
     crate::ensure_empty_dir(&args.out, "choose a new --out")?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    if args.isolate {
-        return isolated(args, &plugin);
-    }
     let source: Value = serde_json::from_str(&rep.source).unwrap_or(Value::Null);
     let input = RunInput {
         representation: rep.data.view(),
@@ -176,12 +190,12 @@ fn extra_arrays(args: &AnalyzeArgs, in_repr: &[(String, ArrayD<f32>)]) -> Result
 
 /// Run this same command without `--isolate` in a child process; a crash there becomes an
 /// error here, and the manifest (kept current by the child) says what was written before it.
-fn isolated(args: &AnalyzeArgs, plugin: &Plugin) -> Result<()> {
+fn isolated(args: &AnalyzeArgs) -> Result<()> {
     let exe = std::env::current_exe().context("cannot locate the running neurozoo binary")?;
     let mut child = Command::new(exe);
     child
         .arg("analyze")
-        .arg(&plugin.path)
+        .arg(&args.plugin)
         .arg("--repr")
         .arg(&args.repr)
         .arg("--out")
@@ -204,9 +218,9 @@ fn isolated(args: &AnalyzeArgs, plugin: &Plugin) -> Result<()> {
     use std::os::unix::process::ExitStatusExt;
     let Some(signal) = status.signal() else {
         // The child reported its own error on stderr and exited non-zero.
-        bail!("plugin {} failed (isolated run exited with {status})", plugin.name);
+        bail!("plugin {} failed (isolated run exited with {status})", args.plugin);
     };
-    let reason = format!("plugin {} crashed (signal {signal}) in the isolated process", plugin.name);
+    let reason = format!("plugin {} crashed (signal {signal}) in the isolated process", args.plugin);
     let manifest_path = args.out.join(MANIFEST);
     let kept = match std::fs::read_to_string(&manifest_path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
         Some(mut m) => {

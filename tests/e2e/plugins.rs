@@ -157,15 +157,157 @@ fn a_failing_or_panicking_plugin_is_an_error_and_earlier_outputs_stay() {
     }
 }
 
+/// Every way a plugin library can be broken is refused when it loads, by name, with and without
+/// `--isolate`, and nothing is left that looks like a result.
 #[test]
-fn a_plugin_for_another_abi_version_is_refused_saying_so() {
+fn a_broken_descriptor_is_refused_by_name_with_and_without_isolation() {
     let dir = tempfile::tempdir().unwrap();
     let repr = representation(dir.path());
-    let out = analyze(&repr, "testkit", &dir.path().join("o")).env("NEUROZOO_TESTKIT_ABI", "next").output().unwrap();
-    assert!(!out.status.success());
+    for (case, wanted) in [
+        ("next-abi", "built for plugin ABI version 2, but this neurozoo speaks version 1: rebuild"),
+        ("short", "descriptor is 8 bytes, expected at least"),
+        ("null", "the plugin returned no descriptor"),
+        ("null-run", "the descriptor's run function is NULL"),
+        ("bad-type", "parameter schema: mode: type \"float\" is none of number, integer, boolean, string"),
+        ("bad-default", "parameter schema: mode: default \"three\" is not an integer"),
+    ] {
+        for isolate in [false, true] {
+            let out_dir = dir.path().join(format!("{case}-{isolate}"));
+            let mut cmd = analyze(&repr, "testkit", &out_dir);
+            if isolate {
+                cmd.arg("--isolate");
+            }
+            let out = cmd.env("NEUROZOO_TESTKIT_DESCRIPTOR", case).output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{case} (isolate {isolate}): {:?} {err}", out.status);
+            assert!(err.contains(wanted) && err.contains("libneurozoo_plugin_testkit"), "{case} (isolate {isolate}): {err}");
+            assert!(!err.contains("panicked"), "{case}: {err}");
+            assert!(!out_dir.join("manifest.json").exists(), "{case}: a refused plugin left a manifest");
+        }
+    }
+    // A descriptor built before `flags` existed still loads (and its flags are not read).
+    let out_dir = dir.path().join("v1-size");
+    assert!(run(analyze(&repr, "testkit", &out_dir).env("NEUROZOO_TESTKIT_DESCRIPTOR", "v1-size")).status.success());
+    assert_eq!(manifest(&out_dir)["status"], "complete");
+}
+
+/// A crash in the library's entry takes the process down without isolation; with it, the
+/// parent, which never opened the library, reports it.
+#[test]
+fn a_crash_while_loading_is_reported_under_isolation() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out =
+        analyze(&repr, "testkit", &dir.path().join("o")).arg("--isolate").env("NEUROZOO_TESTKIT_DESCRIPTOR", "crash").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+    assert!(stderr(&out).contains("plugin testkit crashed (signal 11) in the isolated process"), "{}", stderr(&out));
+}
+
+/// An output the host refused fails the run even when the plugin goes on and returns success;
+/// an abort under isolation is a crash; with and without isolation the manifest says so.
+#[test]
+fn a_refused_output_or_an_abort_is_never_reported_as_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    for (mode, wanted, status) in [
+        ("ragged", "table ragged: columns have different lengths [3, 1]", "failed"),
+        ("bad-name", "output name \"../escape\"", "failed"),
+        ("abort", "plugin testkit crashed (signal 6)", "crashed"),
+    ] {
+        for isolate in [false, true] {
+            if mode == "abort" && !isolate {
+                continue; // takes the process down: what --isolate is for
+            }
+            let out_dir = dir.path().join(format!("{mode}-{isolate}"));
+            let mut cmd = analyze(&repr, "testkit", &out_dir);
+            cmd.args(["--param", &format!("mode={mode}")]);
+            if isolate {
+                cmd.arg("--isolate");
+            }
+            let out = cmd.output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{mode} (isolate {isolate}): {err}");
+            assert!(err.contains(wanted), "{mode} (isolate {isolate}): {err}");
+            let m = manifest(&out_dir);
+            assert_eq!(m["status"], status, "{mode} (isolate {isolate}): {m}");
+            if status == "failed" {
+                assert!(m["error"].as_str().unwrap().contains(wanted), "{m}");
+            }
+            assert!(!out_dir.join("escape.csv").exists() && !dir.path().join("escape.csv").exists());
+        }
+    }
+}
+
+/// NaN or Inf in the representation is refused once, by the host, unless the plugin's
+/// descriptor says it takes them.
+#[test]
+fn non_finite_representations_are_refused_unless_the_plugin_takes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = dir.path().join("nan.h5");
+    let mut data = ndarray::Array2::<f32>::from_shape_fn((20, 4), |(i, j)| (i * 4 + j) as f32);
+    data[[3, 2]] = f32::NAN;
+    data[[7, 1]] = f32::INFINITY;
+    let file = neurozoo_datasets::representation::RepresentationFile {
+        stimulus_ids: (0..20).collect(),
+        representations: vec![neurozoo_datasets::representation::Representation { name: "r".into(), data, source: "{}".into() }],
+        ..Default::default()
+    };
+    file.write(&repr).unwrap();
+    for plugin in ["summary", "interpretability", "sparse-coding", "superposition", "testkit"] {
+        let out_dir = dir.path().join(plugin);
+        let out = analyze(&repr, plugin, &out_dir).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{plugin}: {err}");
+        assert!(
+            err.contains("representation \"r\" has 2 NaN or infinite values (the first, NaN, at stimulus 3, unit 2)"),
+            "{plugin}: {err}"
+        );
+        assert!(!out_dir.exists(), "{plugin}: an output directory was created");
+    }
+    let out_dir = dir.path().join("accepts");
+    let ok =
+        run(analyze(&repr, "testkit", &out_dir).args(["--param", "mode=noop"]).env("NEUROZOO_TESTKIT_DESCRIPTOR", "accepts-non-finite"));
+    assert!(ok.status.success());
+}
+
+/// `--param` given twice is refused, as is an empty method list.
+#[test]
+fn a_repeated_parameter_or_an_empty_method_list_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let out = analyze(&repr, "testkit", &dir.path().join("a")).args(["--param", "mode=tables", "--param", "mode=noop"]).output().unwrap();
+    assert!(
+        !out.status.success() && stderr(&out).contains("parameter mode is given twice (mode=tables and mode=noop)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = analyze(&repr, "superposition", &dir.path().join("b")).args(["--param", "methods=,"]).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("methods = \",\": name at least one of"), "{}", stderr(&out));
+}
+
+/// `analyze NAME` opens the library named after the plugin only: a broken library elsewhere in
+/// the path does not stop it. A second plugin of the same name is reported, naming the one used.
+#[test]
+fn analyze_by_name_opens_only_its_library_and_names_a_shadowed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let extra = dir.path().join("extra");
+    std::fs::create_dir(&extra).unwrap();
+    let so = std::env::consts::DLL_SUFFIX;
+    std::fs::write(extra.join(format!("libneurozoo_plugin_broken{so}")), b"not a library").unwrap();
+    let builtin = Path::new(NEUROZOO).with_file_name(format!("libneurozoo_plugin_summary{so}"));
+    std::fs::copy(&builtin, extra.join(format!("libneurozoo_plugin_summary{so}"))).unwrap();
+    let out = run(analyze(&repr, "summary", &dir.path().join("o")).env("NEUROZOO_PLUGIN_PATH", &extra));
+    assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("built for plugin ABI version 2, but this neurozoo speaks version 1") && err.contains("rebuild"), "{err}");
-    assert!(err.contains("libneurozoo_plugin_testkit"), "names the library: {err}");
+    assert!(
+        err.contains(&format!("using plugin summary from {}", extra.join(format!("libneurozoo_plugin_summary{so}")).display())),
+        "{err}"
+    );
+    assert!(err.contains("has the same name and is not used") && !err.contains("broken"), "{err}");
+    let list = neurozoo().args(["plugins", "list"]).env("NEUROZOO_PLUGIN_PATH", &extra).output().unwrap();
+    let err = stderr(&list);
+    assert!(err.contains("libneurozoo_plugin_broken") && err.contains("plugin \"summary\" is not used"), "{err}");
 }
 
 #[test]

@@ -172,3 +172,40 @@ fn superposition_runs_on_recorded_responses() {
     let refused = analyze(&repr, "superposition", &dir.path().join("x")).args(["--param", "methods=kmeans,dictionary"]).output().unwrap();
     assert!(!refused.status.success() && stderr(&refused).contains("dictionary needs an input array"), "{}", stderr(&refused));
 }
+
+/// Inputs that sparse coding cannot work with are clean errors, never a panic.
+#[test]
+fn degenerate_inputs_are_clean_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, data: ndarray::Array2<f32>| {
+        let path = dir.path().join(name);
+        let file = neurozoo_datasets::representation::RepresentationFile {
+            stimulus_ids: (0..data.nrows() as i64).collect(),
+            representations: vec![neurozoo_datasets::representation::Representation { name: "r".into(), data, source: "{}".into() }],
+            ..Default::default()
+        };
+        file.write(&path).unwrap();
+        path
+    };
+    let normal = ndarray::Array2::from_shape_fn((20, 4), |(i, j)| ((i * 7 + j * 3) % 5) as f32);
+    let cases = [
+        ("one.h5", ndarray::Array2::from_elem((1, 4), 1.0), vec![], "at least 3 stimuli"),
+        ("two.h5", ndarray::Array2::from_elem((2, 4), 1.0), vec![], "at least 3 stimuli"),
+        ("zero.h5", ndarray::Array2::zeros((20, 4)), vec![], "every value is 0"),
+        ("huge.h5", ndarray::Array2::from_elem((20, 4), 3.0e38), vec![], "too large"),
+        ("atoms.h5", normal, vec!["--param", "n_atoms=100000000"], "n_atoms = 100000000"),
+    ];
+    for (name, data, params, wanted) in cases {
+        let repr = write(name, data);
+        for method in ["dictionary", "sae-topk"] {
+            let out = super::plugins::analyze(&repr, "sparse-coding", &dir.path().join(format!("{name}-{method}")))
+                .args(["--param", &format!("method={method}"), "--param", "epochs=2"])
+                .args(&params)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {method}: {err}");
+            assert!(err.contains(wanted) && !err.contains("panicked"), "{name} {method}: {err}");
+        }
+    }
+}

@@ -127,7 +127,21 @@ pub struct Descriptor {
     /// JSON object: parameter name → `{"type": "number"|"integer"|"boolean"|"string",
     /// "default": …, "description": …, "minimum": …, "maximum": …}`.
     pub params_schema: Str,
+    /// Must not be NULL: a host refuses such a descriptor when it loads the library.
     pub run: unsafe extern "C" fn(host: *const Host, input: *const Input) -> i32,
+    /// [`flags`], or-ed. Added after ABI v1's first release: a descriptor that ends at `run`
+    /// (`struct_size` = [`DESCRIPTOR_V1_SIZE`]) has none.
+    pub flags: u64,
+}
+
+/// The size of a descriptor that ends at `run`, the smallest a host accepts.
+pub const DESCRIPTOR_V1_SIZE: usize = std::mem::offset_of!(Descriptor, flags);
+
+/// Bits of [`Descriptor::flags`].
+pub mod flags {
+    /// The plugin takes representations with NaN or infinite values; without it the host refuses
+    /// such an input before calling `run`.
+    pub const ACCEPTS_NON_FINITE: u64 = 1;
 }
 
 // SAFETY: a descriptor is immutable static data pointing at static strings.

@@ -53,6 +53,9 @@ pub trait Plugin {
     /// Parameter schema, a JSON object: name → `{"type": "number"|"integer"|"boolean"|"string",
     /// "default": …, "description": "…", "minimum": …, "maximum": …, "enum": [allowed values]}`.
     const PARAMS: &'static str = "{}";
+    /// Whether the plugin takes representations with NaN or infinite values. Default false: the
+    /// host refuses them before the plugin runs.
+    const ACCEPTS_NON_FINITE: bool = false;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String>;
 }
@@ -398,6 +401,7 @@ macro_rules! export_plugin {
                 description: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::DESCRIPTION),
                 params_schema: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::PARAMS),
                 run: $crate::run_plugin::<$plugin>,
+                flags: if <$plugin as $crate::Plugin>::ACCEPTS_NON_FINITE { $crate::abi::flags::ACCEPTS_NON_FINITE } else { 0 },
             };
             &DESCRIPTOR
         }

@@ -95,14 +95,13 @@ impl Plugin for SparseCoding {
         if samples == 0 || units == 0 {
             return Err(format!("the representation is empty ({samples} stimuli × {units} units)"));
         }
-        if input.representation.iter().any(|v| !v.is_finite()) {
-            return Err("the representation has NaN or infinite values".into());
-        }
+        check_input(input.representation)?;
         let truth = GroundTruth::of(ctx, input);
         let n_atoms = match input.integer("n_atoms")? as usize {
             0 => truth.as_ref().map_or(2 * units, |t| t.dictionary.nrows()),
             n => n,
         };
+        check_memory(n_atoms, samples, units)?;
         let method = input.string("method")?;
         let epochs = input.integer("epochs")? as usize;
         let inference = SparseInference {
@@ -208,6 +207,41 @@ impl Plugin for SparseCoding {
             ctx.log(&format!("{}: mse {:.4}, L0 {:.2}, objective {:.4}{mcc_text}", s.codes_from, s.fit.mse, s.fit.l0, s.fit.objective));
         }
         Ok(())
+    }
+}
+
+/// What sparse coding cannot work with, said before anything runs: too few stimuli to learn
+/// from, nothing but zeros, values whose squares overflow f32 (NaN and Inf the host refuses).
+fn check_input(x: ArrayView2<'_, f32>) -> Result<(), String> {
+    let (samples, units) = x.dim();
+    if samples < 3 {
+        return Err(format!("sparse coding needs at least 3 stimuli to learn from; the representation has {samples}"));
+    }
+    let largest = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if largest == 0.0 {
+        return Err("every value is 0: there is nothing to code".into());
+    }
+    // Squared errors are summed over every value in f32.
+    let limit = (f32::MAX / (samples * units) as f32).sqrt() / 10.0;
+    if largest > limit {
+        return Err(format!(
+            "values up to {largest:e} are too large to square and sum in f32 (at most {limit:.1e} here): rescale the representation"
+        ));
+    }
+    Ok(())
+}
+
+/// The dictionary, the codes and their optimiser state must fit in memory.
+fn check_memory(n_atoms: usize, samples: usize, units: usize) -> Result<(), String> {
+    // Dictionary and codes, each with a gradient and Adam's two moments: 4 × f32.
+    let bytes = (n_atoms as f64) * (units + samples) as f64 * 4.0 * 4.0;
+    match neurozoo_datasets::available_memory() {
+        Some(available) if bytes > available as f64 => Err(format!(
+            "n_atoms = {n_atoms}: a dictionary and codes of that size need {:.1} GiB, more than the {:.1} GiB of memory available",
+            bytes / f64::from(1u32 << 30),
+            available as f64 / f64::from(1u32 << 30)
+        )),
+        _ => Ok(()),
     }
 }
 

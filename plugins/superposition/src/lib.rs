@@ -70,6 +70,9 @@ impl Plugin for Superposition {
             "auto" => METHODS.iter().copied().filter(|&m| m != "dictionary" || dictionary.is_some()).collect(),
             list => list.split(',').map(str::trim).filter(|m| !m.is_empty()).collect(),
         };
+        if methods.is_empty() {
+            return Err(format!("methods = {:?}: name at least one of {} (or auto)", input.string("methods")?, METHODS.join(", ")));
+        }
         if let Some(bad) = methods.iter().find(|m| !METHODS.contains(m)) {
             return Err(format!("methods: unknown method {bad:?} (expected {})", METHODS.join(", ")));
         }
