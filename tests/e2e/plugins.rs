@@ -380,3 +380,56 @@ fn the_representation_is_lent_not_copied() {
     let csv = std::fs::read_to_string(dir.path().join("address.csv")).unwrap();
     assert_eq!(csv, format!("representation\n{}\n", rep.as_ptr() as i64));
 }
+
+/// Compile a C plugin from source with `cc` into `dir` as `libneurozoo_plugin_NAME.so`.
+fn compile_c_plugin(dir: &Path, name: &str, source: &Path) -> PathBuf {
+    let lib = dir.join(format!("libneurozoo_plugin_{name}{}", std::env::consts::DLL_SUFFIX));
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk/include");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-std=c11", "-Wall", "-Werror", "-pedantic", "-I"])
+        .arg(&include)
+        .arg("-o")
+        .arg(&lib)
+        .arg(source)
+        .arg("-lm")
+        .output()
+        .expect("the C compiler `cc` runs");
+    assert!(cc.status.success(), "{}: {}", source.display(), String::from_utf8_lossy(&cc.stderr));
+    lib
+}
+
+/// The SDK's C example, compiled as an outside author would, runs through `analyze`, and its
+/// table holds each unit's mean and standard deviation of the representation.
+#[test]
+fn a_plugin_in_c_builds_with_the_header_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let libs = dir.path().join("libs");
+    std::fs::create_dir(&libs).unwrap();
+    compile_c_plugin(&libs, "unit_stats", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/sdk/examples/c/unit_stats.c"));
+    let out_dir = dir.path().join("stats");
+    let out = run(analyze(&repr, "unit-stats", &out_dir).env("NEUROZOO_PLUGIN_PATH", &libs));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unit-stats: 12 units over 74 stimuli"), "{}", stderr(&out));
+    assert_eq!(manifest(&out_dir)["status"], "complete");
+    let file = neurozoo_datasets::representation::RepresentationFile::read(&repr).unwrap();
+    let data = file.representations[0].data.mapv(f64::from);
+    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
+    let col = |name: &str| -> Vec<f64> {
+        let c = df.column(name).unwrap().f64().unwrap();
+        (0..c.len()).map(|i| c.get(i).unwrap()).collect()
+    };
+    let (mean, sd) = (col("mean"), col("sd"));
+    for u in 0..data.ncols() {
+        let x = data.column(u);
+        let m = x.mean().unwrap();
+        assert!((mean[u] - m).abs() < 1e-12 && (sd[u] - x.std(0.0)).abs() < 1e-12, "unit {u}");
+    }
+
+    // A library without the entry symbol is refused by name.
+    let none = dir.path().join("none.c");
+    std::fs::write(&none, "int neurozoo_something_else(void) { return 0; }\n").unwrap();
+    let lib = compile_c_plugin(&libs, "none", &none);
+    let out = analyze(&repr, lib.to_str().unwrap(), &dir.path().join("n")).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("not a neurozoo plugin (no `neurozoo_plugin_entry` symbol)"), "{}", stderr(&out));
+}
