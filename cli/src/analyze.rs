@@ -123,7 +123,7 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
 }
 
 pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
-    if args.isolate {
+    if !args.in_process {
         // Nothing of the plugin's runs here, not even its library's loading: the child does all.
         crate::ensure_empty_dir(&args.out, "choose a new --out")?;
         return isolated(args);
@@ -188,13 +188,13 @@ fn extra_arrays(args: &AnalyzeArgs, in_repr: &[(String, ArrayD<f32>)]) -> Result
     Ok(out)
 }
 
-/// Run this same command without `--isolate` in a child process; a crash there becomes an
+/// Run this same command with `--in-process` in a child process; a crash there becomes an
 /// error here, and the manifest (kept current by the child) says what was written before it.
 fn isolated(args: &AnalyzeArgs) -> Result<()> {
     let exe = std::env::current_exe().context("cannot locate the running neurozoo binary")?;
     let mut child = Command::new(exe);
     child
-        .arg("analyze")
+        .args(["analyze", "--in-process"])
         .arg(&args.plugin)
         .arg("--repr")
         .arg(&args.repr)
@@ -217,8 +217,9 @@ fn isolated(args: &AnalyzeArgs) -> Result<()> {
     }
     use std::os::unix::process::ExitStatusExt;
     let Some(signal) = status.signal() else {
-        // The child reported its own error on stderr and exited non-zero.
-        bail!("plugin {} failed (isolated run exited with {status})", args.plugin);
+        // The child has said what went wrong on the stderr it shares: exit as it did, saying
+        // nothing twice.
+        std::process::exit(status.code().unwrap_or(1));
     };
     let reason = format!("plugin {} crashed (signal {signal}) in the isolated process", args.plugin);
     let manifest_path = args.out.join(MANIFEST);

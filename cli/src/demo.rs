@@ -405,7 +405,8 @@ fn analyze(plugin: &str, repr: &Path, out: &Path, arrays: &[PathBuf], params: &[
         arrays: arrays.to_vec(),
         params: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
         seed: 0,
-        isolate: true,
+        in_process: false,
+        isolate: false,
     })
 }
 

@@ -125,10 +125,11 @@ pub fn rsa_of_rdms(x: &Array2<f64>, y: &Array2<f64>, rows: &[usize]) -> f64 {
 #[derive(Debug, Clone)]
 pub struct RankedRdm {
     n: usize,
-    /// The upper triangle, row-major ((0,1), (0,2), …, (1,2), …).
-    values: Vec<f64>,
-    /// Positions in `values`, smallest value first.
+    /// Positions in the upper triangle (row-major: (0,1), (0,2), …, (1,2), …), smallest value
+    /// first.
     order: Vec<u32>,
+    /// The values in that order, so a pass over them reads memory in sequence.
+    sorted: Vec<f64>,
 }
 
 impl RankedRdm {
@@ -137,18 +138,19 @@ impl RankedRdm {
         let values: Vec<f64> = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| d[[i, j]]).collect();
         let mut order: Vec<u32> = (0..u32::try_from(values.len()).expect("fewer than 2³² stimulus pairs")).collect();
         order.sort_by(|&a, &b| values[a as usize].total_cmp(&values[b as usize]));
-        RankedRdm { n, values, order }
+        let sorted = order.iter().map(|&p| values[p as usize]).collect();
+        RankedRdm { n, order, sorted }
     }
 
     /// Average ranks of the pairs in a resample that holds pair p `weights[p]` times (0: not at all).
     fn ranks(&self, weights: &[f64]) -> Vec<f64> {
-        let mut ranks = vec![0.0; self.values.len()];
+        let mut ranks = vec![0.0; self.sorted.len()];
         let (mut below, mut k) = (0.0, 0);
-        while k < self.order.len() {
-            let value = self.values[self.order[k] as usize];
+        while k < self.sorted.len() {
+            let value = self.sorted[k];
             let mut end = k;
             let mut group = 0.0;
-            while end < self.order.len() && self.values[self.order[end] as usize] == value {
+            while end < self.sorted.len() && self.sorted[end] == value {
                 group += weights[self.order[end] as usize];
                 end += 1;
             }

@@ -158,7 +158,7 @@ fn a_failing_or_panicking_plugin_is_an_error_and_earlier_outputs_stay() {
 }
 
 /// Every way a plugin library can be broken is refused when it loads, by name, with and without
-/// `--isolate`, and nothing is left that looks like a result.
+/// `--in-process`, and nothing is left that looks like a result.
 #[test]
 fn a_broken_descriptor_is_refused_by_name_with_and_without_isolation() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,8 +174,8 @@ fn a_broken_descriptor_is_refused_by_name_with_and_without_isolation() {
         for isolate in [false, true] {
             let out_dir = dir.path().join(format!("{case}-{isolate}"));
             let mut cmd = analyze(&repr, "testkit", &out_dir);
-            if isolate {
-                cmd.arg("--isolate");
+            if !isolate {
+                cmd.arg("--in-process");
             }
             let out = cmd.env("NEUROZOO_TESTKIT_DESCRIPTOR", case).output().unwrap();
             let err = stderr(&out);
@@ -197,8 +197,7 @@ fn a_broken_descriptor_is_refused_by_name_with_and_without_isolation() {
 fn a_crash_while_loading_is_reported_under_isolation() {
     let dir = tempfile::tempdir().unwrap();
     let repr = representation(dir.path());
-    let out =
-        analyze(&repr, "testkit", &dir.path().join("o")).arg("--isolate").env("NEUROZOO_TESTKIT_DESCRIPTOR", "crash").output().unwrap();
+    let out = analyze(&repr, "testkit", &dir.path().join("o")).env("NEUROZOO_TESTKIT_DESCRIPTOR", "crash").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
     assert!(stderr(&out).contains("plugin testkit crashed (signal 11) in the isolated process"), "{}", stderr(&out));
 }
@@ -216,13 +215,13 @@ fn a_refused_output_or_an_abort_is_never_reported_as_success() {
     ] {
         for isolate in [false, true] {
             if mode == "abort" && !isolate {
-                continue; // takes the process down: what --isolate is for
+                continue; // takes the process down: what isolation is for
             }
             let out_dir = dir.path().join(format!("{mode}-{isolate}"));
             let mut cmd = analyze(&repr, "testkit", &out_dir);
             cmd.args(["--param", &format!("mode={mode}")]);
-            if isolate {
-                cmd.arg("--isolate");
+            if !isolate {
+                cmd.arg("--in-process");
             }
             let out = cmd.output().unwrap();
             let err = stderr(&out);
@@ -323,9 +322,11 @@ fn isolate_turns_a_crash_into_an_error_and_keeps_what_was_written() {
     let m = manifest(&out_dir);
     assert_eq!(m["status"], "crashed");
     // Isolation changes nothing when the plugin behaves.
-    let ok_dir = dir.path().join("fine");
-    assert!(run(analyze(&repr, "summary", &ok_dir).arg("--isolate")).status.success());
-    assert_eq!(manifest(&ok_dir)["status"], "complete");
+    for flag in ["--in-process", "--isolate"] {
+        let ok_dir = dir.path().join(flag);
+        assert!(run(analyze(&repr, "summary", &ok_dir).arg(flag)).status.success());
+        assert_eq!(manifest(&ok_dir)["status"], "complete");
+    }
 }
 
 #[test]
@@ -431,5 +432,9 @@ fn a_plugin_in_c_builds_with_the_header_and_runs() {
     std::fs::write(&none, "int neurozoo_something_else(void) { return 0; }\n").unwrap();
     let lib = compile_c_plugin(&libs, "none", &none);
     let out = analyze(&repr, lib.to_str().unwrap(), &dir.path().join("n")).output().unwrap();
-    assert!(!out.status.success() && stderr(&out).contains("not a neurozoo plugin (no `neurozoo_plugin_entry` symbol)"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("not a neurozoo plugin (no `neurozoo_plugin_entry` symbol)"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -3,7 +3,7 @@
 //! * `tables`: one table with a column of every type, nulls included, and an output array;
 //! * `error`: a table, then an error;
 //! * `panic`: a table, then a panic;
-//! * `segfault`: a table, then a write through a null pointer (for `--isolate`);
+//! * `segfault`: a table, then a write through a null pointer (to test isolation);
 //! * `address`: a table with the address of the representation's first value (to check that
 //!   the host lends its array instead of copying it);
 //! * `arrays`: a table of the input arrays it was given (name, shape, sum);
