@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod compare;
+pub mod executable;
 pub mod figures;
 pub mod plugin;
 pub mod tables;

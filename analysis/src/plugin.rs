@@ -29,7 +29,15 @@ pub struct Plugin {
     pub schema: Map<String, Value>,
     /// The descriptor's [`abi::flags::ACCEPTS_NON_FINITE`].
     pub accepts_non_finite: bool,
-    descriptor: &'static Descriptor,
+    code: Code,
+}
+
+/// How a plugin's code is reached.
+enum Code {
+    /// A shared library's `run`, called in this process.
+    Library(&'static Descriptor),
+    /// A program run once per call ([`crate::executable`]).
+    Executable,
 }
 
 /// The parameter types a schema may declare.
@@ -83,8 +91,22 @@ unsafe fn static_str(s: Str, what: &str, path: &Path) -> Result<String, String> 
 }
 
 impl Plugin {
-    /// Load the library at `path` and check its descriptor.
+    /// Load the library at `path` and check its descriptor, or ask the executable plugin at
+    /// `path` for its descriptor.
     pub fn load(path: &Path) -> Result<Plugin, String> {
+        if crate::executable::is_executable_plugin(path) {
+            let d = crate::executable::describe(path)?;
+            check_schema(&d.params).map_err(|e| format!("{}: parameter schema: {e}", path.display()))?;
+            return Ok(Plugin {
+                path: path.to_path_buf(),
+                name: d.name,
+                version: d.version,
+                description: d.description,
+                schema: d.params,
+                accepts_non_finite: d.accepts_non_finite,
+                code: Code::Executable,
+            });
+        }
         let shown = path.display();
         // SAFETY: loading runs the library's initialisers; a plugin is code the user chose to run.
         let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
@@ -138,7 +160,12 @@ impl Plugin {
         };
         check_schema(&schema).map_err(|e| format!("{shown}: parameter schema: {e}"))?;
         let accepts_non_finite = flags & abi::flags::ACCEPTS_NON_FINITE != 0;
-        Ok(Plugin { path: path.to_path_buf(), name, version, description, schema, accepts_non_finite, descriptor })
+        Ok(Plugin { path: path.to_path_buf(), name, version, description, schema, accepts_non_finite, code: Code::Library(descriptor) })
+    }
+
+    /// Whether the plugin is a program ([`crate::executable`]) rather than a library.
+    pub fn is_executable(&self) -> bool {
+        matches!(self.code, Code::Executable)
     }
 
     /// Turn `key=value` pairs into the full parameter object: every key declared, every value
@@ -187,8 +214,12 @@ impl Plugin {
         Ok(Value::Object(out))
     }
 
-    /// Run on `input`, writing outputs into `out` (which must exist).
+    /// Run a library plugin on `input`, writing outputs into `out` (which must exist). An
+    /// executable plugin reads its input from files: [`crate::executable::run`].
     pub fn run(&self, input: &RunInput<'_>, out: &Path) -> Result<RunReport, String> {
+        let Code::Library(descriptor) = self.code else {
+            return Err(format!("{} is an executable plugin: it runs on files (executable::run)", self.path.display()));
+        };
         let rep = input.representation.as_standard_layout();
         let rep_shape = rep.shape().to_vec();
         let stimuli = input.stimuli.as_ref().map(|s| s.as_standard_layout());
@@ -229,7 +260,7 @@ impl Plugin {
         };
         // SAFETY: the descriptor passed the ABI checks; every pointer in `host` and `abi_input`
         // refers to data alive until the call returns.
-        let code = unsafe { (self.descriptor.run)(&host, &abi_input) };
+        let code = unsafe { (descriptor.run)(&host, &abi_input) };
         outputs.bar.finish_and_clear();
         outputs.finish(code)
     }
@@ -254,13 +285,13 @@ pub struct RunReport {
 
 /// The host side of a run: collects outputs as they come and keeps the manifest current, so
 /// that whatever happens later (an error, a crash) what was reported stays on disk and listed.
-struct Outputs {
-    dir: PathBuf,
+pub(crate) struct Outputs {
+    pub(crate) dir: PathBuf,
     manifest: Value,
-    log: Vec<String>,
-    arrays: Vec<(String, ArrayD<f32>)>,
+    pub(crate) log: Vec<String>,
+    pub(crate) arrays: Vec<(String, ArrayD<f32>)>,
     error: Option<String>,
-    bar: ProgressBar,
+    pub(crate) bar: ProgressBar,
 }
 
 pub const MANIFEST: &str = "manifest.json";
@@ -272,7 +303,7 @@ pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
 pub const ARRAYS_FILE: &str = "arrays.h5";
 
 impl Outputs {
-    fn new(plugin: &Plugin, input: &RunInput<'_>, dir: &Path) -> Result<Outputs, String> {
+    pub(crate) fn new(plugin: &Plugin, input: &RunInput<'_>, dir: &Path) -> Result<Outputs, String> {
         let manifest = json!({
             "plugin": plugin.name,
             "version": plugin.version,
@@ -296,7 +327,7 @@ impl Outputs {
         write_manifest(&self.dir, &self.manifest)
     }
 
-    fn add_files(&mut self, kind: &str, name: &str, paths: &[PathBuf]) -> Result<(), String> {
+    pub(crate) fn add_files(&mut self, kind: &str, name: &str, paths: &[PathBuf]) -> Result<(), String> {
         let files = self.manifest["files"].as_array_mut().expect("files is an array");
         for p in paths {
             let file = p.strip_prefix(&self.dir).unwrap_or(p).display().to_string();
@@ -307,7 +338,7 @@ impl Outputs {
     }
 
     /// An output name becomes a file name: keep it to a plain, safe stem.
-    fn check_name(name: &str) -> Result<(), String> {
+    pub(crate) fn check_name(name: &str) -> Result<(), String> {
         let ok = !name.is_empty()
             && name.len() <= 100
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
@@ -325,13 +356,13 @@ impl Outputs {
         self.add_files("table", name, &paths)
     }
 
-    fn figure(&mut self, name: &str, spec: &Value) -> Result<(), String> {
+    pub(crate) fn figure(&mut self, name: &str, spec: &Value) -> Result<(), String> {
         Self::check_name(name)?;
         let paths = crate::figures::draw(spec, &self.dir, name)?;
         self.add_files("figure", name, &paths)
     }
 
-    fn finish(mut self, code: i32) -> Result<RunReport, String> {
+    pub(crate) fn finish(mut self, code: i32) -> Result<RunReport, String> {
         if !self.arrays.is_empty() && code == abi::status::OK && self.error.is_none() {
             let path = self.dir.join(ARRAYS_FILE);
             let file =
@@ -360,7 +391,7 @@ impl Outputs {
     }
 
     /// Record a failed output: the plugin sees an error code, and the reason is kept.
-    fn refuse(&mut self, e: String) -> i32 {
+    pub(crate) fn refuse(&mut self, e: String) -> i32 {
         self.bar.suspend(|| eprintln!("error: {e}"));
         self.error = Some(e);
         abi::status::ERROR
@@ -474,7 +505,8 @@ unsafe fn read_table(name: Str, columns: *const abi::Column, n: usize) -> Result
     Ok((name, table))
 }
 
-/// The plugin libraries in the search path, directory by directory, each directory's sorted.
+/// The plugin libraries and executables in the search path, directory by directory, each
+/// directory's sorted.
 fn libraries() -> Vec<PathBuf> {
     let mut all = Vec::new();
     for dir in crate::plugin_search_path() {
@@ -485,6 +517,7 @@ fn libraries() -> Vec<PathBuf> {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with(LIBRARY_PREFIX) && n.ends_with(std::env::consts::DLL_SUFFIX))
+                    || crate::executable::is_executable_plugin(p)
             })
             .collect();
         paths.sort();
@@ -528,8 +561,9 @@ pub fn find(name_or_path: &str) -> Result<Plugin, String> {
     if name_or_path.contains('/') || name_or_path.ends_with(std::env::consts::DLL_SUFFIX) {
         return Plugin::load(path);
     }
-    let file = library_file_name(name_or_path);
-    let named: Vec<PathBuf> = libraries().into_iter().filter(|p| p.file_name().is_some_and(|n| n == file.as_str())).collect();
+    let files = [library_file_name(name_or_path), format!("{}{name_or_path}", crate::executable::EXECUTABLE_PREFIX)];
+    let named: Vec<PathBuf> =
+        libraries().into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| files.iter().any(|f| f == n))).collect();
     if let Some(first) = named.first() {
         let plugin = Plugin::load(first)?;
         if plugin.name == name_or_path {

@@ -34,10 +34,15 @@ pub fn write_table(table: &Table, dir: &Path, stem: &str) -> Result<[PathBuf; 2]
         return Err(format!("table {stem}: columns have different lengths {lens:?}"));
     }
     let mut df = to_frame(table).map_err(|e| format!("table {stem}: {e}"))?;
+    write_frame(&mut df, dir, stem)
+}
+
+/// [`write_table`] of a polars frame (a table a plugin wrote as CSV or Parquet itself).
+pub fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
     let parquet = dir.join(format!("{stem}.parquet"));
     let csv = dir.join(format!("{stem}.csv"));
-    atomic_write(&parquet, |f| ParquetWriter::new(f).finish(&mut df).map(|_| ()))?;
-    atomic_write(&csv, |f| CsvWriter::new(f).finish(&mut df))?;
+    atomic_write(&parquet, |f| ParquetWriter::new(f).finish(df).map(|_| ()))?;
+    atomic_write(&csv, |f| CsvWriter::new(f).finish(df))?;
     Ok([parquet, csv])
 }
 
@@ -51,6 +56,15 @@ fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> PolarsResult<()>) 
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Read a CSV table with a header row, column types inferred.
+pub fn read_csv(path: &Path) -> Result<DataFrame, String> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Read a Parquet table back (for tests and for plugins that take tables as input).

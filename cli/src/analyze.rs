@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayD, Axis};
 use neurozoo_analysis::compare::{self, CompareParams};
+use neurozoo_analysis::executable;
 use neurozoo_analysis::plugin::{self, RunInput, MANIFEST};
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
@@ -92,20 +93,36 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
             }
             for p in found {
                 match p {
-                    Ok(p) => println!("{:<16} {:<8} {}", p.name, p.version, p.description),
+                    Ok(p) => println!(
+                        "{:<16} {:<8} {}{}",
+                        p.name,
+                        p.version,
+                        p.description,
+                        if p.is_executable() { " (executable)" } else { "" }
+                    ),
                     Err(e) => eprintln!("warning: {e}"),
                 }
             }
             Ok(())
         }
-        PluginsCommand::New { name, dir, sdk } => {
+        PluginsCommand::New { name, dir, sdk, lang } => {
+            if lang == "python" {
+                let dir = crate::scaffold::new_python_plugin(&name, dir.as_deref())?;
+                println!(
+                    "created {}: run it with `NEUROZOO_PLUGIN_PATH={} neurozoo analyze {name} --repr R.h5 --out OUT` (it needs numpy, h5py and pandas)",
+                    dir.display(),
+                    dir.display()
+                );
+                return Ok(());
+            }
             let dir = crate::scaffold::new_plugin(&name, dir.as_deref(), sdk.as_deref())?;
             println!("created {}: build it with `cargo build --release --manifest-path {}/Cargo.toml`", dir.display(), dir.display());
             Ok(())
         }
         PluginsCommand::Describe { name } => {
             let p = plugin::find(&name).map_err(anyhow::Error::msg)?;
-            println!("{} {}\n  {}\n  library: {}", p.name, p.version, p.description, p.path.display());
+            let kind = if p.is_executable() { "executable" } else { "library" };
+            println!("{} {}\n  {}\n  {kind}: {}", p.name, p.version, p.description, p.path.display());
             if p.schema.is_empty() {
                 println!("  no parameters");
             }
@@ -163,7 +180,18 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         params,
         seed: args.seed,
     };
-    let report = plugin.run(&input, &args.out).map_err(|e| anyhow::anyhow!("plugin {} failed: {e}", plugin.name))?;
+    let report = if plugin.is_executable() {
+        let request = executable::Request {
+            representation_file: &args.repr,
+            representation: &rep.name,
+            arrays_files: &args.arrays,
+            timeout: args.timeout.map(std::time::Duration::from_secs_f64),
+        };
+        executable::run(&plugin, &input, &request, &args.out)
+    } else {
+        plugin.run(&input, &args.out)
+    };
+    let report = report.map_err(|e| anyhow::anyhow!("plugin {} failed: {e}", plugin.name))?;
     eprintln!("{} {} wrote {} files to {}:", plugin.name, plugin.version, report.files.len(), args.out.display());
     for f in &report.files {
         eprintln!("  {f}");
@@ -210,6 +238,9 @@ fn isolated(args: &AnalyzeArgs) -> Result<()> {
     }
     for (k, v) in &args.params {
         child.arg("--param").arg(format!("{k}={v}"));
+    }
+    if let Some(t) = args.timeout {
+        child.arg("--timeout").arg(t.to_string());
     }
     let status = child.status().context("cannot start the isolated plugin process")?;
     if status.success() {

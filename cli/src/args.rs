@@ -188,6 +188,9 @@ pub enum PluginsCommand {
         /// was built from.
         #[arg(long)]
         sdk: Option<PathBuf>,
+        /// rust: a cdylib crate; python: an executable plugin (h5py, numpy, pandas).
+        #[arg(long, default_value = "rust", value_parser = ["rust", "python"])]
+        lang: String,
     },
 }
 
@@ -219,9 +222,16 @@ pub struct AnalyzeArgs {
     /// 2 ms a call: bench/plugins.sh). A crash then takes neurozoo down with it.
     #[arg(long)]
     pub in_process: bool,
+    /// Executable plugins: stop one that runs longer than this many seconds (a failed run).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// The default, kept so that scripts which ask for isolation still run.
     #[arg(long, hide = true, conflicts_with = "in_process")]
     pub isolate: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    s.parse::<f64>().ok().filter(|t| *t > 0.0 && t.is_finite()).ok_or_else(|| format!("{s:?}: expected seconds > 0"))
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

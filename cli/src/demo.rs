@@ -407,6 +407,7 @@ fn analyze(plugin: &str, repr: &Path, out: &Path, arrays: &[PathBuf], params: &[
         seed: 0,
         in_process: false,
         isolate: false,
+        timeout: None,
     })
 }
 

@@ -1,4 +1,5 @@
-//! `neurozoo plugins new NAME`: a plugin crate that builds and runs as it is.
+//! `neurozoo plugins new NAME [--lang python]`: a plugin crate, or a Python executable plugin,
+//! that builds and runs as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,8 @@ use anyhow::{bail, Context, Result};
 const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
 const LOCK_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
 
-pub fn new_plugin(name: &str, dir: Option<&Path>, sdk: Option<&Path>) -> Result<PathBuf> {
+/// The directory a new plugin NAME goes into, checked: a valid name and a path not taken.
+fn new_dir(name: &str, dir: Option<&Path>) -> Result<PathBuf> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -19,6 +21,24 @@ pub fn new_plugin(name: &str, dir: Option<&Path>, sdk: Option<&Path>) -> Result<
     if dir.exists() {
         bail!("{} already exists: choose another --dir", dir.display());
     }
+    Ok(dir)
+}
+
+/// An executable plugin in Python: `DIR/neurozoo-plugin-NAME`, which runs as it is where
+/// numpy, h5py and pandas are installed. DIR goes on the plugin path.
+pub fn new_python_plugin(name: &str, dir: Option<&Path>) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = new_dir(name, dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let script = dir.join(format!("neurozoo-plugin-{name}"));
+    std::fs::write(&script, PYTHON_PLUGIN.replace("{name}", name)).with_context(|| format!("cannot write {}", script.display()))?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", script.display()))?;
+    Ok(dir)
+}
+
+pub fn new_plugin(name: &str, dir: Option<&Path>, sdk: Option<&Path>) -> Result<PathBuf> {
+    let dir = new_dir(name, dir)?;
     let sdk = match sdk {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from(SDK_DIR),
@@ -108,3 +128,67 @@ NEUROZOO_PLUGIN_PATH=$PWD/target/release neurozoo analyze {name} --repr R.h5 --o
 Make `R.h5` with `neurozoo extract` (a model layer, or a dataset's recorded responses).
 See `docs/plugins.md` in the neurozoo repository for the SDK.
 "#;
+
+const PYTHON_PLUGIN: &str = r##"#!/usr/bin/env python3
+"""{name}: a neurozoo analysis plugin, an executable in Python (docs/plugins.md, "Executable
+plugins"). `neurozoo analyze {name}` runs `neurozoo-plugin-{name} run` with a JSON request on
+stdin; this writes its outputs into the request's `out` directory and `result.json` last.
+Edit `analyse`. Needs numpy, h5py and pandas."""
+import json
+import sys
+
+DESCRIPTOR = {
+    "name": "{name}",
+    "version": "0.1.0",
+    "description": "per-unit peak response and the stimulus that drives it",
+    "params": {
+        "bins": {"type": "integer", "default": 20, "minimum": 1, "description": "histogram bins"},
+    },
+}
+
+
+def analyse(x, params, seed):
+    """x: (stimuli, units) float32. Returns tables (name -> DataFrame) and figure specs."""
+    import numpy as np
+    import pandas as pd
+
+    peaks = pd.DataFrame({"unit": np.arange(x.shape[1]), "peak": x.max(axis=0), "best_stimulus": x.argmax(axis=0)})
+    figure = {"kind": "histogram", "title": "peak response of each unit", "x_label": "peak",
+              "values": [float(v) for v in peaks["peak"]], "bins": int(params["bins"])}
+    return {"peaks": peaks}, {"peaks": figure}
+
+
+def run(request):
+    import h5py
+    import numpy as np
+
+    out = request["out"]
+    with h5py.File(request["representation_file"], "r") as f:
+        x = np.asarray(f["representations"][request["representation"]], dtype=np.float32)
+    tables, figures = analyse(x, request["params"], request["seed"])
+    for name, table in tables.items():
+        table.to_csv(f"{out}/{name}.csv", index=False)
+    for name, spec in figures.items():
+        with open(f"{out}/{name}.figure.json", "w") as f:
+            json.dump(spec, f)
+    return {"status": "ok", "log": [f"{x.shape[1]} units over {x.shape[0]} stimuli"]}
+
+
+def main():
+    if sys.argv[1:] == ["describe"]:
+        print(json.dumps(DESCRIPTOR))
+        return
+    if sys.argv[1:] != ["run"]:
+        sys.exit("usage: neurozoo-plugin-{name} describe | run < request.json")
+    request = json.load(sys.stdin)
+    try:
+        result = run(request)
+    except Exception as e:  # reported to neurozoo as the run's error
+        result = {"status": "error", "error": f"{type(e).__name__}: {e}"}
+    with open(f"{request['out']}/result.json", "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
+"##;

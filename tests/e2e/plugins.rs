@@ -438,3 +438,111 @@ fn a_plugin_in_c_builds_with_the_header_and_runs() {
         stderr(&out)
     );
 }
+
+/// PATH with the project's .venv first, where `plugins new --lang python` finds numpy, h5py and
+/// pandas (`make setup` installs them).
+fn venv_path() -> std::ffi::OsString {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin");
+    assert!(venv.join("python3").exists(), "no {}: run `make setup`", venv.display());
+    std::env::join_paths(std::iter::once(venv).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()))).unwrap()
+}
+
+/// `plugins new --lang python` makes an executable plugin that runs as it is: listed and
+/// described as one, parameters checked by the host, its CSV table and figure spec turned into
+/// Parquet + CSV and PNG + SVG, the same manifest as a library's.
+#[test]
+fn a_python_plugin_from_plugins_new_runs_through_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let plugin_dir = dir.path().join("peaks-plugin");
+    let made = run(neurozoo().args(["plugins", "new", "peaks", "--lang", "python", "--dir"]).arg(&plugin_dir));
+    assert!(made.status.success());
+    let env = |cmd: &mut Command| {
+        cmd.env("PATH", venv_path()).env("NEUROZOO_PLUGIN_PATH", &plugin_dir);
+    };
+    let mut list = neurozoo();
+    list.args(["plugins", "list"]);
+    env(&mut list);
+    let listed = String::from_utf8(run(&mut list).stdout).unwrap();
+    assert!(listed.lines().any(|l| l.starts_with("peaks ") && l.ends_with("(executable)")), "{listed}");
+    let mut describe = neurozoo();
+    describe.args(["plugins", "describe", "peaks"]);
+    env(&mut describe);
+    let described = String::from_utf8(run(&mut describe).stdout).unwrap();
+    assert!(described.contains("--param bins=<integer>") && described.contains("executable: "), "{described}");
+
+    let mut bad = analyze(&repr, "peaks", &dir.path().join("bad"));
+    bad.args(["--param", "bins=0"]);
+    env(&mut bad);
+    let out = bad.output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("parameter bins = 0: must be at least 1"), "{}", stderr(&out));
+
+    let out_dir = dir.path().join("peaks");
+    let mut cmd = analyze(&repr, "peaks", &out_dir);
+    cmd.args(["--param", "bins=5"]);
+    env(&mut cmd);
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for f in ["peaks.parquet", "peaks.csv", "peaks.png", "peaks.svg", "manifest.json"] {
+        assert!(out_dir.join(f).is_file(), "no {f}");
+    }
+    assert!(!out_dir.join(".plugin-output").exists(), "the staging directory is left behind");
+    let m = manifest(&out_dir);
+    assert_eq!((m["status"].as_str(), m["params"]["bins"].as_i64()), (Some("complete"), Some(5)));
+    let data = neurozoo_datasets::representation::RepresentationFile::read(&repr).unwrap().representations[0].data.clone();
+    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("peaks.parquet")).unwrap();
+    let peak = df.column("peak").unwrap().f64().unwrap();
+    for u in 0..data.ncols() {
+        let want = data.column(u).iter().fold(f32::MIN, |m, &v| m.max(v));
+        assert!((peak.get(u).unwrap() - f64::from(want)).abs() < 1e-6, "unit {u}");
+    }
+}
+
+/// Executable plugins that misbehave: each is a failed run whose message says why (with the end
+/// of its stderr), and the manifest says failed; nothing is reported as success.
+#[test]
+fn a_misbehaving_executable_plugin_is_a_failed_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let repr = representation(dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let script = |name: &str, body: &str| {
+        let path = bin.join(format!("neurozoo-plugin-{name}"));
+        let describe = format!(r#"{{"name": "{name}", "version": "1", "description": "a test case", "params": {{}}}}"#);
+        std::fs::write(&path, format!("#!/bin/sh\nif [ \"$1\" = describe ]; then echo '{describe}'; exit 0; fi\nout=$(sed -n 's/.*\"out\": *\"\\([^\"]*\\)\".*/\\1/p')\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script("exits", "echo 'something broke' >&2\nexit 1");
+    script("hangs", "exec sleep 30");
+    script("silent", "exit 0");
+    script("odd", "echo x > \"$out/notes.txt\"\necho '{\"status\": \"ok\"}' > \"$out/result.json\"");
+    script("errs", "echo '{\"status\": \"error\", \"error\": \"the input has no units I like\"}' > \"$out/result.json\"");
+    script("lists", "echo 'a,b' > \"$out/t.csv\"; echo '1,2' >> \"$out/t.csv\"\necho '{\"status\": \"ok\", \"outputs\": [\"t.csv\", \"u.csv\"]}' > \"$out/result.json\"");
+    script("fine", "printf 'a,b\\n1,2.5\\n' > \"$out/t.csv\"\necho '{\"status\": \"ok\"}' > \"$out/result.json\"");
+    for (name, wanted) in [
+        ("exits", "exited with an error: exit status: 1 | something broke"),
+        ("hangs", "timed out after 1 s and was stopped"),
+        ("silent", "the plugin exited without writing result.json"),
+        ("odd", "output notes.txt: .txt is none of the output kinds"),
+        ("errs", "the input has no units I like"),
+        ("lists", "result.json lists u.csv, which the plugin did not write"),
+    ] {
+        let out_dir = dir.path().join(name);
+        let out = analyze(&repr, name, &out_dir).args(["--timeout", "1"]).env("NEUROZOO_PLUGIN_PATH", &bin).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(&format!("plugin {name} failed: ")) && err.contains(wanted), "{name}: {err}");
+        let m = manifest(&out_dir);
+        assert_eq!(m["status"], "failed", "{name}: {m}");
+        assert!(m["error"].as_str().unwrap().contains(wanted), "{name}: {m}");
+    }
+    let out_dir = dir.path().join("fine");
+    assert!(run(analyze(&repr, "fine", &out_dir).env("NEUROZOO_PLUGIN_PATH", &bin)).status.success());
+    assert_eq!(std::fs::read_to_string(out_dir.join("t.csv")).unwrap(), "a,b\n1,2.5\n");
+    // A describe that fails is refused when the plugin is loaded.
+    std::fs::write(bin.join("neurozoo-plugin-mute"), "#!/bin/sh\nexit 3\n").unwrap();
+    std::fs::set_permissions(bin.join("neurozoo-plugin-mute"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = analyze(&repr, "mute", &dir.path().join("mute")).env("NEUROZOO_PLUGIN_PATH", &bin).output().unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("`describe` failed: exit status: 3"), "{}", stderr(&out));
+}
