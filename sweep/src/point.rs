@@ -95,8 +95,8 @@ fn write_status(dirs: &PointDirs, status: &Status) -> Result<(), SweepError> {
     crate::write_atomic(&dirs.status(), &serde_json::to_string_pretty(status).expect("a status serialises"))
 }
 
-/// Run point `index` of the sweep in `sweep`: `fit` (resuming an interrupted run; a sprite-pair
-/// run, which cannot resume, starts over), then `eval --json`, both run as `neurozoo` (`exe`),
+/// Run point `index` of the sweep in `sweep`: `fit` (resuming an interrupted run), then
+/// `eval --json`, both run as `neurozoo` (`exe`),
 /// their output appended to the point's log. Records the outcome in the point's status; an error
 /// is the point failing.
 pub fn run_point(sweep: &Path, index: usize, exe: &Path, threads: Option<usize>) -> Result<(), SweepError> {
@@ -136,10 +136,10 @@ fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, exe: &Path, thread
         if let Some(n) = threads {
             fit.args(["--threads", &n.to_string()]);
         }
-        if run_file.is_file() && plan.kind == "responses" {
+        if run_file.is_file() {
             fit.arg("--resume");
         } else if dirs.run.exists() {
-            // No run.json: killed before training began. A sprite-pair run cannot resume yet.
+            // No run.json: killed before training began, with nothing to resume.
             std::fs::remove_dir_all(&dirs.run).map_err(|e| format!("cannot start {} over: {e}", dirs.run.display()))?;
         }
         run_logged(&mut fit, log()?, Stdio::null(), dirs)?;

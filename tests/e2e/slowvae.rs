@@ -117,3 +117,61 @@ fn fit_slowvae_then_eval_and_extract() {
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success() && err.contains("betavae fits sprite frame pairs") && err.contains("v1.h5"), "{err}");
 }
+
+/// A SlowVAE fit killed after a checkpoint and resumed ends with the same weights and training
+/// table as one never stopped; a conflicting resume is refused by name.
+#[test]
+fn killed_then_resumed_slowvae_matches_an_uninterrupted_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let train = sprites(dir.path(), "train.h5", 100, 1, &["--rate", "6"]);
+    let config = dir.path().join("small.toml");
+    std::fs::write(&config, "preset = \"slowvae\"\n[train]\nbatch_pairs = 8\nlr = 1e-3\nlog_every = 10\niterations = 40\n").unwrap();
+    let fit = |out: &Path| {
+        let mut cmd = neurozoo();
+        cmd.arg("fit").arg(&config).arg("--data").arg(&train).arg("--out").arg(out).args(["--threads", "1", "--device", "cpu"]);
+        cmd
+    };
+    let whole = dir.path().join("whole");
+    assert!(run(&mut fit(&whole)).status.success());
+
+    let killed = dir.path().join("killed");
+    let mut child = fit(&killed).stderr(Stdio::piped()).spawn().unwrap();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        if line.unwrap().starts_with("step      20 ") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    assert!(!child.wait().unwrap().success(), "the fit was supposed to be killed");
+    assert!(!killed.join("model.safetensors").exists());
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(killed.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["status"], "running");
+
+    let early = neurozoo().arg("eval").arg(&killed).arg("--data").arg(&train).output().unwrap();
+    assert!(!early.status.success() && String::from_utf8_lossy(&early.stderr).contains("was interrupted before it finished"));
+    let refused = neurozoo()
+        .arg("fit")
+        .arg(&config)
+        .arg("--data")
+        .arg(&train)
+        .arg("--out")
+        .arg(&killed)
+        .args(["--resume", "--seed", "9"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--seed 9 conflicts with the run's seed 0"));
+    let resumed = run(fit(&killed).arg("--resume"));
+    assert!(resumed.status.success());
+    assert_eq!(std::fs::read(whole.join("model.safetensors")).unwrap(), std::fs::read(killed.join("model.safetensors")).unwrap());
+    let rows = |d: &Path| -> Vec<String> {
+        // Everything but the timing column must agree.
+        std::fs::read_to_string(d.join("training.csv")).unwrap().lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+    };
+    assert_eq!(rows(&whole), rows(&killed));
+    assert_eq!(rows(&whole).len(), 5, "a header and 4 rows");
+    let again = neurozoo().arg("fit").arg(&config).arg("--data").arg(&train).arg("--out").arg(&killed).arg("--resume").output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already complete"));
+}

@@ -58,6 +58,7 @@
 //! ```
 
 /// Configs and presets live where code without libtorch can read them.
+pub mod checkpoint;
 pub use neurozoo_config as config;
 pub mod convert;
 mod device;

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use neurozoo_datasets::hash::Fnv1a;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -208,13 +207,26 @@ impl Adam {
         });
     }
 
-    fn named_state(&self) -> Vec<(String, Tensor)> {
+    /// The moments, by variable, for a checkpoint; [`Adam::restore`] takes them back.
+    pub(crate) fn named_state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for (i, (name, _)) in self.vars.iter().enumerate() {
             out.push((format!("m.{name}"), self.m[i].shallow_clone()));
             out.push((format!("v.{name}"), self.v[i].shallow_clone()));
         }
         out
+    }
+
+    /// The moments of [`Adam::named_state`] and the step count they were saved at.
+    pub(crate) fn restore(&mut self, named: Vec<(String, Tensor)>, step: i64) -> Result<(), String> {
+        self.load_state(&named.into_iter().collect())?;
+        self.step = step;
+        Ok(())
+    }
+
+    /// Steps taken, saved with a checkpoint.
+    pub(crate) fn steps(&self) -> i64 {
+        self.step
     }
 
     fn load_state(&mut self, named: &BTreeMap<String, Tensor>) -> Result<(), String> {
@@ -296,11 +308,6 @@ pub struct Trainer<'a> {
     pub checkpoint_dir: Option<PathBuf>,
 }
 
-const CHECKPOINT: &str = "checkpoint";
-/// What a checkpoint holds, and the FNV-1a checksums of those files, verified on resume.
-const CHECKPOINT_FILES: [&str; 4] = ["weights.safetensors", "best.safetensors", "adam.safetensors", "schedule.json"];
-const CHECKSUMS: &str = "checksums.json";
-
 impl Trainer<'_> {
     /// Train to the end of the schedule, starting from a checkpoint when `resume` is set: one
     /// `TrainData` per recording, recording r predicted by the model's readout r. Leaves the best
@@ -327,7 +334,7 @@ impl Trainer<'_> {
         let mut best = copy_weights(self.vs);
         // A run killed before its first checkpoint resumes from the start: its weights are
         // still the seeded initialisation a fresh run would have.
-        if let Some(dir) = self.checkpoint_dir.as_ref().filter(|d| resume && Self::has_checkpoint(d)) {
+        if let Some(dir) = self.checkpoint_dir.as_ref().filter(|d| resume && crate::checkpoint::exists(d)) {
             (schedule, best) = self.load_checkpoint(dir, &mut adam)?;
         }
         while !schedule.finished && schedule.epoch < self.cfg.max_epochs {
@@ -455,80 +462,35 @@ impl Trainer<'_> {
         TrainError::Checkpoint { path: path.to_path_buf(), problem: e.to_string() }
     }
 
-    /// Write into `checkpoint.tmp/`, then swap it for `checkpoint/`: a crash at any point leaves
-    /// one complete checkpoint (`checkpoint/`, or `checkpoint.old/` during the swap).
     fn save_checkpoint(&self, dir: &Path, schedule: &Schedule, adam: &Adam, best: &[(String, Tensor)]) -> Result<(), TrainError> {
-        let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
-        let final_dir = dir.join(CHECKPOINT);
-        let old = dir.join(format!("{CHECKPOINT}.old"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| Self::ckpt_err(&tmp, e))?;
-        let current = copy_weights(self.vs);
-        Tensor::write_safetensors(&current, tmp.join("weights.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
-        Tensor::write_safetensors(best, tmp.join("best.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
-        Tensor::write_safetensors(&adam.named_state(), tmp.join("adam.safetensors")).map_err(|e| Self::ckpt_err(&tmp, e))?;
         let json = serde_json::to_string_pretty(schedule).expect("schedule serialises");
-        std::fs::write(tmp.join("schedule.json"), json).map_err(|e| Self::ckpt_err(&tmp, e))?;
-        let mut sums = BTreeMap::new();
-        for name in CHECKPOINT_FILES {
-            let bytes = std::fs::read(tmp.join(name)).map_err(|e| Self::ckpt_err(&tmp.join(name), e))?;
-            sums.insert(name, Fnv1a::of(&bytes));
-        }
-        let json = serde_json::to_string_pretty(&sums).expect("checksums serialise");
-        std::fs::write(tmp.join(CHECKSUMS), json).map_err(|e| Self::ckpt_err(&tmp, e))?;
-        if final_dir.exists() {
-            let _ = std::fs::remove_dir_all(&old);
-            std::fs::rename(&final_dir, &old).map_err(|e| Self::ckpt_err(&final_dir, e))?;
-        }
-        std::fs::rename(&tmp, &final_dir).map_err(|e| Self::ckpt_err(&final_dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    }
-
-    fn has_checkpoint(dir: &Path) -> bool {
-        [CHECKPOINT, "checkpoint.old"].iter().any(|n| dir.join(n).join("schedule.json").exists())
+        let tensors = [
+            ("weights", copy_weights(self.vs)),
+            ("best", best.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect()),
+            ("adam", adam.named_state()),
+        ];
+        crate::checkpoint::save(dir, &tensors, &json).map_err(|(path, e)| Self::ckpt_err(&path, e))
     }
 
     fn load_checkpoint(&self, dir: &Path, adam: &mut Adam) -> Result<(Schedule, Vec<(String, Tensor)>), TrainError> {
-        let ckpt = [CHECKPOINT, "checkpoint.old"]
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.join("schedule.json").exists())
-            .ok_or_else(|| Self::ckpt_err(&dir.join(CHECKPOINT), "no checkpoint to resume from"))?;
-        // A checkpoint changed after it was written (a damaged disk, a hand edit) must not be
-        // resumed from as if it were the run's.
-        let sums = std::fs::read_to_string(ckpt.join(CHECKSUMS)).map_err(|e| Self::ckpt_err(&ckpt.join(CHECKSUMS), e))?;
-        let sums: BTreeMap<String, String> = serde_json::from_str(&sums).map_err(|e| Self::ckpt_err(&ckpt.join(CHECKSUMS), e))?;
-        for name in CHECKPOINT_FILES {
-            let path = ckpt.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| Self::ckpt_err(&path, e))?;
-            if sums.get(name) != Some(&Fnv1a::of(&bytes)) {
-                return Err(Self::ckpt_err(
-                    &path,
-                    "does not match the checksum written with it: the checkpoint changed after it was saved",
-                ));
-            }
-        }
-        let text = std::fs::read_to_string(ckpt.join("schedule.json")).map_err(|e| Self::ckpt_err(&ckpt, e))?;
-        let schedule: Schedule = serde_json::from_str(&text).map_err(|e| Self::ckpt_err(&ckpt.join("schedule.json"), e))?;
-        let read = |name: &str| -> Result<Vec<(String, Tensor)>, TrainError> {
-            let path = ckpt.join(name);
-            let t = Tensor::read_safetensors(&path).map_err(|e| Self::ckpt_err(&path, e))?;
-            Ok(t.into_iter().map(|(n, t)| (n, t.to_device(self.vs.device()))).collect())
-        };
-        let weights = read("weights.safetensors")?;
-        let names: std::collections::BTreeSet<&String> = weights.iter().map(|(n, _)| n).collect();
-        let expected = self.vs.variables();
-        if let Some(missing) = expected.keys().find(|k| !names.contains(k)) {
-            return Err(Self::ckpt_err(&ckpt, format!("has no weight {missing}: it was written by a different model")));
-        }
-        restore_weights(self.vs, &weights);
-        let best = read("best.safetensors")?;
-        let adam_state: BTreeMap<String, Tensor> = read("adam.safetensors")?.into_iter().collect();
-        adam.load_state(&adam_state).map_err(|e| Self::ckpt_err(&ckpt, e))?;
-        adam.step = schedule.adam_step;
-        Ok((schedule, best))
+        let mut loaded =
+            crate::checkpoint::load(dir, &["weights", "best", "adam"], self.vs.device()).map_err(|(p, e)| Self::ckpt_err(&p, e))?;
+        let schedule: Schedule = serde_json::from_str(&loaded.state).map_err(|e| Self::ckpt_err(&loaded.dir, e))?;
+        let weights = loaded.take("weights");
+        restore_checked(self.vs, &weights).map_err(|e| Self::ckpt_err(&loaded.dir, e))?;
+        adam.restore(loaded.take("adam"), schedule.adam_step).map_err(|e| Self::ckpt_err(&loaded.dir, e))?;
+        Ok((schedule, loaded.take("best")))
     }
+}
+
+/// Restore `vs` from named weights that must cover every variable (a checkpoint of this model).
+pub(crate) fn restore_checked(vs: &nn::VarStore, weights: &[(String, Tensor)]) -> Result<(), String> {
+    let names: std::collections::BTreeSet<&String> = weights.iter().map(|(n, _)| n).collect();
+    if let Some(missing) = vs.variables().keys().find(|k| !names.contains(k)) {
+        return Err(format!("has no weight {missing}: it was written by a different model"));
+    }
+    restore_weights(vs, weights);
+    Ok(())
 }
 
 /// Write tensors as safetensors through a temporary file, so the target is complete or absent.

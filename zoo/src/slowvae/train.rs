@@ -1,7 +1,9 @@
 //! Fitting SlowVAE and its β-VAE baseline to sprite frame pairs: the training loop (Adam,
-//! uniformly shuffled pairs) and the posterior means it is evaluated on. The configs and presets
-//! are in [`crate::config`], the scores in [`super::scores`].
+//! uniformly shuffled pairs, checkpoints that resume exactly) and the posterior means it is
+//! evaluated on. The configs and presets are in [`crate::config`], the scores in
+//! [`super::scores`].
 
+use std::path::Path;
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -9,14 +11,15 @@ use neurozoo_datasets::simulate::sprites::SpritePairs;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::SlowVae;
 use crate::config::VaeTrainConfig;
-use crate::train::Adam;
+use crate::train::{named_weights, restore_checked, Adam};
 
 /// One row of the training table: means over the steps since the previous row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     pub iteration: usize,
     pub loss: f64,
@@ -33,40 +36,71 @@ pub fn pairs_tensor(pairs: &SpritePairs, device: Device) -> Tensor {
     Tensor::from_slice(data.as_slice().expect("standard layout")).reshape(shape).to_device(device)
 }
 
+/// Where the loop writes a checkpoint (at every row of the training table), and whether it
+/// continues from the one there.
+pub struct Checkpoints<'a> {
+    pub dir: &'a Path,
+    pub resume: bool,
+}
+
+/// The loop's state in a checkpoint, beside the weights and Adam's moments.
+#[derive(Debug, Serialize, Deserialize)]
+struct LoopState {
+    /// Steps done.
+    iteration: usize,
+    adam_step: i64,
+    log: Vec<LogRecord>,
+}
+
 /// Train `model` for `cfg.iterations` steps; `on_step(done)` after each, `on_log` per row. A
-/// loss that stops being finite ends training with an error naming the step.
+/// loss that stops being finite ends training with an error naming the step. With
+/// `checkpoints`, every row also writes a checkpoint, and `resume` continues from it exactly:
+/// step i's pairs and posterior samples depend on the seed and i alone (the pairs come in
+/// seeded permutations, each used up in turn; the sampling generator is seeded per step), so
+/// a resumed run takes the same steps as one never stopped.
 pub fn train(
     model: &SlowVae,
     vs: &nn::VarStore,
     pairs: &Tensor,
     cfg: &VaeTrainConfig,
+    checkpoints: Option<Checkpoints<'_>>,
     mut on_step: impl FnMut(usize),
     mut on_log: impl FnMut(&LogRecord),
 ) -> Result<Vec<LogRecord>, String> {
     let n = pairs.size()[0] as usize;
     let batch = cfg.batch_pairs.min(n);
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let per_permutation = n / batch;
+    let device = pairs.device();
+    let mut adam = Adam::new(vs);
+    let mut log = Vec::new();
+    let mut first = 1;
+    if let Some(c) = checkpoints.as_ref().filter(|c| c.resume && crate::checkpoint::exists(c.dir)) {
+        let at = |(path, e): crate::checkpoint::Error| format!("checkpoint {}: {e}", path.display());
+        let mut loaded = crate::checkpoint::load(c.dir, &["weights", "adam"], device).map_err(at)?;
+        let state: LoopState = serde_json::from_str(&loaded.state).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
+        restore_checked(vs, &loaded.take("weights")).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
+        adam.restore(loaded.take("adam"), state.adam_step).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
+        first = state.iteration + 1;
+        log = state.log;
+    }
     // The permutation goes to the device once and batches are slices of it; the losses are
     // summed on the device and read once per log row. Per-step copies and reads would make the
     // host wait for the GPU at every step.
-    let mut order = Tensor::zeros([0], (Kind::Int64, pairs.device()));
-    let mut adam = Adam::new(vs);
-    let device = pairs.device();
+    let mut order = Tensor::zeros([0], (Kind::Int64, device));
     let zeros = || Tensor::zeros([4], (Kind::Double, device));
-    let (mut log, mut sums, mut steps) = (Vec::new(), zeros(), 0usize);
-    let start = Instant::now();
-    for iteration in 1..=cfg.iterations {
-        // A fresh permutation of the pairs each time the previous one is used up, consumed from
-        // its end.
-        if order.size()[0] < batch as i64 {
+    let (mut sums, mut steps) = (zeros(), 0usize);
+    let (start, seconds_before) = (Instant::now(), log.last().map_or(0.0, |r: &LogRecord| r.seconds));
+    for iteration in first..=cfg.iterations {
+        let (permutation, slot) = ((iteration - 1) / per_permutation, (iteration - 1) % per_permutation);
+        if slot == 0 || iteration == first {
             let mut fresh: Vec<i64> = (0..n as i64).collect();
-            fresh.shuffle(&mut rng);
+            fresh.shuffle(&mut ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(permutation as u64)));
             order = Tensor::from_slice(&fresh).to_device(device);
         }
-        let left = order.size()[0] - batch as i64;
-        let picked = order.narrow(0, left, batch as i64);
-        order = order.narrow(0, 0, left);
+        // Batches are taken from the permutation's end, as before checkpoints existed.
+        let picked = order.narrow(0, (n - (slot + 1) * batch) as i64, batch as i64);
         let frames = pairs.index_select(0, &picked).reshape([-1, 1, 64, 64]).to_kind(Kind::Float);
+        tch::manual_seed((cfg.seed as i64).wrapping_mul(7_919).wrapping_add(iteration as i64));
         adam.zero_grad();
         let loss = model.loss(&frames);
         loss.total.backward();
@@ -88,11 +122,17 @@ pub fn train(
                 reconstruction: mean[1],
                 kl_normal: mean[2],
                 kl_laplace: mean[3],
-                seconds: start.elapsed().as_secs_f64(),
+                seconds: seconds_before + start.elapsed().as_secs_f64(),
             };
             on_log(&record);
             log.push(record);
             (sums, steps) = (zeros(), 0);
+            if let Some(c) = &checkpoints {
+                let state = LoopState { iteration, adam_step: adam.steps(), log: log.clone() };
+                let state = serde_json::to_string_pretty(&state).expect("the loop state serialises");
+                crate::checkpoint::save(c.dir, &[("weights", named_weights(vs)), ("adam", adam.named_state())], &state)
+                    .map_err(|(path, e)| format!("checkpoint {}: {e}", path.display()))?;
+            }
         }
     }
     Ok(log)

@@ -1,7 +1,6 @@
 //! `fit`, `eval` and `extract` for the sprite-pair models (presets `slowvae` and `betavae`).
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,7 +11,7 @@ use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_plugin::Figure;
-use neurozoo_zoo::config::VaeFitConfig;
+use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::run::{self, RunStatus};
 use neurozoo_zoo::slowvae::scores::{disentanglement, held_out, intervention_scores, Budget, Disentanglement};
 use neurozoo_zoo::slowvae::train::{self as vae, latents, pairs_tensor, LogRecord};
@@ -35,17 +34,45 @@ struct VaeRunInfo {
     status: RunStatus,
     iterations: usize,
     seconds: f64,
+    /// The process fitting the run, while it runs (as a response model's run.json).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fitter: Option<run::Fitter>,
 }
 
 fn read_pairs(data: &Path, preset: &str) -> Result<SpritePairs> {
     SpritePairs::read(data).with_context(|| format!("{preset} fits sprite frame pairs (make them with `neurozoo data simulate sprites`)"))
 }
 
+/// The config of the run `--resume` continues: the same model and `--seed`; `--iterations` may
+/// only raise the number of steps (said).
+fn resume_config(args: &FitArgs, asked: &VaeFitConfig) -> Result<VaeFitConfig> {
+    let out = &args.out;
+    let mut saved = match run::load_config(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))? {
+        Preset::SpritePairs(c) => c,
+        Preset::Responses(_) => bail!("cannot resume {}: it is a response model's run, not a sprite-pair model's", out.display()),
+    };
+    if asked.slowvae != saved.slowvae || asked.train.batch_pairs != saved.train.batch_pairs || asked.train.lr != saved.train.lr {
+        bail!("cannot resume {}: {} is not the model it was fitted with (see its config.toml)", out.display(), args.model);
+    }
+    if let Some(seed) = args.seed.filter(|&s| s != saved.train.seed) {
+        bail!("cannot resume {}: --seed {seed} conflicts with the run's seed {}", out.display(), saved.train.seed);
+    }
+    if let Some(n) = args.iterations.filter(|&n| n != saved.train.iterations) {
+        if n < saved.train.iterations {
+            bail!(
+                "cannot resume {}: --iterations {n} is below the run's {}; a resumed run can only be given more",
+                out.display(),
+                saved.train.iterations
+            );
+        }
+        eprintln!("iterations raised from {} to {n}", saved.train.iterations);
+        saved.train.iterations = n;
+    }
+    Ok(saved)
+}
+
 pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     let name = cfg.preset.clone().unwrap_or_else(|| args.model.clone());
-    if args.resume {
-        bail!("--resume is not supported for {name} runs yet: start a new run");
-    }
     if args.max_epochs.is_some() {
         bail!("{name} trains for a number of steps, not epochs: use --iterations");
     }
@@ -55,20 +82,41 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    if let Some(seed) = args.seed {
-        cfg.train.seed = seed;
+    if args.resume {
+        cfg = resume_config(args, &cfg)?;
+    } else {
+        if let Some(seed) = args.seed {
+            cfg.train.seed = seed;
+        }
+        if let Some(n) = args.iterations {
+            cfg.train.iterations = n;
+        }
+        cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
     }
-    if let Some(n) = args.iterations {
-        cfg.train.iterations = n;
-    }
-    cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
     let device = super::device(&args.device)?;
     let pairs = read_pairs(data, &name)?;
     let out = &args.out;
-    neurozoo_cli::ensure_empty_dir(out, "choose a new --out")?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
     let n_pairs = pairs.images.shape()[0];
+    if args.resume {
+        let info = load_info(out).map_err(|e| anyhow::anyhow!("cannot resume: {e}"))?;
+        if info.status == RunStatus::Complete {
+            bail!("cannot resume {}: it is already complete", out.display());
+        }
+        if info.data != data.display().to_string() || info.pairs != n_pairs {
+            bail!(
+                "cannot resume {}: it was fitted to {} ({} pairs), not to {} ({n_pairs} pairs)",
+                out.display(),
+                info.data,
+                info.pairs,
+                data.display()
+            );
+        }
+    } else {
+        neurozoo_cli::ensure_empty_dir(out, "choose a new --out, or add --resume to continue it")?;
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    }
+    // Written again on resume: a raised --iterations is now the run's.
+    run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
     let mut info = VaeRunInfo {
         neurozoo: env!("CARGO_PKG_VERSION").into(),
         libtorch: TorchRuntime::probe().version_full,
@@ -78,6 +126,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         status: RunStatus::Running,
         iterations: 0,
         seconds: 0.0,
+        fitter: Some(run::Fitter::this()),
     };
     save_info(out, &info)?;
 
@@ -96,7 +145,6 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         cfg.train.iterations,
         cfg.train.batch_pairs
     );
-    let start = Instant::now();
     let bar = ProgressBar::new(cfg.train.iterations as u64)
         .with_style(ProgressStyle::with_template("step [{bar:30}] {pos}/{len} {elapsed} (eta {eta})").expect("valid template"));
     let log = vae::train(
@@ -104,6 +152,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         &vs,
         &frames,
         &cfg.train,
+        Some(vae::Checkpoints { dir: out, resume: args.resume }),
         |i| bar.set_position(i as u64),
         |r| {
             bar.suspend(|| {
@@ -123,7 +172,8 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
     figures(&model, &frames, &scores, out)?;
     info.status = RunStatus::Complete;
     info.iterations = cfg.train.iterations;
-    info.seconds = start.elapsed().as_secs_f64();
+    info.seconds = log.last().map_or(0.0, |r| r.seconds);
+    info.fitter = None;
     save_info(out, &info)?;
     eprintln!(
         "{} steps in {:.0} s; on the training pairs MCC {:.3}, MIG {:.3}; wrote {}\nevaluate with: neurozoo eval {} --data SPRITES.h5",
@@ -135,6 +185,12 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+fn load_info(dir: &Path) -> Result<VaeRunInfo> {
+    let path = dir.join(run::RUN_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a sprite-pair run's run.json", path.display()))
 }
 
 fn save_info(dir: &Path, info: &VaeRunInfo) -> Result<()> {
@@ -198,6 +254,18 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
 }
 
 fn load(run_dir: &Path, cfg: &VaeFitConfig, data: &Path, device: Device) -> Result<(SlowVae, SpritePairs, Tensor, nn::VarStore)> {
+    let info = load_info(run_dir)?;
+    match (&info.status, &info.fitter) {
+        (RunStatus::Complete, _) => {}
+        (RunStatus::Running, Some(f)) if f.alive() => {
+            bail!("{} is still being fitted (process {} on {}): wait for it to finish", run_dir.display(), f.pid, f.host)
+        }
+        (RunStatus::Running, _) => bail!(
+            "{} was interrupted before it finished: continue it with `neurozoo fit … --out {} --resume`",
+            run_dir.display(),
+            run_dir.display()
+        ),
+    }
     let pairs = read_pairs(data, cfg.preset.as_deref().unwrap_or("slowvae"))?;
     let vs = nn::VarStore::new(device);
     let model = SlowVae::new(&vs.root(), &cfg.slowvae);
