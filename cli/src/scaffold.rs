@@ -81,7 +81,16 @@ neurozoo-plugin = { path = "{sdk}" }
 
 const LIB_RS: &str = r##"//! `{name}`: a neurozoo analysis plugin. Edit `run`; `neurozoo analyze` does the rest.
 
-use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
+use neurozoo_plugin::serde_json::Value;
+use neurozoo_plugin::{export_plugin, params, Context, Figure, Input, Params, Plugin, Table};
+
+params! {
+    /// What `--param key=value` may set; the host checks values against this before `run`.
+    struct Settings {
+        /// histogram bins
+        bins: usize = 20, min = 1;
+    }
+}
 
 struct MyPlugin;
 
@@ -89,10 +98,13 @@ impl Plugin for MyPlugin {
     const NAME: &'static str = "{name}";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "per-unit peak response and the stimulus that drives it";
-    const PARAMS: &'static str = r#"{"bins": {"type": "integer", "default": 20, "minimum": 1, "description": "histogram bins"}}"#;
+
+    fn params_schema() -> Value {
+        Settings::schema()
+    }
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
-        let bins = input.integer("bins")? as usize;
+        let Settings { bins } = input.params_as()?;
         // (n_stimuli, n_units), borrowed from the host: nothing is copied.
         let r = &input.representation;
         let ids: Vec<i64> = input.metadata["stimulus_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).collect()).unwrap_or_default();

@@ -242,3 +242,59 @@ fn extract_refuses_unusable_recordings_and_empty_selections() {
         assert!(!out.exists(), "{what}: an output was written");
     }
 }
+
+/// Every input format, good and malformed, through `inspect` and `validate`, as text and as
+/// JSON: a report or one clear error naming the file, never a panic.
+#[test]
+fn inspect_and_validate_answer_every_format_as_text_and_json() {
+    let good = [
+        "static_small.h5",
+        "static_float.h5",
+        "static_small_tree",
+        "static_small_tree.zip",
+        "static_small_tree_stored.zip",
+        "ophys_small.nwb",
+    ];
+    let bad = [
+        "bad_dim_mismatch.h5",
+        "bad_empty.h5",
+        "bad_missing_responses.h5",
+        "bad_nan_responses.h5",
+        "bad_no_repeats.h5",
+        "bad_string_responses.h5",
+        "bad_truncated.h5",
+        "bad_unknown_tier.h5",
+        "bad_wrong_rank.h5",
+    ];
+    for name in good.iter().chain(&bad) {
+        let path = fixture(name);
+        for command in ["inspect", "validate"] {
+            for json in [false, true] {
+                let mut cmd = neurozoo();
+                cmd.args(["data", command]).arg(&path);
+                if json {
+                    cmd.arg("--json");
+                }
+                let out = cmd.output().unwrap();
+                let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                let what = format!("{command} {name} (json {json})");
+                assert!(matches!(out.status.code(), Some(0 | 1)), "{what}: {:?}\n{stderr}", out.status);
+                assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+                if out.status.success() {
+                    if json {
+                        assert!(serde_json::from_str::<serde_json::Value>(&stdout).is_ok_and(|v| v.is_object()), "{what}: {stdout}");
+                    } else {
+                        assert!(!stdout.trim().is_empty(), "{what}: no report");
+                    }
+                } else {
+                    assert!(bad.contains(name), "{what}: a good file failed: {stderr}");
+                    assert!(stderr.contains(name) || stdout.contains(name), "{what}: the error does not name the file: {stderr}{stdout}");
+                }
+            }
+        }
+        // A good file validates; inspect always answers for it.
+        if good.contains(name) {
+            assert!(run(neurozoo().args(["data", "validate"]).arg(&path)).status.success(), "{name} does not validate");
+        }
+    }
+}

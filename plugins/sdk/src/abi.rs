@@ -146,6 +146,8 @@ pub mod flags {
 
 // SAFETY: a descriptor is immutable static data pointing at static strings.
 unsafe impl Sync for Descriptor {}
+// SAFETY: as above; the SDK builds it once, on whichever thread first asks for it.
+unsafe impl Send for Descriptor {}
 
 impl Str {
     /// Borrow a Rust string (it must outlive every use of the returned value).

@@ -40,6 +40,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use ndarray;
 use ndarray::{ArrayView2, ArrayViewD, IxDyn};
+pub use serde;
 pub use serde_json;
 use serde_json::Value;
 
@@ -53,6 +54,11 @@ pub trait Plugin {
     /// Parameter schema, a JSON object: name → `{"type": "number"|"integer"|"boolean"|"string",
     /// "default": …, "description": "…", "minimum": …, "maximum": …, "enum": [allowed values]}`.
     const PARAMS: &'static str = "{}";
+    /// The parameter schema the host validates against: [`Plugin::PARAMS`] unless the plugin
+    /// declares its parameters as a struct with [`params!`] and returns `P::schema()` here.
+    fn params_schema() -> Value {
+        serde_json::from_str(Self::PARAMS).unwrap_or_else(|e| serde_json::json!({"PARAMS is not JSON": {"type": e.to_string()}}))
+    }
     /// Whether the plugin takes representations with NaN or infinite values. Default false: the
     /// host refuses them before the plugin runs.
     const ACCEPTS_NON_FINITE: bool = false;
@@ -94,6 +100,11 @@ impl<'a> Input<'a> {
 
     pub fn string(&self, name: &str) -> Result<&str, String> {
         self.param(name)?.as_str().ok_or_else(|| format!("parameter {name:?} is not a string"))
+    }
+
+    /// Every parameter at once, as the struct [`params!`] declared.
+    pub fn params_as<P: Params>(&self) -> Result<P, String> {
+        P::deserialize(&self.params).map_err(|e| format!("parameters: {e}"))
     }
 
     /// A named input array.
@@ -393,17 +404,133 @@ macro_rules! export_plugin {
     ($plugin:ty) => {
         #[no_mangle]
         pub extern "C" fn neurozoo_plugin_entry() -> *const $crate::abi::Descriptor {
-            static DESCRIPTOR: $crate::abi::Descriptor = $crate::abi::Descriptor {
+            // Built on the first call: the schema may come from a `params!` struct.
+            static SCHEMA: ::std::sync::OnceLock<String> = ::std::sync::OnceLock::new();
+            static DESCRIPTOR: ::std::sync::OnceLock<$crate::abi::Descriptor> = ::std::sync::OnceLock::new();
+            DESCRIPTOR.get_or_init(|| $crate::abi::Descriptor {
                 abi_version: $crate::abi::ABI_VERSION,
                 struct_size: ::std::mem::size_of::<$crate::abi::Descriptor>(),
                 name: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::NAME),
                 version: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::VERSION),
                 description: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::DESCRIPTION),
-                params_schema: $crate::abi::Str::from_static(<$plugin as $crate::Plugin>::PARAMS),
+                params_schema: $crate::abi::Str::new(SCHEMA.get_or_init(|| <$plugin as $crate::Plugin>::params_schema().to_string())),
                 run: $crate::run_plugin::<$plugin>,
                 flags: if <$plugin as $crate::Plugin>::ACCEPTS_NON_FINITE { $crate::abi::flags::ACCEPTS_NON_FINITE } else { 0 },
-            };
-            &DESCRIPTOR
+            })
+        }
+    };
+}
+
+/// A plugin's parameters as a struct: declared with [`params!`], which derives the schema the
+/// host checks `--param` against and reads them back, typed, with [`Input::params_as`].
+pub trait Params: for<'de> serde::Deserialize<'de> {
+    /// Parameter name → `{"type", "default", "description", "minimum", "maximum", "enum"}`.
+    fn schema() -> Value;
+}
+
+/// A `params!` default as the field's type: itself, or a `&str` for a `String` field.
+pub trait IntoDefault<T> {
+    fn into_default(self) -> T;
+}
+
+impl<T> IntoDefault<T> for T {
+    fn into_default(self) -> T {
+        self
+    }
+}
+
+impl IntoDefault<String> for &str {
+    fn into_default(self) -> String {
+        self.to_string()
+    }
+}
+
+/// The schema type of a parameter's Rust type.
+pub trait ParamType {
+    const NAME: &'static str;
+}
+
+macro_rules! param_types {
+    ($($t:ty => $name:literal),* $(,)?) => { $(impl ParamType for $t { const NAME: &'static str = $name; })* };
+}
+param_types!(f64 => "number", f32 => "number", i64 => "integer", i32 => "integer", u64 => "integer", u32 => "integer", usize => "integer", bool => "boolean", String => "string");
+
+/// Declare a plugin's parameters as a struct: each field with its default, optionally a
+/// `min`, `max` and the values it may take (`one_of`), its doc comment as the description. The
+/// struct derives `Deserialize`, and [`Params::schema`] builds the schema from the declaration,
+/// so the two cannot disagree.
+///
+/// ```
+/// use neurozoo_plugin::{params, Context, Input, Params, Plugin};
+///
+/// params! {
+///     pub struct Settings {
+///         /// histogram bins
+///         bins: usize = 30, min = 1, max = 1000;
+///         /// column to histogram
+///         of: String = "mean", one_of = ["mean", "std"];
+///         /// count a unit as active above this
+///         threshold: f64 = 0.0;
+///     }
+/// }
+///
+/// let schema = Settings::schema();
+/// assert_eq!(schema["bins"]["type"], "integer");
+/// assert_eq!(schema["bins"]["maximum"], 1000);
+/// assert_eq!(schema["of"]["enum"], neurozoo_plugin::serde_json::json!(["mean", "std"]));
+/// assert_eq!(schema["threshold"]["description"], "count a unit as active above this");
+///
+/// struct Histogram;
+/// impl Plugin for Histogram {
+///     const NAME: &'static str = "histogram";
+///     const VERSION: &'static str = "0.1.0";
+///     const DESCRIPTION: &'static str = "a histogram of a per-unit statistic";
+///     fn params_schema() -> neurozoo_plugin::serde_json::Value {
+///         Settings::schema()
+///     }
+///     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
+///         let settings: Settings = input.params_as()?;
+///         ctx.log(&format!("{} bins of the {}", settings.bins, settings.of));
+///         Ok(())
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! params {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $ty:ty = $default:expr
+                $(, min = $min:expr)? $(, max = $max:expr)? $(, one_of = [$($choice:expr),* $(,)?])?
+            );* $(;)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, $crate::serde::Deserialize)]
+        #[serde(crate = "neurozoo_plugin::serde")]
+        $vis struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl $crate::Params for $name {
+            fn schema() -> $crate::serde_json::Value {
+                let mut schema = $crate::serde_json::Map::new();
+                $(
+                    let mut spec = $crate::serde_json::Map::new();
+                    spec.insert("type".into(), <$ty as $crate::ParamType>::NAME.into());
+                    let default: $ty = $crate::IntoDefault::into_default($default);
+                    spec.insert("default".into(), $crate::serde_json::json!(default));
+                    let doc: &[&str] = &[$($doc),*];
+                    spec.insert("description".into(), doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ").into());
+                    $( spec.insert("minimum".into(), $crate::serde_json::json!($min)); )?
+                    $( spec.insert("maximum".into(), $crate::serde_json::json!($max)); )?
+                    $( spec.insert("enum".into(), $crate::serde_json::json!([$($choice),*])); )?
+                    schema.insert(stringify!($field).into(), spec.into());
+                )*
+                $crate::serde_json::Value::Object(schema)
+            }
         }
     };
 }

@@ -6,7 +6,19 @@
 //! stimulus, 1 for one that responds to a single stimulus. Responses below zero are clipped to
 //! zero for it, as the measure assumes rates.
 
-use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
+use neurozoo_plugin::serde_json::Value;
+use neurozoo_plugin::{export_plugin, params, Context, Figure, Input, Params, Plugin, Table};
+
+params! {
+    struct Settings {
+        /// a unit is active on a stimulus when its response exceeds this
+        active_threshold: f64 = 0.0;
+        /// histogram bins
+        bins: usize = 30, min = 1, max = 1000;
+        /// column to histogram
+        histogram_of: String = "lifetime_sparseness", one_of = ["mean", "std", "lifetime_sparseness"];
+    }
+}
 
 struct Summary;
 
@@ -14,16 +26,14 @@ impl Plugin for Summary {
     const NAME: &'static str = "summary";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "per-unit mean, std, range, fraction active and lifetime sparseness, with a histogram";
-    const PARAMS: &'static str = r#"{
-        "active_threshold": {"type": "number", "default": 0.0, "description": "a unit is active on a stimulus when its response exceeds this"},
-        "bins": {"type": "integer", "default": 30, "minimum": 1, "maximum": 1000, "description": "histogram bins"},
-        "histogram_of": {"type": "string", "default": "lifetime_sparseness", "description": "column to histogram: mean, std or lifetime_sparseness"}
-    }"#;
+
+    fn params_schema() -> Value {
+        Settings::schema()
+    }
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
-        let threshold = input.number("active_threshold")?;
-        let bins = input.integer("bins")? as usize;
-        let of = input.string("histogram_of")?;
+        let Settings { active_threshold: threshold, bins, histogram_of } = input.params_as()?;
+        let of = histogram_of.as_str();
         let r = &input.representation;
         let (n, units) = r.dim();
         if n == 0 {
