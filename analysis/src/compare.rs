@@ -38,6 +38,7 @@ use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
 use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
+use neurozoo_plugin::{Figure, Point};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -228,7 +229,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     files.extend(write_table(&scores_table(&scores, n), out, "scores")?);
     files.extend(write_table(&units.table(), out, "units")?);
     let names: Vec<String> = file_a.representations.iter().map(|r| r.name.clone()).collect();
-    files.extend(figures::draw(&scores_figure(&scores, &names, &target.name), out, "scores")?);
+    files.extend(figures::draw_figure(&scores_figure(&scores, &names, &target.name), out, "scores")?);
     if let Some(c) = positive_ceiling {
         // The representation with the best fraction of oracle, unit by unit against the ceiling.
         let best = scores
@@ -237,7 +238,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
             .max_by(|p, q| p.value.total_cmp(&q.value))
             .expect("a score per representation");
         let r = units.r_of(&best.representation);
-        files.extend(figures::draw(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);
+        files.extend(figures::draw_figure(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);
     }
 
     let mut by_representation = serde_json::Map::new();
@@ -398,49 +399,52 @@ const METRICS: [(&str, &str); 5] = [
 ];
 
 /// Every score per representation, one line per metric, with the bootstrap intervals as bars.
-fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Value {
-    let series: Vec<Value> = METRICS
+fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Figure {
+    let series = METRICS
         .iter()
         .filter(|(m, _)| scores.iter().any(|s| s.metric == *m))
         .map(|(m, label)| {
-            let points: Vec<Value> = scores
+            let points = scores
                 .iter()
                 .filter(|s| s.metric == *m && s.value.is_finite())
                 .map(|s| {
                     let x = names.iter().position(|n| *n == s.representation).expect("a known representation") as f64;
-                    if s.low.is_finite() && s.high.is_finite() {
-                        json!([x, s.value, s.low, s.high])
-                    } else {
-                        json!([x, s.value])
-                    }
+                    Point::with_interval(x, s.value, s.low, s.high)
                 })
                 .collect();
-            json!({"name": label, "points": points})
+            (label.to_string(), points)
         })
         .collect();
-    json!({
-        "kind": "line",
-        "title": format!("similarity to {target} per representation (95% bootstrap intervals)"),
-        "x_label": "representation",
-        "y_label": "score",
-        "x_ticks": names,
-        "series": series,
-    })
+    Figure::Points {
+        title: format!("similarity to {target} per representation (95% bootstrap intervals)"),
+        x_label: "representation".into(),
+        y_label: "score".into(),
+        joined: true,
+        x_ticks: names.to_vec(),
+        series,
+    }
 }
 
 /// Each unit's cross-validated r against its noise ceiling, with the diagonal r = ceiling.
-fn ceiling_figure(name: &str, r: &[f64], ceiling: &[f64]) -> Value {
+fn ceiling_figure(name: &str, r: &[f64], ceiling: &[f64]) -> Figure {
     let top = ceiling.iter().chain(r).copied().filter(|v| v.is_finite()).fold(0.0f64, f64::max);
-    json!({
-        "kind": "scatter",
-        "title": format!("{name}: ridge predictivity per unit against its oracle correlation"),
-        "x_label": "oracle correlation (noise ceiling)",
-        "y_label": "cross-validated r",
-        "series": [
-            {"name": "units", "points": ceiling.iter().zip(r).map(|(c, r)| json!([c, r])).collect::<Vec<_>>()},
-            {"name": "r = ceiling", "points": (0..=20).map(|k| { let v = top * f64::from(k) / 20.0; json!([v, v]) }).collect::<Vec<_>>()},
+    Figure::Scatter {
+        title: format!("{name}: ridge predictivity per unit against its oracle correlation"),
+        x_label: "oracle correlation (noise ceiling)".into(),
+        y_label: "cross-validated r".into(),
+        series: vec![
+            ("units".into(), ceiling.iter().zip(r).map(|(&c, &r)| (c, r)).collect()),
+            (
+                "r = ceiling".into(),
+                (0..=20)
+                    .map(|k| {
+                        let v = top * f64::from(k) / 20.0;
+                        (v, v)
+                    })
+                    .collect(),
+            ),
         ],
-    })
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use neurozoo_plugin::Figure;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -24,6 +25,12 @@ fn register_font() {
             unreachable!("the embedded DejaVu Sans is a valid font");
         }
     });
+}
+
+/// Draw a typed figure: what the host's own commands (compare, the demo, sweeps) use, and what
+/// plugins hand over as JSON ([`draw`]).
+pub fn draw_figure(figure: &Figure, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
+    draw(&figure.to_json(), dir, stem)
 }
 
 /// Draw `spec` as `<dir>/<stem>.png` and `<dir>/<stem>.svg`; returns the two paths.

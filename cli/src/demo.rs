@@ -30,7 +30,8 @@ use neurozoo_analysis::compare::CompareParams;
 use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::{static_h5, Tier};
-use serde_json::{json, Value};
+use neurozoo_plugin::{Figure, Point};
+use serde_json::Value;
 
 use crate::report::{self, Section};
 use crate::{doctor, torch};
@@ -452,22 +453,22 @@ fn models_table(dir: &Path, evals: &[(&str, Value)]) -> Result<Vec<PathBuf>> {
     table = table
         .column("rf_median_error_px", ColumnValues::F64(evals.iter().map(|(_, e)| e["rf_recovery"]["median_error_px"].as_f64()).collect()));
     let mut files = write_table(&table, dir, "models").map_err(anyhow::Error::msg)?.to_vec();
-    let series: Vec<Value> = METRICS
+    let series = METRICS
         .iter()
         .map(|(key, label)| {
-            let points: Vec<Value> = evals.iter().enumerate().filter_map(|(i, (_, e))| Some(json!([i, get(e, key)?]))).collect();
-            json!({"name": label, "points": points})
+            let points = evals.iter().enumerate().filter_map(|(i, (_, e))| Some(Point::new(i as f64, get(e, key)?))).collect();
+            (label.to_string(), points)
         })
         .collect();
-    let spec = json!({
-        "kind": "scatter",
-        "title": "test-set metrics per model",
-        "x_label": "model",
-        "y_label": "score",
-        "x_ticks": evals.iter().map(|(m, _)| m).collect::<Vec<_>>(),
-        "series": series,
-    });
-    files.extend(neurozoo_analysis::figures::draw(&spec, dir, "models").map_err(anyhow::Error::msg)?);
+    let figure = Figure::Points {
+        title: "test-set metrics per model".into(),
+        x_label: "model".into(),
+        y_label: "score".into(),
+        joined: false,
+        x_ticks: evals.iter().map(|(m, _)| m.to_string()).collect(),
+        series,
+    };
+    files.extend(neurozoo_analysis::figures::draw_figure(&figure, dir, "models").map_err(anyhow::Error::msg)?);
     // The report shows the PNG and links its SVG itself.
     Ok(files
         .iter()
@@ -481,14 +482,19 @@ fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
     let mut series = Vec::new();
     for model in MODELS {
         let rows = csv_rows(&out.join("runs").join(model).join("metrics.csv"))?;
-        let points: Vec<Value> = rows
+        let points = rows
             .iter()
-            .filter_map(|r| Some(json!([r.get("epoch")?.parse::<f64>().ok()?, r.get("validation_correlation")?.parse::<f64>().ok()?])))
+            .filter_map(|r| Some((r.get("epoch")?.parse::<f64>().ok()?, r.get("validation_correlation")?.parse::<f64>().ok()?)))
             .collect();
-        series.push(json!({"name": model, "points": points}));
+        series.push((model.to_string(), points));
     }
-    let spec = json!({"kind": "line", "title": "validation correlation during training", "x_label": "epoch", "y_label": "validation correlation", "series": series});
+    let figure = Figure::Line {
+        title: "validation correlation during training".into(),
+        x_label: "epoch".into(),
+        y_label: "validation correlation".into(),
+        series,
+    };
     let dir = out.join("eval");
-    neurozoo_analysis::figures::draw(&spec, &dir, "training").map_err(anyhow::Error::msg)?;
+    neurozoo_analysis::figures::draw_figure(&figure, &dir, "training").map_err(anyhow::Error::msg)?;
     Ok(vec!["eval/training.png".into()])
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use neurozoo_analysis::figures::draw;
+use neurozoo_analysis::figures::draw_figure;
 use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_plugin::Figure;
 use serde::Serialize;
@@ -147,8 +147,8 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
         None => drop(std::fs::remove_file(&best_file)),
     }
 
-    // One figure per swept key of several values: the metric against the key's value, mean ± sd over the other
-    // keys' values and the seeds, one line per recording.
+    // One figure per swept key of several values: the metric against the key's value, mean ± sd
+    // over the other keys' values and the seeds as bars, one line per recording.
     let mut figures = Vec::new();
     let fig_dir = dir.join("figures");
     for key in &plan.keys {
@@ -183,23 +183,28 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
             if stats.is_empty() {
                 continue;
             }
-            series.push((format!("{rec} mean"), stats.iter().map(|&(x, m, _)| (x, m)).collect()));
-            series.push((format!("{rec} mean + sd"), stats.iter().map(|&(x, m, s)| (x, m + s)).collect()));
-            series.push((format!("{rec} mean − sd"), stats.iter().map(|&(x, m, s)| (x, m - s)).collect()));
+            series.push((
+                rec.to_string(),
+                stats.iter().map(|&(x, m, s)| neurozoo_plugin::Point::with_interval(x, m, m - s, m + s)).collect(),
+            ));
         }
         if series.is_empty() {
             continue;
         }
-        let x_label = if numeric {
-            key.clone()
-        } else {
-            let labels: Vec<String> = order.iter().enumerate().map(|(i, v)| format!("{i}: {v}")).collect();
-            format!("{key} ({})", labels.join(", "))
+        // Values that are not numbers stand at x = 0, 1, … under their own labels.
+        let x_ticks =
+            if numeric { Vec::new() } else { order.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect() };
+        let figure = Figure::Points {
+            title: format!("{metric} against {key} (mean ± sd over seeds)"),
+            x_label: key.clone(),
+            y_label: metric.to_string(),
+            joined: true,
+            x_ticks,
+            series,
         };
-        let figure = Figure::Line { title: format!("{metric} against {key}"), x_label, y_label: metric.to_string(), series };
         std::fs::create_dir_all(&fig_dir).map_err(|e| SweepError::Write(format!("{}: {e}", fig_dir.display())))?;
         let stem = key.replace('.', "_");
-        figures.extend(draw(&figure.to_json(), &fig_dir, &stem).map_err(SweepError::Write)?);
+        figures.extend(draw_figure(&figure, &fig_dir, &stem).map_err(SweepError::Write)?);
     }
     let mut states = BTreeMap::new();
     for r in &rows {

@@ -184,6 +184,35 @@ pub enum Figure {
     Heatmap { title: String, x_label: String, y_label: String, rows: Vec<Vec<f64>> },
     /// Grey-scale images (rows of pixels), each scaled to its own range, `columns` per row.
     ImageGrid { title: String, images: Vec<(String, Vec<Vec<f64>>)>, columns: usize },
+    /// Named series of points, each with an optional interval drawn as a bar, joined by lines
+    /// or not; with `x_ticks`, x = i is labelled `x_ticks[i]` (categories on the x axis).
+    Points { title: String, x_label: String, y_label: String, joined: bool, x_ticks: Vec<String>, series: Vec<(String, Vec<Point>)> },
+}
+
+/// A point of [`Figure::Points`]: (x, y) and, optionally, an interval (low, high) around y.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub interval: Option<(f64, f64)>,
+}
+
+impl Point {
+    pub fn new(x: f64, y: f64) -> Point {
+        Point { x, y, interval: None }
+    }
+
+    /// With the interval (low, high), left out when either bound is not finite.
+    pub fn with_interval(x: f64, y: f64, low: f64, high: f64) -> Point {
+        Point { x, y, interval: (low.is_finite() && high.is_finite()).then_some((low, high)) }
+    }
+}
+
+/// A figure serialises as the JSON spec the host draws ([`Figure::to_json`]).
+impl serde::Serialize for Figure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
 }
 
 impl Figure {
@@ -206,6 +235,29 @@ impl Figure {
             }
             Figure::Heatmap { title, x_label, y_label, rows } => {
                 serde_json::json!({"kind": "heatmap", "title": title, "x_label": x_label, "y_label": y_label, "rows": rows})
+            }
+            Figure::Points { title, x_label, y_label, joined, x_ticks, series } => {
+                let series: Vec<Value> = series
+                    .iter()
+                    .map(|(name, points)| {
+                        let points: Vec<Value> = points
+                            .iter()
+                            .map(|p| match p.interval {
+                                Some((low, high)) => serde_json::json!([p.x, p.y, low, high]),
+                                None => serde_json::json!([p.x, p.y]),
+                            })
+                            .collect();
+                        serde_json::json!({"name": name, "points": points})
+                    })
+                    .collect();
+                serde_json::json!({
+                    "kind": if *joined { "line" } else { "scatter" },
+                    "title": title,
+                    "x_label": x_label,
+                    "y_label": y_label,
+                    "x_ticks": x_ticks,
+                    "series": series,
+                })
             }
             Figure::ImageGrid { title, images, columns } => serde_json::json!({
                 "kind": "image_grid",
