@@ -302,6 +302,18 @@ pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
 }
 pub const ARRAYS_FILE: &str = "arrays.h5";
 
+/// What the manifest in `dir` says of its run, when there is one: its status, with "running"
+/// turned into "interrupted" when the process that was running it is gone.
+pub fn manifest_state(dir: &Path) -> Option<String> {
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST)).ok()?).ok()?;
+    let status = manifest["status"].as_str()?.to_string();
+    let process: Option<neurozoo_datasets::process::Process> = serde_json::from_value(manifest["process"].clone()).ok();
+    Some(match process {
+        Some(p) if status == "running" && !p.alive() => "interrupted".into(),
+        _ => status,
+    })
+}
+
 impl Outputs {
     pub(crate) fn new(plugin: &Plugin, input: &RunInput<'_>, dir: &Path) -> Result<Outputs, String> {
         let manifest = json!({
@@ -313,6 +325,9 @@ impl Outputs {
             // What ran, not the metadata itself (stimulus ids can be long).
             "input": {"file": input.metadata["file"], "name": input.metadata["name"], "shape": input.representation.shape()},
             "status": "running",
+            // Who is running it, so that a reader can tell a run in progress from one whose
+            // process died (a crash with --in-process, a kill): see [`manifest_state`].
+            "process": neurozoo_datasets::process::Process::this(),
             "files": [],
         });
         let bar = ProgressBar::new(0)
@@ -378,6 +393,7 @@ impl Outputs {
             (code, None) => Some(format!("the plugin failed with code {code} and gave no reason")),
         };
         self.manifest["status"] = json!(if error.is_some() { "failed" } else { "complete" });
+        self.manifest.as_object_mut().expect("an object").remove("process");
         if let Some(e) = &error {
             self.manifest["error"] = json!(e);
         }

@@ -140,6 +140,10 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
 }
 
 pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
+    // An output directory that holds an earlier run says what became of it.
+    if let Some(state) = plugin::manifest_state(&args.out) {
+        bail!("{} holds a plugin run that is {state} (its {MANIFEST}): choose a new --out", args.out.display());
+    }
     if !args.in_process {
         // Nothing of the plugin's runs here, not even its library's loading: the child does all.
         crate::ensure_empty_dir(&args.out, "choose a new --out")?;

@@ -321,6 +321,18 @@ fn isolate_turns_a_crash_into_an_error_and_keeps_what_was_written() {
     assert_eq!(std::fs::read_to_string(out_dir.join("first.csv")).unwrap().lines().count(), 75);
     let m = manifest(&out_dir);
     assert_eq!(m["status"], "crashed");
+    // In process, the crash takes neurozoo down and the manifest still says running, with the
+    // process that died: the next command on that directory calls it interrupted.
+    let in_process = dir.path().join("crash-in-process");
+    let out = analyze(&repr, "testkit", &in_process).args(["--param", "mode=segfault", "--in-process"]).output().unwrap();
+    assert!(out.status.code().is_none(), "the segfault killed the process: {:?}", out.status);
+    assert_eq!(manifest(&in_process)["status"], "running");
+    let again = analyze(&repr, "summary", &in_process).output().unwrap();
+    assert!(
+        !again.status.success() && stderr(&again).contains("holds a plugin run that is interrupted (its manifest.json)"),
+        "{}",
+        stderr(&again)
+    );
     // Isolation changes nothing when the plugin behaves.
     for flag in ["--in-process", "--isolate"] {
         let ok_dir = dir.path().join(flag);
