@@ -6,12 +6,7 @@ use super::*;
 
 /// A small simulation and a small model, so a fit takes seconds.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let data = dir.join("v1.h5");
-    let out = run(neurozoo()
-        .args(["data", "simulate", "v1", "--n-units", "10", "--n-train", "160", "--n-validation", "40"])
-        .args(["--n-test", "8", "--n-final-test", "0", "--repeats", "4", "--height", "20", "--width", "20", "--seed", "3", "--out"])
-        .arg(&data));
-    assert!(out.status.success());
+    let data = small_v1(dir);
     let config = dir.join("tiny.toml");
     std::fs::write(
         &config,

@@ -33,6 +33,18 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// `DIR/v1.h5`: a small simulation (10 units, 160 training images of 20 × 20), so a fit on it
+/// takes seconds.
+fn small_v1(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("v1.h5");
+    let out = run(neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "10", "--n-train", "160", "--n-validation", "40"])
+        .args(["--n-test", "8", "--n-final-test", "0", "--repeats", "4", "--height", "20", "--width", "20", "--seed", "3", "--out"])
+        .arg(&data));
+    assert!(out.status.success());
+    data
+}
+
 fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&out.stdout)))

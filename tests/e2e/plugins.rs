@@ -32,6 +32,17 @@ pub(crate) fn plugins_built() {
     });
 }
 
+/// A representation file of one representation, "r", with stimulus ids 0, 1, ….
+pub(crate) fn write_representation(path: &Path, data: ndarray::Array2<f32>) -> PathBuf {
+    let file = neurozoo_datasets::representation::RepresentationFile {
+        stimulus_ids: (0..data.nrows() as i64).collect(),
+        representations: vec![neurozoo_datasets::representation::Representation { name: "r".into(), data, source: "{}".into() }],
+        ..Default::default()
+    };
+    file.write(path).unwrap();
+    path.to_path_buf()
+}
+
 /// A small simulation turned into a representation file.
 pub(crate) fn representation(dir: &Path) -> PathBuf {
     let data = dir.join("v1.h5");
@@ -242,16 +253,10 @@ fn a_refused_output_or_an_abort_is_never_reported_as_success() {
 #[test]
 fn non_finite_representations_are_refused_unless_the_plugin_takes_them() {
     let dir = tempfile::tempdir().unwrap();
-    let repr = dir.path().join("nan.h5");
     let mut data = ndarray::Array2::<f32>::from_shape_fn((20, 4), |(i, j)| (i * 4 + j) as f32);
     data[[3, 2]] = f32::NAN;
     data[[7, 1]] = f32::INFINITY;
-    let file = neurozoo_datasets::representation::RepresentationFile {
-        stimulus_ids: (0..20).collect(),
-        representations: vec![neurozoo_datasets::representation::Representation { name: "r".into(), data, source: "{}".into() }],
-        ..Default::default()
-    };
-    file.write(&repr).unwrap();
+    let repr = write_representation(&dir.path().join("nan.h5"), data);
     for plugin in ["summary", "interpretability", "sparse-coding", "superposition", "testkit"] {
         let out_dir = dir.path().join(plugin);
         let out = analyze(&repr, plugin, &out_dir).output().unwrap();

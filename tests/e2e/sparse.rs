@@ -177,16 +177,7 @@ fn superposition_runs_on_recorded_responses() {
 #[test]
 fn degenerate_inputs_are_clean_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, data: ndarray::Array2<f32>| {
-        let path = dir.path().join(name);
-        let file = neurozoo_datasets::representation::RepresentationFile {
-            stimulus_ids: (0..data.nrows() as i64).collect(),
-            representations: vec![neurozoo_datasets::representation::Representation { name: "r".into(), data, source: "{}".into() }],
-            ..Default::default()
-        };
-        file.write(&path).unwrap();
-        path
-    };
+    let write = |name: &str, data| super::plugins::write_representation(&dir.path().join(name), data);
     let normal = ndarray::Array2::from_shape_fn((20, 4), |(i, j)| ((i * 7 + j * 3) % 5) as f32);
     let cases = [
         ("one.h5", ndarray::Array2::from_elem((1, 4), 1.0), vec![], "at least 3 stimuli"),

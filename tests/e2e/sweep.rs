@@ -10,12 +10,7 @@ use super::*;
 
 /// A small simulation and a small base config, so each point fits in seconds.
 fn setup(dir: &Path) -> PathBuf {
-    let data = dir.join("v1.h5");
-    let out = run(neurozoo()
-        .args(["data", "simulate", "v1", "--n-units", "10", "--n-train", "160", "--n-validation", "40"])
-        .args(["--n-test", "8", "--n-final-test", "0", "--repeats", "4", "--height", "20", "--width", "20", "--seed", "3", "--out"])
-        .arg(&data));
-    assert!(out.status.success());
+    let data = small_v1(dir);
     std::fs::write(
         dir.join("tiny.toml"),
         "preset = \"klindt2017\"\n[model.core]\nlayers = 2\ninput_kernel = 7\n[train]\nbatch_size = 32\nmax_epochs = 3\npatience = 10\n",
