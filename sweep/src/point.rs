@@ -148,7 +148,11 @@ fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, exe: &Path, thread
     let out = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut eval = Command::new(exe);
     eval.arg("eval").arg(&dirs.run).args(&data_args).args(["--device", &plan.device, "--json"]);
-    run_logged(&mut eval, log()?, out.into(), dirs)?;
+    let evaluated = run_logged(&mut eval, log()?, out.into(), dirs);
+    if evaluated.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    evaluated?;
     std::fs::rename(&tmp, dirs.eval()).map_err(|e| format!("{}: {e}", dirs.eval().display()))
 }
 
