@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
+use neurozoo_datasets::files::{ensure_empty_dir, write_atomic};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
 use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
@@ -179,9 +180,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     params.check(n).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
 
-    if out.exists() && std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?.next().is_some() {
-        return Err(format!("{} already exists and is not empty: choose a new --out", out.display()));
-    }
+    ensure_empty_dir(out, "choose a new output directory")?;
 
     let pick = |r: &Representation, column: fn(&(usize, usize)) -> usize| {
         r.data.select(Axis(0), &rows.iter().map(column).collect::<Vec<_>>()).mapv(f64::from)
@@ -258,7 +257,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         "warnings": warnings,
         "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect::<Vec<_>>(),
     });
-    crate::write_atomic(&out.join(SUMMARY), &serde_json::to_string_pretty(&summary).expect("JSON values serialise"))?;
+    write_atomic(&out.join(SUMMARY), serde_json::to_string_pretty(&summary).expect("JSON values serialise"))?;
     Ok(summary)
 }
 

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use neurozoo_datasets::files::write_atomic_with;
 use neurozoo_plugin::Figure;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -39,19 +40,13 @@ pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String
     let figure = Spec::parse(spec).map_err(|e| format!("figure {stem}: {e}"))?;
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
-    // The bitmap backend picks the format from the extension, so the temporary keeps it.
-    let (png_tmp, svg_tmp) = (dir.join(format!(".{stem}.partial.png")), dir.join(format!(".{stem}.partial.svg")));
-    let result = (|| {
-        figure.render(BitMapBackend::new(&png_tmp, SIZE).into_drawing_area())?;
-        figure.render(SVGBackend::new(&svg_tmp, SIZE).into_drawing_area())?;
-        std::fs::rename(&png_tmp, &png).map_err(|e| e.to_string())?;
-        std::fs::rename(&svg_tmp, &svg).map_err(|e| e.to_string())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&png_tmp);
-        let _ = std::fs::remove_file(&svg_tmp);
-        return Err(format!("figure {stem}: {e}"));
-    }
+    // The bitmap backend picks the format from the extension, which the partial files keep; the
+    // SVG is written inside the PNG's write, so a failure to draw either leaves neither.
+    write_atomic_with(&png, |png_tmp| -> Result<(), String> {
+        figure.render(BitMapBackend::new(png_tmp, SIZE).into_drawing_area())?;
+        Ok(write_atomic_with(&svg, |svg_tmp| figure.render(SVGBackend::new(svg_tmp, SIZE).into_drawing_area()))?)
+    })
+    .map_err(|e| format!("figure {stem}: {}", e.message))?;
     Ok([png, svg])
 }
 

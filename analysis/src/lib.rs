@@ -9,7 +9,7 @@
 //! }
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub mod compare;
 pub mod executable;
@@ -32,15 +32,4 @@ pub fn plugin_search_path() -> Vec<PathBuf> {
         dirs.insert(dirs.len() - 1, exe_dir);
     }
     dirs
-}
-
-/// Write `text` to `path` through a hidden `.<name>.partial` beside it and a rename, so the file
-/// is complete or absent (manifests, summaries, report pages).
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("{}: {e}", path.display())
-    })
 }

@@ -14,6 +14,8 @@ use ndarray::{ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use neurozoo_plugin::abi::{self, Descriptor, Str};
 use serde_json::{json, Map, Value};
 
+use neurozoo_datasets::files::write_atomic;
+
 use crate::tables::{write_table, ColumnValues, Table};
 
 /// Plugin libraries are named `lib` + this + `*.so` (a crate called `neurozoo-plugin-NAME`).
@@ -298,7 +300,7 @@ pub const MANIFEST: &str = "manifest.json";
 
 /// Write `DIR/manifest.json` through a temporary name: a reader sees the old or the new one.
 pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
-    crate::write_atomic(&dir.join(MANIFEST), &serde_json::to_string_pretty(manifest).expect("JSON values serialise"))
+    Ok(write_atomic(&dir.join(MANIFEST), serde_json::to_string_pretty(manifest).expect("JSON values serialise"))?)
 }
 pub const ARRAYS_FILE: &str = "arrays.h5";
 

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use neurozoo_datasets::files::write_atomic_with;
 use polars::prelude::*;
 
 /// The same typed columns plugins hand over: one table type from the SDK to the files.
@@ -41,21 +42,15 @@ pub fn write_table(table: &Table, dir: &Path, stem: &str) -> Result<[PathBuf; 2]
 pub fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
     let parquet = dir.join(format!("{stem}.parquet"));
     let csv = dir.join(format!("{stem}.csv"));
-    atomic_write(&parquet, |f| ParquetWriter::new(f).finish(df).map(|_| ()))?;
-    atomic_write(&csv, |f| CsvWriter::new(f).finish(df))?;
+    write_atomic_with(&parquet, |tmp| -> Result<(), String> {
+        let mut f = File::create(tmp).map_err(|e| e.to_string())?;
+        ParquetWriter::new(&mut f).finish(df).map(|_| ()).map_err(|e| e.to_string())
+    })?;
+    write_atomic_with(&csv, |tmp| -> Result<(), String> {
+        let mut f = File::create(tmp).map_err(|e| e.to_string())?;
+        CsvWriter::new(&mut f).finish(df).map_err(|e| e.to_string())
+    })?;
     Ok([parquet, csv])
-}
-
-fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> PolarsResult<()>) -> Result<(), String> {
-    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("tmp")));
-    let result = File::create(&tmp)
-        .map_err(|e| e.to_string())
-        .and_then(|mut f| write(&mut f).map_err(|e| e.to_string()))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Read a CSV table with a header row, column types inferred.

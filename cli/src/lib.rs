@@ -38,19 +38,7 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
     Ok(())
 }
 
-/// Refuse an output directory that already holds something, before any work: nothing a user
-/// had is overwritten. `advice` completes the message ("choose a new --out").
+/// [`neurozoo_datasets::files::ensure_empty_dir`], for the commands: the advice names a flag.
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        anyhow::bail!("{} is a file, not a directory: {advice}", dir.display());
-    }
-    let mut entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => anyhow::bail!("cannot read {}: {e}", dir.display()),
-    };
-    if entries.next().is_some() {
-        anyhow::bail!("{} already exists and is not empty: {advice}", dir.display());
-    }
-    Ok(())
+    neurozoo_datasets::files::ensure_empty_dir(dir, advice).map_err(anyhow::Error::msg)
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use neurozoo_datasets::files::write_atomic;
 use neurozoo_sweep::collect::{collect, default_metric};
 use neurozoo_sweep::plan::Plan;
 use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
@@ -88,11 +89,11 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
         std::fs::create_dir_all(&slurm_dir).with_context(|| format!("cannot create {}", slurm_dir.display()))?;
         let script_path = slurm_dir.join("array.sbatch");
         let text = slurm::script(&dir, &plan, &plan.slurm, &todo, args.jobs.map(|n| n as usize), exe);
-        neurozoo_analysis::write_atomic(&script_path, &text).map_err(anyhow::Error::msg)?;
+        write_atomic(&script_path, text)?;
         let job_id = slurm::submit(&script_path)?;
         let mut jobs = slurm::load_jobs(&dir);
         jobs.jobs.push(slurm::Job { job_id: job_id.clone(), indices: todo.clone() });
-        neurozoo_analysis::write_atomic(&slurm::jobs_file(&dir), &serde_json::to_string_pretty(&jobs)?).map_err(anyhow::Error::msg)?;
+        write_atomic(&slurm::jobs_file(&dir), serde_json::to_string_pretty(&jobs)?)?;
         eprintln!(
             "submitted job {job_id}: {} of {} points ({}); follow with `neurozoo sweep status {}`, then `neurozoo sweep collect {}`",
             todo.len(),

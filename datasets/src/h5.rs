@@ -60,14 +60,6 @@ pub fn describe(desc: &TypeDescriptor) -> String {
 /// Write an HDF5 file through a temporary name beside it, so `path` is complete or absent; the
 /// temporary is removed when writing fails.
 pub(crate) fn write_atomic(path: &std::path::Path, write: impl FnOnce(&std::path::Path) -> hdf5::Result<()>) -> crate::error::Result<()> {
-    use crate::error::DatasetError;
-    let name = path.file_name().ok_or_else(|| DatasetError::file(path, "not a file path"))?;
-    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let result = write(&tmp)
-        .map_err(|e| DatasetError::file(path, format!("cannot write ({e})")))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| DatasetError::file(path, format!("cannot write ({e})"))));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::files::write_atomic_with(path, write)
+        .map_err(|e| crate::error::DatasetError::file(path, format!("cannot write ({})", e.message)))
 }

@@ -24,6 +24,7 @@
 mod dataset;
 mod error;
 pub mod file_tree;
+pub mod files;
 mod h5;
 pub mod hash;
 pub mod inspect;

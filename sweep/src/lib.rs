@@ -60,9 +60,9 @@ pub enum SweepError {
     Write(String),
 }
 
-/// The one atomic writer of the workspace, its error typed.
+/// The workspace's atomic writer, its error as a sweep's.
 fn write_atomic(path: &Path, text: &str) -> Result<(), SweepError> {
-    neurozoo_analysis::write_atomic(path, text).map_err(SweepError::Write)
+    neurozoo_datasets::files::write_atomic(path, text).map_err(|e| SweepError::Write(e.to_string()))
 }
 
 /// Set up `dir` for the plan: a new directory gets `sweep.json` and each point's config; an

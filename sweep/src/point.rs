@@ -144,16 +144,15 @@ fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, exe: &Path, thread
         }
         run_logged(&mut fit, log()?, Stdio::null(), dirs)?;
     }
-    let tmp = dirs.eval().with_extension("json.partial");
-    let out = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let mut eval = Command::new(exe);
-    eval.arg("eval").arg(&dirs.run).args(&data_args).args(["--device", &plan.device, "--json"]);
-    let evaluated = run_logged(&mut eval, log()?, out.into(), dirs);
-    if evaluated.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    evaluated?;
-    std::fs::rename(&tmp, dirs.eval()).map_err(|e| format!("{}: {e}", dirs.eval().display()))
+    // eval's JSON goes to the partial file, which becomes eval.json only when eval succeeded.
+    let log = log()?;
+    neurozoo_datasets::files::write_atomic_with(&dirs.eval(), |tmp| {
+        let out = File::create(tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut eval = Command::new(exe);
+        eval.arg("eval").arg(&dirs.run).args(&data_args).args(["--device", &plan.device, "--json"]);
+        run_logged(&mut eval, log, out.into(), dirs)
+    })
+    .map_err(|e| e.message)
 }
 
 /// Run a command with stderr into the log; a failure is the last lines of the log.

@@ -19,6 +19,7 @@ use crate::config::{FitConfig, Preset};
 use crate::convert::to_tensor;
 use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
+use neurozoo_datasets::files::write_atomic;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_FILE: &str = "run.json";
@@ -245,16 +246,9 @@ impl RunInfo {
     }
 }
 
-/// Write a text file through a temporary name so it is complete or absent.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
 pub fn save_info(dir: &Path, info: &RunInfo) -> Result<(), String> {
     let path = dir.join(RUN_FILE);
-    write_atomic(&path, &serde_json::to_string_pretty(info).expect("run info serialises")).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(write_atomic(&path, serde_json::to_string_pretty(info).expect("run info serialises"))?)
 }
 
 pub fn load_info(dir: &Path) -> Result<RunInfo, String> {
@@ -293,5 +287,5 @@ pub fn save_config(dir: &Path, cfg: &FitConfig) -> Result<(), String> {
         f.file = FROZEN_CORE_FILE.into();
     }
     let path = dir.join(CONFIG_FILE);
-    write_atomic(&path, &saved.to_toml()).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(write_atomic(&path, saved.to_toml())?)
 }

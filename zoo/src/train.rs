@@ -495,9 +495,7 @@ pub(crate) fn restore_checked(vs: &nn::VarStore, weights: &[(String, Tensor)]) -
 
 /// Write tensors as safetensors through a temporary file, so the target is complete or absent.
 pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), String> {
-    let tmp = path.with_extension("safetensors.partial");
-    Tensor::write_safetensors(named, &tmp).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    Ok(neurozoo_datasets::files::write_atomic_with(path, |tmp| Tensor::write_safetensors(named, tmp))?)
 }
 
 /// Current weights of a var store, by name (for saving the final model).

@@ -8,6 +8,7 @@ use ndarray::{s, Array2, Axis};
 use neurozoo_analysis::figures::draw;
 use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
+use neurozoo_datasets::files::write_atomic;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_plugin::Figure;
@@ -116,7 +117,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     }
     // Written again on resume: a raised --iterations is now the run's.
-    run::write_atomic(&out.join(run::CONFIG_FILE), &cfg.to_toml()).with_context(|| format!("cannot write {}", out.display()))?;
+    write_atomic(&out.join(run::CONFIG_FILE), cfg.to_toml())?;
     let mut info = VaeRunInfo {
         neurozoo: env!("CARGO_PKG_VERSION").into(),
         libtorch: TorchRuntime::probe().version_full,
@@ -195,7 +196,7 @@ fn load_info(dir: &Path) -> Result<VaeRunInfo> {
 
 fn save_info(dir: &Path, info: &VaeRunInfo) -> Result<()> {
     let path = dir.join(run::RUN_FILE);
-    run::write_atomic(&path, &serde_json::to_string_pretty(info)?).with_context(|| format!("cannot write {}", path.display()))
+    Ok(write_atomic(&path, serde_json::to_string_pretty(info)?)?)
 }
 
 fn training_table(log: &[LogRecord]) -> Table {

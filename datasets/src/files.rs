@@ -1,0 +1,85 @@
+//! Outputs that appear complete or not at all, and output directories that are never written
+//! over: the one place every crate writes files through.
+//!
+//! A file is written under a hidden `.STEM.partial.EXT` name beside its target (the same
+//! extension, for writers that choose a format by it) and renamed into place; the partial file
+//! is removed when writing fails, so a crash or a full disk leaves the old file or none.
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+/// Where `path` is written before it is renamed into place.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    match path.extension() {
+        Some(ext) => path.with_file_name(format!(".{stem}.partial.{}", ext.to_string_lossy())),
+        None => path.with_file_name(format!(".{stem}.partial")),
+    }
+}
+
+/// A file that could not be written: which, and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl From<WriteError> for String {
+    fn from(e: WriteError) -> String {
+        e.to_string()
+    }
+}
+
+/// Write `path` with `write`, which is handed the partial path to write to.
+pub fn write_atomic_with<E: Display>(path: &Path, write: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), WriteError> {
+    let tmp = partial_path(path);
+    let result = write(&tmp).map_err(|e| e.to_string()).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|message| WriteError { path: path.to_path_buf(), message })
+}
+
+/// Write `bytes` (a manifest, a summary, a config, a page) to `path`.
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), WriteError> {
+    write_atomic_with(path, |tmp| std::fs::write(tmp, bytes.as_ref()))
+}
+
+/// An output directory must be new or empty: a command never mixes its outputs with what is
+/// there. `advice` says what to do instead ("choose a new --out").
+pub fn ensure_empty_dir(dir: &Path, advice: &str) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{} is a file, not a directory: {advice}", dir.display()));
+    }
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    if entries.next().is_some() {
+        return Err(format!("{} already exists and is not empty: {advice}", dir.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        write_atomic(&path, "old").unwrap();
+        let err = write_atomic_with(&path, |tmp| {
+            std::fs::write(tmp, "half").unwrap();
+            Err("disk full")
+        })
+        .unwrap_err();
+        assert_eq!((err.path.as_path(), err.message.as_str()), (path.as_path(), "disk full"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the partial file is left behind");
+        assert_eq!(partial_path(&path), dir.path().join(".summary.partial.json"));
+    }
+}
