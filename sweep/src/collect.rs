@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plan::{Plan, Point};
-use crate::point::{read_status, state, PointDirs, State, Status};
+use crate::point::{read_status, PointDirs, State, Status};
 use crate::SweepError;
 
 /// What `collect` wrote.
@@ -88,12 +88,14 @@ fn read_json(path: &Path) -> Option<Value> {
 
 /// Write `DIR/results.parquet` and `.csv`, `DIR/best.json` and `DIR/figures/<key>.png|svg`.
 pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, SweepError> {
+    // The states `sweep status` shows, SLURM's view included.
     let rows: Vec<Row> = plan
         .points
         .iter()
-        .map(|p| {
+        .zip(crate::observe(dir, plan))
+        .map(|(p, observed)| {
             let dirs = PointDirs::new(dir, p);
-            let state = state(&dirs);
+            let state = observed.state;
             let metrics =
                 if state == State::Done { read_json(&dirs.eval()).map(|e| eval_metrics(&e)).unwrap_or_default() } else { BTreeMap::new() };
             let run = read_json(&dirs.run.join("run.json"));

@@ -28,23 +28,8 @@ fn resume_config(args: &FitArgs, asked: FitConfig) -> Result<FitConfig> {
     if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
         a.file.clone_from(&s.file);
     }
-    if asked != saved.model {
-        bail!("cannot resume {}: {} is not the model it was fitted with (see its config.toml)", out.display(), args.model);
-    }
-    if let Some(seed) = args.seed.filter(|&s| s != saved.train.seed) {
-        bail!("cannot resume {}: --seed {seed} conflicts with the run's seed {}", out.display(), saved.train.seed);
-    }
-    if let Some(n) = args.max_epochs.filter(|&n| n != saved.train.max_epochs) {
-        if n < saved.train.max_epochs {
-            bail!(
-                "cannot resume {}: --max-epochs {n} is below the run's {}; a resumed run can only be given more",
-                out.display(),
-                saved.train.max_epochs
-            );
-        }
-        eprintln!("max_epochs raised from {} to {n}", saved.train.max_epochs);
-        saved.train.max_epochs = n;
-    }
+    let t = &mut saved.train;
+    super::check_resume(args, asked == saved.model, t.seed, ("max_epochs", args.max_epochs, &mut t.max_epochs))?;
     Ok(saved)
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use neurozoo_cli::args::{Cli, Command};
+use neurozoo_cli::args::{Cli, Command, FitArgs};
 use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::model::FrozenCoreFailure;
 use neurozoo_zoo::run;
@@ -76,6 +76,29 @@ fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
         Preset::SpritePairs(cfg) => Some(cfg),
         Preset::Responses(_) => None,
     })
+}
+
+/// What `fit --resume` checks of the command line against the run it continues, for both kinds
+/// of model: the same model (`same_model`), no other `--seed`, and a training length (`limit`:
+/// its config key, what the command line asks, the run's) that may only be raised, which is
+/// said and taken.
+fn check_resume(args: &FitArgs, same_model: bool, seed: u64, limit: (&str, Option<usize>, &mut usize)) -> Result<()> {
+    let out = args.out.display();
+    if !same_model {
+        bail!("cannot resume {out}: {} is not the model it was fitted with (see its config.toml)", args.model);
+    }
+    if let Some(asked) = args.seed.filter(|&s| s != seed) {
+        bail!("cannot resume {out}: --seed {asked} conflicts with the run's seed {seed}");
+    }
+    let (key, asked, saved) = limit;
+    if let Some(n) = asked.filter(|&n| n != *saved) {
+        if n < *saved {
+            bail!("cannot resume {out}: --{} {n} is below the run's {saved}; a resumed run can only be given more", key.replace('_', "-"));
+        }
+        eprintln!("{key} raised from {saved} to {n}");
+        *saved = n;
+    }
+    Ok(())
 }
 
 /// `--device auto|cpu|cuda` as a tch device.

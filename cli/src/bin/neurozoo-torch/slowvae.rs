@@ -52,23 +52,10 @@ fn resume_config(args: &FitArgs, asked: &VaeFitConfig) -> Result<VaeFitConfig> {
         Preset::SpritePairs(c) => c,
         Preset::Responses(_) => bail!("cannot resume {}: it is a response model's run, not a sprite-pair model's", out.display()),
     };
-    if asked.slowvae != saved.slowvae || asked.train.batch_pairs != saved.train.batch_pairs || asked.train.lr != saved.train.lr {
-        bail!("cannot resume {}: {} is not the model it was fitted with (see its config.toml)", out.display(), args.model);
-    }
-    if let Some(seed) = args.seed.filter(|&s| s != saved.train.seed) {
-        bail!("cannot resume {}: --seed {seed} conflicts with the run's seed {}", out.display(), saved.train.seed);
-    }
-    if let Some(n) = args.iterations.filter(|&n| n != saved.train.iterations) {
-        if n < saved.train.iterations {
-            bail!(
-                "cannot resume {}: --iterations {n} is below the run's {}; a resumed run can only be given more",
-                out.display(),
-                saved.train.iterations
-            );
-        }
-        eprintln!("iterations raised from {} to {n}", saved.train.iterations);
-        saved.train.iterations = n;
-    }
+    let same_model =
+        asked.slowvae == saved.slowvae && asked.train.batch_pairs == saved.train.batch_pairs && asked.train.lr == saved.train.lr;
+    let t = &mut saved.train;
+    super::check_resume(args, same_model, t.seed, ("iterations", args.iterations, &mut t.iterations))?;
     Ok(saved)
 }
 
