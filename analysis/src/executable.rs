@@ -177,15 +177,13 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
             let npy = neurozoo_datasets::npy::Npy::parse(&bytes)?;
             let shape = npy.shape.clone();
             let a = ArrayD::from_shape_vec(IxDyn(&shape), npy.into_f32()?).map_err(|e| e.to_string())?;
-            outputs.arrays.retain(|(n, _)| n != stem);
-            outputs.arrays.push((stem.to_string(), a));
+            outputs.array(stem.to_string(), a);
             Ok(())
         }
         "h5" => {
             for (n, a) in neurozoo_datasets::representation::read_arrays(path).map_err(|e| e.to_string())? {
                 Outputs::check_name(&n)?;
-                outputs.arrays.retain(|(m, _)| *m != n);
-                outputs.arrays.push((n, a));
+                outputs.array(n, a);
             }
             Ok(())
         }

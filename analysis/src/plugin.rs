@@ -291,7 +291,7 @@ pub(crate) struct Outputs {
     pub(crate) dir: PathBuf,
     manifest: Value,
     pub(crate) log: Vec<String>,
-    pub(crate) arrays: Vec<(String, ArrayD<f32>)>,
+    arrays: Vec<(String, ArrayD<f32>)>,
     error: Option<String>,
     pub(crate) bar: ProgressBar,
 }
@@ -371,6 +371,13 @@ impl Outputs {
         Self::check_name(name)?;
         let paths = write_table(&table, &self.dir, name)?;
         self.add_files("table", name, &paths)
+    }
+
+    /// An output array for `arrays.h5` (written when the run succeeds); a later one of the same
+    /// name replaces it.
+    pub(crate) fn array(&mut self, name: String, a: ArrayD<f32>) {
+        self.arrays.retain(|(n, _)| *n != name);
+        self.arrays.push((name, a));
     }
 
     pub(crate) fn figure(&mut self, name: &str, spec: &Value) -> Result<(), String> {
@@ -481,8 +488,7 @@ unsafe extern "C" fn host_array(ctx: *mut c_void, array: abi::Array) -> i32 {
             Outputs::check_name(&name)?;
             let (shape, data) = unsafe { array.parts() }.ok_or_else(|| format!("array {name:?} has no dimensions"))?;
             let a = ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).map_err(|e| format!("array {name:?}: {e}"))?;
-            o.arrays.retain(|(n, _)| *n != name);
-            o.arrays.push((name, a));
+            o.array(name, a);
             Ok(())
         });
         result.map_or_else(|e| o.refuse(e), |()| abi::status::OK)
@@ -525,7 +531,7 @@ unsafe fn read_table(name: Str, columns: *const abi::Column, n: usize) -> Result
 
 /// The plugin libraries and executables in the search path, directory by directory, each
 /// directory's sorted.
-fn libraries() -> Vec<PathBuf> {
+fn plugin_files() -> Vec<PathBuf> {
     let mut all = Vec::new();
     for dir in crate::plugin_search_path() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
@@ -555,7 +561,7 @@ fn library_file_name(name: &str) -> String {
 /// used; a later one of the same name is an error saying which one is used instead.
 pub fn discover() -> Vec<Result<Plugin, String>> {
     let mut found: Vec<Result<Plugin, String>> = Vec::new();
-    for path in libraries() {
+    for path in plugin_files() {
         let plugin = Plugin::load(&path).and_then(|p| match found.iter().flatten().find(|q| q.name == p.name) {
             Some(first) => Err(format!(
                 "{}: plugin {:?} is not used: {} has the same name and comes first in the plugin path",
@@ -580,8 +586,10 @@ pub fn find(name_or_path: &str) -> Result<Plugin, String> {
         return Plugin::load(path);
     }
     let files = [library_file_name(name_or_path), format!("{}{name_or_path}", crate::executable::EXECUTABLE_PREFIX)];
-    let named: Vec<PathBuf> =
-        libraries().into_iter().filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| files.iter().any(|f| f == n))).collect();
+    let named: Vec<PathBuf> = plugin_files()
+        .into_iter()
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| files.iter().any(|f| f == n)))
+        .collect();
     if let Some(first) = named.first() {
         let plugin = Plugin::load(first)?;
         if plugin.name == name_or_path {
