@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 /// where there is one, the HDF5 key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{}: cannot open as HDF5 ({source})", file.display())]
-    Open { file: PathBuf, source: hdf5::Error },
+    // Not a `source`: the reason is in the message, which a report would otherwise print twice.
+    #[error("{}: cannot open as HDF5 ({reason})", file.display())]
+    Open { file: PathBuf, reason: hdf5::Error },
     #[error("{}: {key}: {problem}", file.display())]
     Key { file: PathBuf, key: String, problem: String },
     #[error("{}: {problem}", file.display())]

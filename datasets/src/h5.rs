@@ -57,6 +57,11 @@ pub fn describe(desc: &TypeDescriptor) -> String {
     }
 }
 
+/// Open `path` as HDF5, read-only; an error names the file.
+pub(crate) fn open(path: &std::path::Path) -> crate::error::Result<hdf5::File> {
+    hdf5::File::open(path).map_err(|reason| crate::error::DatasetError::Open { file: path.into(), reason })
+}
+
 /// Write an HDF5 file through a temporary name beside it, so `path` is complete or absent; the
 /// temporary is removed when writing fails.
 pub(crate) fn write_atomic(path: &std::path::Path, write: impl FnOnce(&std::path::Path) -> hdf5::Result<()>) -> crate::error::Result<()> {

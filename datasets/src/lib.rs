@@ -72,7 +72,7 @@ pub fn detect_format(path: &std::path::Path) -> Result<Format> {
     if file_tree::is_tree(path) {
         return Ok(Format::FileTree);
     }
-    let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+    let file = crate::h5::open(path)?;
     let is_nwb = file.attr_names().unwrap_or_default().iter().any(|a| a == "nwb_version");
     Ok(if is_nwb { Format::Nwb } else { Format::Static })
 }

@@ -225,7 +225,7 @@ impl Nwb {
         if !path.exists() {
             return Err(DatasetError::file(path, "no such file"));
         }
-        let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+        let file = crate::h5::open(path)?;
         Ok(Nwb { file, path: path.to_path_buf() })
     }
 

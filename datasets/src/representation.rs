@@ -162,7 +162,7 @@ impl RepresentationFile {
     }
 
     pub fn read(path: &Path) -> Result<RepresentationFile> {
-        let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+        let file = crate::h5::open(path)?;
         let key_err = |key: &str, e: hdf5::Error| DatasetError::key(path, key, e.to_string());
         let group = file.group("representations").map_err(|_| {
             DatasetError::key(path, "representations", "missing: not a representation file (write one with `neurozoo extract`)")
@@ -220,7 +220,7 @@ impl RepresentationFile {
 
 /// The `/arrays` group of a representation file or of a plugin's `arrays.h5`.
 pub fn read_arrays(path: &Path) -> Result<Vec<(String, ArrayD<f32>)>> {
-    let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+    let file = crate::h5::open(path)?;
     read_arrays_of(&file, path)
 }
 

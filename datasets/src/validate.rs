@@ -53,7 +53,7 @@ impl Validation {
     fn push_err(&mut self, e: DatasetError) {
         match e {
             DatasetError::Key { key, problem, .. } => self.push(Severity::Error, Some(&key), problem),
-            DatasetError::Open { source, .. } => self.push(Severity::Error, None, format!("cannot open as HDF5 ({source})")),
+            DatasetError::Open { reason, .. } => self.push(Severity::Error, None, format!("cannot open as HDF5 ({reason})")),
             DatasetError::File { problem, .. } => self.push(Severity::Error, None, problem),
             DatasetError::Invalid(problem) => self.push(Severity::Error, None, problem),
         }

@@ -1,13 +1,14 @@
 //! Files written by the reference tools (h5py, pynwb) load as those tools meant them, files we
-//! write carry the reference keys and dtypes, and every malformed file gets an error naming the
-//! file and the key. Fixtures and their expected values come from `fixtures/make_fixtures.py`.
+//! write carry the reference keys and dtypes, and NWB errors name the file and the key. Fixtures
+//! and their expected values come from `fixtures/make_fixtures.py`; malformed files are made by
+//! the bad-input suite (`tests/e2e/bad_input.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use neurozoo_datasets::nwb::{self, NwbOptions};
 use neurozoo_datasets::stats::Normalization;
-use neurozoo_datasets::validate::{validate, Severity};
+use neurozoo_datasets::validate::validate;
 use neurozoo_datasets::{describe, static_h5, Dataset, Tier};
 use serde_json::Value;
 
@@ -178,66 +179,6 @@ fn nwb_errors_name_the_file_and_the_key() {
     assert!(msg.contains("ophys_small.nwb") && msg.contains("processing/ophys/Nope"), "{msg}");
     let err = nwb::read(&path, &NwbOptions { window: (0.5, 0.5), ..NwbOptions::default() }).unwrap_err();
     assert!(err.to_string().contains("window"), "{err}");
-}
-
-#[test]
-fn every_malformed_file_gets_an_error_naming_file_and_key() {
-    let cases = expected("malformed.json");
-    for (name, case) in cases.as_object().unwrap() {
-        let path = fixture(name);
-        let key = case["key"].as_str().unwrap().trim_start_matches('/');
-        let v = validate(&path);
-        let text = v.to_string();
-        if name == "bad_no_repeats.h5" {
-            assert!(v.is_ok(), "{name} is usable:\n{text}");
-            assert!(
-                v.issues.iter().any(|i| i.severity == Severity::Warning && i.key.as_deref().is_some_and(|k| k.contains(key))),
-                "{name}: expected a warning about {key}:\n{text}"
-            );
-            continue;
-        }
-        assert!(!v.is_ok(), "{name} ({}) passed validation", case["description"]);
-        assert!(text.contains(name), "{name}: messages do not name the file:\n{text}");
-        if key == "(file)" {
-            assert!(text.contains("cannot open"), "{name}:\n{text}");
-        } else {
-            assert!(
-                v.issues.iter().any(|i| i.severity == Severity::Error && i.key.as_deref() == Some(key)),
-                "{name}: no error on {key}:\n{text}"
-            );
-        }
-        // A reader reads values as stored (judging them is `validate`'s job, which `fit` and
-        // `eval` run first); a file it cannot make sense of is refused by name, never a panic.
-        match neurozoo_datasets::load(&path) {
-            Ok(ds) => {
-                assert_eq!(name, "bad_nan_responses.h5", "{name} loaded");
-                assert!(ds.responses.iter().any(|r| r.is_nan()) && ds.responses.iter().any(|r| r.is_infinite()));
-            }
-            Err(err) => assert!(err.to_string().contains(name), "{name}: {err}"),
-        }
-    }
-}
-
-/// A chunked dataset whose declared shape is huge takes 1 kB on disk; reading it is an error
-/// naming the key and the memory it would need, not an allocation abort.
-#[test]
-fn a_huge_declared_shape_is_refused_before_allocating() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("huge.h5");
-    let ds = static_h5::read(&fixture("static_small.h5")).unwrap();
-    let small = dir.path().join("small.h5");
-    static_h5::write(&ds, &small).unwrap();
-    std::fs::copy(&small, &path).unwrap();
-    {
-        let f = hdf5::File::open_rw(&path).unwrap();
-        f.unlink("responses").unwrap();
-        f.new_dataset::<f32>().chunk((1024, 6)).shape((1usize << 40, 6)).create("responses").unwrap();
-    }
-    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
-    let e = static_h5::read(&path).unwrap_err().to_string();
-    assert!(e.contains("responses") && e.contains("GiB available"), "{e}");
-    let v = validate(&path);
-    assert!(!v.is_ok() && v.to_string().contains("GiB available"), "{v}");
 }
 
 /// A scan that stops before the last stimulus, as real recordings do: the presentations after

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod bad_input;
 mod compare;
 mod data;
 mod demo;

@@ -33,9 +33,26 @@ pub fn exists(dir: &Path) -> bool {
 /// checkpoint (`checkpoint/`, or `checkpoint.old/` during the swap).
 pub fn save(dir: &Path, tensors: &[(&str, Vec<(String, Tensor)>)], state: &str) -> Result<(), Error> {
     let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
-    let (final_dir, old) = (dir.join(CHECKPOINT), dir.join(OLD));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e))?;
+    let written = write_into(&tmp, tensors, state);
+    if written.is_err() {
+        // A full disk, say: the half-written copy is of no use, and would hold the space.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written?;
+    let (final_dir, old) = (dir.join(CHECKPOINT), dir.join(OLD));
+    if final_dir.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(&final_dir, &old).map_err(|e| err(&final_dir, e))?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(|e| err(&final_dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// The files of a checkpoint and their checksums, in the new directory `tmp`.
+fn write_into(tmp: &Path, tensors: &[(&str, Vec<(String, Tensor)>)], state: &str) -> Result<(), Error> {
+    std::fs::create_dir_all(tmp).map_err(|e| err(tmp, e))?;
     let mut files = Vec::new();
     for (stem, named) in tensors {
         let file = format!("{stem}.safetensors");
@@ -50,14 +67,7 @@ pub fn save(dir: &Path, tensors: &[(&str, Vec<(String, Tensor)>)], state: &str) 
         sums.insert(name.clone(), Fnv1a::of(&bytes));
     }
     let json = serde_json::to_string_pretty(&sums).expect("checksums serialise");
-    std::fs::write(tmp.join(CHECKSUMS), json).map_err(|e| err(&tmp, e))?;
-    if final_dir.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(&final_dir, &old).map_err(|e| err(&final_dir, e))?;
-    }
-    std::fs::rename(&tmp, &final_dir).map_err(|e| err(&final_dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    std::fs::write(tmp.join(CHECKSUMS), json).map_err(|e| err(tmp, e))
 }
 
 /// A checkpoint read back: the tensor files asked for, on the device, and the state.
@@ -103,4 +113,24 @@ pub fn load(dir: &Path, stems: &[&str], device: Device) -> Result<Loaded, Error>
         tensors.insert(stem.to_string(), named.into_iter().map(|(n, t)| (n, t.to_device(device))).collect());
     }
     Ok(Loaded { dir: ckpt, state, tensors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A save that fails half-way (here a tensor file that cannot be created, as on a full disk)
+    /// leaves no `checkpoint.tmp/` and the previous checkpoint as it was.
+    #[test]
+    fn a_failed_save_leaves_the_previous_checkpoint_and_no_partial_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let weights = || vec![("w".to_string(), Tensor::from_slice(&[1.0f32, 2.0, 3.0]))];
+        save(dir.path(), &[("model", weights())], "{\"epoch\": 1}").unwrap();
+        let (path, _) = save(dir.path(), &[("model", weights()), ("no/such/dir", weights())], "{\"epoch\": 2}").unwrap_err();
+        assert!(path.ends_with("no/such/dir.safetensors"), "{path:?}");
+        assert!(!dir.path().join("checkpoint.tmp").exists(), "a partial checkpoint was left");
+        let mut loaded = load(dir.path(), &["model"], Device::Cpu).unwrap();
+        assert_eq!(loaded.state, "{\"epoch\": 1}");
+        assert_eq!(Vec::<f32>::try_from(&loaded.take("model")[0].1).unwrap(), vec![1.0, 2.0, 3.0]);
+    }
 }

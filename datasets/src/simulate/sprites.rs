@@ -260,7 +260,7 @@ impl SpritePairs {
     }
 
     pub fn read(path: &Path) -> Result<SpritePairs> {
-        let file = hdf5::File::open(path).map_err(|source| DatasetError::Open { file: path.into(), source })?;
+        let file = crate::h5::open(path)?;
         let attr = |name: &str| -> Result<String> {
             file.attr(name).and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|s| s.to_string()).map_err(|_| {
                 DatasetError::key(path, name, "missing attribute: not a sprites file (write one with `neurozoo data simulate sprites`)")
