@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resamples=${1:-200}; sizes=${2:-500 1000 2000 4000}
-cargo build -q --release -p neurozoo
+cargo build -q --release -p neurozoo -p neurozoo-torch
 nz=$PWD/target/release/neurozoo
 work=$PWD/target/bench/compare
 mkdir -p "$work"; cd "$work"

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}
 if [ -z "${NEUROZOO:-}" ]; then
     source bench/reference_env.sh
-    cargo build -q --release -p neurozoo
+    cargo build -q --release -p neurozoo -p neurozoo-torch
 fi
 nz=${NEUROZOO:-target/release/neurozoo}
 py=${REFERENCE_PYTHON:-.venv-bench/bin/python}

@@ -12,7 +12,7 @@ bundle=target/gpu.tar.xz
 
 if [ "${1:-}" = bundle ]; then
     source bench/reference_env.sh   # neuralpredictors for the reference side of bench/fit.sh
-    cargo build -q --release -p neurozoo --bins
+    cargo build -q --release -p neurozoo -p neurozoo-torch --bins
     # The test binaries holding CUDA variants: zoo's device_tests!, sparse's recovery, e2e's fit.
     cargo test -q --release --no-run -p neurozoo-zoo -p neurozoo-sparse -p neurozoo --message-format=json 2>/dev/null \
         | python3 -c '
@@ -35,6 +35,8 @@ fi
 out=$(realpath -m "${2:-target/gpu-out}")
 mkdir -p "$out"
 python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(".")' "$bundle"
+# The e2e tests refuse a worker older than its sources; the copied sources here are newer.
+touch target/release/neurozoo target/release/neurozoo-torch
 torch_lib=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
 export LD_LIBRARY_PATH=$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 built=$(cat target/gpu-root.txt)

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 k=${1:-7}; n=${2:-6000}; units=${3:-8000}; h=${4:-144}; w=${5:-256}; rounds=${6:-3}; epoch_n=${7:-2000}; threads=${8:-2}
 source bench/reference_env.sh
 source bench/timing.sh
-cargo build -q --release -p neurozoo -p neurozoo-datasets --bins --example load
+cargo build -q --release -p neurozoo -p neurozoo-torch -p neurozoo-datasets --bins --example load
 work=target/bench/scale
 mkdir -p "$work"
 

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${1:-3}; iterations=${2:-2500}; lr=${3:-5e-4}; pairs=${4:-20000}; points=${5:-500}; nz=${6:-target/debug/neurozoo}
-[ -x "$nz" ] || { make -s setup; cargo build -q -p neurozoo; }
+[ -x "$nz" ] || { make -s setup; cargo build -q -p neurozoo -p neurozoo-torch; }
 work=target/bench/slowvae
 mkdir -p "$work"
 $nz data simulate sprites --force --out "$work/train.h5" --pairs "$pairs" --seed 1 2>/dev/null

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 values=${1:-4}; rounds=${2:-3}
-cargo build -q --release -p neurozoo
+cargo build -q --release -p neurozoo -p neurozoo-torch
 nz=$PWD/target/release/neurozoo
 work=$PWD/target/bench/sweep
 rm -rf "$work"; mkdir -p "$work"; cd "$work"

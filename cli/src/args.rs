@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use neurozoo_analysis::compare::CompareParams;
+use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::{NwbOptions, Split};
 use neurozoo_datasets::Tier;
 
@@ -37,8 +38,9 @@ pub enum Command {
         /// runs). Give each recording of a multi-recording run to report it and the pooled result.
         #[arg(long, required = true)]
         data: Vec<PathBuf>,
-        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
-        device: String,
+        /// Where the model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda.
+        #[arg(long, value_enum, default_value_t)]
+        device: DeviceChoice,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -84,8 +86,9 @@ pub enum Command {
         /// fitted to, for `compare`.
         #[arg(long, value_delimiter = ',')]
         tiers: Vec<Tier>,
-        #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
-        device: String,
+        /// Where the model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda.
+        #[arg(long, value_enum, default_value_t)]
+        device: DeviceChoice,
         #[command(flatten)]
         nwb: NwbArgs,
     },
@@ -325,8 +328,9 @@ pub struct FitArgs {
     /// Run directory to create (or to continue with --resume).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
-    pub device: String,
+    /// Where the model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceChoice,
     /// Seed of initialisation, minibatch order and readout sampling (overrides the config).
     #[arg(long)]
     pub seed: Option<u64>,

@@ -48,7 +48,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Zoo { command: ZooCommand::List } => {
-            for (name, description) in neurozoo_zoo::config::PRESETS {
+            for (name, description) in neurozoo_config::PRESETS {
                 println!("{name:<13} {description}");
             }
             Ok(())

@@ -17,11 +17,13 @@
 //! # Ok::<(), String>(())
 //! ```
 
+mod device;
 mod fit;
 pub mod presets;
 pub mod toml_merge;
 mod vae;
 
+pub use device::{DeviceChoice, UnknownDevice};
 pub use fit::*;
 pub use presets::{preset, unknown_preset, Preset, PRESETS};
 pub use vae::*;

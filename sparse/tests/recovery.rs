@@ -5,7 +5,7 @@ use ndarray::Array2;
 use neurozoo_datasets::simulate::sparse::{simulate, SparseConfig, SparseData};
 use neurozoo_metrics::{dictionary_mcc, mcc};
 use neurozoo_sparse::{amortisation_gap, DictionaryLearning, Sae, SaeConfig, SaeKind, Solver, SparseInference};
-use neurozoo_zoo::convert::{to_array2, to_tensor};
+use neurozoo_tensor::{to_array2, to_tensor};
 use tch::{Device, Tensor};
 
 fn data() -> (SparseData, Tensor) {

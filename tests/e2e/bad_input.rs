@@ -24,8 +24,18 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The recording every malformed case starts from: 6 units, 16 × 16 images, every tier.
 fn base() -> Dataset {
-    simulate(&V1Config { n_units: 6, n_train: 30, n_validation: 8, n_test: 3, n_final_test: 2, repeats: 2, height: 16, width: 16, ..V1Config::default() })
-        .unwrap()
+    simulate(&V1Config {
+        n_units: 6,
+        n_train: 30,
+        n_validation: 8,
+        n_test: 3,
+        n_final_test: 2,
+        repeats: 2,
+        height: 16,
+        width: 16,
+        ..V1Config::default()
+    })
+    .unwrap()
 }
 
 /// What a case must get.
@@ -191,10 +201,8 @@ fn malformed_hdf5_recordings_are_refused_by_file_and_key_everywhere() {
     let mut negative = ds.clone();
     negative.responses.mapv_inplace(|r| r - 1.0);
     let mut no_repeats = ds.clone();
-    let mut next = 1_000;
-    for id in no_repeats.image_ids.iter_mut() {
-        *id = next;
-        next += 1;
+    for (id, new) in no_repeats.image_ids.iter_mut().zip(1_000..) {
+        *id = new;
     }
     let mut no_units = ds.clone();
     no_units.responses = Array2::zeros((n, 0));
@@ -379,10 +387,16 @@ fn malformed_file_trees_zips_and_nwb_are_refused_by_file_and_key_everywhere() {
 #[test]
 fn every_layout_answers_every_command_as_text_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, name) in
-        ["static_small.h5", "static_float.h5", "static_small_tree", "static_small_tree.zip", "static_small_tree_stored.zip", "ophys_small.nwb"]
-            .into_iter()
-            .enumerate()
+    for (i, name) in [
+        "static_small.h5",
+        "static_float.h5",
+        "static_small_tree",
+        "static_small_tree.zip",
+        "static_small_tree_stored.zip",
+        "ophys_small.nwb",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let data = fixture(name);
         let before = snapshot(&data);

@@ -1,7 +1,9 @@
 //! End-to-end tests: run the built `neurozoo` binary as a user would, one module per area.
 //!
-//! This test target belongs to the `neurozoo` package, so cargo builds both binaries
-//! (`neurozoo` and `neurozoo-torch`) fresh before it runs.
+//! This test target belongs to the `neurozoo` package, so cargo builds the front end fresh
+//! before it runs. Model commands run in the worker of package `neurozoo-torch`, found beside
+//! the front end: `cargo nextest run --workspace` (`make test`) builds both; a worker older than
+//! its sources is refused rather than tested.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -22,7 +24,41 @@ mod torchscript;
 const NEUROZOO: &str = env!("CARGO_BIN_EXE_neurozoo");
 
 fn neurozoo() -> Command {
+    static WORKER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    WORKER.get_or_init(check_worker);
     Command::new(NEUROZOO)
+}
+
+/// The worker beside the front end exists and is newer than every source it is built from (a
+/// `cargo nextest run -p neurozoo` builds only the front end).
+fn check_worker() {
+    let worker = Path::new(NEUROZOO).with_file_name("neurozoo-torch");
+    let built = std::fs::metadata(&worker)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run the tests with --workspace (make test)", worker.display()));
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let path = e.path();
+                if path.is_dir() {
+                    newest(&path)
+                } else {
+                    e.metadata().ok()?.modified().ok()
+                }
+            })
+            .max()
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Everything the worker links (where the sources are: not on a machine that got only the
+    // test binaries).
+    for krate in ["torch", "zoo", "tensor", "config", "datasets", "metrics", "analysis", "sweep", "cli", "plugins/sdk"] {
+        let src = root.join(krate).join("src");
+        if newest(&src).is_some_and(|t| t > built) {
+            panic!("{} is older than {}: run the tests with --workspace (make test)", worker.display(), src.display());
+        }
+    }
 }
 
 /// Run and return the output, with stderr echoed on failure to make test failures readable.

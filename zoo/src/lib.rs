@@ -1,16 +1,17 @@
 //! Models for neural system identification on libtorch (through `tch`).
 //!
-//! This crate holds everything that needs libtorch: device selection, the runtime report used by
+//! This crate holds the models and everything around them: the runtime report used by
 //! `neurozoo doctor`, CNN cores (trainable, or frozen TorchScript networks), readouts,
 //! training, and SlowVAE for sprite frame pairs (`slowvae`).
 //!
 //! ```no_run
-//! use neurozoo_zoo::{DeviceChoice, TorchRuntime};
+//! use neurozoo_zoo::config::DeviceChoice;
+//! use neurozoo_zoo::TorchRuntime;
 //!
-//! let device = DeviceChoice::Auto.resolve()?; // CUDA when libtorch sees a GPU, else CPU
+//! let device = neurozoo_tensor::device(DeviceChoice::Auto)?; // CUDA when libtorch sees a GPU, else CPU
 //! let runtime = TorchRuntime::probe();
 //! println!("libtorch {} on {device:?}", runtime.version.as_deref().unwrap_or("?"));
-//! # Ok::<(), neurozoo_zoo::DeviceError>(())
+//! # Ok::<(), neurozoo_tensor::DeviceError>(())
 //! ```
 //!
 //! # Frozen TorchScript cores
@@ -57,11 +58,9 @@
 //! # Ok::<(), String>(())
 //! ```
 
-/// Configs and presets live where code without libtorch can read them.
 pub mod checkpoint;
+/// Configs and presets live where code without libtorch can read them.
 pub use neurozoo_config as config;
-pub mod convert;
-mod device;
 pub mod eval;
 /// neuralpredictors' fit measures live with the other scores, where code without libtorch (the
 /// `neurozoo` front end) can use them.
@@ -73,5 +72,4 @@ mod runtime;
 pub mod slowvae;
 pub mod train;
 
-pub use device::{DeviceChoice, DeviceError};
 pub use runtime::{peak_rss_bytes, CudaDevice, TorchRuntime};

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{FitConfig, Preset};
-use crate::convert::to_tensor;
 use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
 use neurozoo_datasets::files::write_atomic;
+use neurozoo_tensor::to_tensor;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_FILE: &str = "run.json";

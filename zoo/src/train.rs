@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
 use crate::config::TrainConfig;
-use crate::convert::to_array2;
 use crate::measures::corr;
 use crate::model::Model;
 use crate::regularizers::poisson_loss;
+use neurozoo_tensor::to_array2;
 
 /// Images (N, C, H, W) on the model's device in the element type they were stored in (uint8 or
 /// f32), standardised a batch at a time: a uint8 recording then takes a quarter of the device

@@ -4,8 +4,8 @@
 mod common;
 
 use ndarray::{Array2, Array3};
+use neurozoo_tensor::{to_array, to_tensor};
 use neurozoo_zoo::config::{Constraint, GridMeanPredictor, L1Form};
-use neurozoo_zoo::convert::{to_array, to_tensor};
 use neurozoo_zoo::measures;
 use neurozoo_zoo::model::{FactorizedReadout, Gaussian2dReadout};
 use neurozoo_zoo::regularizers::{group_sparsity, laplace_l2norm, poisson_loss};

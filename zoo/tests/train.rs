@@ -147,7 +147,7 @@ fn two_recordings_share_a_core_and_each_learns(device: Device) {
     for (r, d) in data.iter().enumerate() {
         let own = neurozoo_zoo::train::predict(&model, r, &d.images, &d.validation, 256);
         let idx = Tensor::from_slice(&d.validation).to_device(device);
-        let resp = neurozoo_zoo::convert::to_array2(&d.responses.index_select(0, &idx));
+        let resp = neurozoo_tensor::to_array2(&d.responses.index_select(0, &idx));
         let r_own = neurozoo_zoo::measures::corr(resp.mapv(f64::from).view(), own.mapv(f64::from).view()).mean().unwrap();
         assert!(r_own > 0.2, "recording {r}: validation correlation {r_own} with its own readout");
         if r == 0 {

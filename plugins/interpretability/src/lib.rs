@@ -20,13 +20,11 @@
 mod embedding;
 mod scoring;
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use ndarray::{ArrayView2, Axis};
 use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
-use neurozoo_zoo::convert::{to_array2, to_tensor};
-use neurozoo_zoo::DeviceChoice;
+use neurozoo_tensor::{to_array2, to_tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -75,7 +73,7 @@ impl Plugin for Interpretability {
         if stimuli.ndim() != 4 {
             return Err(format!("stimuli must be (n, C, H, W), not {:?}", stimuli.shape()));
         }
-        let device = DeviceChoice::from_str(input.string("device")?).and_then(DeviceChoice::resolve).map_err(|e| e.to_string())?;
+        let device = neurozoo_tensor::device_named(input.string("device")?).map_err(|e| e.to_string())?;
         let n = input.representation.nrows();
         let references = input.integer("references")? as usize;
         let most_trials = n / (2 * (references + 1));

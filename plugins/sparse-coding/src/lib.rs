@@ -10,14 +10,11 @@
 //! `inferred_codes` for an SAE; tables `scores`, `atoms`, `training`; figures `training_curve`,
 //! `atom_usage`, and `atoms` when the units are the stimulus pixels.
 
-use std::str::FromStr;
-
 use ndarray::{Array2, ArrayView2, Axis};
 use neurozoo_metrics::{dictionary_mcc, mcc, Matching};
 use neurozoo_plugin::{export_plugin, ColumnValues, Context, Figure, Input, Plugin, Table};
 use neurozoo_sparse::{amortisation_gap, DictionaryLearning, Fit, Sae, SaeConfig, SaeKind, Solver, SparseInference};
-use neurozoo_zoo::convert::{to_array2, to_tensor};
-use neurozoo_zoo::DeviceChoice;
+use neurozoo_tensor::{to_array2, to_tensor};
 use tch::{Kind, Tensor};
 
 struct SparseCoding;
@@ -90,7 +87,7 @@ impl Plugin for SparseCoding {
     }"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
-        let device = DeviceChoice::from_str(input.string("device")?).and_then(DeviceChoice::resolve).map_err(|e| e.to_string())?;
+        let device = neurozoo_tensor::device_named(input.string("device")?).map_err(|e| e.to_string())?;
         let (samples, units) = input.representation.dim();
         if samples == 0 || units == 0 {
             return Err(format!("the representation is empty ({samples} stimuli × {units} units)"));

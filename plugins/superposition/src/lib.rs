@@ -13,13 +13,10 @@
 
 mod directions;
 
-use std::str::FromStr;
-
 use ndarray::{Array2, Axis};
 use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
 use neurozoo_sparse::dictionary::unit_rows;
-use neurozoo_zoo::convert::{to_array2, to_tensor};
-use neurozoo_zoo::DeviceChoice;
+use neurozoo_tensor::{to_array2, to_tensor};
 
 struct Superposition;
 
@@ -57,7 +54,7 @@ impl Plugin for Superposition {
     }"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
-        let device = DeviceChoice::from_str(input.string("device")?).and_then(DeviceChoice::resolve).map_err(|e| e.to_string())?;
+        let device = neurozoo_tensor::device_named(input.string("device")?).map_err(|e| e.to_string())?;
         let (stimuli, units) = input.representation.dim();
         if stimuli < 2 || units == 0 {
             return Err(format!("the representation is too small ({stimuli} stimuli × {units} units)"));

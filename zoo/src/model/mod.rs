@@ -17,8 +17,8 @@ pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
 pub use self::shifter::Shifter;
 pub use self::torchscript::{FrozenCoreFailure, TorchScriptCore};
 use crate::config::{ModelConfig, OutputNonlinearity, ReadoutConfig};
-use crate::convert::to_array2;
 use crate::train::Batch;
+use neurozoo_tensor::to_array2;
 
 /// What a model reads besides the images, per trial: what `Normalizer::stimuli` must provide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -119,7 +119,7 @@ impl SlowVae {
     pub fn posterior_means(&self, frames: &Tensor) -> ndarray::Array2<f64> {
         tch::no_grad(|| {
             let parts: Vec<Tensor> = frames.split(256, 0).iter().map(|chunk| self.encode(&chunk.to_kind(tch::Kind::Float)).0).collect();
-            crate::convert::to_array2(&Tensor::cat(&parts, 0)).mapv(f64::from)
+            neurozoo_tensor::to_array2(&Tensor::cat(&parts, 0)).mapv(f64::from)
         })
     }
 

@@ -12,10 +12,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Parser;
 use neurozoo_cli::args::{Cli, Command, FitArgs};
+use neurozoo_config::DeviceChoice;
+use neurozoo_tensor::DeviceError;
 use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::model::FrozenCoreFailure;
 use neurozoo_zoo::run;
-use neurozoo_zoo::{DeviceChoice, TorchRuntime};
+use neurozoo_zoo::TorchRuntime;
 
 fn main() -> ExitCode {
     // A frozen network failing on a batch is the user's input at fault, not a crash of ours.
@@ -52,15 +54,15 @@ fn run(command: Command) -> Result<()> {
                 bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display())
             }
             Some(cfg) => match data.as_slice() {
-                [one] => slowvae::eval(&run, cfg, one, &device, json, intervention_points),
+                [one] => slowvae::eval(&run, cfg, one, device, json, intervention_points),
                 _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
             },
-            None => eval::run(&run, &data, &device, json, figures.as_deref(), &nwb.options()),
+            None => eval::run(&run, &data, device, json, figures.as_deref(), &nwb.options()),
         },
         Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, .. } => match run_config(&run)? {
             Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
-            Some(cfg) => slowvae::extract(&run, cfg, &data, &out, layer.as_deref(), &device),
-            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, &device, &nwb.options()),
+            Some(cfg) => slowvae::extract(&run, cfg, &data, &out, layer.as_deref(), device),
+            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, device, &nwb.options()),
         },
         other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
@@ -102,6 +104,11 @@ fn check_resume(args: &FitArgs, same_model: bool, seed: u64, limit: (&str, Optio
 }
 
 /// `--device auto|cpu|cuda` as a tch device.
-fn device(name: &str) -> Result<tch::Device> {
-    Ok(name.parse::<DeviceChoice>()?.resolve()?)
+fn device(choice: DeviceChoice) -> Result<tch::Device> {
+    neurozoo_tensor::device(choice).map_err(|e| match e {
+        DeviceError::CudaUnavailable => {
+            anyhow::anyhow!("--device cuda was requested but libtorch sees no CUDA device (run `neurozoo doctor`)")
+        }
+        other => other.into(),
+    })
 }

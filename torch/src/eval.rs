@@ -80,7 +80,14 @@ pub fn load(run_dir: &Path, data: &Path, device: tch::Device, nwb: &NwbOptions) 
 
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
 /// all their units together.
-pub fn run(run_dir: &Path, data: &[PathBuf], device: &str, as_json: bool, figures: Option<&Path>, nwb: &NwbOptions) -> Result<()> {
+pub fn run(
+    run_dir: &Path,
+    data: &[PathBuf],
+    device: neurozoo_config::DeviceChoice,
+    as_json: bool,
+    figures: Option<&Path>,
+    nwb: &NwbOptions,
+) -> Result<()> {
     let device = super::device(device)?;
     if let Some(dir) = figures {
         neurozoo_cli::ensure_empty_dir(dir, "choose a new --figures directory")?;
@@ -207,7 +214,7 @@ fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, 
         ));
     }
     let grid = |t: &tch::Tensor| -> Vec<Vec<f64>> {
-        let a = neurozoo_zoo::convert::to_array(t);
+        let a = neurozoo_tensor::to_array(t);
         a.outer_iter().map(|row| row.iter().map(|&v| f64::from(v)).collect()).collect()
     };
     // A sample of neurons spread over the population, at most 16.

@@ -14,7 +14,15 @@ use neurozoo_zoo::run::Normalizer;
 use neurozoo_zoo::train::batched;
 use serde_json::json;
 
-pub fn run(run_dir: &Path, data: &Path, out: &Path, layer: Option<&str>, tiers: &[Tier], device: &str, nwb: &NwbOptions) -> Result<()> {
+pub fn run(
+    run_dir: &Path,
+    data: &Path,
+    out: &Path,
+    layer: Option<&str>,
+    tiers: &[Tier],
+    device: neurozoo_config::DeviceChoice,
+    nwb: &NwbOptions,
+) -> Result<()> {
     let device = super::device(device)?;
     if !run_dir.exists() {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());

@@ -81,7 +81,7 @@ pub fn fit(args: &FitArgs, mut cfg: VaeFitConfig) -> Result<()> {
         }
         cfg.check().map_err(|e| anyhow::anyhow!("{e} (from the command line)"))?;
     }
-    let device = super::device(&args.device)?;
+    let device = super::device(args.device)?;
     let pairs = read_pairs(data, &name)?;
     let out = &args.out;
     let n_pairs = pairs.images.shape()[0];
@@ -216,7 +216,7 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
         }
         model.decode(&Tensor::cat(&codes, 0)).sigmoid().squeeze_dim(1).to_device(Device::Cpu)
     });
-    let images = neurozoo_zoo::convert::to_array(&images);
+    let images = neurozoo_tensor::to_array(&images);
     let grid: Vec<(String, Vec<Vec<f64>>)> = images
         .axis_iter(Axis(0))
         .enumerate()
@@ -264,7 +264,14 @@ fn load(run_dir: &Path, cfg: &VaeFitConfig, data: &Path, device: Device) -> Resu
 
 /// Disentanglement of the posterior means of every pair's first frame; with rendered sprites,
 /// also the BetaVAE and FactorVAE scores on freshly rendered batches.
-pub fn eval(run_dir: &Path, cfg: VaeFitConfig, data: &Path, device: &str, as_json: bool, points: usize) -> Result<()> {
+pub fn eval(
+    run_dir: &Path,
+    cfg: VaeFitConfig,
+    data: &Path,
+    device: neurozoo_config::DeviceChoice,
+    as_json: bool,
+    points: usize,
+) -> Result<()> {
     let device = super::device(device)?;
     let (model, pairs, frames, _vs) = load(run_dir, &cfg, data, device)?;
     let (z, classes) = (latents(&model, &frames, 0), pairs.frame_classes(0));
@@ -319,7 +326,14 @@ pub fn eval(run_dir: &Path, cfg: VaeFitConfig, data: &Path, device: &str, as_jso
 
 /// A representation file of the posterior means of every pair's first frame, with the frames as
 /// stimuli and the factor classes as array `factors`.
-pub fn extract(run_dir: &Path, cfg: VaeFitConfig, data: &Path, out: &Path, layer: Option<&str>, device: &str) -> Result<()> {
+pub fn extract(
+    run_dir: &Path,
+    cfg: VaeFitConfig,
+    data: &Path,
+    out: &Path,
+    layer: Option<&str>,
+    device: neurozoo_config::DeviceChoice,
+) -> Result<()> {
     if let Some(layer) = layer.filter(|l| *l != "latents") {
         bail!("{}: no layer {layer:?} (a {} run has: latents)", run_dir.display(), cfg.preset.as_deref().unwrap_or("slowvae"));
     }

@@ -40,7 +40,7 @@ pub fn run(args: &FitArgs, asked: FitConfig) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let device = super::device(&args.device)?;
+    let device = super::device(args.device)?;
     let out = &args.out;
     let cfg = if args.resume {
         resume_config(args, asked)?
