@@ -1,8 +1,9 @@
 # The two front-door commands are `make demo` and `make test`; both run `setup` first.
 CARGO ?= cargo
 DEMO_OUT ?= demo-out
+PREFIX ?= $(HOME)/.local
 
-.PHONY: setup build demo test test-cuda clean-venv
+.PHONY: setup build demo test test-cuda install clean-venv
 
 setup:
 	@tools/setup.sh
@@ -32,6 +33,12 @@ test-cuda: setup
 	else \
 		echo "test-cuda: no CUDA device visible to libtorch; CUDA tests skipped"; \
 	fi
+
+# Binaries, built-in plugins, completions and a link to this checkout's libtorch (LIBTORCH_LIB=DIR
+# for another torch 2.11.0 lib/) into PREFIX; the installed copy finds libtorch through the link.
+install: setup
+	$(CARGO) build --release --workspace
+	tools/install.sh $(PREFIX)
 
 clean-venv:
 	rm -rf .venv

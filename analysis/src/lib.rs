@@ -21,15 +21,18 @@ pub mod tables;
 pub const PLUGIN_PATH_ENV: &str = "NEUROZOO_PLUGIN_PATH";
 
 /// Directories searched for plugins, first match wins: `NEUROZOO_PLUGIN_PATH` entries in order,
-/// then the directory of the running binary (where cargo and the release archive put the
-/// built-in plugins), then its `plugins/` subdirectory.
+/// then the directory of the running binary (where cargo puts the built-in plugins), its
+/// `plugins/` subdirectory, and `../lib/neurozoo/plugins` beside it (where `make install` puts
+/// them).
 pub fn plugin_search_path() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os(PLUGIN_PATH_ENV)
         .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
         .unwrap_or_default();
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from)) {
-        dirs.push(exe_dir.join("plugins"));
-        dirs.insert(dirs.len() - 1, exe_dir);
+        dirs.extend([exe_dir.clone(), exe_dir.join("plugins")]);
+        if let Some(prefix) = exe_dir.parent() {
+            dirs.push(prefix.join("lib/neurozoo/plugins"));
+        }
     }
     dirs
 }

@@ -14,6 +14,7 @@ mod data;
 mod demo;
 mod doctor;
 mod fit;
+mod install;
 mod interpretability;
 mod plugins;
 mod slowvae;

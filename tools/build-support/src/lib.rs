@@ -2,7 +2,9 @@
 //!
 //! Two link-time problems make a tch binary quietly wrong without it:
 //!
-//! * cargo gives binaries no RUNPATH, so they only find libtorch when `LD_LIBRARY_PATH` is set;
+//! * cargo gives binaries no RUNPATH, so they only find libtorch when `LD_LIBRARY_PATH` is set
+//!   (the RUNPATH given here first names where an installed copy keeps its libtorch link, then
+//!   the build's own libtorch);
 //! * `--as-needed` (rustc's default on Linux) drops `libtorch_cuda.so`, whose symbols nobody
 //!   references directly, so CUDA reports "unavailable" even on a GPU machine.
 //!
@@ -35,13 +37,24 @@ pub fn libtorch_lib_dir() -> Option<PathBuf> {
     Some(lib.canonicalize().unwrap_or(lib))
 }
 
+/// Where an installed copy finds libtorch (`make install`, `tools/install.sh`): binaries in
+/// `PREFIX/bin` and plugins in `PREFIX/lib/neurozoo/plugins` both reach the link
+/// `PREFIX/lib/neurozoo/libtorch`. Searched before the build's libtorch, so an installed copy
+/// uses its link; in the build tree these directories do not exist.
+const INSTALLED: [&str; 2] = ["$ORIGIN/../lib/neurozoo/libtorch", "$ORIGIN/../libtorch"];
+
+/// The RUNPATH arguments: the installed copy's link, then the build's libtorch.
+fn rpath_args(lib: &std::path::Path) -> Vec<String> {
+    INSTALLED.iter().map(|dir| format!("-Wl,-rpath,{dir}")).chain([format!("-Wl,-rpath,{}", lib.display())]).collect()
+}
+
 /// Emit the rpath to libtorch and, when the CUDA library exists, keep it as a DT_NEEDED entry.
 pub fn link_libtorch(targets: Targets<'_>) {
     let Some(lib) = libtorch_lib_dir() else {
         println!("cargo:warning=LIBTORCH is not set: binaries will need LD_LIBRARY_PATH to find libtorch");
         return;
     };
-    let mut args = vec![format!("-Wl,-rpath,{}", lib.display())];
+    let mut args = rpath_args(&lib);
     if lib.join("libtorch_cuda.so").exists() {
         args.push("-Wl,--no-as-needed,-ltorch_cuda,--as-needed".to_string());
     }
@@ -56,6 +69,8 @@ pub fn link_libtorch(targets: Targets<'_>) {
 /// Only the rpath, for a binary that `dlopen`s libtorch itself instead of linking it.
 pub fn rpath_to_libtorch(bin: &str) {
     if let Some(lib) = libtorch_lib_dir() {
-        println!("cargo:rustc-link-arg-bin={bin}=-Wl,-rpath,{}", lib.display());
+        for arg in rpath_args(&lib) {
+            println!("cargo:rustc-link-arg-bin={bin}={arg}");
+        }
     }
 }
