@@ -45,7 +45,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use crate::figures;
-use crate::tables::{write_table, Table};
+use neurozoo_tables::{write_table, Table};
 
 /// The per-unit noise ceiling a representation file may carry in `/arrays`: the jackknife oracle
 /// correlation from repeated presentations (neuralpredictors' `oracle_corr_jackknife`).
@@ -180,7 +180,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     params.check(n).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
 
-    ensure_empty_dir(out, "choose a new output directory")?;
+    ensure_empty_dir(out).map_err(|e| format!("{e}: choose a new output directory"))?;
 
     let pick = |r: &Representation, column: fn(&(usize, usize)) -> usize| {
         r.data.select(Axis(0), &rows.iter().map(column).collect::<Vec<_>>()).mapv(f64::from)
@@ -340,9 +340,9 @@ fn scores_table(scores: &[Score], n: usize) -> Table {
     Table::new()
         .str("representation", scores.iter().map(|s| s.representation.clone()).collect())
         .str("metric", scores.iter().map(|s| s.metric.to_string()).collect())
-        .column("score", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.value).filter(|v| v.is_finite())).collect()))
-        .column("ci_low", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.low).filter(|v| v.is_finite())).collect()))
-        .column("ci_high", crate::tables::ColumnValues::F64(scores.iter().map(|s| Some(s.high).filter(|v| v.is_finite())).collect()))
+        .column("score", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.value).filter(|v| v.is_finite())).collect()))
+        .column("ci_low", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.low).filter(|v| v.is_finite())).collect()))
+        .column("ci_high", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.high).filter(|v| v.is_finite())).collect()))
         .i64("n_stimuli", vec![n as i64; scores.len()])
 }
 
@@ -383,8 +383,8 @@ impl UnitRows {
             .str("representation", self.representation.clone())
             .i64("unit", self.unit.clone())
             .f64("r", self.r.clone())
-            .column(CEILING, crate::tables::ColumnValues::F64(self.ceiling.clone()))
-            .column("r_normalised", crate::tables::ColumnValues::F64(normalised))
+            .column(CEILING, neurozoo_tables::ColumnValues::F64(self.ceiling.clone()))
+            .column("r_normalised", neurozoo_tables::ColumnValues::F64(normalised))
             .f64("alpha", self.alpha.clone())
     }
 }

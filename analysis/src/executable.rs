@@ -16,7 +16,7 @@ use ndarray::{ArrayD, IxDyn};
 use serde_json::{json, Map, Value};
 
 use crate::plugin::{Outputs, Plugin, RunInput, RunReport};
-use crate::tables::{read_csv, read_parquet, write_frame};
+use neurozoo_tables::{read_csv, read_parquet, write_frame};
 
 /// Executable plugins are named this + NAME.
 pub const EXECUTABLE_PREFIX: &str = "neurozoo-plugin-";

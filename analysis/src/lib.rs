@@ -15,7 +15,6 @@ pub mod compare;
 pub mod executable;
 pub mod figures;
 pub mod plugin;
-pub mod tables;
 
 /// Environment variable with extra plugin directories, `:`-separated like `PATH`.
 pub const PLUGIN_PATH_ENV: &str = "NEUROZOO_PLUGIN_PATH";

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use neurozoo_datasets::files::write_atomic;
 
-use crate::tables::{write_table, ColumnValues, Table};
+use neurozoo_tables::{write_table, ColumnValues, Table};
 
 /// Plugin libraries are named `lib` + this + `*.so` (a crate called `neurozoo-plugin-NAME`).
 pub const LIBRARY_PREFIX: &str = "libneurozoo_plugin_";

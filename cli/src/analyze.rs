@@ -20,7 +20,7 @@ use crate::args::{AnalyzeArgs, CompareArgs, PluginsCommand};
 /// The recorded responses as a representation file, with each unit's noise ceiling (the
 /// jackknife oracle correlation over the images shown more than once) for `compare`.
 pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier], nwb: &NwbOptions) -> Result<()> {
-    let ds = crate::data::load_checked(data, nwb)?;
+    let ds = neurozoo_datasets::load_checked(data, nwb)?;
     let mut file = RepresentationFile::from_responses(&ds, data, tiers).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
     let repeated: Vec<Array2<f64>> =
         UniqueImages::of(&ds).trials.iter().filter(|t| t.len() > 1).map(|t| ds.responses.select(Axis(0), t).mapv(f64::from)).collect();

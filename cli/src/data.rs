@@ -5,12 +5,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use neurozoo_datasets::inspect::{self, Inspection};
-use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::simulate::sparse::{self, SparseConfig};
 use neurozoo_datasets::simulate::sprites::{self, Images, SpritesConfig, Transition};
 use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
 use neurozoo_datasets::validate::{self, Severity};
-use neurozoo_datasets::{detect_format, static_h5, Format, Tier};
+use neurozoo_datasets::{static_h5, Tier};
 
 use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args};
 
@@ -30,28 +29,6 @@ pub fn run(command: DataCommand) -> Result<()> {
         }
         DataCommand::Validate { file, json } => validate_file(&file, json),
     }
-}
-
-/// Load a dataset to fit, evaluate or extract from; a static file is validated first, a file tree's content after it
-/// is read (once: trees are the large recordings), and every error is shown.
-pub fn load_checked(data: &Path, nwb: &NwbOptions) -> Result<neurozoo_datasets::Dataset> {
-    let usable = |v: validate::Validation| -> Result<()> {
-        if !v.is_ok() {
-            let lines: Vec<String> = v.lines().filter(|l| !l.starts_with("warning")).collect();
-            bail!("{} is not usable:\n  {}", data.display(), lines.join("\n  "));
-        }
-        Ok(())
-    };
-    match detect_format(data)? {
-        Format::Static => usable(validate::validate(data))?,
-        Format::FileTree => {
-            let ds = neurozoo_datasets::load(data)?;
-            usable(validate::validate_loaded(data, &ds))?;
-            return Ok(ds);
-        }
-        Format::Nwb => {}
-    }
-    Ok(neurozoo_datasets::load_with(data, nwb)?)
 }
 
 fn v1_config(a: &SimulateV1Args) -> V1Config {

@@ -27,10 +27,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use neurozoo_analysis::compare::CompareParams;
-use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::{static_h5, Tier};
 use neurozoo_plugin::{Figure, Point};
+use neurozoo_tables::{write_table, ColumnValues, Table};
 use serde_json::Value;
 
 use crate::report::{self, Section};

@@ -38,7 +38,16 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
     Ok(())
 }
 
-/// [`neurozoo_datasets::files::ensure_empty_dir`], for the commands: the advice names a flag.
+/// [`neurozoo_datasets::files::ensure_empty_dir`], for the commands: `advice` names a flag.
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
-    neurozoo_datasets::files::ensure_empty_dir(dir, advice).map_err(anyhow::Error::msg)
+    neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| output_dir_error(e, advice))
+}
+
+/// An output directory refused, with what to do instead (naming a flag) where there is a choice.
+pub fn output_dir_error(e: neurozoo_datasets::files::OutputDirError, advice: &str) -> anyhow::Error {
+    use neurozoo_datasets::files::OutputDirError;
+    match e {
+        OutputDirError::Unreadable { .. } => anyhow::anyhow!("{e}"),
+        OutputDirError::File(_) | OutputDirError::NotEmpty(_) => anyhow::anyhow!("{e}: {advice}"),
+    }
 }

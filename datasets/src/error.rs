@@ -13,6 +13,9 @@ pub enum DatasetError {
     File { file: PathBuf, problem: String },
     #[error("invalid dataset: {0}")]
     Invalid(String),
+    /// What `validate` found wrong with a file about to be fitted, evaluated or extracted from.
+    #[error("{} is not usable:\n  {}", file.display(), problems.join("\n  "))]
+    Unusable { file: PathBuf, problems: Vec<String> },
 }
 
 pub type Result<T, E = DatasetError> = std::result::Result<T, E>;

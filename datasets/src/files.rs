@@ -46,19 +46,30 @@ pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), WriteErr
     write_atomic_with(path, |tmp| std::fs::write(tmp, bytes.as_ref()))
 }
 
+/// Why a path cannot be an output directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputDirError {
+    #[error("{} is a file, not a directory", .0.display())]
+    File(PathBuf),
+    #[error("{} already exists and is not empty", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("cannot read {}: {reason}", dir.display())]
+    Unreadable { dir: PathBuf, reason: String },
+}
+
 /// An output directory must be new or empty: a command never mixes its outputs with what is
-/// there. `advice` says what to do instead ("choose a new --out").
-pub fn ensure_empty_dir(dir: &Path, advice: &str) -> Result<(), String> {
+/// there.
+pub fn ensure_empty_dir(dir: &Path) -> Result<(), OutputDirError> {
     if dir.exists() && !dir.is_dir() {
-        return Err(format!("{} is a file, not a directory: {advice}", dir.display()));
+        return Err(OutputDirError::File(dir.into()));
     }
     let mut entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+        Err(e) => return Err(OutputDirError::Unreadable { dir: dir.into(), reason: e.to_string() }),
     };
     if entries.next().is_some() {
-        return Err(format!("{} already exists and is not empty: {advice}", dir.display()));
+        return Err(OutputDirError::NotEmpty(dir.into()));
     }
     Ok(())
 }

@@ -92,6 +92,29 @@ pub fn load_with(path: &std::path::Path, nwb: &nwb::NwbOptions) -> Result<Datase
     }
 }
 
+/// Load a dataset to fit, evaluate or extract from, refusing one `validate` finds errors in
+/// (with every error): a static file is validated before it is read, a file tree's content
+/// after (a tree is read once: trees are the large recordings).
+pub fn load_checked(path: &std::path::Path, nwb: &nwb::NwbOptions) -> Result<Dataset> {
+    let usable = |v: validate::Validation| -> Result<()> {
+        if v.is_ok() {
+            return Ok(());
+        }
+        let problems = v.lines().filter(|l| !l.starts_with("warning")).collect();
+        Err(DatasetError::Unusable { file: path.into(), problems })
+    };
+    match detect_format(path)? {
+        Format::Static => usable(validate::validate(path))?,
+        Format::FileTree => {
+            let ds = file_tree::read(path)?;
+            usable(validate::validate_loaded(path, &ds))?;
+            return Ok(ds);
+        }
+        Format::Nwb => {}
+    }
+    load_with(path, nwb)
+}
+
 /// Version of the HDF5 library compiled into neurozoo (static, so there is no runtime .so).
 pub fn hdf5_version() -> String {
     let v = hdf5::library_version();

@@ -56,6 +56,7 @@ impl Validation {
             DatasetError::Open { reason, .. } => self.push(Severity::Error, None, format!("cannot open as HDF5 ({reason})")),
             DatasetError::File { problem, .. } => self.push(Severity::Error, None, problem),
             DatasetError::Invalid(problem) => self.push(Severity::Error, None, problem),
+            DatasetError::Unusable { problems, .. } => problems.into_iter().for_each(|p| self.push(Severity::Error, None, p)),
         }
     }
 

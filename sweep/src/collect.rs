@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use neurozoo_analysis::figures::draw_figure;
-use neurozoo_analysis::tables::{write_table, ColumnValues, Table};
 use neurozoo_plugin::Figure;
+use neurozoo_tables::{write_table, ColumnValues, Table};
 use serde::Serialize;
 use serde_json::Value;
 

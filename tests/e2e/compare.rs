@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Axis;
-use neurozoo_analysis::tables::read_parquet;
 use neurozoo_datasets::representation::{Representation, RepresentationFile, UniqueImages};
+use neurozoo_tables::read_parquet;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use neurozoo_analysis::tables::read_parquet;
+use neurozoo_tables::read_parquet;
 
 use super::*;
 

@@ -4,8 +4,8 @@ use std::f32::consts::PI;
 use std::path::PathBuf;
 
 use ndarray::{Array2, Array4};
-use neurozoo_analysis::tables::read_parquet;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
+use neurozoo_tables::read_parquet;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

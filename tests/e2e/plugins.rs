@@ -97,7 +97,7 @@ fn summary_writes_tables_figures_and_a_manifest() {
     let out_dir = dir.path().join("summary");
     assert!(run(analyze(&repr, "summary", &out_dir).args(["--param", "bins=12"])).status.success());
     // 60 train + 10 validation + 4 repeated test images = 74 stimuli, 12 units.
-    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
+    let df = neurozoo_tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
     assert_eq!(df.shape(), (12, 7));
     let csv = std::fs::read_to_string(out_dir.join("units.csv")).unwrap();
     assert!(csv.starts_with("unit,mean,std,min,max,fraction_active,lifetime_sparseness\n"), "{csv}");
@@ -134,7 +134,7 @@ fn typed_tables_and_arrays_round_trip_names_dtypes_and_nulls() {
     let repr = representation(dir.path());
     let out_dir = dir.path().join("typed");
     assert!(run(analyze(&repr, "testkit", &out_dir).args(["--param", "mode=tables"])).status.success());
-    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("typed.parquet")).unwrap();
+    let df = neurozoo_tables::read_parquet(&out_dir.join("typed.parquet")).unwrap();
     let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
     assert_eq!(names, ["f", "i", "b", "s"]);
     assert_eq!(format!("{:?}", df.dtypes()), "[Float64, Int64, Boolean, String]");
@@ -432,7 +432,7 @@ fn a_plugin_in_c_builds_with_the_header_and_runs() {
     assert_eq!(manifest(&out_dir)["status"], "complete");
     let file = neurozoo_datasets::representation::RepresentationFile::read(&repr).unwrap();
     let data = file.representations[0].data.mapv(f64::from);
-    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
+    let df = neurozoo_tables::read_parquet(&out_dir.join("units.parquet")).unwrap();
     let col = |name: &str| -> Vec<f64> {
         let c = df.column(name).unwrap().f64().unwrap();
         (0..c.len()).map(|i| c.get(i).unwrap()).collect()
@@ -507,7 +507,7 @@ fn a_python_plugin_from_plugins_new_runs_through_analyze() {
     let m = manifest(&out_dir);
     assert_eq!((m["status"].as_str(), m["params"]["bins"].as_i64()), (Some("complete"), Some(5)));
     let data = neurozoo_datasets::representation::RepresentationFile::read(&repr).unwrap().representations[0].data.clone();
-    let df = neurozoo_analysis::tables::read_parquet(&out_dir.join("peaks.parquet")).unwrap();
+    let df = neurozoo_tables::read_parquet(&out_dir.join("peaks.parquet")).unwrap();
     let peak = df.column("peak").unwrap().f64().unwrap();
     for u in 0..data.ncols() {
         let want = data.column(u).iter().fold(f32::MIN, |m, &v| m.max(v));

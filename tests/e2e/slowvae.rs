@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use neurozoo_analysis::tables::read_parquet;
 use neurozoo_datasets::representation::RepresentationFile;
 use neurozoo_datasets::simulate::sprites::SpritePairs;
+use neurozoo_tables::read_parquet;
 
 use super::*;
 

@@ -1,7 +1,7 @@
 //! `data simulate sparse` → `analyze sparse-coding`, scored against the file's ground truth.
 
-use neurozoo_analysis::tables::read_parquet;
 use neurozoo_datasets::representation::read_arrays;
+use neurozoo_tables::read_parquet;
 use polars::prelude::DataFrame;
 
 use super::plugins::{analyze, manifest, representation, stderr};

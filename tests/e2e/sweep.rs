@@ -44,7 +44,7 @@ fn point_states(out: &Path) -> Vec<(String, String)> {
 }
 
 fn results(out: &Path) -> polars::prelude::DataFrame {
-    neurozoo_analysis::tables::read_parquet(&out.join("results.parquet")).unwrap()
+    neurozoo_tables::read_parquet(&out.join("results.parquet")).unwrap()
 }
 
 fn strings(df: &polars::prelude::DataFrame, name: &str) -> Vec<String> {

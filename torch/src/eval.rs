@@ -1,81 +1,24 @@
-//! `neurozoo eval`.
+//! `neurozoo eval`: every recording given, by the run's readout for it, printed as text or
+//! JSON, and the figures of what the model learned. The work is `neurozoo_zoo::run::eval`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use neurozoo_analysis::figures::draw;
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_plugin::Figure;
-use neurozoo_zoo::config::FitConfig;
-use neurozoo_zoo::eval::{evaluate, Evaluation, TierMetrics};
+use neurozoo_zoo::eval::{Evaluation, TierMetrics};
 use neurozoo_zoo::model::{Core, Model, Readout};
-use neurozoo_zoo::run;
-use neurozoo_zoo::train::load_weights;
+use neurozoo_zoo::run::eval::{pooled, Run, RunRecording};
 use serde_json::{json, Map, Value};
-use tch::nn;
 
-/// A fitted run's model with its weights, and the dataset checked against what it was fitted to.
-pub struct Loaded {
-    pub info: run::RunInfo,
-    pub cfg: FitConfig,
-    pub ds: Dataset,
-    pub model: Model,
-    /// Which of the run's recordings (readouts) the dataset is.
-    pub recording: usize,
-}
-
-/// A run's model with every recording's readout, weights loaded.
-fn load_model(run_dir: &Path, device: tch::Device) -> Result<(run::RunInfo, FitConfig, Model, nn::VarStore)> {
-    let info = run::load_info(run_dir).map_err(anyhow::Error::msg)?;
-    info.check_complete(run_dir).map_err(anyhow::Error::msg)?;
-    let cfg = run::load_response_config(run_dir).map_err(anyhow::Error::msg)?;
-    let vs = nn::VarStore::new(device);
-    let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
-    let input = info
-        .recordings
-        .first()
-        .map(|r| r.data.image_shape)
-        .ok_or_else(|| anyhow::anyhow!("{}: no recordings in run.json", run_dir.display()))?;
-    let model = Model::shared(&vs.root(), &cfg.model, input, &units).map_err(anyhow::Error::msg)?;
-    load_weights(&vs, &run_dir.join(run::MODEL_FILE)).map_err(anyhow::Error::msg)?;
-    Ok((info, cfg, model, vs))
-}
-
-/// `data`, checked against the run's recording of its name: same units and image shape.
-fn load_recording(run_dir: &Path, info: &run::RunInfo, data: &Path, nwb: &NwbOptions) -> Result<(usize, Dataset)> {
-    let r = info.recording_of(data).map_err(|e| anyhow::anyhow!("{}: {e}", run_dir.display()))?;
-    let fitted = &info.recordings[r].data;
-    let ds = neurozoo_cli::data::load_checked(data, nwb)?;
-    if ds.n_units() != fitted.n_units || ds.image_shape() != fitted.image_shape {
-        bail!(
-            "{} has {} units and {:?} images, but {} was fitted to {} units and {:?} images",
-            data.display(),
-            ds.n_units(),
-            ds.image_shape(),
-            run_dir.display(),
-            fitted.n_units,
-            fitted.image_shape
-        );
+/// Say that a recording is not the data the run was fitted to (it is still evaluated).
+pub fn note_other_data(recording: &RunRecording) {
+    if let Some(note) = &recording.other_data {
+        eprintln!("note: {note}");
     }
-    if ds.fingerprint() != fitted.fingerprint {
-        eprintln!(
-            "note: {} is not the data {} was fitted to ({}, fingerprint {}; this is {})",
-            data.display(),
-            run_dir.display(),
-            fitted.path,
-            fitted.fingerprint,
-            ds.fingerprint()
-        );
-    }
-    Ok((r, ds))
-}
-
-pub fn load(run_dir: &Path, data: &Path, device: tch::Device, nwb: &NwbOptions) -> Result<Loaded> {
-    let (info, cfg, model, _vs) = load_model(run_dir, device)?;
-    let (recording, ds) = load_recording(run_dir, &info, data, nwb)?;
-    Ok(Loaded { info, cfg, ds, model, recording })
 }
 
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
@@ -92,30 +35,25 @@ pub fn run(
     if let Some(dir) = figures {
         neurozoo_cli::ensure_empty_dir(dir, "choose a new --figures directory")?;
     }
-    let (info, _cfg, model, _vs) = load_model(run_dir, device)?;
+    let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
     let mut reports = Vec::new();
     for path in data {
-        let (r, ds) = load_recording(run_dir, &info, path, nwb)?;
-        let ev = evaluate(&model, r, &ds, &info.recordings[r].normalizer, device, 256)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let recording = run.recording(path, nwb).map_err(|e| super::run_error(e, ""))?;
+        note_other_data(&recording);
+        let ev = run.evaluate(&recording, device).map_err(|e| super::run_error(e, ""))?;
+        let name = run.info.recordings[recording.index].name.clone();
         if let Some(dir) = figures {
             // One recording's figures are named plainly; several recordings' by recording.
-            let prefix = if data.len() > 1 { format!("{}_", info.recordings[r].name) } else { String::new() };
-            let written = draw_figures(&model, r, &ds, &ev, dir, &prefix)?;
+            let prefix = if data.len() > 1 { format!("{name}_") } else { String::new() };
+            let written = draw_figures(&run.model, recording.index, &recording.dataset, &ev, dir, &prefix)?;
             eprintln!("wrote {} figures of {} into {}", written.len(), path.display(), dir.display());
         }
-        reports.push((info.recordings[r].name.clone(), path, ds.n_units(), ev));
+        reports.push((name, path, recording.dataset.n_units(), ev));
     }
     if let [(_, path, _, ev)] = reports.as_slice() {
         return report(run_dir, path, ev, as_json);
     }
-    let mut pooled = BTreeMap::new();
-    for tier in Tier::ALL {
-        let parts: Vec<(usize, &TierMetrics)> = reports.iter().filter_map(|(_, _, u, ev)| Some((*u, ev.tiers.get(&tier)?))).collect();
-        if parts.len() == reports.len() {
-            pooled.insert(tier, TierMetrics::pool(&parts));
-        }
-    }
+    let pooled = pooled(&reports.iter().map(|(_, _, units, ev)| (*units, ev)).collect::<Vec<_>>());
     if as_json {
         let mut recordings = Map::new();
         for (name, path, _, ev) in &reports {

@@ -11,12 +11,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Parser;
-use neurozoo_cli::args::{Cli, Command, FitArgs};
+use neurozoo_cli::args::{Cli, Command};
 use neurozoo_config::DeviceChoice;
 use neurozoo_tensor::DeviceError;
 use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::model::FrozenCoreFailure;
-use neurozoo_zoo::run;
+use neurozoo_zoo::run::{self, ResumeConflict, RunError, Unfinished};
 use neurozoo_zoo::TorchRuntime;
 
 fn main() -> ExitCode {
@@ -80,27 +80,34 @@ fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
     })
 }
 
-/// What `fit --resume` checks of the command line against the run it continues, for both kinds
-/// of model: the same model (`same_model`), no other `--seed`, and a training length (`limit`:
-/// its config key, what the command line asks, the run's) that may only be raised, which is
-/// said and taken.
-fn check_resume(args: &FitArgs, same_model: bool, seed: u64, limit: (&str, Option<usize>, &mut usize)) -> Result<()> {
-    let out = args.out.display();
-    if !same_model {
-        bail!("cannot resume {out}: {} is not the model it was fitted with (see its config.toml)", args.model);
+/// A run API error as the command line says it: a resume conflict or an interrupted run names
+/// the flag concerned, and an output directory that is taken gets `advice` (a flag to change).
+fn run_error(e: RunError, advice: &str) -> anyhow::Error {
+    match e {
+        RunError::Resume { run, conflict } => resume_error(&run, conflict),
+        RunError::Unfinished(Unfinished::Interrupted { dir, epochs }) => anyhow::anyhow!(
+            "{} was interrupted after {epochs} epoch(s): `neurozoo fit` with --out {} --resume continues it",
+            dir.display(),
+            dir.display()
+        ),
+        RunError::Output(e) => neurozoo_cli::output_dir_error(e, advice),
+        other => other.into(),
     }
-    if let Some(asked) = args.seed.filter(|&s| s != seed) {
-        bail!("cannot resume {out}: --seed {asked} conflicts with the run's seed {seed}");
-    }
-    let (key, asked, saved) = limit;
-    if let Some(n) = asked.filter(|&n| n != *saved) {
-        if n < *saved {
-            bail!("cannot resume {out}: --{} {n} is below the run's {saved}; a resumed run can only be given more", key.replace('_', "-"));
+}
+
+/// Why `fit --resume` of the run at `run` is refused, naming the flag that conflicts.
+fn resume_error(run: &Path, conflict: ResumeConflict) -> anyhow::Error {
+    let run = run.display();
+    match conflict {
+        ResumeConflict::Seed { asked, saved } => {
+            anyhow::anyhow!("cannot resume {run}: --seed {asked} conflicts with the run's seed {saved}")
         }
-        eprintln!("{key} raised from {saved} to {n}");
-        *saved = n;
+        ResumeConflict::Lowered { key, asked, saved } => anyhow::anyhow!(
+            "cannot resume {run}: --{} {asked} is below the run's {saved}; a resumed run can only be given more",
+            key.replace('_', "-")
+        ),
+        other => anyhow::anyhow!("cannot resume {run}: {other}"),
     }
-    Ok(())
 }
 
 /// `--device auto|cpu|cuda` as a tch device.

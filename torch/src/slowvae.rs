@@ -6,12 +6,12 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{s, Array2, Axis};
 use neurozoo_analysis::figures::draw;
-use neurozoo_analysis::tables::{write_table, Table};
 use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::files::write_atomic;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_plugin::Figure;
+use neurozoo_tables::{write_table, Table};
 use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::run::{self, RunStatus};
 use neurozoo_zoo::slowvae::scores::{disentanglement, held_out, intervention_scores, Budget, Disentanglement};
@@ -54,8 +54,15 @@ fn resume_config(args: &FitArgs, asked: &VaeFitConfig) -> Result<VaeFitConfig> {
     };
     let same_model =
         asked.slowvae == saved.slowvae && asked.train.batch_pairs == saved.train.batch_pairs && asked.train.lr == saved.train.lr;
+    if !same_model {
+        return Err(super::resume_error(out, run::ResumeConflict::OtherModel(args.model.clone())));
+    }
     let t = &mut saved.train;
-    super::check_resume(args, same_model, t.seed, ("iterations", args.iterations, &mut t.iterations))?;
+    let raised = run::reconcile_resume((args.seed, t.seed), ("iterations", args.iterations, &mut t.iterations))
+        .map_err(|c| super::resume_error(out, c))?;
+    if let Some((from, to)) = raised {
+        eprintln!("iterations raised from {from} to {to}");
+    }
     Ok(saved)
 }
 

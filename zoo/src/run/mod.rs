@@ -8,6 +8,30 @@
 //! RUN/metrics.{parquet,csv} one row per epoch (written by the command line)
 //! RUN/checkpoint/          the state `--resume` continues from
 //! ```
+//!
+//! and the library-level run API, what the commands do as functions taking typed requests and
+//! returning typed results (the command line parses, calls and prints): [`fit::Fit`] prepares
+//! and trains a fit (new or resumed), [`eval::Run`] loads a fitted run, checks recordings
+//! against it and evaluates them, [`extract`] reads a layer of a run or of a TorchScript network.
+//!
+//! ```no_run
+//! use neurozoo_zoo::config::preset;
+//! use neurozoo_zoo::run::{eval::Run, fit::{Fit, FitRequest}};
+//!
+//! let request = FitRequest::new(preset("klindt2017").and_then(|p| p.into_responses()).unwrap(), "klindt2017", "v1.h5".into(), "runs/k".into());
+//! let fitted = Fit::prepare(request)?.train(|_event| {})?;
+//! println!("best validation correlation {:?}", fitted.info.best_validation_correlation);
+//! let run = Run::load("runs/k".as_ref(), tch::Device::Cpu)?;
+//! let recording = run.recording("v1.h5".as_ref(), &Default::default())?;
+//! let evaluation = run.evaluate(&recording, tch::Device::Cpu)?;
+//! println!("test correlation {:?}", evaluation.tiers.get(&neurozoo_datasets::Tier::Test).map(|m| m.correlation));
+//! # Ok::<(), neurozoo_zoo::run::RunError>(())
+//! ```
+
+mod error;
+pub mod eval;
+pub mod extract;
+pub mod fit;
 
 use std::path::Path;
 
@@ -20,6 +44,8 @@ use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
 use neurozoo_datasets::files::write_atomic;
 use neurozoo_tensor::to_tensor;
+
+pub use error::{reconcile_resume, ResumeConflict, RunError, Unfinished};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_FILE: &str = "run.json";
@@ -217,18 +243,11 @@ pub type Fitter = neurozoo_datasets::process::Process;
 impl RunInfo {
     /// Why the run at `dir` has no final model yet, if it has none: it is still being fitted, or
     /// its fit was interrupted (and `--resume` continues it).
-    pub fn check_complete(&self, dir: &Path) -> Result<(), String> {
+    pub fn check_complete(&self, dir: &Path) -> Result<(), Unfinished> {
         match (&self.status, &self.fitter) {
             (RunStatus::Complete, _) => Ok(()),
-            (RunStatus::Running, Some(f)) if f.alive() => {
-                Err(format!("{} is still being fitted (process {} on {}): wait for it to finish", dir.display(), f.pid, f.host))
-            }
-            (RunStatus::Running, _) => Err(format!(
-                "{} was interrupted after {} epoch(s): `neurozoo fit` with --out {} --resume continues it",
-                dir.display(),
-                self.epochs,
-                dir.display()
-            )),
+            (RunStatus::Running, Some(f)) if f.alive() => Err(Unfinished::Fitting { dir: dir.into(), pid: f.pid, host: f.host.clone() }),
+            (RunStatus::Running, _) => Err(Unfinished::Interrupted { dir: dir.into(), epochs: self.epochs }),
         }
     }
 

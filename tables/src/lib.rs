@@ -1,4 +1,16 @@
-//! Result tables: one typed column per field, written as Parquet and CSV side by side.
+//! Result tables: one typed column per field, written as Parquet and CSV side by side. Fits,
+//! plugins, comparisons, sweeps and the demo all write their tables through here.
+//!
+//! ```
+//! use neurozoo_tables::{read_parquet, write_table, Table};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let table = Table::new().i64("epoch", vec![1, 2]).f64("loss", vec![0.5, 0.25]);
+//! let [parquet, csv] = write_table(&table, dir.path(), "metrics")?;
+//! assert_eq!(read_parquet(&parquet)?.height(), 2);
+//! assert!(std::fs::read_to_string(csv).unwrap().starts_with("epoch,loss"));
+//! # Ok::<(), String>(())
+//! ```
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
