@@ -26,11 +26,13 @@
 //! ```no_run
 //! use neurozoo_analysis::compare::{compare, CompareParams};
 //! let summary = compare("model.h5".as_ref(), "responses.h5".as_ref(), "cmp".as_ref(), None, &CompareParams::default())?;
-//! println!("{}", summary["scores"]);
-//! # Ok::<(), String>(())
+//! for (layer, scores) in &summary.scores {
+//!     println!("{layer}: linear CKA {:?}", scores.get("linear_cka").and_then(|s| s.score));
+//! }
+//! # Ok::<(), neurozoo_analysis::compare::CompareError>(())
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,7 +44,7 @@ use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, r
 use neurozoo_plugin::{Figure, Point};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::figures;
 use neurozoo_tables::{write_table, Table};
@@ -55,7 +57,7 @@ pub const CEILING: &str = "oracle_correlation";
 pub const SUMMARY: &str = "compare.json";
 
 /// Comparison settings; each field documents its default.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareParams {
     /// Cross-validation folds of the ridge predictivity (contiguous, as scikit-learn's `KFold`).
     /// Default 5.
@@ -88,24 +90,83 @@ impl Default for CompareParams {
 }
 
 impl CompareParams {
-    fn check(&self, n: usize) -> Result<(), String> {
+    /// Settings that cannot give scores, named by their field.
+    pub fn check(&self) -> Result<(), CompareError> {
+        let bad = |param, value: &dyn std::fmt::Display, wanted| Err(CompareError::Param { param, value: value.to_string(), wanted });
         if self.folds < 2 {
-            return Err(format!("--folds {}: must be at least 2", self.folds));
+            return bad("folds", &self.folds, "at least 2");
         }
         if self.alphas.is_empty() || self.alphas.iter().any(|a| !(*a > 0.0 && a.is_finite())) {
-            return Err(format!("ridge penalties {:?}: must be finite numbers > 0", self.alphas));
+            return bad("alphas", &format!("{:?}", self.alphas), "finite numbers > 0");
         }
         if !(self.rbf_threshold > 0.0 && self.rbf_threshold.is_finite()) {
-            return Err(format!("--rbf-threshold {}: must be a finite number > 0", self.rbf_threshold));
+            return bad("rbf_threshold", &self.rbf_threshold, "a finite number > 0");
         }
         if self.max_stimuli < 10 {
-            return Err(format!("--max-stimuli {}: must be at least 10", self.max_stimuli));
-        }
-        if n < 2 * self.folds.max(5) {
-            return Err(format!("only {n} stimuli to compare (in common, at most --max-stimuli): too few for {} folds", self.folds));
+            return bad("max_stimuli", &self.max_stimuli, "at least 10");
         }
         Ok(())
     }
+}
+
+/// Why a comparison cannot be made. Messages name the file, or the setting by its field name.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// A setting that cannot give scores.
+    #[error("{param} = {value}: must be {wanted}")]
+    Param { param: &'static str, value: String, wanted: &'static str },
+    /// Fewer stimuli in common (after `max_stimuli`) than the cross-validation needs.
+    #[error("{} vs {}: only {n} stimuli to compare (in common, at most max_stimuli): too few for {folds} folds", a.display(), b.display())]
+    TooFewStimuli { a: PathBuf, b: PathBuf, n: usize, folds: usize },
+    #[error(transparent)]
+    Read(#[from] neurozoo_datasets::DatasetError),
+    /// An input file that cannot be compared (a sentence naming it), or an output that cannot
+    /// be written.
+    #[error("{0}")]
+    File(String),
+}
+
+impl From<String> for CompareError {
+    fn from(message: String) -> CompareError {
+        CompareError::File(message)
+    }
+}
+
+/// What [`compare`] found, also written as [`SUMMARY`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareSummary {
+    pub a: String,
+    pub b: String,
+    /// The representation of B compared with.
+    pub b_representation: String,
+    pub n_common_stimuli: usize,
+    /// The stimuli compared on (at most `max_stimuli` of the common ones).
+    pub n_stimuli: usize,
+    /// B's per-unit noise ceiling, when it carries one.
+    pub noise_ceiling: Option<NoiseCeiling>,
+    pub params: CompareParams,
+    /// Representation of A → metric (`predictivity`, `predictivity_normalised`, `linear_cka`,
+    /// `rbf_cka`, `rsa`) → score.
+    pub scores: BTreeMap<String, BTreeMap<String, ScoreInterval>>,
+    pub warnings: Vec<String>,
+    /// The tables and figures written, by file name.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseCeiling {
+    /// The array of B it is (`oracle_correlation`).
+    pub array: String,
+    pub mean: f64,
+}
+
+/// A score and its 95% bootstrap interval; `None` where not a number (no bootstrap, a constant
+/// resample).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreInterval {
+    pub score: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
 }
 
 /// A score with its bootstrap interval (NaN bounds without a bootstrap).
@@ -120,9 +181,10 @@ struct Score {
 /// Compare every representation of the file `a` with the representation `b_name` (or the only
 /// one) of the file `b`, writing tables, figures and the summary into `out` (new or empty).
 /// Returns the summary, also written as [`SUMMARY`].
-pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &CompareParams) -> Result<Value, String> {
-    let file_a = RepresentationFile::read(a).map_err(|e| e.to_string())?;
-    let file_b = RepresentationFile::read(b).map_err(|e| e.to_string())?;
+pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &CompareParams) -> Result<CompareSummary, CompareError> {
+    params.check()?;
+    let file_a = RepresentationFile::read(a)?;
+    let file_b = RepresentationFile::read(b)?;
     let target = file_b.get(b_name).map_err(|e| format!("{}: {e}", b.display()))?;
     for (path, file) in [(a, &file_a), (b, &file_b)] {
         check_input(path, file)?;
@@ -130,7 +192,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     let ceiling = match file_b.arrays.iter().find(|(n, _)| n == CEILING) {
         Some((_, c)) if c.len() == target.data.ncols() => Some(c.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()),
         Some((_, c)) => {
-            return Err(format!("{}: arrays/{CEILING} has {} values for {} units", b.display(), c.len(), target.data.ncols()));
+            return Err(format!("{}: arrays/{CEILING} has {} values for {} units", b.display(), c.len(), target.data.ncols()).into());
         }
         None => None,
     };
@@ -165,7 +227,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
                 common.len(),
                 differ.len(),
                 file_b.stimulus_ids[j]
-            ));
+            )
+            .into());
         }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
@@ -177,7 +240,9 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         common.clone()
     };
     let n = rows.len();
-    params.check(n).map_err(|e| format!("{} vs {}: {e}", a.display(), b.display()))?;
+    if n < 2 * params.folds.max(5) {
+        return Err(CompareError::TooFewStimuli { a: a.into(), b: b.into(), n, folds: params.folds });
+    }
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
 
     ensure_empty_dir(out).map_err(|e| format!("{e}: choose a new output directory"))?;
@@ -240,24 +305,24 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         files.extend(figures::draw_figure(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);
     }
 
-    let mut by_representation = serde_json::Map::new();
+    let mut by_representation: BTreeMap<String, BTreeMap<String, ScoreInterval>> = BTreeMap::new();
     for s in &scores {
-        let entry = by_representation.entry(s.representation.clone()).or_insert_with(|| json!({}));
-        entry[s.metric] = json!({"score": finite(s.value), "ci_low": finite(s.low), "ci_high": finite(s.high)});
+        let interval = ScoreInterval { score: finite(s.value), ci_low: finite(s.low), ci_high: finite(s.high) };
+        by_representation.entry(s.representation.clone()).or_default().insert(s.metric.to_string(), interval);
     }
-    let summary = json!({
-        "a": a.display().to_string(),
-        "b": b.display().to_string(),
-        "b_representation": target.name,
-        "n_common_stimuli": common.len(),
-        "n_stimuli": n,
-        "noise_ceiling": ceiling.as_ref().map(|c| json!({"array": CEILING, "mean": mean(c)})),
-        "params": {"folds": params.folds, "alphas": params.alphas, "bootstrap": params.bootstrap, "max_stimuli": params.max_stimuli, "rbf_threshold": params.rbf_threshold, "seed": params.seed},
-        "scores": by_representation,
-        "warnings": warnings,
-        "files": files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect::<Vec<_>>(),
-    });
-    write_atomic(&out.join(SUMMARY), serde_json::to_string_pretty(&summary).expect("JSON values serialise"))?;
+    let summary = CompareSummary {
+        a: a.display().to_string(),
+        b: b.display().to_string(),
+        b_representation: target.name.clone(),
+        n_common_stimuli: common.len(),
+        n_stimuli: n,
+        noise_ceiling: ceiling.as_ref().map(|c| NoiseCeiling { array: CEILING.to_string(), mean: mean(c) }),
+        params: params.clone(),
+        scores: by_representation,
+        warnings,
+        files: files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect(),
+    };
+    write_atomic(&out.join(SUMMARY), serde_json::to_string_pretty(&summary).expect("the summary serialises")).map_err(|e| e.to_string())?;
     Ok(summary)
 }
 
@@ -284,13 +349,9 @@ fn check_input(path: &Path, file: &RepresentationFile) -> Result<(), String> {
     Ok(())
 }
 
-/// A JSON number, or null for NaN (no bootstrap, or a constant resample).
-fn finite(v: f64) -> Value {
-    if v.is_finite() {
-        json!(v)
-    } else {
-        Value::Null
-    }
+/// The number, or None for NaN (no bootstrap, or a constant resample).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 fn mean(v: &[f64]) -> f64 {

@@ -209,7 +209,9 @@ impl Plugin {
         }
         for (key, spec) in &self.schema {
             if !out.contains_key(key) {
-                let default = spec.get("default").ok_or_else(|| format!("plugin {} needs --param {key}=… (no default)", self.name))?;
+                let default = spec
+                    .get("default")
+                    .ok_or_else(|| format!("plugin {} needs a value for its parameter {key} (it has no default)", self.name))?;
                 out.insert(key.clone(), default.clone());
             }
         }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayD, Axis};
-use neurozoo_analysis::compare::{self, CompareParams};
+use neurozoo_analysis::compare::{self, CompareError, CompareParams};
 use neurozoo_analysis::executable;
 use neurozoo_analysis::plugin::{self, RunInput, MANIFEST};
 use neurozoo_datasets::nwb::NwbOptions;
@@ -49,29 +49,24 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         seed: args.seed,
         ..CompareParams::default()
     };
-    let summary = compare::compare(&args.a, &args.b, &args.out, args.b_name.as_deref(), &params).map_err(anyhow::Error::msg)?;
-    for warning in summary["warnings"].as_array().into_iter().flatten() {
-        eprintln!("warning: {}", warning.as_str().unwrap_or_default());
+    let summary = compare::compare(&args.a, &args.b, &args.out, args.b_name.as_deref(), &params).map_err(|e| match e {
+        // Each setting is a flag of the same name.
+        CompareError::Param { param, value, wanted } => anyhow::anyhow!("--{} {value}: must be {wanted}", param.replace('_', "-")),
+        other => other.into(),
+    })?;
+    for warning in &summary.warnings {
+        eprintln!("warning: {warning}");
     }
     if args.json {
-        println!("{summary}");
+        println!("{}", serde_json::to_string(&summary)?);
         return Ok(());
     }
-    println!(
-        "{} vs {} ({}), {} stimuli:",
-        args.a.display(),
-        args.b.display(),
-        summary["b_representation"].as_str().unwrap_or(""),
-        summary["n_stimuli"]
-    );
-    for (name, metrics) in summary["scores"].as_object().into_iter().flatten() {
-        let cell = |m: &str| {
-            let s = &metrics[m];
-            match (s["score"].as_f64(), s["ci_low"].as_f64(), s["ci_high"].as_f64()) {
-                (Some(v), Some(lo), Some(hi)) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
-                (Some(v), _, _) => format!("{m} {v:.3}"),
-                _ => String::new(),
-            }
+    println!("{} vs {} ({}), {} stimuli:", args.a.display(), args.b.display(), summary.b_representation, summary.n_stimuli);
+    for (name, metrics) in &summary.scores {
+        let cell = |m: &str| match metrics.get(m).map(|s| (s.score, s.ci_low, s.ci_high)) {
+            Some((Some(v), Some(lo), Some(hi))) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
+            Some((Some(v), _, _)) => format!("{m} {v:.3}"),
+            _ => String::new(),
         };
         let cells: Vec<String> = ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"]
             .iter()

@@ -20,18 +20,17 @@
 //!
 //! The demo owns OUT: running it again replaces what an earlier demo wrote there.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use neurozoo_analysis::compare::CompareParams;
+use neurozoo_analysis::compare::{CompareParams, CompareSummary};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::{static_h5, Tier};
+use neurozoo_metrics::report::{EvalReport, TierMetrics};
 use neurozoo_plugin::{Figure, Point};
-use neurozoo_tables::{write_table, ColumnValues, Table};
-use serde_json::Value;
+use neurozoo_tables::{f64_column, read_csv, str_column, write_table, ColumnValues, Table};
 
 use crate::report::{self, Section};
 use crate::{doctor, torch};
@@ -71,6 +70,45 @@ impl Size {
 pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
     let started = Instant::now();
     let size = Size::new(quick, max_epochs);
+    clear(out)?;
+    let step = |n: usize, what: &str| eprintln!("demo {n}/8 ({:.0} s): {what}", started.elapsed().as_secs_f64());
+    let mut sections = Vec::new();
+
+    step(1, "environment");
+    sections.push(environment(out)?);
+    step(2, "simulating a V1 population");
+    let data = simulate(out, &size.population, &mut sections)?;
+    step(3, "fitting klindt2017 and the baselines");
+    let evals = fit_models(out, &data, &size, &mut sections)?;
+    step(4, "extracting representations");
+    let reps = extract(out, &data, &size.population, &mut sections)?;
+    step(5, "sparse coding of the responses");
+    sparse_coding(out, &reps, &size, &mut sections)?;
+    step(6, "superposition directions");
+    superposition(out, &reps, &mut sections)?;
+    step(7, "interpretability");
+    let ii = interpretability(out, &reps, &size, &mut sections)?;
+    step(8, "comparing model layers with the responses");
+    let cmp = brain_vs_model(out, &reps, &size, &mut sections)?;
+
+    let index = report::write(
+        out,
+        "neurozoo demo report",
+        &format!(
+            "The whole pipeline on a simulated V1 population, run by `neurozoo demo{}` in {:.0} s. Each section says what a step did \
+             and what it measured; figures open as PNG (SVG beside), tables as Parquet and CSV.",
+            if quick { " --quick" } else { "" },
+            started.elapsed().as_secs_f64()
+        ),
+        &sections,
+    )?;
+    print_summary(&evals, &cmp, &ii);
+    println!("report: {} ({:.0} s)", index.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Make `out` and remove what an earlier demo wrote there.
+fn clear(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for old in [
         "index.html",
@@ -79,6 +117,7 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         "runs",
         "eval",
         "responses.h5",
+        "heldout.h5",
         "layers.h5",
         "sparse",
         "superposition",
@@ -87,16 +126,17 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
     ] {
         remove(&out.join(old))?;
     }
-    let mut sections = Vec::new();
-    let step = |n: usize, what: &str| eprintln!("demo {n}/8 ({:.0} s): {what}", started.elapsed().as_secs_f64());
+    Ok(())
+}
 
-    step(1, "environment");
+/// Step 1: the environment, kept as doctor.json; a libtorch that does not load ends the demo.
+fn environment(out: &Path) -> Result<Section> {
     let (doctor_report, torch_error) = doctor::report();
     std::fs::write(out.join("doctor.json"), serde_json::to_string_pretty(&doctor_report)?).context("cannot write doctor.json")?;
     if let Some(e) = torch_error {
         bail!("{e}");
     }
-    sections.push(Section {
+    Ok(Section {
         title: "Environment".into(),
         text: vec![format!(
             "neurozoo {} with libtorch {} ({} intra-op threads, CUDA {}) and HDF5 {}; the full report is doctor.json.",
@@ -107,11 +147,12 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
             doctor_report["hdf5"].as_str().unwrap_or("?"),
         )],
         files: vec!["doctor.json".into()],
-    });
+    })
+}
 
-    step(2, "simulating a V1 population");
+/// Step 2: the simulated recording, OUT/v1.h5.
+fn simulate(out: &Path, p: &V1Config, sections: &mut Vec<Section>) -> Result<PathBuf> {
     let data = out.join("v1.h5");
-    let p = &size.population;
     static_h5::write(&v1::simulate(p)?, &data)?;
     sections.push(Section {
         title: "Simulated V1 population".into(),
@@ -131,28 +172,44 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         )],
         files: vec!["v1.h5".into()],
     });
+    Ok(data)
+}
 
-    step(3, "fitting klindt2017 and the baselines");
+/// One model's evaluation on the recording, as `eval --json` reported it.
+struct ModelEval {
+    model: &'static str,
+    report: EvalReport,
+}
+
+impl ModelEval {
+    /// A test-tier metric (`correlation`, `oracle_correlation`, `feve`, `fev_ground_truth`);
+    /// NaN where the tier or the metric is missing.
+    fn test(&self, metric: &str) -> f64 {
+        self.report.tiers.get("test").and_then(|m| test_metric(m, metric)).unwrap_or(f64::NAN)
+    }
+}
+
+fn test_metric(m: &TierMetrics, metric: &str) -> Option<f64> {
+    match metric {
+        "correlation" => Some(m.correlation),
+        "oracle_correlation" => m.oracle_correlation,
+        "feve" => m.feve,
+        "fev_ground_truth" => m.fev_ground_truth,
+        other => unreachable!("no test metric {other}"),
+    }
+}
+
+/// Step 3: fit and evaluate every model (klindt2017's eval also draws what it learned), with
+/// the metrics side by side and the training curves.
+fn fit_models(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>) -> Result<Vec<ModelEval>> {
     let mut evals = Vec::new();
     std::fs::create_dir_all(out.join("eval")).context("cannot create eval/")?;
     for model in MODELS {
         let run = out.join("runs").join(model);
         eprintln!("demo: fitting {model} (at most {} epochs)", size.max_epochs);
         let epochs = size.max_epochs.to_string();
-        worker(
-            &[
-                OsStr::new("fit"),
-                model.as_ref(),
-                "--data".as_ref(),
-                data.as_os_str(),
-                "--out".as_ref(),
-                run.as_os_str(),
-                "--max-epochs".as_ref(),
-                epochs.as_ref(),
-            ],
-            "fit",
-        )?;
-        // klindt2017's eval also draws what it learned: positions, masks, filters, predictions.
+        let fit = [OsStr::new("fit"), model.as_ref(), "--data".as_ref(), data.as_os_str(), "--out".as_ref(), run.as_os_str()];
+        worker(&[&fit[..], &["--max-epochs".as_ref(), epochs.as_ref()]].concat(), "fit")?;
         let figures = out.join("eval").join(model);
         let mut args = vec![OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()];
         if model == MODELS[0] {
@@ -162,14 +219,13 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         if !output.status.success() {
             bail!("the demo evaluation of {model} failed ({})", output.status);
         }
-        let metrics: Value = serde_json::from_slice(&output.stdout).context("eval printed no JSON")?;
-        std::fs::write(out.join("eval").join(format!("{model}.json")), serde_json::to_string_pretty(&metrics)?)?;
-        evals.push((model, metrics));
+        let report: EvalReport = serde_json::from_slice(&output.stdout).context("eval printed no report")?;
+        std::fs::write(out.join("eval").join(format!("{model}.json")), serde_json::to_string_pretty(&report)?)?;
+        evals.push(ModelEval { model, report });
     }
-    let eval_files = models_table(&out.join("eval"), &evals)?;
-    let curves = training_curves(out)?;
-    let test = |m: usize, key: &str| evals[m].1["test"][key].as_f64().unwrap_or(f64::NAN);
-    let rf = &evals[0].1["rf_recovery"];
+    let [klindt, gaussian, full, ln] = [0, 1, 2, 3].map(|i| &evals[i]);
+    let rf = klindt.report.rf_recovery.as_ref();
+    let px = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.3}"));
     sections.push(Section {
         title: "Fitting klindt2017 and the baselines".into(),
         text: vec![
@@ -184,15 +240,15 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
                  predictions explain {:.3} of the variance of the noiseless ground truth (gaussian {:.3}, full {:.3}, ln {:.3}). Its \
                  model neurons are most sensitive {} px from the true receptive-field centres (median), {} px after removing each \
                  cell type's shift.",
-                test(0, "correlation"),
-                test(0, "oracle_correlation"),
-                test(0, "feve"),
-                test(0, "fev_ground_truth"),
-                test(1, "fev_ground_truth"),
-                test(2, "fev_ground_truth"),
-                test(3, "fev_ground_truth"),
-                number(&rf["median_error_px"]),
-                number(&rf["aligned_median_error_px"]),
+                klindt.test("correlation"),
+                klindt.test("oracle_correlation"),
+                klindt.test("feve"),
+                klindt.test("fev_ground_truth"),
+                gaussian.test("fev_ground_truth"),
+                full.test("fev_ground_truth"),
+                ln.test("fev_ground_truth"),
+                px(rf.map(|r| r.median_error_px)),
+                px(rf.map(|r| r.aligned_median_error_px)),
             ),
             "What klindt2017 learned: receptive_fields.png puts each neuron's readout position against its true one (row and \
              column; the diagonal is perfect recovery), masks.png shows the where of a sample of neurons, filters.png the \
@@ -200,36 +256,47 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
                 .into(),
         ],
         files: [
-            eval_files,
-            curves,
+            models_table(&out.join("eval"), &evals)?,
+            training_curves(out)?,
             report::outputs(out, &Path::new("eval").join(MODELS[0]))?,
             MODELS.iter().map(|m| Path::new("eval").join(format!("{m}.json"))).collect(),
             MODELS.iter().map(|m| report::outputs(out, &Path::new("runs").join(m))).collect::<Result<Vec<_>>>()?.concat(),
         ]
         .concat(),
     });
+    Ok(evals)
+}
 
-    step(4, "extracting representations");
-    let (responses, heldout, layers) = (out.join("responses.h5"), out.join("heldout.h5"), out.join("layers.h5"));
-    crate::analyze::extract_responses(&data, &responses, &[], &Default::default())?;
-    crate::analyze::extract_responses(&data, &heldout, &HELD_OUT, &Default::default())?;
+/// The representation files of step 4.
+struct Representations {
+    /// Every distinct image's recorded responses, with oracle correlations.
+    responses: PathBuf,
+    /// The same for the images no model was fitted to.
+    heldout: PathBuf,
+    /// klindt2017's layers for those images.
+    layers: PathBuf,
+}
+
+/// Step 4: the recorded responses (all images, and the held-out ones) and klindt2017's layers.
+fn extract(out: &Path, data: &Path, p: &V1Config, sections: &mut Vec<Section>) -> Result<Representations> {
+    let reps = Representations { responses: out.join("responses.h5"), heldout: out.join("heldout.h5"), layers: out.join("layers.h5") };
+    crate::analyze::extract_responses(data, &reps.responses, &[], &Default::default())?;
+    crate::analyze::extract_responses(data, &reps.heldout, &HELD_OUT, &Default::default())?;
     let run = out.join("runs").join(MODELS[0]);
     let tiers = HELD_OUT.map(Tier::as_str).join(",");
-    worker(
-        &[
-            OsStr::new("extract"),
-            run.as_os_str(),
-            "--data".as_ref(),
-            data.as_os_str(),
-            "--layer".as_ref(),
-            LAYERS.as_ref(),
-            "--tiers".as_ref(),
-            tiers.as_ref(),
-            "--out".as_ref(),
-            layers.as_os_str(),
-        ],
-        "extraction",
-    )?;
+    let args = [
+        OsStr::new("extract"),
+        run.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--layer".as_ref(),
+        LAYERS.as_ref(),
+        "--tiers".as_ref(),
+        tiers.as_ref(),
+        "--out".as_ref(),
+        reps.layers.as_os_str(),
+    ];
+    worker(&args, "extraction")?;
     sections.push(Section {
         title: "Representations".into(),
         text: vec![format!(
@@ -243,139 +310,173 @@ pub fn run(out: &Path, max_epochs: Option<usize>, quick: bool) -> Result<()> {
         )],
         files: vec!["responses.h5".into(), "heldout.h5".into(), "layers.h5".into()],
     });
+    Ok(reps)
+}
 
-    step(5, "sparse coding of the responses");
+/// Step 5: a learned dictionary for the population responses.
+fn sparse_coding(out: &Path, reps: &Representations, size: &Size, sections: &mut Vec<Section>) -> Result<()> {
     let sparse = out.join("sparse");
-    analyze("sparse-coding", &responses, &sparse, &[], &[("epochs", size.sparse_epochs.to_string()), ("restarts", "2".into())])?;
-    let scores = csv_rows(&sparse.join("scores.csv"))?;
+    let params = [("epochs", size.sparse_epochs.to_string()), ("restarts", "2".into())];
+    analyze("sparse-coding", &reps.responses, &sparse, &[], &params)?;
+    let scores = read_table(&sparse.join("scores.csv"))?;
+    let first = |column: &str| -> Result<String> {
+        Ok(f64_column(&scores, column).map_err(anyhow::Error::msg)?.first().map_or("n/a".into(), |v| format!("{v:.3}")))
+    };
     sections.push(Section {
         title: "Sparse coding".into(),
         text: vec![format!(
             "The sparse-coding plugin learned a dictionary of {} atoms for the population responses (FISTA inference, L1 weight 0.1, \
              {} epochs): reconstruction error {} with {} active atoms per image on average. Its atoms are the candidate features the \
              next step compares with other directions.",
-            2 * p.n_units,
+            2 * size.population.n_units,
             size.sparse_epochs,
-            field(&scores, 0, "mse"),
-            field(&scores, 0, "l0"),
+            first("mse")?,
+            first("l0")?,
         )],
         files: report::outputs(out, Path::new("sparse"))?,
     });
+    Ok(())
+}
 
-    step(6, "superposition directions");
-    let superposition = out.join("superposition");
-    analyze("superposition", &responses, &superposition, &[sparse.join("arrays.h5")], &[])?;
-    let directions = csv_rows(&superposition.join("directions.csv"))?;
-    let kurtosis = |method: &str| mean_of(&directions, "method", method, "kurtosis");
+/// Step 6: directions in response space by five methods, and how heavy-tailed they are.
+fn superposition(out: &Path, reps: &Representations, sections: &mut Vec<Section>) -> Result<()> {
+    let dir = out.join("superposition");
+    analyze("superposition", &reps.responses, &dir, &[out.join("sparse").join("arrays.h5")], &[])?;
+    let directions = read_table(&dir.join("directions.csv"))?;
+    let (methods, kurtosis) = (str_column(&directions, "method"), f64_column(&directions, "kurtosis"));
+    let (methods, kurtosis) = (methods.map_err(anyhow::Error::msg)?, kurtosis.map_err(anyhow::Error::msg)?);
+    let mean_kurtosis = |method: &str| {
+        let v: Vec<f64> = methods.iter().zip(&kurtosis).filter(|(m, _)| *m == method).map(|(_, k)| *k).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
     sections.push(Section {
         title: "Superposition".into(),
         text: vec![format!(
             "Directions in response space from k-means (Klindt et al. 2023), PCA, ICA, the learned dictionary and random directions. \
              Features carried by several neurons show as heavy-tailed projections: mean excess kurtosis k-means {:.2}, ICA {:.2}, \
              dictionary {:.2}, PCA {:.2}, random {:.2}.",
-            kurtosis("kmeans"),
-            kurtosis("ica"),
-            kurtosis("dictionary"),
-            kurtosis("pca"),
-            kurtosis("random")
+            mean_kurtosis("kmeans"),
+            mean_kurtosis("ica"),
+            mean_kurtosis("dictionary"),
+            mean_kurtosis("pca"),
+            mean_kurtosis("random")
         )],
         files: report::outputs(out, Path::new("superposition"))?,
     });
+    Ok(())
+}
 
-    step(7, "interpretability");
-    let interpretability = out.join("interpretability");
-    analyze("interpretability", &responses, &interpretability, &[superposition.join("arrays.h5")], &[("trials", size.trials.to_string())])?;
-    let summary = csv_rows(&interpretability.join("summary.csv"))?;
-    let ii: Vec<String> = summary.iter().map(|r| format!("{} {}", r["target"], short(&r["mean_ii"]))).collect();
-    let chance: Vec<String> = summary.iter().map(|r| short(&r["chance_ii"])).collect();
+/// Mean interpretability index of one kind of target (units, or a method's directions), and
+/// the same with activations shuffled.
+struct Interpretability {
+    target: String,
+    mean_ii: f64,
+    chance_ii: f64,
+}
+
+/// Step 7: the 2AFC interpretability of units and directions.
+fn interpretability(out: &Path, reps: &Representations, size: &Size, sections: &mut Vec<Section>) -> Result<Vec<Interpretability>> {
+    let dir = out.join("interpretability");
+    let arrays = [out.join("superposition").join("arrays.h5")];
+    analyze("interpretability", &reps.responses, &dir, &arrays, &[("trials", size.trials.to_string())])?;
+    let summary = read_table(&dir.join("summary.csv"))?;
+    let columns = (str_column(&summary, "target"), f64_column(&summary, "mean_ii"), f64_column(&summary, "chance_ii"));
+    let (targets, mean_ii, chance_ii) =
+        (columns.0.map_err(anyhow::Error::msg)?, columns.1.map_err(anyhow::Error::msg)?, columns.2.map_err(anyhow::Error::msg)?);
+    let ii: Vec<Interpretability> = targets
+        .into_iter()
+        .zip(mean_ii.into_iter().zip(chance_ii))
+        .map(|(target, (mean_ii, chance_ii))| Interpretability { target, mean_ii, chance_ii })
+        .collect();
     sections.push(Section {
         title: "Interpretability".into(),
         text: vec![format!(
             "Automated 2AFC interpretability (Zimmermann et al.'s II with an oriented filter-energy image similarity): for each neuron \
              or direction, can the query images be told apart by how much they resemble its maximally and minimally activating \
              references? Mean II: {}. The same scores with activations shuffled across images (chance): {}.",
-            ii.join(", "),
-            chance.join(", ")
+            mean_iis(&ii),
+            ii.iter().map(|i| format!("{:.3}", i.chance_ii)).collect::<Vec<_>>().join(", ")
         )],
         files: report::outputs(out, Path::new("interpretability"))?,
     });
+    Ok(ii)
+}
 
-    step(8, "comparing model layers with the responses");
-    let compared = out.join("compare");
+/// `target mean_ii` for each target, comma-separated.
+fn mean_iis(ii: &[Interpretability]) -> String {
+    ii.iter().map(|i| format!("{} {:.3}", i.target, i.mean_ii)).collect::<Vec<_>>().join(", ")
+}
+
+/// Step 8: klindt2017's layers against the held-out responses.
+fn brain_vs_model(out: &Path, reps: &Representations, size: &Size, sections: &mut Vec<Section>) -> Result<CompareSummary> {
     let params = CompareParams { bootstrap: size.bootstrap, max_stimuli: size.max_stimuli, ..CompareParams::default() };
-    let cmp = neurozoo_analysis::compare::compare(&layers, &heldout, &compared, None, &params).map_err(anyhow::Error::msg)?;
-    let score = |layer: &str, metric: &str| {
-        let s = &cmp["scores"][layer][metric];
-        format!("{} [{}, {}]", number(&s["score"]), number(&s["ci_low"]), number(&s["ci_high"]))
+    let cmp = neurozoo_analysis::compare::compare(&reps.layers, &reps.heldout, &out.join("compare"), None, &params)?;
+    let interval = |layer: &str, metric: &str| {
+        let s = cmp.scores.get(layer).and_then(|m| m.get(metric));
+        let n = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.3}"));
+        format!("{} [{}, {}]", n(s.and_then(|s| s.score)), n(s.and_then(|s| s.ci_low)), n(s.and_then(|s| s.ci_high)))
     };
+    let by_layer = |metric: &str| LAYERS.split(',').map(|l| format!("{l} {}", interval(l, metric))).collect::<Vec<_>>().join(", ");
+    // The model's own predictions are trained for this; the question is which core layer.
+    let best = LAYERS
+        .split(',')
+        .filter(|l| l.starts_with("core"))
+        .max_by(|a, b| fraction_of_oracle(&cmp, a).total_cmp(&fraction_of_oracle(&cmp, b)))
+        .expect("layers");
     sections.push(Section {
         title: "Brain vs model".into(),
         text: vec![
             format!(
                 "Each klindt2017 layer against the responses to {} held-out images ({} bootstrap resamples, 95% intervals in brackets). Ridge \
                  predictivity as a fraction of the oracle: {}. Linear CKA (debiased): {}. RSA: {}.",
-                cmp["n_stimuli"],
+                cmp.n_stimuli,
                 size.bootstrap,
-                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "predictivity_normalised"))).collect::<Vec<_>>().join(", "),
-                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "linear_cka"))).collect::<Vec<_>>().join(", "),
-                LAYERS.split(',').map(|l| format!("{l} {}", score(l, "rsa"))).collect::<Vec<_>>().join(", "),
+                by_layer("predictivity_normalised"),
+                by_layer("linear_cka"),
+                by_layer("rsa"),
             ),
-            {
-                let fraction = |l: &str| cmp["scores"][l]["predictivity_normalised"]["score"].as_f64().unwrap_or(f64::NAN);
-                // The model's own predictions are trained for this; the question is which core layer.
-                let best =
-                    LAYERS.split(',').filter(|l| l.starts_with("core")).max_by(|a, b| fraction(a).total_cmp(&fraction(b))).expect("layers");
-                format!(
-                    "Of the core layers, {best} predicts the neurons best ({:.3} of the oracle, against {:.3} for the model's own \
-                     predictions). scores.png shows every measure per layer; predictivity_vs_oracle.png shows each neuron of the \
-                     best-predicting representation against its noise ceiling.",
-                    fraction(best),
-                    fraction("predicted")
-                )
-            },
+            format!(
+                "Of the core layers, {best} predicts the neurons best ({:.3} of the oracle, against {:.3} for the model's own \
+                 predictions). scores.png shows every measure per layer; predictivity_vs_oracle.png shows each neuron of the \
+                 best-predicting representation against its noise ceiling.",
+                fraction_of_oracle(&cmp, best),
+                fraction_of_oracle(&cmp, "predicted")
+            ),
         ],
         files: report::outputs(out, Path::new("compare"))?,
     });
+    Ok(cmp)
+}
 
-    let index = report::write(
-        out,
-        "neurozoo demo report",
-        &format!(
-            "The whole pipeline on a simulated V1 population, run by `neurozoo demo{}` in {:.0} s. Each section says what a step did \
-             and what it measured; figures open as PNG (SVG beside), tables as Parquet and CSV.",
-            if quick { " --quick" } else { "" },
-            started.elapsed().as_secs_f64()
-        ),
-        &sections,
-    )?;
+/// A layer's ridge predictivity as a fraction of the oracle; NaN without a ceiling.
+fn fraction_of_oracle(cmp: &CompareSummary, layer: &str) -> f64 {
+    cmp.scores.get(layer).and_then(|m| m.get("predictivity_normalised")).and_then(|s| s.score).unwrap_or(f64::NAN)
+}
 
+/// What the demo found, in a few lines on stdout.
+fn print_summary(evals: &[ModelEval], cmp: &CompareSummary, ii: &[Interpretability]) {
+    let [klindt, gaussian, full, ln] = [0, 1, 2, 3].map(|i| &evals[i]);
+    let rf = klindt.report.rf_recovery.as_ref();
+    let px = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.3}"));
     println!("demo: klindt2017 on simulated V1, test tier");
-    println!("  single-trial correlation     {:.3}", test(0, "correlation"));
-    println!("  oracle correlation (ceiling) {:.3}", test(0, "oracle_correlation"));
-    println!("  FEVE                         {:.3}", test(0, "feve"));
+    println!("  single-trial correlation     {:.3}", klindt.test("correlation"));
+    println!("  oracle correlation (ceiling) {:.3}", klindt.test("oracle_correlation"));
+    println!("  FEVE                         {:.3}", klindt.test("feve"));
     println!(
         "  FEV vs ground truth          {:.3}  (gaussian {:.3}, full {:.3}, ln {:.3})",
-        test(0, "fev_ground_truth"),
-        test(1, "fev_ground_truth"),
-        test(2, "fev_ground_truth"),
-        test(3, "fev_ground_truth")
+        klindt.test("fev_ground_truth"),
+        gaussian.test("fev_ground_truth"),
+        full.test("fev_ground_truth"),
+        ln.test("fev_ground_truth")
     );
     println!(
         "  RF location error (median)   {} px, {} px after each cell type's shift",
-        number(&rf["median_error_px"]),
-        number(&rf["aligned_median_error_px"])
+        px(rf.map(|r| r.median_error_px)),
+        px(rf.map(|r| r.aligned_median_error_px))
     );
-    println!(
-        "  fraction of oracle by layer  {}",
-        LAYERS
-            .split(',')
-            .map(|l| format!("{l} {}", number(&cmp["scores"][l]["predictivity_normalised"]["score"])))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!("  mean II                      {}", ii.join(", "));
-    println!("report: {} ({:.0} s)", index.display(), started.elapsed().as_secs_f64());
-    Ok(())
+    let fractions: Vec<String> = LAYERS.split(',').map(|l| format!("{l} {:.3}", fraction_of_oracle(cmp, l))).collect();
+    println!("  fraction of oracle by layer  {}", fractions.join(", "));
+    println!("  mean II                      {}", mean_iis(ii));
 }
 
 fn remove(path: &Path) -> Result<()> {
@@ -412,51 +513,26 @@ fn analyze(plugin: &str, repr: &Path, out: &Path, arrays: &[PathBuf], params: &[
     })
 }
 
-fn number(v: &Value) -> String {
-    v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.3}"))
-}
-
-fn short(s: &str) -> String {
-    s.parse::<f64>().map_or(s.to_string(), |x| format!("{x:.3}"))
-}
-
-/// Rows of one of our own CSV tables (no quoted commas in them), header → value.
-fn csv_rows(path: &Path) -> Result<Vec<HashMap<String, String>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    Ok(lines.map(|l| header.iter().map(|h| h.to_string()).zip(l.split(',').map(str::to_string)).collect()).collect())
-}
-
-fn field(rows: &[HashMap<String, String>], row: usize, key: &str) -> String {
-    rows.get(row).and_then(|r| r.get(key)).map_or("n/a".to_string(), |v| short(v))
-}
-
-fn mean_of(rows: &[HashMap<String, String>], by: &str, value: &str, key: &str) -> f64 {
-    let v: Vec<f64> = rows.iter().filter(|r| r.get(by).is_some_and(|b| b == value)).filter_map(|r| r.get(key)?.parse().ok()).collect();
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
 /// Each model's test metrics in one table and one figure.
-fn models_table(dir: &Path, evals: &[(&str, Value)]) -> Result<Vec<PathBuf>> {
+fn models_table(dir: &Path, evals: &[ModelEval]) -> Result<Vec<PathBuf>> {
     const METRICS: [(&str, &str); 4] = [
         ("correlation", "single-trial correlation"),
         ("oracle_correlation", "oracle correlation"),
         ("feve", "FEVE"),
         ("fev_ground_truth", "FEV vs ground truth"),
     ];
-    let get = |e: &Value, key: &str| e["test"][key].as_f64();
-    let mut table = Table::new().str("model", evals.iter().map(|(m, _)| m.to_string()).collect());
+    let get = |e: &ModelEval, key: &str| e.report.tiers.get("test").and_then(|m| test_metric(m, key));
+    let mut table = Table::new().str("model", evals.iter().map(|e| e.model.to_string()).collect());
     for (key, _) in METRICS {
-        table = table.column(key, ColumnValues::F64(evals.iter().map(|(_, e)| get(e, key)).collect()));
+        table = table.column(key, ColumnValues::F64(evals.iter().map(|e| get(e, key)).collect()));
     }
-    table = table
-        .column("rf_median_error_px", ColumnValues::F64(evals.iter().map(|(_, e)| e["rf_recovery"]["median_error_px"].as_f64()).collect()));
+    let rf_error = evals.iter().map(|e| e.report.rf_recovery.as_ref().map(|r| r.median_error_px)).collect();
+    table = table.column("rf_median_error_px", ColumnValues::F64(rf_error));
     let mut files = write_table(&table, dir, "models").map_err(anyhow::Error::msg)?.to_vec();
     let series = METRICS
         .iter()
         .map(|(key, label)| {
-            let points = evals.iter().enumerate().filter_map(|(i, (_, e))| Some(Point::new(i as f64, get(e, key)?))).collect();
+            let points = evals.iter().enumerate().filter_map(|(i, e)| Some(Point::new(i as f64, get(e, key)?))).collect();
             (label.to_string(), points)
         })
         .collect();
@@ -465,7 +541,7 @@ fn models_table(dir: &Path, evals: &[(&str, Value)]) -> Result<Vec<PathBuf>> {
         x_label: "model".into(),
         y_label: "score".into(),
         joined: false,
-        x_ticks: evals.iter().map(|(m, _)| m.to_string()).collect(),
+        x_ticks: evals.iter().map(|e| e.model.to_string()).collect(),
         series,
     };
     files.extend(neurozoo_analysis::figures::draw_figure(&figure, dir, "models").map_err(anyhow::Error::msg)?);
@@ -481,11 +557,10 @@ fn models_table(dir: &Path, evals: &[(&str, Value)]) -> Result<Vec<PathBuf>> {
 fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
     let mut series = Vec::new();
     for model in MODELS {
-        let rows = csv_rows(&out.join("runs").join(model).join("metrics.csv"))?;
-        let points = rows
-            .iter()
-            .filter_map(|r| Some((r.get("epoch")?.parse::<f64>().ok()?, r.get("validation_correlation")?.parse::<f64>().ok()?)))
-            .collect();
+        let metrics = read_table(&out.join("runs").join(model).join("metrics.csv"))?;
+        let epochs = f64_column(&metrics, "epoch").map_err(anyhow::Error::msg)?;
+        let correlations = f64_column(&metrics, "validation_correlation").map_err(anyhow::Error::msg)?;
+        let points = epochs.into_iter().zip(correlations).collect();
         series.push((model.to_string(), points));
     }
     let figure = Figure::Line {
@@ -497,4 +572,9 @@ fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
     let dir = out.join("eval");
     neurozoo_analysis::figures::draw_figure(&figure, &dir, "training").map_err(anyhow::Error::msg)?;
     Ok(vec!["eval/training.png".into()])
+}
+
+/// One of the tables a step wrote, read back.
+fn read_table(path: &Path) -> Result<neurozoo_tables::DataFrame> {
+    read_csv(path).map_err(anyhow::Error::msg)
 }

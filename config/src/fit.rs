@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::toml_merge::merge;
+use crate::ConfigError;
 
 /// Everything `neurozoo fit` needs besides the data: written back, fully resolved, into the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,18 +326,16 @@ impl Default for TrainConfig {
 impl FitConfig {
     /// Parse a TOML config of a response model; see [`crate::Preset::from_toml`], which also
     /// takes the sprite-pair models' configs.
-    pub fn from_toml(text: &str) -> Result<FitConfig, String> {
+    pub fn from_toml(text: &str) -> Result<FitConfig, ConfigError> {
         match crate::Preset::from_toml(text)? {
             crate::Preset::Responses(cfg) => Ok(cfg),
-            crate::Preset::SpritePairs(cfg) => {
-                Err(format!("preset {:?} is a sprite-pair model, not a response model", cfg.preset.as_deref().unwrap_or_default()))
-            }
+            crate::Preset::SpritePairs(cfg) => Err(ConfigError::NotResponses(cfg.preset.unwrap_or_default())),
         }
     }
 
     /// `table` (a config without its `preset` key) merged over `base`, the preset's config: a
     /// `model.frozen_core` replaces the preset's `model.core` (naming both is an error).
-    pub(crate) fn merged_over(base: Option<FitConfig>, table: toml::Table) -> Result<FitConfig, String> {
+    pub(crate) fn merged_over(base: Option<FitConfig>, table: toml::Table) -> Result<FitConfig, ConfigError> {
         let model = table.get("model").and_then(toml::Value::as_table);
         let frozen = model.is_some_and(|m| m.contains_key("frozen_core"));
         if frozen && model.is_some_and(|m| m.contains_key("core")) {
@@ -344,7 +343,7 @@ impl FitConfig {
         }
         let name = base.as_ref().and_then(|b| b.preset.clone());
         let mut merged = match base {
-            Some(b) => toml::Table::try_from(b).map_err(|e| e.to_string())?,
+            Some(b) => toml::Table::try_from(b).map_err(|e| ConfigError::Toml(e.to_string()))?,
             None => toml::Table::new(),
         };
         if frozen {
@@ -356,14 +355,14 @@ impl FitConfig {
         if let Some(p) = name {
             merged.insert("preset".into(), toml::Value::String(p));
         }
-        let cfg = merged.try_into::<FitConfig>().map_err(|e| e.to_string())?;
+        let cfg = merged.try_into::<FitConfig>().map_err(|e| ConfigError::Toml(e.to_string()))?;
         cfg.check()?;
         Ok(cfg)
     }
 
     /// Values a fit cannot run with, named by their TOML key.
-    pub fn check(&self) -> Result<(), String> {
-        let bad = |key: &str, value: &dyn std::fmt::Display, want: &str| Err(format!("{key} = {value}: must be {want}"));
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, value: &dyn std::fmt::Display, wanted: &str| Err(ConfigError::value(key, value, wanted));
         let t = &self.train;
         if !(t.lr > 0.0 && t.lr < 1.0) {
             return bad("train.lr", &t.lr, "in (0, 1)");
@@ -389,14 +388,16 @@ impl FitConfig {
         }
         let m = &self.model;
         if m.frozen_core.is_some() && (m.behavior_channels || m.pupil_channels) {
-            return Err(
+            return Err(ConfigError::Conflict(
                 "model.behavior_channels and model.pupil_channels add image channels, which a frozen TorchScript core was not trained on"
                     .into(),
-            );
+            ));
         }
         if let Some(s) = &m.shifter {
             if !matches!(m.readout, ReadoutConfig::Gaussian { .. }) {
-                return Err("model.shifter moves readout positions: it needs model.readout.kind = \"gaussian\"".into());
+                return Err(ConfigError::Conflict(
+                    "model.shifter moves readout positions: it needs model.readout.kind = \"gaussian\"".into(),
+                ));
             }
             for (key, value) in [("model.shifter.hidden", s.hidden), ("model.shifter.layers", s.layers)] {
                 if value == 0 {
@@ -476,6 +477,6 @@ impl FitConfig {
     }
 }
 
-pub(crate) fn both_cores() -> String {
-    "model.core and model.frozen_core are both set: a model has one core (keep model.core to train one, model.frozen_core to use a fixed TorchScript network)".into()
+pub(crate) fn both_cores() -> ConfigError {
+    ConfigError::Conflict("model.core and model.frozen_core are both set: a model has one core (keep model.core to train one, model.frozen_core to use a fixed TorchScript network)".into())
 }

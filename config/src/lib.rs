@@ -14,16 +14,18 @@
 //! assert!(matches!(Preset::from_toml("preset = \"slowvae\"")?, Preset::SpritePairs(_)));
 //! // A complete config written by `fit` reads back to the same value.
 //! assert_eq!(Preset::from_toml(&cfg.to_toml())?, cfg);
-//! # Ok::<(), String>(())
+//! # Ok::<(), neurozoo_config::ConfigError>(())
 //! ```
 
 mod device;
+mod error;
 mod fit;
 pub mod presets;
 pub mod toml_merge;
 mod vae;
 
 pub use device::{DeviceChoice, UnknownDevice};
+pub use error::ConfigError;
 pub use fit::*;
-pub use presets::{preset, unknown_preset, Preset, PRESETS};
+pub use presets::{preset, Preset, PRESETS};
 pub use vae::*;

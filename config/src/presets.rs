@@ -9,6 +9,7 @@ use crate::fit::{
     OutputNonlinearity, ReadoutConfig, ShifterConfig, TrainConfig,
 };
 use crate::vae::{VaeConfig, VaeFitConfig, VaeTrainConfig};
+use crate::ConfigError;
 
 /// Every preset: (name, one-line description).
 pub const PRESETS: [(&str, &str); 7] = [
@@ -40,22 +41,16 @@ pub fn preset(name: &str) -> Option<Preset> {
     responses(name).map(Preset::Responses).or_else(|| sprite_pairs(name).map(Preset::SpritePairs))
 }
 
-/// The error for a name that is no preset, listing the presets.
-pub fn unknown_preset(name: &str) -> String {
-    let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-    format!("unknown preset {name:?} (presets: {})", names.join(", "))
-}
-
 impl Preset {
     /// A preset name, or a TOML config file when `model` names one that exists or ends in
     /// `.toml`; a file's relative paths are made relative to its directory.
-    pub fn resolve(model: &str) -> Result<Preset, String> {
+    pub fn resolve(model: &str) -> Result<Preset, ConfigError> {
         let path = Path::new(model);
         if !(path.exists() || model.ends_with(".toml")) {
-            return preset(model).ok_or_else(|| unknown_preset(model));
+            return preset(model).ok_or_else(|| ConfigError::UnknownPreset { name: model.to_string() });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {model}: {e}"))?;
-        let mut cfg = Preset::from_toml(&text).map_err(|e| format!("{model}: {e}"))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { file: path.into(), reason: e.to_string() })?;
+        let mut cfg = Preset::from_toml(&text).map_err(|e| ConfigError::File { file: path.into(), error: Box::new(e) })?;
         if let Preset::Responses(c) = &mut cfg {
             c.resolve_files(path.parent().unwrap_or(Path::new("")));
         }
@@ -65,24 +60,24 @@ impl Preset {
     /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
     /// preset, so a file names only what it changes, and the preset decides the kind; without
     /// one, the file is a complete response-model config.
-    pub fn from_toml(text: &str) -> Result<Preset, String> {
-        Preset::from_table(toml::from_str(text).map_err(|e| e.to_string())?)
+    pub fn from_toml(text: &str) -> Result<Preset, ConfigError> {
+        Preset::from_table(toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?)
     }
 
     /// [`Preset::from_toml`] of a parsed table.
-    pub fn from_table(mut table: toml::Table) -> Result<Preset, String> {
+    pub fn from_table(mut table: toml::Table) -> Result<Preset, ConfigError> {
         let base = match table.remove("preset") {
             None => None,
-            Some(toml::Value::String(name)) => Some(preset(&name).ok_or_else(|| unknown_preset(&name))?),
-            Some(other) => return Err(format!("preset = {other}: must be a preset's name")),
+            Some(toml::Value::String(name)) => Some(preset(&name).ok_or(ConfigError::UnknownPreset { name })?),
+            Some(other) => return Err(ConfigError::value("preset", &other, "a preset's name")),
         };
         match base {
             None => FitConfig::merged_over(None, table).map(Preset::Responses),
             Some(Preset::Responses(b)) => FitConfig::merged_over(Some(b), table).map(Preset::Responses),
             Some(Preset::SpritePairs(b)) => {
-                let mut merged = toml::Table::try_from(b).map_err(|e| e.to_string())?;
+                let mut merged = toml::Table::try_from(b).map_err(|e| ConfigError::Toml(e.to_string()))?;
                 crate::toml_merge::merge(&mut merged, table);
-                let cfg: VaeFitConfig = merged.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+                let cfg: VaeFitConfig = merged.try_into().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
                 cfg.check()?;
                 Ok(Preset::SpritePairs(cfg))
             }

@@ -1,6 +1,8 @@
 //! Config tables layered over one another: a file over its preset, a sweep point's values over
 //! its base.
 
+use crate::ConfigError;
+
 /// Merge `over` into `base`, recursing into tables; a table that changes `kind` replaces the
 /// base table instead of mixing two readouts' fields.
 pub fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -18,13 +20,14 @@ pub fn merge(base: &mut toml::Table, over: toml::Table) {
 
 /// Set a dotted key (`model.core.channels`) of `table`, creating the tables on the way; an
 /// error names the part of the key that is a value, not a table.
-pub fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+pub fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), ConfigError> {
+    let problem = |problem: String| ConfigError::Key { key: key.to_string(), problem };
     let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().filter(|p| !p.is_empty()).ok_or_else(|| format!("{key:?}: not a config key"))?;
+    let last = parts.pop().filter(|p| !p.is_empty()).ok_or_else(|| problem("not a config key".into()))?;
     let mut here = table;
     for (i, part) in parts.iter().enumerate() {
         let entry = here.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        here = entry.as_table_mut().ok_or_else(|| format!("{key}: {} is a value, not a table", parts[..=i].join(".")))?;
+        here = entry.as_table_mut().ok_or_else(|| problem(format!("{} is a value, not a table", parts[..=i].join("."))))?;
     }
     here.insert(last.to_string(), value);
     Ok(())
@@ -41,7 +44,7 @@ mod tests {
         set_dotted(&mut t, "train.lr", toml::Value::Float(0.2)).unwrap();
         assert_eq!(t["model"]["core"]["channels"].as_integer(), Some(16));
         assert_eq!(t["train"]["lr"].as_float(), Some(0.2));
-        let err = set_dotted(&mut t, "train.lr.x", toml::Value::Integer(1)).unwrap_err();
+        let err = set_dotted(&mut t, "train.lr.x", toml::Value::Integer(1)).unwrap_err().to_string();
         assert!(err.contains("train.lr is a value"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! The configs of the sprite-pair models, SlowVAE and its β-VAE baseline.
 
+use crate::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// The model and its loss weights.
@@ -24,17 +25,17 @@ impl Default for VaeConfig {
 }
 
 impl VaeConfig {
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.z_dim < 1 {
-            return Err(format!("slowvae.z_dim ({}) must be at least 1", self.z_dim));
+            return Err(ConfigError::value("slowvae.z_dim", &self.z_dim, "at least 1"));
         }
-        for (name, v) in [("beta", self.beta), ("gamma", self.gamma)] {
+        for (key, v) in [("slowvae.beta", self.beta), ("slowvae.gamma", self.gamma)] {
             if !(v >= 0.0 && v.is_finite()) {
-                return Err(format!("slowvae.{name} ({v}) must be a finite number ≥ 0"));
+                return Err(ConfigError::value(key, &v, "a finite number ≥ 0"));
             }
         }
         if !(self.rate_prior > 0.0 && self.rate_prior.is_finite()) {
-            return Err(format!("slowvae.rate_prior ({}) must be positive", self.rate_prior));
+            return Err(ConfigError::value("slowvae.rate_prior", &self.rate_prior, "a finite number > 0"));
         }
         Ok(())
     }
@@ -78,15 +79,15 @@ impl VaeFitConfig {
         toml::to_string_pretty(self).expect("configs serialise")
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         self.slowvae.check()?;
         let t = &self.train;
         if !(t.lr > 0.0 && t.lr < 1.0) {
-            return Err(format!("train.lr = {}: must be in (0, 1)", t.lr));
+            return Err(ConfigError::value("train.lr", &t.lr, "in (0, 1)"));
         }
         for (key, value) in [("train.iterations", t.iterations), ("train.batch_pairs", t.batch_pairs), ("train.log_every", t.log_every)] {
             if value == 0 {
-                return Err(format!("{key} = 0: must be at least 1"));
+                return Err(ConfigError::value(key, &value, "at least 1"));
             }
         }
         Ok(())

@@ -5,7 +5,7 @@
 //! [`disentanglement`] module adds the factor–latent scores (MIG, SAP, modularity, Spearman MCC,
 //! linear R²); [`intervention`] the scores that need batches with a factor held fixed (BetaVAE,
 //! FactorVAE); [`similarity`] compares two representations of the same stimuli (CKA, RSA,
-//! ridge predictivity).
+//! ridge predictivity); [`report`] holds what an evaluation of a fitted model reports.
 //!
 //! ```
 //! use ndarray::array;
@@ -27,6 +27,7 @@ mod classifiers;
 pub mod disentanglement;
 pub mod intervention;
 pub mod measures;
+pub mod report;
 pub mod similarity;
 
 use ndarray::{Array2, ArrayView2, Axis};

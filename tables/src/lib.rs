@@ -2,12 +2,12 @@
 //! plugins, comparisons, sweeps and the demo all write their tables through here.
 //!
 //! ```
-//! use neurozoo_tables::{read_parquet, write_table, Table};
+//! use neurozoo_tables::{f64_column, read_parquet, write_table, Table};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let table = Table::new().i64("epoch", vec![1, 2]).f64("loss", vec![0.5, 0.25]);
 //! let [parquet, csv] = write_table(&table, dir.path(), "metrics")?;
-//! assert_eq!(read_parquet(&parquet)?.height(), 2);
+//! assert_eq!(f64_column(&read_parquet(&parquet)?, "loss")?, [0.5, 0.25]);
 //! assert!(std::fs::read_to_string(csv).unwrap().starts_with("epoch,loss"));
 //! # Ok::<(), String>(())
 //! ```
@@ -20,6 +20,8 @@ use polars::prelude::*;
 
 /// The same typed columns plugins hand over: one table type from the SDK to the files.
 pub use neurozoo_plugin::{ColumnValues, Table};
+/// The table type read back (polars).
+pub use polars::prelude::DataFrame;
 
 fn to_frame(table: &Table) -> PolarsResult<DataFrame> {
     let height = table.columns.first().map_or(0, |(_, v)| v.len());
@@ -78,4 +80,18 @@ pub fn read_csv(path: &Path) -> Result<DataFrame, String> {
 pub fn read_parquet(path: &Path) -> Result<DataFrame, String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     ParquetReader::new(file).finish().map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Column `name` of a table as numbers (nulls as NaN); an error names the column.
+pub fn f64_column(df: &DataFrame, name: &str) -> Result<Vec<f64>, String> {
+    let column = df.column(name).map_err(|e| format!("column {name}: {e}"))?;
+    let values = column.cast(&DataType::Float64).map_err(|e| format!("column {name}: {e}"))?;
+    Ok(values.f64().map_err(|e| format!("column {name}: {e}"))?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+/// Column `name` of a table as text (nulls as empty); an error names the column.
+pub fn str_column(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
+    let column = df.column(name).map_err(|e| format!("column {name}: {e}"))?;
+    let values = column.cast(&DataType::String).map_err(|e| format!("column {name}: {e}"))?;
+    Ok(values.str().map_err(|e| format!("column {name}: {e}"))?.iter().map(|v| v.unwrap_or_default().to_string()).collect())
 }

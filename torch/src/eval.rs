@@ -8,11 +8,12 @@ use anyhow::{Context, Result};
 use neurozoo_analysis::figures::draw;
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
+use neurozoo_metrics::report::EvalReport;
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::eval::{Evaluation, TierMetrics};
 use neurozoo_zoo::model::{Core, Model, Readout};
 use neurozoo_zoo::run::eval::{pooled, Run, RunRecording};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 /// Say that a recording is not the data the run was fitted to (it is still evaluated).
 pub fn note_other_data(recording: &RunRecording) {
@@ -55,12 +56,9 @@ pub fn run(
     }
     let pooled = pooled(&reports.iter().map(|(_, _, units, ev)| (*units, ev)).collect::<Vec<_>>());
     if as_json {
-        let mut recordings = Map::new();
-        for (name, path, _, ev) in &reports {
-            recordings.insert(name.clone(), metrics_json(ev, path)?);
-        }
-        let pooled: Map<String, Value> =
-            pooled.iter().map(|(t, m)| Ok((t.as_str().to_string(), serde_json::to_value(m)?))).collect::<Result<_>>()?;
+        let recordings: BTreeMap<&str, EvalReport> =
+            reports.iter().map(|(name, path, _, ev)| (name.as_str(), eval_report(ev, path, None))).collect();
+        let pooled: BTreeMap<&str, &TierMetrics> = pooled.iter().map(|(t, m)| (t.as_str(), m)).collect();
         println!("{}", json!({"run": run_dir.display().to_string(), "recordings": recordings, "pooled": pooled}));
         return Ok(());
     }
@@ -73,17 +71,14 @@ pub fn run(
     Ok(())
 }
 
-/// The metrics of one recording by tier, with the receptive-field recovery and the file.
-fn metrics_json(ev: &Evaluation, data: &Path) -> Result<Value> {
-    let mut out = Map::new();
-    for (tier, m) in &ev.tiers {
-        out.insert(tier.as_str().to_string(), serde_json::to_value(m)?);
+/// One recording's metrics by tier, with the receptive-field recovery, the file and the run.
+fn eval_report(ev: &Evaluation, data: &Path, run: Option<&Path>) -> EvalReport {
+    EvalReport {
+        tiers: ev.tiers.iter().map(|(tier, m)| (tier.as_str().to_string(), m.clone())).collect(),
+        rf_recovery: ev.rf.clone(),
+        data: data.display().to_string(),
+        run: run.map(|r| r.display().to_string()),
     }
-    if let Some(rf) = &ev.rf {
-        out.insert("rf_recovery".into(), serde_json::to_value(rf)?);
-    }
-    out.insert("data".into(), json!(data.display().to_string()));
-    Ok(Value::Object(out))
 }
 
 fn print_tiers(tiers: &BTreeMap<Tier, TierMetrics>) {
@@ -105,9 +100,7 @@ fn print_tiers(tiers: &BTreeMap<Tier, TierMetrics>) {
 
 fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result<()> {
     if as_json {
-        let mut out = metrics_json(ev, data)?;
-        out["run"] = json!(run_dir.display().to_string());
-        println!("{out}");
+        println!("{}", serde_json::to_string(&eval_report(ev, data, Some(run_dir)))?);
         return Ok(());
     }
     println!("{} on {}", run_dir.display(), data.display());

@@ -45,7 +45,7 @@ fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&TorchRuntime::probe())?);
             Ok(())
         }
-        Command::Fit(args) => match Preset::resolve(&args.model).map_err(anyhow::Error::msg)? {
+        Command::Fit(args) => match Preset::resolve(&args.model)? {
             Preset::SpritePairs(cfg) => slowvae::fit(&args, cfg),
             Preset::Responses(cfg) => fit::run(&args, cfg),
         },

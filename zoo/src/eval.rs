@@ -8,96 +8,13 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, Axis};
 use neurozoo_datasets::stats::median;
 use neurozoo_datasets::{Dataset, GroundTruth, Tier};
-use serde::Serialize;
 use tch::{Device, Tensor};
 
 use crate::measures;
 use crate::model::Model;
 use crate::run::Normalizer;
 use crate::train::{predict, Stimuli};
-
-/// Metrics of one tier; per-unit values averaged over units.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TierMetrics {
-    pub trials: usize,
-    /// Single-trial correlation between prediction and response.
-    pub correlation: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub correlation_to_average: Option<f64>,
-    /// Fraction of explainable variance explained, over units with FEV ≥ 0.15 (sensorium).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feve: Option<f64>,
-    /// Units that pass the FEV ≥ 0.15 filter.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feve_units: Option<usize>,
-    /// Mean fraction of the response variance that is explainable (not noise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fev: Option<f64>,
-    /// Jackknife oracle correlation: the ceiling that trial-to-trial noise puts on correlation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oracle_correlation: Option<f64>,
-    /// 1 − MSE / Var of the prediction against the noiseless ground-truth rate (simulations).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fev_ground_truth: Option<f64>,
-    /// Median distance in pixels between the model neurons' and the true receptive-field centres
-    /// (the same for every tier: a property of the model; details in `rf_recovery`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rf_location_error_px: Option<f64>,
-}
-
-/// How well the model found the receptive fields (simulations; any model but a frozen core).
-///
-/// A model neuron's receptive field is where in the image it is sensitive
-/// ([`Model::sensitivity_centres`]), not its readout position: a core's filters and the readout
-/// positions reading them can trade a shift and predict exactly the same, so a position alone is
-/// off by whatever shift the core's channels took. Besides the raw error this reports each cell
-/// type's median offset and the error once it is removed (`aligned_*`): how well the model
-/// placed the neurons relative to each other, apart from a bias shared by a type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RfRecovery {
-    /// Neurons compared: all of them, or an evenly spaced 1000 of a larger population.
-    pub neurons: usize,
-    /// Median distance between found and true centres, pixels.
-    pub median_error_px: f64,
-    pub within_1px: f64,
-    pub within_2px: f64,
-    /// Per cell type, the median (row, column) offset of found minus true centres.
-    pub type_offsets_px: BTreeMap<String, [f64; 2]>,
-    /// The same distances after removing each type's offset.
-    pub aligned_median_error_px: f64,
-    pub aligned_within_1px: f64,
-    pub aligned_within_2px: f64,
-    /// Raw distance per unit, pixels.
-    #[serde(skip)]
-    pub errors: Vec<f64>,
-}
-
-impl TierMetrics {
-    /// One tier of several recordings as one population: means weighted by each recording's
-    /// units (FEVE by the units that pass its filter), trials summed. A metric is pooled only
-    /// when every recording has it; receptive-field errors stay per recording.
-    pub fn pool(parts: &[(usize, &TierMetrics)]) -> TierMetrics {
-        let units = parts.iter().map(|p| p.0).sum::<usize>().max(1) as f64;
-        let mean = |get: fn(&TierMetrics) -> Option<f64>| -> Option<f64> {
-            parts.iter().map(|(u, m)| get(m).map(|v| v * *u as f64)).sum::<Option<f64>>().map(|s| s / units)
-        };
-        let feve_units = parts.iter().map(|(_, m)| m.feve_units).sum::<Option<usize>>();
-        let feve = feve_units.filter(|&n| n > 0).and_then(|n| {
-            parts.iter().map(|(_, m)| Some(m.feve.unwrap_or(0.0) * m.feve_units? as f64)).sum::<Option<f64>>().map(|s| s / n as f64)
-        });
-        TierMetrics {
-            trials: parts.iter().map(|(_, m)| m.trials).sum(),
-            correlation: mean(|m| Some(m.correlation)).unwrap_or(f64::NAN),
-            correlation_to_average: mean(|m| m.correlation_to_average),
-            feve,
-            feve_units,
-            fev: mean(|m| m.fev),
-            oracle_correlation: mean(|m| m.oracle_correlation),
-            fev_ground_truth: mean(|m| m.fev_ground_truth),
-            rf_location_error_px: None,
-        }
-    }
-}
+pub use neurozoo_metrics::report::{RfRecovery, TierMetrics};
 
 pub struct Evaluation {
     pub tiers: BTreeMap<Tier, TierMetrics>,
@@ -128,42 +45,40 @@ pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset, images: &Stimu
     let image_channels = x.images.size()[1] - model.inputs().extra_channels() as i64;
     let n = gt.rf_position.nrows();
     let neurons: Vec<usize> = (0..n.min(RF_MAPPING_NEURONS)).map(|k| k * n / n.min(RF_MAPPING_NEURONS)).collect();
-    Some(RfRecovery::compare(&model.sensitivity_centres(recording, &x, image_channels, &neurons)?, gt, &neurons))
+    Some(rf_recovery_of(&model.sensitivity_centres(recording, &x, image_channels, &neurons)?, gt, &neurons))
 }
 
-impl RfRecovery {
-    /// Compare found centres (row `i` for unit `units[i]`; (row, column), pixels) with the
-    /// ground truth.
-    pub fn compare(found: &Array2<f32>, gt: &GroundTruth, units: &[usize]) -> RfRecovery {
-        let mut offset = (found - &gt.rf_position.select(Axis(0), units)).mapv(f64::from);
-        let distances = |o: &Array2<f64>| -> Vec<f64> { o.rows().into_iter().map(|d| d[0].hypot(d[1])).collect() };
-        let errors = distances(&offset);
-        let mut type_offsets_px = BTreeMap::new();
-        for (t, name) in gt.cell_type_names.iter().enumerate() {
-            let rows: Vec<usize> = (0..offset.nrows()).filter(|&i| gt.cell_type[units[i]] as usize == t).collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let shift = [0, 1].map(|k| median(&mut rows.iter().map(|&i| offset[[i, k]]).collect::<Vec<_>>()));
-            for &i in &rows {
-                offset[[i, 0]] -= shift[0];
-                offset[[i, 1]] -= shift[1];
-            }
-            type_offsets_px.insert(name.clone(), shift);
+/// Compare found receptive-field centres (row `i` for unit `units[i]`; (row, column), pixels)
+/// with the ground truth.
+pub fn rf_recovery_of(found: &Array2<f32>, gt: &GroundTruth, units: &[usize]) -> RfRecovery {
+    let mut offset = (found - &gt.rf_position.select(Axis(0), units)).mapv(f64::from);
+    let distances = |o: &Array2<f64>| -> Vec<f64> { o.rows().into_iter().map(|d| d[0].hypot(d[1])).collect() };
+    let errors = distances(&offset);
+    let mut type_offsets_px = BTreeMap::new();
+    for (t, name) in gt.cell_type_names.iter().enumerate() {
+        let rows: Vec<usize> = (0..offset.nrows()).filter(|&i| gt.cell_type[units[i]] as usize == t).collect();
+        if rows.is_empty() {
+            continue;
         }
-        let aligned = distances(&offset);
-        let within = |e: &[f64], d: f64| e.iter().filter(|&&x| x <= d).count() as f64 / e.len().max(1) as f64;
-        RfRecovery {
-            neurons: units.len(),
-            median_error_px: median(&mut errors.clone()),
-            within_1px: within(&errors, 1.0),
-            within_2px: within(&errors, 2.0),
-            type_offsets_px,
-            aligned_median_error_px: median(&mut aligned.clone()),
-            aligned_within_1px: within(&aligned, 1.0),
-            aligned_within_2px: within(&aligned, 2.0),
-            errors,
+        let shift = [0, 1].map(|k| median(&mut rows.iter().map(|&i| offset[[i, k]]).collect::<Vec<_>>()));
+        for &i in &rows {
+            offset[[i, 0]] -= shift[0];
+            offset[[i, 1]] -= shift[1];
         }
+        type_offsets_px.insert(name.clone(), shift);
+    }
+    let aligned = distances(&offset);
+    let within = |e: &[f64], d: f64| e.iter().filter(|&&x| x <= d).count() as f64 / e.len().max(1) as f64;
+    RfRecovery {
+        neurons: units.len(),
+        median_error_px: median(&mut errors.clone()),
+        within_1px: within(&errors, 1.0),
+        within_2px: within(&errors, 2.0),
+        type_offsets_px,
+        aligned_median_error_px: median(&mut aligned.clone()),
+        aligned_within_1px: within(&aligned, 1.0),
+        aligned_within_2px: within(&aligned, 2.0),
+        errors,
     }
 }
 
@@ -243,7 +158,7 @@ mod tests {
             noiseless_rates: Array2::zeros((1, n)),
             params_json: "{}".into(),
         };
-        let rf = RfRecovery::compare(&found, &gt, &(0..n).collect::<Vec<_>>());
+        let rf = rf_recovery_of(&found, &gt, &(0..n).collect::<Vec<_>>());
         assert!(rf.median_error_px > 2.0 && rf.within_1px == 0.0, "{rf:?}");
         let [dy, dx] = rf.type_offsets_px["simple"];
         assert!((dy - 1.5).abs() < 0.11 && (dx + 2.0).abs() < 1e-6, "{rf:?}");

@@ -119,7 +119,8 @@ fn frozen_core_config_replaces_the_preset_core() {
     let cfg = FitConfig::from_toml("preset = \"gaussian\"\n[model.frozen_core]\nfile = \"/abs/cnn.pt\"\nlayer = \"conv2\"\n").unwrap();
     assert_eq!(FitConfig::from_toml(&cfg.to_toml()).unwrap(), cfg);
 
-    let err =
-        FitConfig::from_toml("preset = \"klindt2017\"\n[model.core]\nlayers = 2\n[model.frozen_core]\nfile = \"cnn.pt\"\n").unwrap_err();
+    let err = FitConfig::from_toml("preset = \"klindt2017\"\n[model.core]\nlayers = 2\n[model.frozen_core]\nfile = \"cnn.pt\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("model.core and model.frozen_core are both set"), "{err}");
 }

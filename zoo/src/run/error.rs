@@ -27,6 +27,9 @@ pub enum RunError {
     /// of (units, images): a sentence naming both.
     #[error("{0}")]
     Mismatch(String),
+    /// A config value the fit cannot run with.
+    #[error(transparent)]
+    Config(#[from] neurozoo_config::ConfigError),
     /// A config the model cannot be built or trained from, said in a sentence naming the key.
     #[error("{0}")]
     Model(String),

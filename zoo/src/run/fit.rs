@@ -109,7 +109,7 @@ impl Fit {
             if let Some(n) = max_epochs {
                 cfg.train.max_epochs = n;
             }
-            cfg.check().map_err(RunError::Model)?;
+            cfg.check()?;
             (cfg, None)
         };
         let paths: Vec<PathBuf> = if data.is_empty() { cfg.data.iter().map(|d| d.path.clone()).collect() } else { data };
