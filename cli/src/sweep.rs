@@ -5,9 +5,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use neurozoo_datasets::files::write_atomic;
 use neurozoo_sweep::collect::{collect, default_metric};
-use neurozoo_sweep::plan::Plan;
+use neurozoo_sweep::plan::{Plan, PLAN_FILE};
 use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
-use neurozoo_sweep::{local, observe, pending, prepare, slurm};
+use neurozoo_sweep::{local, observe, pending, prepare, slurm, SweepError};
 use serde_json::json;
 
 use crate::args::{SweepArgs, SweepCommand};
@@ -76,7 +76,16 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    prepare(&dir, &plan, &configs)?;
+    prepare(&dir, &plan, &configs).map_err(|e| match e {
+        // The sweep directory is --out.
+        e @ SweepError::NotASweep { .. } => anyhow::anyhow!("{e}: choose a new --out"),
+        SweepError::OtherSweep { dir, from } => anyhow::anyhow!(
+            "{}: holds another sweep ({PLAN_FILE} has other points or settings): choose a new --out, or run the sweep file it was made from ({})",
+            dir.display(),
+            from.display()
+        ),
+        e => e.into(),
+    })?;
     let observed = observe(&dir, &plan);
     let todo = pending(&observed);
     let done = observed.iter().filter(|o| o.state == State::Done).count();

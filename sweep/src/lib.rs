@@ -49,7 +49,13 @@ pub enum SweepError {
     /// The sweep file or the saved plan is at fault.
     #[error("{}: {message}", file.display())]
     Plan { file: PathBuf, message: String },
-    /// The directory holds another sweep, or something else.
+    /// The directory holds another sweep (made from the sweep file `from`).
+    #[error("{}: holds another sweep ({PLAN_FILE} has other points or settings): choose another directory, or run the sweep file it was made from ({})", dir.display(), from.display())]
+    OtherSweep { dir: PathBuf, from: PathBuf },
+    /// The directory holds files and is no sweep directory.
+    #[error("{}: exists, is not empty and is no sweep directory", dir.display())]
+    NotASweep { dir: PathBuf },
+    /// The directory cannot be made or written.
     #[error("{}: {message}", dir.display())]
     Dir { dir: PathBuf, message: String },
     #[error("point {name}: {message}")]
@@ -74,14 +80,10 @@ pub fn prepare(dir: &Path, plan: &Plan, configs: &[Preset]) -> Result<(), SweepE
     if plan_file.is_file() {
         let saved = Plan::load(dir)?;
         if saved.points != plan.points || saved.kind != plan.kind || saved.device != plan.device {
-            return Err(at(format!(
-                "holds another sweep ({} has other points or settings): choose a new --out, or run the sweep file it was made from ({})",
-                PLAN_FILE,
-                saved.sweep_file.display()
-            )));
+            return Err(SweepError::OtherSweep { dir: dir.to_path_buf(), from: saved.sweep_file });
         }
     } else if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-        return Err(at("exists, is not empty and is no sweep directory: choose a new --out".into()));
+        return Err(SweepError::NotASweep { dir: dir.to_path_buf() });
     } else if dir.exists() && !dir.is_dir() {
         return Err(at("is not a directory".into()));
     }
