@@ -85,8 +85,13 @@ fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
 fn run_error(e: RunError, advice: &str) -> anyhow::Error {
     match e {
         RunError::Resume { run, conflict } => resume_error(&run, conflict),
-        RunError::Unfinished(Unfinished::Interrupted { dir, epochs }) => anyhow::anyhow!(
+        RunError::Unfinished(Unfinished::Interrupted { dir, epochs: Some(epochs) }) => anyhow::anyhow!(
             "{} was interrupted after {epochs} epoch(s): `neurozoo fit` with --out {} --resume continues it",
+            dir.display(),
+            dir.display()
+        ),
+        RunError::Unfinished(Unfinished::Interrupted { dir, epochs: None }) => anyhow::anyhow!(
+            "{} was interrupted before it finished: continue it with `neurozoo fit … --out {} --resume`",
             dir.display(),
             dir.display()
         ),

@@ -67,8 +67,9 @@ pub enum ResumeConflict {
 pub enum Unfinished {
     #[error("{} is still being fitted (process {pid} on {host}): wait for it to finish", dir.display())]
     Fitting { dir: PathBuf, pid: u32, host: String },
-    #[error("{} was interrupted after {epochs} epoch(s): resuming its fit continues it", dir.display())]
-    Interrupted { dir: PathBuf, epochs: usize },
+    /// Interrupted after `epochs` epochs (a sprite-pair run counts steps and says none).
+    #[error("{} was interrupted {}: resuming its fit continues it", dir.display(), epochs.map_or("before it finished".into(), |e| format!("after {e} epoch(s)")))]
+    Interrupted { dir: PathBuf, epochs: Option<usize> },
 }
 
 /// Check a resumed fit's seed and training length against the run's, for either kind of model:

@@ -32,6 +32,7 @@ mod error;
 pub mod eval;
 pub mod extract;
 pub mod fit;
+pub mod vae;
 
 use std::path::Path;
 
@@ -247,7 +248,7 @@ impl RunInfo {
         match (&self.status, &self.fitter) {
             (RunStatus::Complete, _) => Ok(()),
             (RunStatus::Running, Some(f)) if f.alive() => Err(Unfinished::Fitting { dir: dir.into(), pid: f.pid, host: f.host.clone() }),
-            (RunStatus::Running, _) => Err(Unfinished::Interrupted { dir: dir.into(), epochs: self.epochs }),
+            (RunStatus::Running, _) => Err(Unfinished::Interrupted { dir: dir.into(), epochs: Some(self.epochs) }),
         }
     }
 
