@@ -30,7 +30,7 @@ fn main() -> Result<(), String> {
                 stimuli: None,
                 arrays: Vec::new(),
                 metadata: serde_json::json!({}),
-                params: plugin.params(params)?,
+                params: plugin.params(params).map_err(|e| e.to_string())?,
                 seed: 0,
             };
             let start = Instant::now();

@@ -120,6 +120,8 @@ pub enum CompareError {
     TooFewStimuli { a: PathBuf, b: PathBuf, n: usize, folds: usize },
     #[error(transparent)]
     Read(#[from] neurozoo_datasets::DatasetError),
+    #[error(transparent)]
+    Table(#[from] neurozoo_tables::TableError),
     /// An input file that cannot be compared (a sentence naming it), or an output that cannot
     /// be written.
     #[error("{0}")]

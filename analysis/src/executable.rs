@@ -158,8 +158,8 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
     Outputs::check_name(stem)?;
     match kind {
         "csv" | "parquet" => {
-            let mut df = if kind == "csv" { read_csv(path)? } else { read_parquet(path)? };
-            let paths = write_frame(&mut df, &outputs.dir, stem)?;
+            let mut df = if kind == "csv" { read_csv(path) } else { read_parquet(path) }.map_err(|e| e.to_string())?;
+            let paths = write_frame(&mut df, &outputs.dir, stem).map_err(|e| e.to_string())?;
             outputs.add_files("table", stem, &paths)
         }
         "figure.json" => {

@@ -172,21 +172,19 @@ impl Plugin {
 
     /// Turn `key=value` pairs into the full parameter object: every key declared, every value
     /// of its type and in range, defaults for what is not given.
-    pub fn params(&self, given: &[(String, String)]) -> Result<Value, String> {
+    pub fn params(&self, given: &[(String, String)]) -> Result<Value, ParamError> {
         let mut out = Map::new();
         for (i, (key, raw)) in given.iter().enumerate() {
             if let Some((_, first)) = given[..i].iter().find(|(k, _)| k == key) {
-                return Err(format!("parameter {key} is given twice ({key}={first} and {key}={raw}): give it once"));
+                return Err(ParamError::Twice { key: key.clone(), first: first.clone(), second: raw.clone() });
             }
-            let spec = self.schema.get(key).ok_or_else(|| {
-                let known: Vec<&str> = self.schema.keys().map(String::as_str).collect();
-                format!(
-                    "plugin {} has no parameter {key:?} (it has: {})",
-                    self.name,
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
-                )
+            let spec = self.schema.get(key).ok_or_else(|| ParamError::Unknown {
+                plugin: self.name.clone(),
+                key: key.clone(),
+                known: self.schema.keys().cloned().collect(),
             })?;
-            let bad = |want: &str| format!("parameter {key} = {raw:?}: expected {want}");
+            let value_error = |value: String, wanted: String| ParamError::Value { key: key.clone(), value, wanted };
+            let bad = |want: &str| value_error(format!("{raw:?}"), format!("expected {want}"));
             let value = match spec_type(spec) {
                 "number" => raw.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::from).ok_or_else(|| bad("a number"))?,
                 "integer" => raw.parse::<i64>().map(Value::from).map_err(|_| bad("an integer"))?,
@@ -195,23 +193,21 @@ impl Plugin {
             };
             if let Some(v) = value.as_f64() {
                 if let Some(min) = spec["minimum"].as_f64().filter(|&m| v < m) {
-                    return Err(format!("parameter {key} = {raw}: must be at least {min}"));
+                    return Err(value_error(raw.clone(), format!("must be at least {min}")));
                 }
                 if let Some(max) = spec["maximum"].as_f64().filter(|&m| v > m) {
-                    return Err(format!("parameter {key} = {raw}: must be at most {max}"));
+                    return Err(value_error(raw.clone(), format!("must be at most {max}")));
                 }
             }
             if let Some(choices) = spec["enum"].as_array().filter(|c| !c.contains(&value)) {
                 let choices: Vec<String> = choices.iter().map(|c| c.as_str().map_or(c.to_string(), str::to_string)).collect();
-                return Err(format!("parameter {key} = {raw:?}: expected one of {}", choices.join(", ")));
+                return Err(value_error(format!("{raw:?}"), format!("expected one of {}", choices.join(", "))));
             }
             out.insert(key.clone(), value);
         }
         for (key, spec) in &self.schema {
             if !out.contains_key(key) {
-                let default = spec
-                    .get("default")
-                    .ok_or_else(|| format!("plugin {} needs a value for its parameter {key} (it has no default)", self.name))?;
+                let default = spec.get("default").ok_or_else(|| ParamError::Missing { plugin: self.name.clone(), key: key.clone() })?;
                 out.insert(key.clone(), default.clone());
             }
         }
@@ -371,7 +367,7 @@ impl Outputs {
 
     fn table(&mut self, name: &str, table: Table) -> Result<(), String> {
         Self::check_name(name)?;
-        let paths = write_table(&table, &self.dir, name)?;
+        let paths = write_table(&table, &self.dir, name).map_err(|e| e.to_string())?;
         self.add_files("table", name, &paths)
     }
 
@@ -556,6 +552,21 @@ fn plugin_files() -> Vec<PathBuf> {
 /// `-` as `_` (what cargo makes of a crate `neurozoo-plugin-NAME`).
 fn library_file_name(name: &str) -> String {
     format!("{LIBRARY_PREFIX}{}{}", name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
+}
+
+/// A plugin parameter given wrongly on the way in; every message names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("parameter {key} is given twice ({key}={first} and {key}={second}): give it once")]
+    Twice { key: String, first: String, second: String },
+    #[error("plugin {plugin} has no parameter {key:?} (it has: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    Unknown { plugin: String, key: String, known: Vec<String> },
+    /// A value of another type, out of range or not among the choices: the key, the value as
+    /// given, and what was wanted.
+    #[error("parameter {key} = {value}: {wanted}")]
+    Value { key: String, value: String, wanted: String },
+    #[error("plugin {plugin} needs a value for its parameter {key} (it has no default)")]
+    Missing { plugin: String, key: String },
 }
 
 /// Every plugin library in the search path, loaded; libraries that fail to load are returned

@@ -145,7 +145,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         return isolated(args);
     }
     let plugin = plugin::find(&args.plugin).map_err(anyhow::Error::msg)?;
-    let params = plugin.params(&args.params).map_err(anyhow::Error::msg)?;
+    let params = plugin.params(&args.params)?;
     let file = RepresentationFile::read(&args.repr)?;
     let rep = file.get(args.name.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e}", args.repr.display()))?;
     if !plugin.accepts_non_finite {

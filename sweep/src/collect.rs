@@ -125,7 +125,7 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
         table = table.column(name, ColumnValues::F64(rows.iter().map(|r| r.metrics.get(name).copied()).collect()));
     }
     table = table.str("error", rows.iter().map(|r| r.error.clone()).collect());
-    let table_files = write_table(&table, dir, "results").map_err(SweepError::Write)?;
+    let table_files = write_table(&table, dir, "results").map_err(|e| SweepError::Write(e.to_string()))?;
 
     // Mean and spread over seeds of every (recording, values) group.
     let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();

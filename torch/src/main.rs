@@ -74,7 +74,7 @@ fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
     if !run_dir.join(run::CONFIG_FILE).is_file() {
         return Ok(None);
     }
-    Ok(match run::load_config(run_dir).map_err(anyhow::Error::msg)? {
+    Ok(match run::load_config(run_dir)? {
         Preset::SpritePairs(cfg) => Some(cfg),
         Preset::Responses(_) => None,
     })

@@ -39,9 +39,9 @@ pub struct RunRecording {
 impl Run {
     /// Load the run at `dir` onto `device`; a run without its final model is [`super::Unfinished`].
     pub fn load(dir: &Path, device: Device) -> Result<Run, RunError> {
-        let info = super::load_info(dir).map_err(|e| RunError::at(dir, e))?;
+        let info = super::load_info(dir)?;
         info.check_complete(dir)?;
-        let config = super::load_response_config(dir).map_err(|e| RunError::at(dir, e))?;
+        let config = super::load_response_config(dir)?;
         let vs = nn::VarStore::new(device);
         let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
         let input = info.recordings.first().map(|r| r.data.image_shape).ok_or_else(|| RunError::at(dir, "no recordings in run.json"))?;
@@ -53,7 +53,7 @@ impl Run {
     /// Load `data` (checked as `validate` would) and match it to the run's recording of its
     /// name: it must have that recording's units and image shape.
     pub fn recording(&self, data: &Path, nwb: &NwbOptions) -> Result<RunRecording, RunError> {
-        let index = self.info.recording_of(data).map_err(|e| RunError::at(&self.dir, e))?;
+        let index = self.info.recording_of(&self.dir, data)?;
         let fitted = &self.info.recordings[index].data;
         let dataset = neurozoo_datasets::load_checked(data, nwb)?;
         if dataset.n_units() != fitted.n_units || dataset.image_shape() != fitted.image_shape {

@@ -117,7 +117,7 @@ impl Fit {
             return Err(RunError::Model("no recordings to fit: give one or more, or a [[data]] list in the config".into()));
         }
         let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        let names = super::recording_names(&refs).map_err(RunError::Mismatch)?;
+        let names = super::recording_names(&refs)?;
         let datasets = paths.iter().map(|p| neurozoo_datasets::load_checked(p, &nwb)).collect::<Result<Vec<_>, _>>()?;
         for (p, ds) in paths.iter().zip(&datasets) {
             check_poisson(p, ds)?;
@@ -140,7 +140,7 @@ impl Fit {
         if resume {
             check_resumable(&out, &recordings)?;
             // A raised max_epochs is now the run's.
-            super::save_config(&out, &cfg).map_err(|e| RunError::at(&out, e))?;
+            super::save_config(&out, &cfg)?;
         } else {
             neurozoo_datasets::files::ensure_empty_dir(&out)?;
         }
@@ -161,7 +161,7 @@ impl Fit {
             .collect::<Result<Vec<_>, _>>()?;
         if !resume {
             std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, format!("cannot create: {e}")))?;
-            super::save_config(&out, &cfg).map_err(|e| RunError::at(&out, e))?;
+            super::save_config(&out, &cfg)?;
         }
         let info = RunInfo {
             neurozoo: env!("CARGO_PKG_VERSION").to_string(),
@@ -176,7 +176,7 @@ impl Fit {
             peak_rss_bytes: peak_rss_bytes(),
             fitter: Some(super::Fitter::this()),
         };
-        super::save_info(&out, &info).map_err(|e| RunError::at(&out, e))?;
+        super::save_info(&out, &info)?;
         let recordings = paths
             .iter()
             .zip(&names)
@@ -211,7 +211,7 @@ impl Fit {
         info.seconds = start.elapsed().as_secs_f64();
         info.peak_rss_bytes = peak_rss_bytes();
         info.fitter = None;
-        super::save_info(&out, &info).map_err(|e| RunError::at(&out, e))?;
+        super::save_info(&out, &info)?;
         Ok(FitOutcome { info, history: schedule.history })
     }
 }
@@ -242,7 +242,7 @@ fn resume_config(
     max_epochs: Option<usize>,
 ) -> Result<(FitConfig, Option<(usize, usize)>), RunError> {
     let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
-    let mut saved = super::load_response_config(out).map_err(|e| conflict(ResumeConflict::NotARun(e)))?;
+    let mut saved = super::load_response_config(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
     let mut asked = asked.model;
     // The run keeps its own copy of a frozen core under another name.
     if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
@@ -260,7 +260,7 @@ fn resume_config(
 /// it is not complete.
 fn check_resumable(out: &Path, recordings: &[RecordingInfo]) -> Result<(), RunError> {
     let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
-    let info = super::load_info(out).map_err(|e| conflict(ResumeConflict::NotARun(e)))?;
+    let info = super::load_info(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
     let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
     if key(&info.recordings) != key(recordings) {
         let list =

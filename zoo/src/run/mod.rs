@@ -193,15 +193,15 @@ pub fn recording_name(path: &Path) -> String {
 }
 
 /// The names of several recordings, refusing two of one name: a readout is found by its name.
-pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, String> {
+pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, RunError> {
     let names: Vec<String> = paths.iter().map(|p| recording_name(p)).collect();
     for (i, n) in names.iter().enumerate() {
         if let Some(j) = names[..i].iter().position(|m| m == n) {
-            return Err(format!(
+            return Err(RunError::Mismatch(format!(
                 "{} and {} are both recordings named {n:?}: a model has one readout per recording name (rename one)",
                 paths[j].display(),
                 paths[i].display()
-            ));
+            )));
         }
     }
     Ok(names)
@@ -252,37 +252,47 @@ impl RunInfo {
         }
     }
 
-    /// Which recording (readout) of the run `data` is: the only one of a one-recording run, or
-    /// the one with the file's name.
-    pub fn recording_of(&self, data: &Path) -> Result<usize, String> {
+    /// Which recording (readout) of the run at `dir` `data` is: the only one of a
+    /// one-recording run, or the one with the file's name.
+    pub fn recording_of(&self, dir: &Path, data: &Path) -> Result<usize, RunError> {
         if self.recordings.len() == 1 {
             return Ok(0);
         }
         let name = recording_name(data);
         self.recordings.iter().position(|r| r.name == name).ok_or_else(|| {
             let names: Vec<&str> = self.recordings.iter().map(|r| r.name.as_str()).collect();
-            format!("{} is recording {name:?}, which the run has no readout for (its recordings: {})", data.display(), names.join(", "))
+            let problem = format!(
+                "{} is recording {name:?}, which the run has no readout for (its recordings: {})",
+                data.display(),
+                names.join(", ")
+            );
+            RunError::at(dir, problem)
         })
     }
 }
 
-pub fn save_info(dir: &Path, info: &RunInfo) -> Result<(), String> {
+pub fn save_info(dir: &Path, info: &RunInfo) -> Result<(), RunError> {
     let path = dir.join(RUN_FILE);
-    Ok(write_atomic(&path, serde_json::to_string_pretty(info).expect("run info serialises"))?)
+    write_atomic(&path, serde_json::to_string_pretty(info).expect("run info serialises")).map_err(|e| RunError::at(&path, e.message))
 }
 
-pub fn load_info(dir: &Path) -> Result<RunInfo, String> {
+/// A file of the run directory `dir`, read; an error asks whether it is one.
+fn read_run_file(dir: &Path, name: &str) -> Result<String, RunError> {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path).map_err(|e| RunError::at(&path, format!("{e} (is {} a run directory?)", dir.display())))
+}
+
+pub fn load_info(dir: &Path) -> Result<RunInfo, RunError> {
     let path = dir.join(RUN_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (is {} a run directory?)", path.display(), dir.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    serde_json::from_str(&read_run_file(dir, RUN_FILE)?).map_err(|e| RunError::at(&path, e))
 }
 
 /// The run's config (a response or a sprite-pair model), with a frozen core's file resolved
 /// against the run directory.
-pub fn load_config(dir: &Path) -> Result<Preset, String> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (is {} a run directory?)", path.display(), dir.display()))?;
-    let mut cfg = Preset::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_config(dir: &Path) -> Result<Preset, RunError> {
+    let file = dir.join(CONFIG_FILE);
+    let mut cfg = Preset::from_toml(&read_run_file(dir, CONFIG_FILE)?)
+        .map_err(|e| neurozoo_config::ConfigError::File { file, error: Box::new(e) })?;
     if let Preset::Responses(c) = &mut cfg {
         c.resolve_files(dir);
     }
@@ -290,22 +300,24 @@ pub fn load_config(dir: &Path) -> Result<Preset, String> {
 }
 
 /// [`load_config`] of a response model's run.
-pub fn load_response_config(dir: &Path) -> Result<FitConfig, String> {
-    load_config(dir)?.into_responses().ok_or_else(|| format!("{} is a sprite-pair model's run, not a response model's", dir.display()))
+pub fn load_response_config(dir: &Path) -> Result<FitConfig, RunError> {
+    load_config(dir)?
+        .into_responses()
+        .ok_or_else(|| RunError::Mismatch(format!("{} is a sprite-pair model's run, not a response model's", dir.display())))
 }
 
 /// Write a new run's config; a frozen core's file is copied into the run first and the config
 /// written names the copy, so the run loads the same network wherever it moves.
-pub fn save_config(dir: &Path, cfg: &FitConfig) -> Result<(), String> {
+pub fn save_config(dir: &Path, cfg: &FitConfig) -> Result<(), RunError> {
     let mut saved = cfg.clone();
     if let Some(f) = &mut saved.model.frozen_core {
         let copy = dir.join(FROZEN_CORE_FILE);
         let tmp = copy.with_extension("partial");
         std::fs::copy(&f.file, &tmp)
             .and_then(|_| std::fs::rename(&tmp, &copy))
-            .map_err(|e| format!("cannot copy {} to {}: {e}", f.file.display(), copy.display()))?;
+            .map_err(|e| RunError::at(&f.file, format!("cannot copy to {}: {e}", copy.display())))?;
         f.file = FROZEN_CORE_FILE.into();
     }
     let path = dir.join(CONFIG_FILE);
-    Ok(write_atomic(&path, saved.to_toml())?)
+    write_atomic(&path, saved.to_toml()).map_err(|e| RunError::at(&path, e.message))
 }

@@ -195,7 +195,7 @@ fn resume_config(
     iterations: Option<usize>,
 ) -> Result<(VaeFitConfig, Option<(usize, usize)>), RunError> {
     let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
-    let mut saved = match super::load_config(out).map_err(|e| conflict(ResumeConflict::NotARun(e)))? {
+    let mut saved = match super::load_config(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))? {
         Preset::SpritePairs(c) => c,
         Preset::Responses(_) => {
             return Err(conflict(ResumeConflict::NotARun("it is a response model's run, not a sprite-pair model's".into())))
