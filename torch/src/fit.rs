@@ -6,7 +6,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neurozoo_cli::args::FitArgs;
 use neurozoo_zoo::config::FitConfig;
 use neurozoo_zoo::run::fit::{Fit, FitRequest};
-use neurozoo_zoo::run::RunError;
 use neurozoo_zoo::train::Event;
 
 pub fn run(args: &FitArgs, config: FitConfig) -> Result<()> {
@@ -27,11 +26,7 @@ pub fn run(args: &FitArgs, config: FitConfig) -> Result<()> {
         device: super::device(args.device)?,
         resume: args.resume,
     };
-    let fit = Fit::prepare(request).map_err(|e| match e {
-        // The config was checked when it was read: only the flags changed it since.
-        RunError::Config(e) => anyhow::anyhow!("{e} (from the command line)"),
-        e => super::run_error(e, "choose a new --out, or add --resume to continue it"),
-    })?;
+    let fit = Fit::prepare(request).map_err(super::prepare_error)?;
     if let Some((from, to)) = fit.raised {
         eprintln!("max_epochs raised from {from} to {to}");
     }

@@ -100,6 +100,15 @@ fn run_error(e: RunError, advice: &str) -> anyhow::Error {
     }
 }
 
+/// Why a fit (of either kind of model) cannot start, as the command line says it.
+fn prepare_error(e: RunError) -> anyhow::Error {
+    match e {
+        // The config was checked when it was read: only the flags changed it since.
+        RunError::Config(e) => anyhow::anyhow!("{e} (from the command line)"),
+        e => run_error(e, "choose a new --out, or add --resume to continue it"),
+    }
+}
+
 /// Why `fit --resume` of the run at `run` is refused, naming the flag that conflicts.
 fn resume_error(run: &Path, conflict: ResumeConflict) -> anyhow::Error {
     let run = run.display();

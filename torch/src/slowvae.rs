@@ -13,7 +13,6 @@ use neurozoo_datasets::simulate::sprites::FACTOR_NAMES;
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::config::VaeFitConfig;
 use neurozoo_zoo::run::vae::{VaeFit, VaeFitRequest, VaeRun};
-use neurozoo_zoo::run::RunError;
 use neurozoo_zoo::slowvae::scores::Disentanglement;
 use neurozoo_zoo::slowvae::SlowVae;
 use serde_json::json;
@@ -40,11 +39,7 @@ pub fn fit(args: &FitArgs, config: VaeFitConfig) -> Result<()> {
         device: super::device(args.device)?,
         resume: args.resume,
     };
-    let fit = VaeFit::prepare(request).map_err(|e| match e {
-        // The config was checked when it was read: only the flags changed it since.
-        RunError::Config(e) => anyhow::anyhow!("{e} (from the command line)"),
-        e => super::run_error(e, "choose a new --out, or add --resume to continue it"),
-    })?;
+    let fit = VaeFit::prepare(request).map_err(super::prepare_error)?;
     if let Some((from, to)) = fit.raised {
         eprintln!("iterations raised from {from} to {to}");
     }
