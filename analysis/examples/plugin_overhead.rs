@@ -12,7 +12,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use neurozoo_analysis::plugin::{Plugin, RunInput};
 
-fn main() -> Result<(), String> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let dir = Path::new(args.get(1).ok_or("usage: plugin_overhead DIR [N_STIMULI N_UNITS ROUNDS]")?);
     let arg = |i: usize, default: usize| args.get(i).map_or(Ok(default), |s| s.parse::<usize>().map_err(|e| format!("{s}: {e}")));
@@ -21,16 +21,16 @@ fn main() -> Result<(), String> {
     let (noop, summary) = (Plugin::load(&lib("testkit"))?, Plugin::load(&lib("summary"))?);
     // Deterministic, varied values; 40 MB for the default shape.
     let rep = Array2::from_shape_fn((n, units), |(i, j)| (((i * 7919 + j * 104_729) % 1000) as f32) / 100.0);
-    let time = |plugin: &Plugin, params: &[(String, String)]| -> Result<f64, String> {
+    let time = |plugin: &Plugin, params: &[(String, String)]| -> Result<f64, Box<dyn std::error::Error>> {
         let mut seconds = Vec::new();
         for _ in 0..rounds {
-            let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let out = tempfile::tempdir()?;
             let input = RunInput {
                 representation: rep.view(),
                 stimuli: None,
                 arrays: Vec::new(),
                 metadata: serde_json::json!({}),
-                params: plugin.params(params).map_err(|e| e.to_string())?,
+                params: plugin.params(params)?,
                 seed: 0,
             };
             let start = Instant::now();

@@ -122,6 +122,8 @@ pub enum CompareError {
     Read(#[from] neurozoo_datasets::DatasetError),
     #[error(transparent)]
     Table(#[from] neurozoo_tables::TableError),
+    #[error(transparent)]
+    Figure(#[from] crate::figures::FigureError),
     /// An input file that cannot be compared (a sentence naming it), or an output that cannot
     /// be written.
     #[error("{0}")]

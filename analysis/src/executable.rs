@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::{json, Map, Value};
 
-use crate::plugin::{Outputs, Plugin, RunInput, RunReport};
+use crate::plugin::{Outputs, Plugin, PluginError, RunInput, RunReport};
 use neurozoo_tables::{read_csv, read_parquet, write_frame};
 
 /// Executable plugins are named this + NAME.
@@ -35,7 +35,7 @@ pub fn is_executable_plugin(path: &Path) -> bool {
 }
 
 /// What `PROGRAM describe` prints.
-pub struct Described {
+pub(crate) struct Described {
     pub name: String,
     pub version: String,
     pub description: String,
@@ -45,7 +45,7 @@ pub struct Described {
 }
 
 /// Ask the program at `path` for its descriptor.
-pub fn describe(path: &Path) -> Result<Described, String> {
+pub(crate) fn describe(path: &Path) -> Result<Described, String> {
     let shown = path.display();
     let mut cmd = Command::new(path);
     cmd.arg("describe").stdin(Stdio::null());
@@ -82,7 +82,11 @@ pub struct Request<'a> {
 }
 
 /// Run `plugin run` on `request`, then collect what it wrote into `out` as for a library.
-pub fn run(plugin: &Plugin, input: &RunInput<'_>, request: &Request<'_>, out: &Path) -> Result<RunReport, String> {
+pub fn run(plugin: &Plugin, input: &RunInput<'_>, request: &Request<'_>, out: &Path) -> Result<RunReport, PluginError> {
+    run_files(plugin, input, request, out).map_err(PluginError::Run)
+}
+
+fn run_files(plugin: &Plugin, input: &RunInput<'_>, request: &Request<'_>, out: &Path) -> Result<RunReport, String> {
     let staging = out.join(".plugin-output");
     std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
@@ -174,9 +178,9 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
         }
         "npy" => {
             let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-            let npy = neurozoo_datasets::npy::Npy::parse(&bytes)?;
+            let npy = neurozoo_datasets::npy::Npy::parse(&bytes).map_err(|e| e.0)?;
             let shape = npy.shape.clone();
-            let a = ArrayD::from_shape_vec(IxDyn(&shape), npy.into_f32()?).map_err(|e| e.to_string())?;
+            let a = ArrayD::from_shape_vec(IxDyn(&shape), npy.into_f32().map_err(|e| e.0)?).map_err(|e| e.to_string())?;
             outputs.array(stem.to_string(), a);
             Ok(())
         }

@@ -28,16 +28,25 @@ fn register_font() {
     });
 }
 
+/// A figure that cannot be drawn: a spec that is not one, or files that cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("figure {stem}: {problem}")]
+pub struct FigureError {
+    pub stem: String,
+    pub problem: String,
+}
+
 /// Draw a typed figure: what the host's own commands (compare, the demo, sweeps) use, and what
 /// plugins hand over as JSON ([`draw`]).
-pub fn draw_figure(figure: &Figure, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
+pub fn draw_figure(figure: &Figure, dir: &Path, stem: &str) -> Result<[PathBuf; 2], FigureError> {
     draw(&figure.to_json(), dir, stem)
 }
 
 /// Draw `spec` as `<dir>/<stem>.png` and `<dir>/<stem>.svg`; returns the two paths.
-pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
+pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], FigureError> {
     register_font();
-    let figure = Spec::parse(spec).map_err(|e| format!("figure {stem}: {e}"))?;
+    let failed = |problem: String| FigureError { stem: stem.to_string(), problem };
+    let figure = Spec::parse(spec).map_err(failed)?;
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
     // The bitmap backend picks the format from the extension, which the partial files keep; the
@@ -46,7 +55,7 @@ pub fn draw(spec: &Value, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String
         figure.render(BitMapBackend::new(png_tmp, SIZE).into_drawing_area())?;
         Ok(write_atomic_with(&svg, |svg_tmp| figure.render(SVGBackend::new(svg_tmp, SIZE).into_drawing_area()))?)
     })
-    .map_err(|e| format!("figure {stem}: {}", e.message))?;
+    .map_err(|e| failed(e.message))?;
     Ok([png, svg])
 }
 

@@ -95,7 +95,11 @@ unsafe fn static_str(s: Str, what: &str, path: &Path) -> Result<String, String> 
 impl Plugin {
     /// Load the library at `path` and check its descriptor, or ask the executable plugin at
     /// `path` for its descriptor.
-    pub fn load(path: &Path) -> Result<Plugin, String> {
+    pub fn load(path: &Path) -> Result<Plugin, PluginError> {
+        Plugin::open(path).map_err(PluginError::Load)
+    }
+
+    fn open(path: &Path) -> Result<Plugin, String> {
         if crate::executable::is_executable_plugin(path) {
             let d = crate::executable::describe(path)?;
             check_schema(&d.params).map_err(|e| format!("{}: parameter schema: {e}", path.display()))?;
@@ -216,7 +220,11 @@ impl Plugin {
 
     /// Run a library plugin on `input`, writing outputs into `out` (which must exist). An
     /// executable plugin reads its input from files: [`crate::executable::run`].
-    pub fn run(&self, input: &RunInput<'_>, out: &Path) -> Result<RunReport, String> {
+    pub fn run(&self, input: &RunInput<'_>, out: &Path) -> Result<RunReport, PluginError> {
+        self.run_library(input, out).map_err(PluginError::Run)
+    }
+
+    fn run_library(&self, input: &RunInput<'_>, out: &Path) -> Result<RunReport, String> {
         let Code::Library(descriptor) = self.code else {
             return Err(format!("{} is an executable plugin: it runs on files (executable::run)", self.path.display()));
         };
@@ -297,8 +305,9 @@ pub(crate) struct Outputs {
 pub const MANIFEST: &str = "manifest.json";
 
 /// Write `DIR/manifest.json` through a temporary name: a reader sees the old or the new one.
-pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), String> {
-    Ok(write_atomic(&dir.join(MANIFEST), serde_json::to_string_pretty(manifest).expect("JSON values serialise"))?)
+pub fn write_manifest(dir: &Path, manifest: &Value) -> Result<(), PluginError> {
+    write_atomic(&dir.join(MANIFEST), serde_json::to_string_pretty(manifest).expect("JSON values serialise"))
+        .map_err(|e| PluginError::Output(e.to_string()))
 }
 pub const ARRAYS_FILE: &str = "arrays.h5";
 
@@ -339,7 +348,7 @@ impl Outputs {
     }
 
     fn save(&self) -> Result<(), String> {
-        write_manifest(&self.dir, &self.manifest)
+        write_manifest(&self.dir, &self.manifest).map_err(|e| e.to_string())
     }
 
     pub(crate) fn add_files(&mut self, kind: &str, name: &str, paths: &[PathBuf]) -> Result<(), String> {
@@ -380,7 +389,7 @@ impl Outputs {
 
     pub(crate) fn figure(&mut self, name: &str, spec: &Value) -> Result<(), String> {
         Self::check_name(name)?;
-        let paths = crate::figures::draw(spec, &self.dir, name)?;
+        let paths = crate::figures::draw(spec, &self.dir, name).map_err(|e| e.to_string())?;
         self.add_files("figure", name, &paths)
     }
 
@@ -554,6 +563,28 @@ fn library_file_name(name: &str) -> String {
     format!("{LIBRARY_PREFIX}{}{}", name.replace('-', "_"), std::env::consts::DLL_SUFFIX)
 }
 
+/// What can go wrong finding, loading or running a plugin. Every message names the plugin or
+/// its file.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// A file that is no plugin this host can load: not a library or executable plugin, another
+    /// ABI, a descriptor or parameter schema it refuses, or a name another plugin has first.
+    #[error("{0}")]
+    Load(String),
+    /// No plugin of the name in the plugin path (with what is there, and what failed to load).
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// A run that failed: the plugin's own error, a crash, a timeout, or outputs the host
+    /// refuses (what was written before stays, listed in the manifest).
+    #[error("{0}")]
+    Run(String),
+    /// The manifest cannot be written.
+    #[error("{0}")]
+    Output(String),
+}
+
 /// A plugin parameter given wrongly on the way in; every message names the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
@@ -572,16 +603,16 @@ pub enum ParamError {
 /// Every plugin library in the search path, loaded; libraries that fail to load are returned
 /// as errors (a listing shows them rather than hiding them). The first plugin of a name is
 /// used; a later one of the same name is an error saying which one is used instead.
-pub fn discover() -> Vec<Result<Plugin, String>> {
-    let mut found: Vec<Result<Plugin, String>> = Vec::new();
+pub fn discover() -> Vec<Result<Plugin, PluginError>> {
+    let mut found: Vec<Result<Plugin, PluginError>> = Vec::new();
     for path in plugin_files() {
         let plugin = Plugin::load(&path).and_then(|p| match found.iter().flatten().find(|q| q.name == p.name) {
-            Some(first) => Err(format!(
+            Some(first) => Err(PluginError::Load(format!(
                 "{}: plugin {:?} is not used: {} has the same name and comes first in the plugin path",
                 path.display(),
                 p.name,
                 first.path.display()
-            )),
+            ))),
             None => Ok(p),
         });
         found.push(plugin);
@@ -593,7 +624,7 @@ pub fn discover() -> Vec<Result<Plugin, String>> {
 /// named after it is opened (a broken library elsewhere in the path does not matter); when no
 /// file is, every library is, and the first whose descriptor has the name is used. A plugin
 /// of the same name further down the path is reported on stderr, naming the one used.
-pub fn find(name_or_path: &str) -> Result<Plugin, String> {
+pub fn find(name_or_path: &str) -> Result<Plugin, PluginError> {
     let path = Path::new(name_or_path);
     if name_or_path.contains('/') || name_or_path.ends_with(std::env::consts::DLL_SUFFIX) {
         return Plugin::load(path);
@@ -633,5 +664,5 @@ pub fn find(name_or_path: &str) -> Result<Plugin, String> {
     for e in failed {
         message.push_str(&format!("\n  not loaded: {e}"));
     }
-    Err(message)
+    Err(PluginError::NotFound(message))
 }

@@ -44,7 +44,7 @@ fn a_bad_spec_is_an_error_and_writes_nothing() {
         (json!({"kind": "histogram", "values": [1.0], "bins": 0}), "bins"),
         (json!({"kind": "line", "series": [{"points": [[1.0]]}]}), "[x, y]"),
     ] {
-        let err = draw(&spec, dir.path(), "bad").unwrap_err();
+        let err = draw(&spec, dir.path(), "bad").unwrap_err().to_string();
         assert!(err.starts_with("figure bad: ") && err.contains(expect), "{err}");
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -115,7 +115,7 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
             Ok(())
         }
         PluginsCommand::Describe { name } => {
-            let p = plugin::find(&name).map_err(anyhow::Error::msg)?;
+            let p = plugin::find(&name)?;
             let kind = if p.is_executable() { "executable" } else { "library" };
             println!("{} {}\n  {}\n  {kind}: {}", p.name, p.version, p.description, p.path.display());
             if p.schema.is_empty() {
@@ -144,7 +144,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         crate::ensure_empty_dir(&args.out, "choose a new --out")?;
         return isolated(args);
     }
-    let plugin = plugin::find(&args.plugin).map_err(anyhow::Error::msg)?;
+    let plugin = plugin::find(&args.plugin)?;
     let params = plugin.params(&args.params)?;
     let file = RepresentationFile::read(&args.repr)?;
     let rep = file.get(args.name.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e}", args.repr.display()))?;
@@ -258,7 +258,7 @@ fn isolated(args: &AnalyzeArgs) -> Result<()> {
             m["status"] = json!("crashed");
             m["error"] = json!(reason);
             let n = m["files"].as_array().map_or(0, Vec::len);
-            plugin::write_manifest(&args.out, &m).map_err(anyhow::Error::msg)?;
+            plugin::write_manifest(&args.out, &m)?;
             n
         }
         None => 0,

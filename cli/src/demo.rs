@@ -318,10 +318,8 @@ fn sparse_coding(out: &Path, reps: &Representations, size: &Size, sections: &mut
     let sparse = out.join("sparse");
     let params = [("epochs", size.sparse_epochs.to_string()), ("restarts", "2".into())];
     analyze("sparse-coding", &reps.responses, &sparse, &[], &params)?;
-    let scores = read_table(&sparse.join("scores.csv"))?;
-    let first = |column: &str| -> Result<String> {
-        Ok(f64_column(&scores, column).map_err(anyhow::Error::msg)?.first().map_or("n/a".into(), |v| format!("{v:.3}")))
-    };
+    let scores = read_csv(&sparse.join("scores.csv"))?;
+    let first = |column: &str| -> Result<String> { Ok(f64_column(&scores, column)?.first().map_or("n/a".into(), |v| format!("{v:.3}"))) };
     sections.push(Section {
         title: "Sparse coding".into(),
         text: vec![format!(
@@ -342,9 +340,9 @@ fn sparse_coding(out: &Path, reps: &Representations, size: &Size, sections: &mut
 fn superposition(out: &Path, reps: &Representations, sections: &mut Vec<Section>) -> Result<()> {
     let dir = out.join("superposition");
     analyze("superposition", &reps.responses, &dir, &[out.join("sparse").join("arrays.h5")], &[])?;
-    let directions = read_table(&dir.join("directions.csv"))?;
+    let directions = read_csv(&dir.join("directions.csv"))?;
     let (methods, kurtosis) = (str_column(&directions, "method"), f64_column(&directions, "kurtosis"));
-    let (methods, kurtosis) = (methods.map_err(anyhow::Error::msg)?, kurtosis.map_err(anyhow::Error::msg)?);
+    let (methods, kurtosis) = (methods?, kurtosis?);
     let mean_kurtosis = |method: &str| {
         let v: Vec<f64> = methods.iter().zip(&kurtosis).filter(|(m, _)| *m == method).map(|(_, k)| *k).collect();
         v.iter().sum::<f64>() / v.len() as f64
@@ -379,10 +377,9 @@ fn interpretability(out: &Path, reps: &Representations, size: &Size, sections: &
     let dir = out.join("interpretability");
     let arrays = [out.join("superposition").join("arrays.h5")];
     analyze("interpretability", &reps.responses, &dir, &arrays, &[("trials", size.trials.to_string())])?;
-    let summary = read_table(&dir.join("summary.csv"))?;
+    let summary = read_csv(&dir.join("summary.csv"))?;
     let columns = (str_column(&summary, "target"), f64_column(&summary, "mean_ii"), f64_column(&summary, "chance_ii"));
-    let (targets, mean_ii, chance_ii) =
-        (columns.0.map_err(anyhow::Error::msg)?, columns.1.map_err(anyhow::Error::msg)?, columns.2.map_err(anyhow::Error::msg)?);
+    let (targets, mean_ii, chance_ii) = (columns.0?, columns.1?, columns.2?);
     let ii: Vec<Interpretability> = targets
         .into_iter()
         .zip(mean_ii.into_iter().zip(chance_ii))
@@ -528,7 +525,7 @@ fn models_table(dir: &Path, evals: &[ModelEval]) -> Result<Vec<PathBuf>> {
     }
     let rf_error = evals.iter().map(|e| e.report.rf_recovery.as_ref().map(|r| r.median_error_px)).collect();
     table = table.column("rf_median_error_px", ColumnValues::F64(rf_error));
-    let mut files = write_table(&table, dir, "models").map_err(anyhow::Error::msg)?.to_vec();
+    let mut files = write_table(&table, dir, "models")?.to_vec();
     let series = METRICS
         .iter()
         .map(|(key, label)| {
@@ -544,7 +541,7 @@ fn models_table(dir: &Path, evals: &[ModelEval]) -> Result<Vec<PathBuf>> {
         x_ticks: evals.iter().map(|e| e.model.to_string()).collect(),
         series,
     };
-    files.extend(neurozoo_analysis::figures::draw_figure(&figure, dir, "models").map_err(anyhow::Error::msg)?);
+    files.extend(neurozoo_analysis::figures::draw_figure(&figure, dir, "models")?);
     // The report shows the PNG and links its SVG itself.
     Ok(files
         .iter()
@@ -557,9 +554,9 @@ fn models_table(dir: &Path, evals: &[ModelEval]) -> Result<Vec<PathBuf>> {
 fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
     let mut series = Vec::new();
     for model in MODELS {
-        let metrics = read_table(&out.join("runs").join(model).join("metrics.csv"))?;
-        let epochs = f64_column(&metrics, "epoch").map_err(anyhow::Error::msg)?;
-        let correlations = f64_column(&metrics, "validation_correlation").map_err(anyhow::Error::msg)?;
+        let metrics = read_csv(&out.join("runs").join(model).join("metrics.csv"))?;
+        let epochs = f64_column(&metrics, "epoch")?;
+        let correlations = f64_column(&metrics, "validation_correlation")?;
         let points = epochs.into_iter().zip(correlations).collect();
         series.push((model.to_string(), points));
     }
@@ -570,11 +567,6 @@ fn training_curves(out: &Path) -> Result<Vec<PathBuf>> {
         series,
     };
     let dir = out.join("eval");
-    neurozoo_analysis::figures::draw_figure(&figure, &dir, "training").map_err(anyhow::Error::msg)?;
+    neurozoo_analysis::figures::draw_figure(&figure, &dir, "training")?;
     Ok(vec!["eval/training.png".into()])
-}
-
-/// One of the tables a step wrote, read back.
-fn read_table(path: &Path) -> Result<neurozoo_tables::DataFrame> {
-    read_csv(path).map_err(anyhow::Error::msg)
 }

@@ -30,7 +30,7 @@ use ndarray::{Array2, Array4};
 use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
 use crate::error::{DatasetError, Result};
 use crate::layout::{self, Layout};
-use crate::npy::{Npy, NpyData};
+use crate::npy::{Npy, NpyData, NpyError};
 use crate::static_h5::IMAGE_ID_KEYS;
 
 /// Where a tree's files are: a directory, or a zip archive (with the folder inside it that
@@ -134,8 +134,8 @@ impl TreeFile {
         self.n_trials
     }
 
-    fn err(&self, key: &str, problem: impl Into<String>) -> DatasetError {
-        DatasetError::key(&self.path, key, problem)
+    fn err(&self, key: &str, problem: impl std::fmt::Display) -> DatasetError {
+        DatasetError::key(&self.path, key, problem.to_string())
     }
 
     fn reader(&self) -> Result<Reader> {
@@ -217,7 +217,7 @@ impl TreeFile {
     fn read_trials<T: Clone + Default + Send>(
         &self,
         key: &str,
-        out_of: impl Fn(Npy) -> Result<Vec<T>, String> + Sync,
+        out_of: impl Fn(Npy) -> Result<Vec<T>, NpyError> + Sync,
     ) -> Result<(Vec<usize>, Vec<T>)> {
         self.check_trial_files(key)?;
         let first_key = format!("data/{key}/0.npy");

@@ -50,9 +50,26 @@ struct Header {
     data_start: usize,
 }
 
+/// What is wrong with a `.npy` file, said of the file ("is truncated: …"); the caller names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NpyError(pub String);
+
+impl From<String> for NpyError {
+    fn from(problem: String) -> NpyError {
+        NpyError(problem)
+    }
+}
+
+impl From<&str> for NpyError {
+    fn from(problem: &str) -> NpyError {
+        NpyError(problem.to_string())
+    }
+}
+
 impl Npy {
     /// Parse a whole `.npy` file; the error says what is wrong, the caller names the file.
-    pub fn parse(bytes: &[u8]) -> Result<Npy, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Npy, NpyError> {
         let h = header(bytes)?;
         let count = h.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or("its shape overflows")?;
         let need = count.checked_mul(h.size).ok_or("its shape overflows")?;
@@ -62,7 +79,8 @@ impl Npy {
                 "is truncated: its header declares shape {:?} ({need} bytes of data) but {} bytes follow",
                 h.shape,
                 body.len()
-            ));
+            )
+            .into());
         }
         let body = &body[..need];
         let chunks = || body.chunks_exact(h.size.max(1));
@@ -109,7 +127,7 @@ impl Npy {
                     .collect::<Result<Vec<_>, _>>()?;
                 (NpyData::Str(strings), format!("string (fixed length {n})"))
             }
-            (_, n) => return Err(format!("has an unsupported element type ({n}-byte elements of this kind)")),
+            (_, n) => return Err(format!("has an unsupported element type ({n}-byte elements of this kind)").into()),
         };
         let mut npy = Npy { shape: h.shape, dtype, data };
         if h.fortran && npy.shape.len() > 1 {
@@ -128,18 +146,18 @@ impl Npy {
     }
 
     /// The elements as f32 (numbers only).
-    pub fn into_f32(self) -> Result<Vec<f32>, String> {
+    pub fn into_f32(self) -> Result<Vec<f32>, NpyError> {
         match self.data {
             NpyData::U8(v) => Ok(v.into_iter().map(f32::from).collect()),
             NpyData::I64(v) => Ok(v.into_iter().map(|x| x as f32).collect()),
             NpyData::F32(v) => Ok(v),
             NpyData::F64(v) => Ok(v.into_iter().map(|x| x as f32).collect()),
-            NpyData::Str(_) => Err(format!("holds {} values; expected numbers", self.dtype)),
+            NpyData::Str(_) => Err(format!("holds {} values; expected numbers", self.dtype).into()),
         }
     }
 
     /// The elements as f64 (numbers only).
-    pub fn into_f64(self) -> Result<Vec<f64>, String> {
+    pub fn into_f64(self) -> Result<Vec<f64>, NpyError> {
         match self.data {
             NpyData::F64(v) => Ok(v),
             other => Npy { data: other, ..self }.into_f32().map(|v| v.into_iter().map(f64::from).collect()),
@@ -148,7 +166,7 @@ impl Npy {
 
     /// The elements as integers; floats are accepted when every value is a whole number (ids
     /// saved through a float array), otherwise refused.
-    pub fn into_i64(self) -> Result<Vec<i64>, String> {
+    pub fn into_i64(self) -> Result<Vec<i64>, NpyError> {
         let whole = |x: f64| (x.fract() == 0.0 && x.abs() < 9.0e15).then_some(x as i64);
         match self.data {
             NpyData::U8(v) => Ok(v.into_iter().map(i64::from).collect()),
@@ -161,15 +179,15 @@ impl Npy {
             NpyData::F64(v) => {
                 v.iter().map(|&x| whole(x)).collect::<Option<_>>().ok_or_else(|| "holds fractional values; expected integers".into())
             }
-            NpyData::Str(_) => Err(format!("holds {} values; expected integers", self.dtype)),
+            NpyData::Str(_) => Err(format!("holds {} values; expected integers", self.dtype).into()),
         }
     }
 
     /// The elements as text (string arrays only).
-    pub fn into_strings(self) -> Result<Vec<String>, String> {
+    pub fn into_strings(self) -> Result<Vec<String>, NpyError> {
         match self.data {
             NpyData::Str(v) => Ok(v),
-            _ => Err(format!("holds {} values; expected strings", self.dtype)),
+            _ => Err(format!("holds {} values; expected strings", self.dtype).into()),
         }
     }
 
@@ -362,14 +380,14 @@ mod tests {
     #[test]
     fn truncated_huge_and_pickled_files_are_errors() {
         let full = write(&[4], NpyOut::F64(&[1.0; 4]));
-        assert!(Npy::parse(&full[..full.len() - 3]).unwrap_err().contains("truncated"));
-        assert!(Npy::parse(&full[..20]).unwrap_err().contains("truncated"));
+        assert!(Npy::parse(&full[..full.len() - 3]).unwrap_err().0.contains("truncated"));
+        assert!(Npy::parse(&full[..20]).unwrap_err().0.contains("truncated"));
         let huge = encode("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 80000), }", &[0; 16]);
-        assert!(Npy::parse(&huge).unwrap_err().contains("truncated"));
+        assert!(Npy::parse(&huge).unwrap_err().0.contains("truncated"));
         let overflow = encode("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776, 1099511627776), }", &[]);
-        assert!(Npy::parse(&overflow).unwrap_err().contains("overflows"));
+        assert!(Npy::parse(&overflow).unwrap_err().0.contains("overflows"));
         let pickled = encode("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", &[0; 16]);
-        assert!(Npy::parse(&pickled).unwrap_err().contains("Python objects"));
-        assert!(Npy::parse(b"PK\x03\x04 not npy at all").unwrap_err().contains("magic"));
+        assert!(Npy::parse(&pickled).unwrap_err().0.contains("Python objects"));
+        assert!(Npy::parse(b"PK\x03\x04 not npy at all").unwrap_err().0.contains("magic"));
     }
 }

@@ -58,12 +58,11 @@ impl UniqueImages {
     /// Only the images first shown in one of `tiers` (all of them when `tiers` is empty): a
     /// comparison on held-out images leaves out what a model was fitted to. None at all is an
     /// error: a representation of no images is no answer.
-    pub fn in_tiers(self, ds: &Dataset, tiers: &[Tier]) -> std::result::Result<UniqueImages, String> {
+    pub fn in_tiers(self, ds: &Dataset, tiers: &[Tier]) -> std::result::Result<UniqueImages, SelectionError> {
         let (ids, trials): (Vec<i64>, Vec<Vec<usize>>) =
             self.ids.into_iter().zip(self.trials).filter(|(_, t)| tiers.is_empty() || tiers.contains(&ds.tiers[t[0]])).unzip();
         if ids.is_empty() {
-            let names: Vec<String> = tiers.iter().map(Tier::to_string).collect();
-            return Err(format!("no images first shown in the tiers {}: nothing to extract", names.join(", ")));
+            return Err(SelectionError::NoImages { tiers: tiers.to_vec() });
         }
         Ok(UniqueImages { ids, trials })
     }
@@ -84,6 +83,17 @@ impl UniqueImages {
     }
 }
 
+/// A selection of images or of a representation that finds nothing, or more than one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    #[error("no images first shown in the tiers {}: nothing to extract", tiers.iter().map(Tier::to_string).collect::<Vec<_>>().join(", "))]
+    NoImages { tiers: Vec<Tier> },
+    #[error("no representation {name:?} (there are: {})", names.join(", "))]
+    NoRepresentation { name: String, names: Vec<String> },
+    #[error("{} representations ({}): name one", names.len(), names.join(", "))]
+    NameOne { names: Vec<String> },
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RepresentationFile {
     pub representations: Vec<Representation>,
@@ -96,7 +106,7 @@ impl RepresentationFile {
     /// A dataset's recorded responses averaged over the repeats of each image, one row per image
     /// id in order of first presentation (of the images in `tiers`, all when it is empty), with
     /// the image itself as the stimulus.
-    pub fn from_responses(ds: &Dataset, source_file: &Path, tiers: &[Tier]) -> std::result::Result<RepresentationFile, String> {
+    pub fn from_responses(ds: &Dataset, source_file: &Path, tiers: &[Tier]) -> std::result::Result<RepresentationFile, SelectionError> {
         let images = UniqueImages::of(ds).in_tiers(ds, tiers)?;
         let trials = &images.trials;
         let data = Array2::from_shape_fn((images.ids.len(), ds.n_units()), |(i, u)| {
@@ -107,16 +117,16 @@ impl RepresentationFile {
     }
 
     /// The representation called `name`, or the only one when `name` is `None`.
-    pub fn get(&self, name: Option<&str>) -> std::result::Result<&Representation, String> {
-        let names: Vec<&str> = self.representations.iter().map(|r| r.name.as_str()).collect();
+    pub fn get(&self, name: Option<&str>) -> std::result::Result<&Representation, SelectionError> {
+        let names = || self.representations.iter().map(|r| r.name.clone()).collect();
         match name {
             Some(n) => self
                 .representations
                 .iter()
                 .find(|r| r.name == n)
-                .ok_or_else(|| format!("no representation {n:?} (there are: {})", names.join(", "))),
+                .ok_or_else(|| SelectionError::NoRepresentation { name: n.into(), names: names() }),
             None if self.representations.len() == 1 => Ok(&self.representations[0]),
-            None => Err(format!("{} representations ({}): name one", names.len(), names.join(", "))),
+            None => Err(SelectionError::NameOne { names: names() }),
         }
     }
 

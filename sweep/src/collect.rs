@@ -206,7 +206,7 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
         };
         std::fs::create_dir_all(&fig_dir).map_err(|e| SweepError::Write(format!("{}: {e}", fig_dir.display())))?;
         let stem = key.replace('.', "_");
-        figures.extend(draw_figure(&figure, &fig_dir, &stem).map_err(SweepError::Write)?);
+        figures.extend(draw_figure(&figure, &fig_dir, &stem).map_err(|e| SweepError::Write(e.to_string()))?);
     }
     let mut states = BTreeMap::new();
     for r in &rows {

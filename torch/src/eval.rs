@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use neurozoo_analysis::figures::draw;
+use neurozoo_analysis::figures::draw_figure;
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_metrics::report::EvalReport;
@@ -190,7 +190,7 @@ fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, 
     let mut stems = Vec::new();
     for (stem, figure) in figures {
         let stem = format!("{prefix}{stem}");
-        draw(&figure.to_json(), dir, &stem).map_err(anyhow::Error::msg)?;
+        draw_figure(&figure, dir, &stem)?;
         stems.push(stem);
     }
     Ok(stems)

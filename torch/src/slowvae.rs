@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Axis;
-use neurozoo_analysis::figures::draw;
+use neurozoo_analysis::figures::draw_figure;
 use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::simulate::sprites::FACTOR_NAMES;
 use neurozoo_plugin::Figure;
@@ -125,7 +125,7 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
         rows: scores.correlations.outer_iter().map(|r| r.to_vec()).collect(),
     };
     for (stem, figure) in [("traversal", traversal), ("correlations", heat)] {
-        draw(&figure.to_json(), out, stem).map_err(anyhow::Error::msg)?;
+        draw_figure(&figure, out, stem)?;
     }
     Ok(())
 }

@@ -91,7 +91,7 @@ pub fn evaluate(
     norm: &Normalizer,
     device: Device,
     batch_size: usize,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation, crate::run::MissingInput> {
     let images = norm.stimuli(ds, device, &model.inputs())?;
     let all: Vec<i64> = (0..ds.n_trials() as i64).collect();
     let scale = ndarray::Array1::from(norm.response_scale.clone());

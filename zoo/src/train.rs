@@ -16,7 +16,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::config::TrainConfig;
 use crate::measures::corr;
-use crate::model::Model;
+use crate::model::{Model, ModelError};
 use crate::regularizers::poisson_loss;
 use neurozoo_tensor::to_array2;
 
@@ -150,6 +150,9 @@ pub enum Event<'a> {
 pub enum TrainError {
     #[error("training diverged in epoch {epoch}: the loss became {value} (try a lower learning rate)")]
     Diverged { epoch: usize, value: f64 },
+    /// The sprite-pair loop, which counts steps: the loss in some step from `from` to `to`.
+    #[error("the loss became {value} between steps {from} and {to}: lower train.lr")]
+    DivergedSteps { from: usize, to: usize, value: f64 },
     #[error("no {0} trials to train on")]
     NoData(&'static str),
     #[error("checkpoint {}: {problem}", path.display())]
@@ -494,8 +497,9 @@ pub(crate) fn restore_checked(vs: &nn::VarStore, weights: &[(String, Tensor)]) -
 }
 
 /// Write tensors as safetensors through a temporary file, so the target is complete or absent.
-pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), String> {
-    Ok(neurozoo_datasets::files::write_atomic_with(path, |tmp| Tensor::write_safetensors(named, tmp))?)
+pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), ModelError> {
+    neurozoo_datasets::files::write_atomic_with(path, |tmp| Tensor::write_safetensors(named, tmp))
+        .map_err(|e| ModelError::Weights { file: path.to_path_buf(), problem: format!("cannot write ({})", e.message) })
 }
 
 /// Current weights of a var store, by name (for saving the final model).
@@ -504,13 +508,14 @@ pub fn named_weights(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 }
 
 /// Load named weights into a var store, refusing files that do not match the model.
-pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<(), String> {
-    let named = Tensor::read_safetensors(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
+    let weights = |problem: String| ModelError::Weights { file: path.to_path_buf(), problem };
+    let named = Tensor::read_safetensors(path).map_err(|e| weights(e.to_string()))?;
     let vars = vs.variables();
     for (name, var) in &vars {
-        let saved = named.iter().find(|(n, _)| n == name).map(|(_, t)| t).ok_or_else(|| format!("{}: no weight {name}", path.display()))?;
+        let saved = named.iter().find(|(n, _)| n == name).map(|(_, t)| t).ok_or_else(|| weights(format!("no weight {name}")))?;
         if saved.size() != var.size() {
-            return Err(format!("{}: weight {name} has shape {:?}, the model needs {:?}", path.display(), saved.size(), var.size()));
+            return Err(weights(format!("weight {name} has shape {:?}, the model needs {:?}", saved.size(), var.size())));
         }
     }
     let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(vs.device()).to_kind(Kind::Float))).collect();

@@ -5,6 +5,7 @@
 //! Lurz et al. 2021 and the sensorium baseline; a model of one recording is the special case.
 
 mod core;
+mod error;
 mod readout;
 mod shifter;
 mod torchscript;
@@ -13,6 +14,7 @@ use ndarray::Array2;
 use tch::{nn, Kind, Tensor};
 
 pub use self::core::Stacked2dCore;
+pub use self::error::ModelError;
 pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
 pub use self::shifter::Shifter;
 pub use self::torchscript::{FrozenCoreFailure, TorchScriptCore};
@@ -122,14 +124,14 @@ impl Model {
     /// A frozen core is loaded from `cfg.frozen_core.file` as given (resolve it first, see
     /// [`crate::config::FitConfig::resolve_files`]); failing to load it, or a layer that does not
     /// give a feature map, is the error.
-    pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Result<Model, String> {
+    pub fn new(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_response: &[f32]) -> Result<Model, ModelError> {
         Model::shared(vs, cfg, input, &[mean_response.to_vec()])
     }
 
     /// One core for every recording and a readout for each: recording r has
     /// `mean_responses[r].len()` units. One recording's readout variables are named
     /// `readout.*`, several recordings' `readouts.<r>.*`.
-    pub fn shared(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_responses: &[Vec<f32>]) -> Result<Model, String> {
+    pub fn shared(vs: &nn::Path, cfg: &ModelConfig, input: [usize; 3], mean_responses: &[Vec<f32>]) -> Result<Model, ModelError> {
         let inputs = Inputs::of(cfg);
         // Behaviour and pupil channels stand beside the image's own.
         let input = [input[0] + inputs.extra_channels(), input[1], input[2]];
@@ -189,13 +191,16 @@ impl Model {
     /// Hand recording `recording`'s cortical coordinates (`cell_motor_coordinates`) to its
     /// readout where it predicts positions from them (`grid_mean_predictor`); nothing otherwise.
     /// Fitting needs this; a loaded run has the coordinates in its weights.
-    pub fn set_cortex(&self, recording: usize, units: &neurozoo_datasets::Units) -> Result<(), String> {
+    pub fn set_cortex(&self, recording: usize, units: &neurozoo_datasets::Units) -> Result<(), ModelError> {
         match &self.readouts[recording] {
             Readout::Gaussian(r) if r.learned_mu().is_none() => {
-                let coordinates = units.coordinates.as_ref().ok_or(
-                    "model.readout.grid_mean_predictor predicts positions from the neurons' cortical coordinates, and this \
-                     recording has no cell_motor_coordinates",
-                )?;
+                let coordinates = units.coordinates.as_ref().ok_or_else(|| {
+                    ModelError::Cortex(
+                        "model.readout.grid_mean_predictor predicts positions from the neurons' cortical coordinates, and this \
+                         recording has no cell_motor_coordinates"
+                            .into(),
+                    )
+                })?;
                 r.set_cortex(coordinates)
             }
             _ => Ok(()),
@@ -250,7 +255,7 @@ impl Model {
 
     /// The representation of images `x` at `layer` (see [`Model::layer_names`]), (B, D), in
     /// evaluation mode; `readout` and `predicted` are those of recording `recording`.
-    pub fn representation(&self, x: &Batch, recording: usize, layer: &str) -> Result<Tensor, String> {
+    pub fn representation(&self, x: &Batch, recording: usize, layer: &str) -> Result<Tensor, ModelError> {
         match layer {
             "predicted" => Ok(self.forward(x, recording, false)),
             "readout" => Ok(self.drive(x, recording, false)),
@@ -259,7 +264,7 @@ impl Model {
                 .as_ref()
                 .and_then(|core| core.layer_output(&x.images, layer))
                 .map(|t| t.flatten(1, -1))
-                .ok_or_else(|| format!("no layer {layer:?} in this model (layers: {})", self.layer_names().join(", "))),
+                .ok_or_else(|| ModelError::NoLayer { layer: layer.to_string(), known: self.layer_names() }),
         }
     }
 
@@ -358,18 +363,18 @@ impl Model {
 /// Refuse, before libtorch allocates anything, a stacked core that cannot take `input` (C, H, W)
 /// images, or a model whose parameters, with their gradients and Adam's two moments, need more
 /// memory than is available (counted in f64: absurd channel counts must not overflow).
-fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<(), String> {
+fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<(), ModelError> {
     let (mut fc, mut fh, mut fw) = (c as f64, h as f64, w as f64);
     let mut params = 0.0;
     if let Some(core) = &cfg.core {
         let (k, kh, ch) = (core.input_kernel as f64, core.hidden_kernel as f64, core.channels as f64);
         if !core.pad_input {
             if core.input_kernel > h || core.input_kernel > w {
-                return Err(format!(
-                    "model.core.input_kernel = {} is larger than the {h}×{w} images: without pad_input the first layer needs one \
-                     whole window",
-                    core.input_kernel
-                ));
+                return Err(ModelError::Shape {
+                    key: "model.core.input_kernel",
+                    value: core.input_kernel,
+                    problem: format!("is larger than the {h}×{w} images: without pad_input the first layer needs one whole window"),
+                });
             }
             (fh, fw) = (fh - k + 1.0, fw - k + 1.0);
         }
@@ -377,10 +382,11 @@ fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<
         if !core.pad_hidden {
             (fh, fw) = (fh - hidden * (kh - 1.0), fw - hidden * (kh - 1.0));
             if fh < 1.0 || fw < 1.0 {
-                return Err(format!(
-                    "model.core.hidden_kernel = {} over {} unpadded layers shrinks the feature map below one pixel",
-                    core.hidden_kernel, core.layers
-                ));
+                return Err(ModelError::Shape {
+                    key: "model.core.hidden_kernel",
+                    value: core.hidden_kernel,
+                    problem: format!("over {} unpadded layers shrinks the feature map below one pixel", core.layers),
+                });
             }
         }
         let per_hidden = if core.depth_separable { 2.0 * ch * ch + ch * kh * kh } else { ch * ch * kh * kh };
@@ -395,12 +401,7 @@ fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<
         };
     let bytes = params * 4.0 * 4.0;
     match neurozoo_datasets::available_memory() {
-        Some(available) if bytes > available as f64 => Err(format!(
-            "the model has {params:.3e} parameters, {:.1} GiB with their gradients and optimiser state, more than the {:.1} GiB \
-             of memory available: lower model.core.channels or model.core.layers",
-            bytes / 2f64.powi(30),
-            available as f64 / 2f64.powi(30)
-        )),
+        Some(available) if bytes > available as f64 => Err(ModelError::Memory { params, bytes, available: available as f64 }),
         _ => Ok(()),
     }
 }

@@ -1,5 +1,6 @@
 //! Readouts: from a (B, C, h, w) feature map to one value per neuron (B, U).
 
+use super::ModelError;
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
@@ -134,19 +135,19 @@ impl Gaussian2dReadout {
     /// Give a position-predicting readout its neurons' cortical coordinates, (U, ≥ D) in any
     /// unit: the first D columns, centred and divided by their largest absolute value, as
     /// neuralpredictors does. An error for a readout that learns its positions.
-    pub fn set_cortex(&self, coordinates: &ndarray::Array2<f32>) -> Result<(), String> {
+    pub fn set_cortex(&self, coordinates: &ndarray::Array2<f32>) -> Result<(), ModelError> {
         let Positions::Predicted { cortex, .. } = &self.positions else {
-            return Err("this readout learns its positions; it takes no cortical coordinates".into());
+            return Err(ModelError::Cortex("this readout learns its positions; it takes no cortical coordinates".into()));
         };
         let [units, d] = cortex.size()[..] else { unreachable!("(U, D) coordinates") };
         if coordinates.nrows() as i64 != units || (coordinates.ncols() as i64) < d {
-            return Err(format!("cell_motor_coordinates is {:?}: ({units}, at least {d}) wanted", coordinates.shape()));
+            return Err(ModelError::Cortex(format!("cell_motor_coordinates is {:?}: ({units}, at least {d}) wanted", coordinates.shape())));
         }
         let used = coordinates.slice(ndarray::s![.., ..d as usize]).mapv(f64::from);
         let centred = &used - &used.mean_axis(ndarray::Axis(0)).expect("at least one unit");
         let scale = centred.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         if !(scale > 0.0 && scale.is_finite()) {
-            return Err("cell_motor_coordinates are all the same (or not finite): no positions to predict from".into());
+            return Err(ModelError::Cortex("cell_motor_coordinates are all the same (or not finite): no positions to predict from".into()));
         }
         let normalised: Vec<f32> = centred.iter().map(|v| (v / scale) as f32).collect();
         let normalised = Tensor::from_slice(&normalised).reshape([units, d]).to_device(cortex.device());

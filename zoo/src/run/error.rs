@@ -30,9 +30,17 @@ pub enum RunError {
     /// A config value the fit cannot run with.
     #[error(transparent)]
     Config(#[from] neurozoo_config::ConfigError),
-    /// A config the model cannot be built or trained from, said in a sentence naming the key.
-    #[error("{0}")]
-    Model(String),
+    /// A model that cannot be built from the config, or loaded.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// Training that cannot go on (diverged, no data, a damaged checkpoint).
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    #[error("no recordings to fit: give one or more, or a [[data]] list in the config")]
+    NoRecordings,
+    /// A file a sprite-pair model cannot fit (`preset`), with why.
+    #[error("{error}: {preset} fits sprite frame pairs (make them with `neurozoo data simulate sprites`)")]
+    NotSpritePairs { preset: String, error: DatasetError },
 }
 
 impl RunError {

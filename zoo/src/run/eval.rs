@@ -45,8 +45,8 @@ impl Run {
         let vs = nn::VarStore::new(device);
         let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
         let input = info.recordings.first().map(|r| r.data.image_shape).ok_or_else(|| RunError::at(dir, "no recordings in run.json"))?;
-        let model = Model::shared(&vs.root(), &config.model, input, &units).map_err(RunError::Model)?;
-        load_weights(&vs, &dir.join(super::MODEL_FILE)).map_err(|e| RunError::at(dir, e))?;
+        let model = Model::shared(&vs.root(), &config.model, input, &units)?;
+        load_weights(&vs, &dir.join(super::MODEL_FILE))?;
         Ok(Run { dir: dir.to_path_buf(), info, config, model, _vs: vs })
     }
 

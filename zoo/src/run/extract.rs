@@ -69,7 +69,7 @@ pub fn extract_torchscript(
     // Every layer is loaded first, so that a missing one fails before any work.
     let cores = layers
         .iter()
-        .map(|layer| TorchScriptCore::load(file, layer, ds.image_shape(), device).map_err(RunError::Model))
+        .map(|layer| TorchScriptCore::load(file, layer, ds.image_shape(), device).map_err(RunError::from))
         .collect::<Result<Vec<_>, _>>()?;
     let norm = Normalizer::from_train(&ds).map_err(|e| RunError::at(data, e))?;
     let images = UniqueImages::of(&ds).in_tiers(&ds, tiers).map_err(|e| RunError::at(data, e))?;

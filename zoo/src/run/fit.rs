@@ -114,7 +114,7 @@ impl Fit {
         };
         let paths: Vec<PathBuf> = if data.is_empty() { cfg.data.iter().map(|d| d.path.clone()).collect() } else { data };
         if paths.is_empty() {
-            return Err(RunError::Model("no recordings to fit: give one or more, or a [[data]] list in the config".into()));
+            return Err(RunError::NoRecordings);
         }
         let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         let names = super::recording_names(&refs)?;
@@ -148,7 +148,7 @@ impl Fit {
         let vs = nn::VarStore::new(device);
         let mean_responses: Vec<Vec<f32>> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
         // Built before the run directory exists: a frozen core that does not load leaves nothing.
-        let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses).map_err(RunError::Model)?;
+        let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses)?;
         for (r, (ds, p)) in datasets.iter().zip(&paths).enumerate() {
             model.set_cortex(r, &ds.units).map_err(|e| RunError::at(p, e))?;
         }
@@ -201,9 +201,9 @@ impl Fit {
         let Fit { config, out, model, vs, data, mut info, resume, .. } = self;
         let start = Instant::now();
         let trainer = Trainer { model: &model, vs: &vs, cfg: &config.train, checkpoint_dir: Some(out.clone()) };
-        let schedule = trainer.fit(&data, resume, on).map_err(|e| RunError::Model(e.to_string()))?;
+        let schedule = trainer.fit(&data, resume, on)?;
         write_table(&metrics_table(&schedule.history), &out, super::METRICS_STEM).map_err(|e| RunError::at(&out, e))?;
-        train::write_safetensors_atomic(&train::named_weights(&vs), &out.join(super::MODEL_FILE)).map_err(|e| RunError::at(&out, e))?;
+        train::write_safetensors_atomic(&train::named_weights(&vs), &out.join(super::MODEL_FILE))?;
         info.status = if schedule.finished { RunStatus::Complete } else { RunStatus::Running };
         info.epochs = schedule.epoch;
         info.best_epoch = schedule.best_epoch;

@@ -55,6 +55,15 @@ pub const METRICS_STEM: &str = "metrics";
 /// The run's copy of a frozen core, named by the run's config: a run directory is self-contained.
 pub const FROZEN_CORE_FILE: &str = "frozen_core.pt";
 
+/// A recording without an input the model reads: behaviour or the pupil position (`key`, the
+/// config key that asks for it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the recording has no {what}, which the model reads ({key})")]
+pub struct MissingInput {
+    pub what: &'static str,
+    pub key: &'static str,
+}
+
 /// Standardisation learned on the train tier, applied identically at fit and eval time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normalizer {
@@ -80,8 +89,8 @@ fn column_stats(a: &ndarray::Array2<f32>, train: &[usize]) -> (Vec<f32>, Vec<f32
 }
 
 impl Normalizer {
-    pub fn from_train(ds: &Dataset) -> Result<Normalizer, String> {
-        let n = neurozoo_datasets::stats::Normalization::from_train(ds).map_err(|e| e.to_string())?;
+    pub fn from_train(ds: &Dataset) -> Result<Normalizer, neurozoo_datasets::DatasetError> {
+        let n = neurozoo_datasets::stats::Normalization::from_train(ds)?;
         let mean_std = n.response_std.iter().sum::<f32>() / n.response_std.len().max(1) as f32;
         let threshold = 0.01 * mean_std;
         let train = ds.tier_indices(Tier::Train);
@@ -97,19 +106,19 @@ impl Normalizer {
     /// The dataset's images (N, C, H, W) on `device` as stored, standardised per batch, with
     /// what `inputs` asks for besides: behaviour and pupil channels, the pupil for a shifter.
     /// A recording without the behaviour or pupil position the model reads is the error.
-    pub fn stimuli(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<Stimuli, String> {
+    pub fn stimuli(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<Stimuli, MissingInput> {
         let raw = match &ds.images {
             Images::U8(a) => to_tensor(a.view(), device),
             Images::F32(a) => to_tensor(a.view(), device),
         };
         let mut stimuli = Stimuli::new(raw, f64::from(self.image_mean), f64::from(self.image_std));
-        let missing = |what: &str, why: &str| format!("the recording has no {what}, which the model reads ({why})");
-        let behavior = || -> Result<Tensor, String> {
+        let missing = |what: &'static str, key: &'static str| MissingInput { what, key };
+        let behavior = || -> Result<Tensor, MissingInput> {
             let (b, std) =
                 ds.behavior.as_ref().zip(self.behavior_std.as_ref()).ok_or_else(|| missing("behavior", "model.behavior_channels"))?;
             Ok(to_tensor(b.view(), device) / Tensor::from_slice(std).to_device(device))
         };
-        let pupil = |why: &str| -> Result<Tensor, String> {
+        let pupil = |why: &'static str| -> Result<Tensor, MissingInput> {
             let (p, (mean, std)) =
                 ds.pupil_center.as_ref().zip(self.pupil_mean_std.as_ref()).ok_or_else(|| missing("pupil_center", why))?;
             Ok((to_tensor(p.view(), device) - Tensor::from_slice(mean).to_device(device)) / Tensor::from_slice(std).to_device(device))
@@ -143,7 +152,7 @@ impl Normalizer {
             .collect()
     }
 
-    pub fn train_data(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<TrainData, String> {
+    pub fn train_data(&self, ds: &Dataset, device: Device, inputs: &Inputs) -> Result<TrainData, MissingInput> {
         let idx = |tier| ds.tier_indices(tier).into_iter().map(|i| i as i64).collect();
         Ok(TrainData {
             images: self.stimuli(ds, device, inputs)?,

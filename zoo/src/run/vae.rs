@@ -104,8 +104,7 @@ pub struct VaeFitOutcome {
 
 /// The sprites file of a sprite-pair model; an error says how to make one.
 fn read_pairs(data: &Path, preset: &str) -> Result<SpritePairs, RunError> {
-    SpritePairs::read(data)
-        .map_err(|e| RunError::Model(format!("{e}: {preset} fits sprite frame pairs (make them with `neurozoo data simulate sprites`)")))
+    SpritePairs::read(data).map_err(|error| RunError::NotSpritePairs { preset: preset.to_string(), error })
 }
 
 impl VaeFit {
@@ -172,9 +171,9 @@ impl VaeFit {
     pub fn train(self, on_step: impl FnMut(usize), on_log: impl FnMut(&LogRecord)) -> Result<VaeFitOutcome, RunError> {
         let VaeFit { config, out, pairs, model, vs, frames, mut info, resume, .. } = self;
         let checkpoints = Some(vae::Checkpoints { dir: &out, resume });
-        let log = vae::train(&model, &vs, &frames, &config.train, checkpoints, on_step, on_log).map_err(|e| RunError::at(&out, e))?;
+        let log = vae::train(&model, &vs, &frames, &config.train, checkpoints, on_step, on_log)?;
         write_table(&training_table(&log), &out, TRAINING_STEM).map_err(|e| RunError::at(&out, e))?;
-        write_safetensors_atomic(&named_weights(&vs), &out.join(super::MODEL_FILE)).map_err(|e| RunError::at(&out, e))?;
+        write_safetensors_atomic(&named_weights(&vs), &out.join(super::MODEL_FILE))?;
         let scores = disentanglement(&latents(&model, &frames, 0), &pairs.frame_classes(0));
         info.status = RunStatus::Complete;
         info.iterations = config.train.iterations;
@@ -259,7 +258,7 @@ impl VaeRun {
         }
         let vs = nn::VarStore::new(device);
         let model = SlowVae::new(&vs.root(), &config.slowvae);
-        load_weights(&vs, &dir.join(super::MODEL_FILE)).map_err(|e| RunError::at(dir, e))?;
+        load_weights(&vs, &dir.join(super::MODEL_FILE))?;
         Ok(VaeRun { dir: dir.to_path_buf(), info, config, model, _vs: vs })
     }
 

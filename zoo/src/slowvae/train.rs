@@ -16,7 +16,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::SlowVae;
 use crate::config::VaeTrainConfig;
-use crate::train::{named_weights, restore_checked, Adam};
+use crate::train::{named_weights, restore_checked, Adam, TrainError};
 
 /// One row of the training table: means over the steps since the previous row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +66,7 @@ pub fn train(
     checkpoints: Option<Checkpoints<'_>>,
     mut on_step: impl FnMut(usize),
     mut on_log: impl FnMut(&LogRecord),
-) -> Result<Vec<LogRecord>, String> {
+) -> Result<Vec<LogRecord>, TrainError> {
     let n = pairs.size()[0] as usize;
     let batch = cfg.batch_pairs.min(n);
     let per_permutation = n / batch;
@@ -75,11 +75,13 @@ pub fn train(
     let mut log = Vec::new();
     let mut first = 1;
     if let Some(c) = checkpoints.as_ref().filter(|c| c.resume && crate::checkpoint::exists(c.dir)) {
-        let at = |(path, e): crate::checkpoint::Error| format!("checkpoint {}: {e}", path.display());
+        let at = |(path, problem): crate::checkpoint::Error| TrainError::Checkpoint { path, problem };
         let mut loaded = crate::checkpoint::load(c.dir, &["weights", "adam"], device).map_err(at)?;
-        let state: LoopState = serde_json::from_str(&loaded.state).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
-        restore_checked(vs, &loaded.take("weights")).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
-        adam.restore(loaded.take("adam"), state.adam_step).map_err(|e| format!("checkpoint {}: {e}", loaded.dir.display()))?;
+        let dir = loaded.dir.clone();
+        let damaged = |problem: String| TrainError::Checkpoint { path: dir.clone(), problem };
+        let state: LoopState = serde_json::from_str(&loaded.state).map_err(|e| damaged(e.to_string()))?;
+        restore_checked(vs, &loaded.take("weights")).map_err(damaged)?;
+        adam.restore(loaded.take("adam"), state.adam_step).map_err(damaged)?;
         first = state.iteration + 1;
         log = state.log;
     }
@@ -114,7 +116,7 @@ pub fn train(
             // A loss that stopped being finite in any step since the last row leaves its sum
             // non-finite; training stops there rather than logging it.
             if !mean[0].is_finite() {
-                return Err(format!("the loss became {} between steps {} and {iteration}: lower train.lr", mean[0], iteration + 1 - steps));
+                return Err(TrainError::DivergedSteps { from: iteration + 1 - steps, to: iteration, value: mean[0] });
             }
             let record = LogRecord {
                 iteration,
@@ -131,7 +133,7 @@ pub fn train(
                 let state = LoopState { iteration, adam_step: adam.steps(), log: log.clone() };
                 let state = serde_json::to_string_pretty(&state).expect("the loop state serialises");
                 crate::checkpoint::save(c.dir, &[("weights", named_weights(vs)), ("adam", adam.named_state())], &state)
-                    .map_err(|(path, e)| format!("checkpoint {}: {e}", path.display()))?;
+                    .map_err(|(path, problem)| TrainError::Checkpoint { path, problem })?;
             }
         }
     }
