@@ -36,7 +36,7 @@
 //! // 1 × 32 × 32 images, 100 neurons whose mean response is 1.
 //! let model = Model::new(&vs.root(), &cfg, [1, 32, 32], &[1.0; 100])?;
 //! assert_eq!(model.layer_names(), ["core", "readout", "predicted"]);
-//! # Ok::<(), String>(())
+//! # Ok::<(), neurozoo_zoo::model::ModelError>(())
 //! ```
 //!
 //! # Several recordings
@@ -55,7 +55,7 @@
 //! let model = Model::shared(&vs.root(), &cfg, [1, 36, 64], &[vec![1.0; 800], vec![1.0; 1200]])?;
 //! assert_eq!((model.readouts.len(), model.shifters.len()), (2, 2));
 //! assert!(model.inputs().behavior_channels);
-//! # Ok::<(), String>(())
+//! # Ok::<(), neurozoo_zoo::model::ModelError>(())
 //! ```
 
 pub mod checkpoint;
