@@ -73,7 +73,14 @@ fn ctrl_c_leaves_a_sweep_that_the_same_command_resumes_then_collect_tabulates_it
         std::thread::sleep(Duration::from_millis(100));
     }
     let done_before = std::fs::read_to_string(&first).unwrap();
-    std::thread::sleep(Duration::from_millis(1500)); // into the second point's fit
+    // Into the second point's fit: its run directory is written once data and model are ready,
+    // and the epochs take longer than the moment to the signal. (A fixed sleep was flaky: on a
+    // fast machine the whole second point finished within it.)
+    let second = out.join("runs/v1_channels-2_lr-0.005_seed-2/run.json");
+    while !second.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "the second point never started fitting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(Command::new("kill").args(["-INT", "--", &format!("-{}", child.id())]).status().unwrap().success());
     assert!(!child.wait().unwrap().success(), "an interrupted sweep must not exit 0");
     // The point's own process may take a moment longer to die.
