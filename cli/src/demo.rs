@@ -208,8 +208,17 @@ fn fit_models(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>)
         let run = out.join("runs").join(model);
         eprintln!("demo: fitting {model} (at most {} epochs)", size.max_epochs);
         let epochs = size.max_epochs.to_string();
-        let fit = [OsStr::new("fit"), model.as_ref(), "--data".as_ref(), data.as_os_str(), "--out".as_ref(), run.as_os_str()];
-        worker(&[&fit[..], &["--max-epochs".as_ref(), epochs.as_ref()]].concat(), "fit")?;
+        let fit = [
+            OsStr::new("fit"),
+            model.as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--out".as_ref(),
+            run.as_os_str(),
+            "--max-epochs".as_ref(),
+            epochs.as_ref(),
+        ];
+        worker(&fit, "fit")?;
         let figures = out.join("eval").join(model);
         let mut args = vec![OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()];
         if model == MODELS[0] {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use neurozoo_datasets::files::write_atomic;
 use neurozoo_sweep::collect::{collect, default_metric};
-use neurozoo_sweep::plan::{Plan, PLAN_FILE};
+use neurozoo_sweep::plan::Plan;
 use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
 use neurozoo_sweep::{local, observe, pending, prepare, slurm, SweepError};
 use serde_json::json;
@@ -79,11 +79,7 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
     prepare(&dir, &plan, &configs).map_err(|e| match e {
         // The sweep directory is --out.
         e @ SweepError::NotASweep { .. } => anyhow::anyhow!("{e}: choose a new --out"),
-        SweepError::OtherSweep { dir, from } => anyhow::anyhow!(
-            "{}: holds another sweep ({PLAN_FILE} has other points or settings): choose a new --out, or run the sweep file it was made from ({})",
-            dir.display(),
-            from.display()
-        ),
+        e @ SweepError::OtherSweep { .. } => anyhow::anyhow!("{e}: choose a new --out, or run the sweep file it was made from"),
         e => e.into(),
     })?;
     let observed = observe(&dir, &plan);

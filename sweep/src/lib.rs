@@ -50,7 +50,7 @@ pub enum SweepError {
     #[error("{}: {message}", file.display())]
     Plan { file: PathBuf, message: String },
     /// The directory holds another sweep (made from the sweep file `from`).
-    #[error("{}: holds another sweep ({PLAN_FILE} has other points or settings): choose another directory, or run the sweep file it was made from ({})", dir.display(), from.display())]
+    #[error("{}: holds another sweep, made from {} ({PLAN_FILE} has other points or settings)", dir.display(), from.display())]
     OtherSweep { dir: PathBuf, from: PathBuf },
     /// The directory holds files and is no sweep directory.
     #[error("{}: exists, is not empty and is no sweep directory", dir.display())]
