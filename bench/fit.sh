@@ -4,13 +4,16 @@
 # side by side: seconds per epoch (training pass + validation correlation), time to accuracy
 # (wall seconds until the validation correlation first reaches 95% of the best either side
 # reaches) and test correlation after the same number of epochs, best epoch restored in both.
-#   bench/fit.sh [EPOCHS] [THREADS] [ROUNDS] [DEVICE]   defaults: 10 epochs, 2 threads, 1 round, cpu
-# DEVICE cuda runs both sides on the first GPU.
+#   bench/fit.sh [EPOCHS] [THREADS] [ROUNDS] [DEVICE] [HxW]
+#   defaults: 10 epochs, 2 threads, 1 round, cpu, the simulator's 32x32 images (36x64 is the
+#   sensorium images downsampled 4x, where the convolutions are most of an epoch)
+# DEVICE cuda runs both sides on the first GPU. MEMORY_FORMAT=contiguous|channels_last sets
+# neurozoo's `[train] memory_format` (default auto: channels-last on the CPU, contiguous on CUDA).
 # NEUROZOO=path/to/neurozoo and REFERENCE_PYTHON=python3 use a prebuilt binary and a Python that
 # has torch and numpy instead of building here (bench/gpu.sh does so on a machine without Rust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}
+epochs=${1:-10}; threads=${2:-2}; rounds=${3:-1}; device=${4:-cpu}; size=${5:-32x32}
 if [ -z "${NEUROZOO:-}" ]; then
     source bench/reference_env.sh
     cargo build -q --release -p neurozoo -p neurozoo-torch
@@ -21,14 +24,15 @@ py=${REFERENCE_PYTHON:-.venv-bench/bin/python}
 work=target/bench/fit
 mkdir -p "$work"
 # A file tree, which the reference reads with numpy alone (h5py is not on every GPU image).
-data=$work/v1
-[ -d "$data" ] || $nz data simulate v1 --tree --out "$data"
+data=$work/v1_$size
+[ -d "$data" ] || $nz data simulate v1 --tree --height "${size%x*}" --width "${size#*x}" --out "$data"
 cat > "$work/config.toml" <<TOML
 preset = "klindt2017"
 [train]
 max_epochs = $epochs
 # No learning-rate decay inside the benchmark's fixed number of epochs, as in the reference.
 patience = $((epochs + 1))
+memory_format = "${MEMORY_FORMAT:-auto}"
 TOML
 
 for round in $(seq "$rounds"); do
@@ -39,9 +43,9 @@ for round in $(seq "$rounds"); do
     "$py" bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
 done
 
-"$py" - "$work" "$rounds" "$epochs" "$threads" "$device" <<'PY'
+"$py" - "$work" "$rounds" "$epochs" "$threads" "$device" "$size" <<'PY'
 import csv, itertools, json, statistics, sys
-work, rounds, epochs, threads, device = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+work, rounds, epochs, threads, device, size = sys.argv[1], int(sys.argv[2]), *sys.argv[3:7]
 runs = {"neurozoo": [], "neuralpredictors": []}  # per round: (seconds per epoch, validation per epoch, test)
 for r in range(1, rounds + 1):
     rows = list(csv.DictReader(open(f"{work}/neurozoo-{r}/metrics.csv")))
@@ -57,7 +61,8 @@ def time_to(seconds, val):
             return t
     return float("inf")
 med = statistics.median
-print(f"klindt2017 on {work}/v1, {epochs} epochs, {threads} threads, {rounds} round(s), {device}")
+layout = next(l.split('"')[1] for l in open(f"{work}/config.toml") if l.startswith("memory_format"))
+print(f"klindt2017 on {work}/v1_{size}, {epochs} epochs, {threads} threads, {rounds} round(s), {device}, neurozoo memory_format {layout}")
 print(f"{'':18}{'s/epoch (median)':>18}{'s to val ' + format(target, '.3f'):>18}{'test correlation':>18}")
 summary = {}
 for name, rs in runs.items():

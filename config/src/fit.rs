@@ -306,6 +306,34 @@ pub struct TrainConfig {
     pub tolerance: f64,
     /// Seed of initialisation, minibatch order and readout sampling. Default 0.
     pub seed: u64,
+    /// Memory layout of the convolution weights and activations. Default `auto`.
+    pub memory_format: MemoryFormat,
+}
+
+/// How convolution weights (and so the activations libtorch computes from them) lie in memory.
+/// The layout changes speed only: both give the same loss to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryFormat {
+    /// Channels-last on the CPU, where oneDNN's convolutions run faster in it (`bench/fit.sh`);
+    /// contiguous on CUDA, where it has not been measured yet.
+    #[default]
+    Auto,
+    /// NHWC: PyTorch's `torch.channels_last`.
+    ChannelsLast,
+    /// NCHW, PyTorch's default.
+    Contiguous,
+}
+
+impl MemoryFormat {
+    /// Whether convolutions on `cuda` (or the CPU) run channels-last.
+    pub fn channels_last(self, cuda: bool) -> bool {
+        match self {
+            MemoryFormat::Auto => !cuda,
+            MemoryFormat::ChannelsLast => true,
+            MemoryFormat::Contiguous => false,
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -319,6 +347,7 @@ impl Default for TrainConfig {
             lr_decay_steps: 3,
             tolerance: 1e-6,
             seed: 0,
+            memory_format: MemoryFormat::Auto,
         }
     }
 }

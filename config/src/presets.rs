@@ -214,6 +214,7 @@ fn sensorium2022() -> FitConfig {
             lr_decay_steps: 4,
             tolerance: 1e-6,
             seed: 42,
+            ..TrainConfig::default()
         },
     }
 }

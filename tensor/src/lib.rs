@@ -41,6 +41,25 @@ pub fn to_tensor<T: tch::kind::Element + Copy, D: Dimension>(a: ArrayView<'_, T,
     t.reshape(shape).to_device(device)
 }
 
+/// A copy of a 4-D tensor (N, C, H, W) laid out channels-last (NHWC strides), as PyTorch's
+/// `t.contiguous(memory_format=torch.channels_last)`. The strides are set, not derived by
+/// permuting and copying: a one-channel tensor permuted to NHWC is already contiguous (size-1
+/// dimensions do not count), so that copy would stay NCHW.
+pub fn channels_last(t: &Tensor) -> Tensor {
+    let size = t.size();
+    assert_eq!(size.len(), 4, "channels-last is a layout of 4-D tensors, not of {size:?}");
+    let (c, h, w) = (size[1], size[2], size[3]);
+    let mut out = Tensor::empty_strided(&size, [h * w * c, 1, w * c, c], (t.kind(), t.device()));
+    tch::no_grad(|| out.copy_(t));
+    out
+}
+
+/// Whether a 4-D tensor has channels-last strides (what [`channels_last`] makes).
+pub fn is_channels_last(t: &Tensor) -> bool {
+    let size = t.size();
+    size.len() == 4 && t.stride() == [size[1] * size[2] * size[3], 1, size[3] * size[1], size[1]]
+}
+
 /// A device that cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
@@ -68,4 +87,22 @@ pub fn device(choice: DeviceChoice) -> Result<Device, DeviceError> {
 /// [`device`] of a choice given by name (`auto`, `cpu`, `cuda`), as plugins get it.
 pub fn device_named(name: &str) -> Result<Device, DeviceError> {
     device(name.parse()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Same values, NHWC strides, one channel included (where permuting and copying fails).
+    #[test]
+    fn channels_last_keeps_the_values_and_lays_channels_innermost() {
+        for channels in [1, 3] {
+            let t = Tensor::randn([2, channels, 4, 5], (Kind::Float, Device::Cpu));
+            assert!(!is_channels_last(&t));
+            let nhwc = channels_last(&t);
+            assert!(is_channels_last(&nhwc), "{:?}", nhwc.stride());
+            assert!(nhwc.equal(&t));
+            assert_eq!(nhwc.stride(), [20 * channels, 1, 5 * channels, channels]);
+        }
+    }
 }

@@ -23,6 +23,13 @@ fn err(path: &Path, e: impl std::fmt::Display) -> Error {
     (path.to_path_buf(), e.to_string())
 }
 
+/// `Tensor::write_safetensors`, for tensors in any layout: safetensors holds row-major bytes,
+/// and channels-last weights (and their Adam moments) are not row-major.
+pub fn write_safetensors(named: &[(String, Tensor)], path: &Path) -> Result<(), tch::TchError> {
+    let row_major: Vec<(&str, Tensor)> = named.iter().map(|(name, t)| (name.as_str(), t.contiguous())).collect();
+    Tensor::write_safetensors(&row_major, path)
+}
+
 /// Whether `dir` holds a checkpoint to resume from.
 pub fn exists(dir: &Path) -> bool {
     [CHECKPOINT, OLD].iter().any(|n| dir.join(n).join(STATE).exists())
@@ -56,7 +63,7 @@ fn write_into(tmp: &Path, tensors: &[(&str, Vec<(String, Tensor)>)], state: &str
     let mut files = Vec::new();
     for (stem, named) in tensors {
         let file = format!("{stem}.safetensors");
-        Tensor::write_safetensors(named, tmp.join(&file)).map_err(|e| err(&tmp.join(&file), e))?;
+        write_safetensors(named, &tmp.join(&file)).map_err(|e| err(&tmp.join(&file), e))?;
         files.push(file);
     }
     std::fs::write(tmp.join(STATE), state).map_err(|e| err(&tmp.join(STATE), e))?;

@@ -498,7 +498,7 @@ pub(crate) fn restore_checked(vs: &nn::VarStore, weights: &[(String, Tensor)]) -
 
 /// Write tensors as safetensors through a temporary file, so the target is complete or absent.
 pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), ModelError> {
-    neurozoo_datasets::files::write_atomic_with(path, |tmp| Tensor::write_safetensors(named, tmp))
+    neurozoo_datasets::files::write_atomic_with(path, |tmp| crate::checkpoint::write_safetensors(named, tmp))
         .map_err(|e| ModelError::Weights { file: path.to_path_buf(), problem: format!("cannot write ({})", e.message) })
 }
 
@@ -549,6 +549,65 @@ mod tests {
             let ours = Vec::<f64>::try_from(&p).unwrap();
             for (o, w) in ours.iter().zip(&want) {
                 assert!((o - w).abs() < 1e-12, "step {}: {ours:?} vs torch {want:?}", step + 1);
+            }
+        }
+    }
+
+    /// Channels-last changes where the numbers lie, not what they are: the same model in both
+    /// layouts gives the same loss, gradients and Adam step on fixed inputs, and the layout
+    /// holds through the step (a conversion that did nothing would fail the layout checks).
+    #[test]
+    fn channels_last_and_contiguous_give_the_same_loss_and_step() {
+        use neurozoo_tensor::is_channels_last;
+        let mut cfg = crate::config::preset("klindt2017").and_then(crate::config::Preset::into_responses).unwrap().model;
+        for depth_separable in [false, true] {
+            cfg.core.as_mut().unwrap().depth_separable = depth_separable;
+            let (input, units) = ([1, 24, 32], [0.5f32; 7]);
+            let x = Batch { images: Tensor::randn([16, 1, 24, 32], (Kind::Float, tch::Device::Cpu)), pupil: None };
+            let y = Tensor::rand([16, 7], (Kind::Float, tch::Device::Cpu)) * 2.0;
+            let mut runs = Vec::new();
+            for nhwc in [false, true] {
+                tch::manual_seed(3);
+                let vs = nn::VarStore::new(tch::Device::Cpu);
+                let model = Model::new(&vs.root(), &cfg, input, &units).unwrap();
+                if nhwc {
+                    model.core.as_ref().unwrap().use_channels_last();
+                }
+                let mut adam = Adam::new(&vs);
+                let loss = poisson_loss(&model.forward(&x, 0, true), &y) + model.regularizer();
+                adam.zero_grad();
+                loss.backward();
+                let convs: Vec<(String, Tensor)> =
+                    adam.vars.iter().filter(|(_, t)| t.dim() == 4).map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+                assert!(!convs.is_empty());
+                let grads: Vec<Tensor> = convs.iter().map(|(_, t)| t.grad().copy()).collect();
+                adam.step(0.005);
+                for (name, w) in &convs {
+                    assert_eq!(is_channels_last(w), nhwc, "{name} (depth-separable {depth_separable})");
+                    assert_eq!(
+                        is_channels_last(&adam.m[adam.vars.iter().position(|(n, _)| n == name).unwrap()]),
+                        nhwc,
+                        "Adam's m of {name}"
+                    );
+                }
+                let Some(crate::model::Core::Stacked(core)) = &model.core else { panic!("klindt2017 has a stacked core") };
+                let mut outputs = core.layer_outputs(&x.images, false);
+                // The last layer's output, which the readout reads, is NCHW in both.
+                assert!(!is_channels_last(&outputs.pop().unwrap()));
+                assert!(outputs.iter().all(|h| is_channels_last(h) == nhwc), "hidden layers (depth-separable {depth_separable})");
+                runs.push((loss.double_value(&[]), grads, convs.into_iter().map(|(_, t)| t.detach().copy()).collect::<Vec<_>>()));
+            }
+            let ((loss_a, grads_a, after_a), (loss_b, grads_b, after_b)) = (&runs[0], &runs[1]);
+            assert!((loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(), "loss {loss_a} vs {loss_b} (depth-separable {depth_separable})");
+            for (a, b) in grads_a.iter().zip(grads_b) {
+                let (diff, scale) = ((a - b).abs().max().double_value(&[]), a.abs().max().double_value(&[]));
+                assert!(diff <= 1e-5 * scale, "gradients differ by {diff} at scale {scale} (depth-separable {depth_separable})");
+            }
+            // Adam's first step is about lr·g/|g| per weight, so a weight whose gradient is near
+            // zero moves by a different fraction of lr in the two layouts: compared against lr.
+            for (a, b) in after_a.iter().zip(after_b) {
+                let diff = (a - b).abs().max().double_value(&[]);
+                assert!(diff <= 0.05 * 0.005, "weights after a step differ by {diff} (depth-separable {depth_separable})");
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `Stacked2dCore`: convolutions with a large first kernel, batch norm and ELU.
 
+use neurozoo_tensor::{channels_last, is_channels_last};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -19,6 +20,13 @@ impl Conv {
         match self {
             Conv::Plain(c) => c.forward_t(x, false),
             Conv::DepthSeparable(cs) => cs.iter().fold(x.shallow_clone(), |h, c| c.forward_t(&h, false)),
+        }
+    }
+
+    fn weights(&self) -> Vec<&Tensor> {
+        match self {
+            Conv::Plain(c) => vec![&c.ws],
+            Conv::DepthSeparable(cs) => cs.iter().map(|c| &c.ws).collect(),
         }
     }
 
@@ -69,6 +77,16 @@ impl Stacked2dCore {
         Stacked2dCore { convs, norms, cfg: cfg.clone() }
     }
 
+    /// Lay the convolution weights out channels-last. libtorch then computes every layer's
+    /// output channels-last too (batch norm and ELU keep the layout), and Adam's moments and
+    /// the gradients follow the weights, so one change here makes the whole core NHWC.
+    pub fn use_channels_last(&self) {
+        for w in self.convs.iter().flat_map(Conv::weights) {
+            let nhwc = channels_last(w);
+            tch::no_grad(|| w.shallow_clone().set_data(&nhwc));
+        }
+    }
+
     pub fn layers(&self) -> usize {
         self.convs.len()
     }
@@ -77,8 +95,15 @@ impl Stacked2dCore {
     pub fn layer_outputs(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
         let mut outs = Vec::with_capacity(self.convs.len());
         let mut h = x.shallow_clone();
+        let last = self.convs.len() - 1;
         for (layer, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
             h = conv.forward(&h);
+            if layer == last && is_channels_last(&h) {
+                // The readouts hand back NCHW gradients, and batch norm's backward takes a slow
+                // serial path when its input and gradient differ in layout: the head of the
+                // core (norm, nonlinearity) and the readout run NCHW.
+                h = h.contiguous();
+            }
             if let Some(norm) = norm {
                 h = norm.forward_t(&h, train);
             }

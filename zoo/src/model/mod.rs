@@ -86,6 +86,14 @@ impl Core {
         }
     }
 
+    /// Convolutions channels-last (see [`Stacked2dCore::use_channels_last`]); a frozen core
+    /// keeps the layout its network was saved in.
+    pub fn use_channels_last(&self) {
+        if let Core::Stacked(c) = self {
+            c.use_channels_last();
+        }
+    }
+
     /// The core's weighted penalties; none for a frozen core, which does not learn.
     fn regularizer(&self) -> Option<Tensor> {
         match self {

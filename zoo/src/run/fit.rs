@@ -152,6 +152,9 @@ impl Fit {
         for (r, (ds, p)) in datasets.iter().zip(&paths).enumerate() {
             model.set_cortex(r, &ds.units).map_err(|e| RunError::at(p, e))?;
         }
+        if let Some(core) = model.core.as_ref().filter(|_| cfg.train.memory_format.channels_last(device.is_cuda())) {
+            core.use_channels_last();
+        }
         // Also before the run directory exists: a recording without what the model reads leaves nothing.
         let data = recordings
             .iter()
