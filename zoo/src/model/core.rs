@@ -77,9 +77,10 @@ impl Stacked2dCore {
         Stacked2dCore { convs, norms, cfg: cfg.clone() }
     }
 
-    /// Lay the convolution weights out channels-last. libtorch then computes every layer's
-    /// output channels-last too (batch norm and ELU keep the layout), and Adam's moments and
-    /// the gradients follow the weights, so one change here makes the whole core NHWC.
+    /// Lay the convolution weights out channels-last. libtorch then computes the convolutions'
+    /// outputs channels-last too (batch norm and ELU keep the layout), and Adam's moments and
+    /// the gradients follow the weights, so one change here makes the core NHWC up to the last
+    /// convolution's output, which [`Stacked2dCore::layer_outputs`] turns back to NCHW.
     pub fn use_channels_last(&self) {
         for w in self.convs.iter().flat_map(Conv::weights) {
             let nhwc = channels_last(w);
