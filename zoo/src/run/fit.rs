@@ -155,12 +155,28 @@ impl Fit {
         if let Some(core) = model.core.as_ref().filter(|_| cfg.train.memory_format.channels_last(device.is_cuda())) {
             core.use_channels_last();
         }
-        // Also before the run directory exists: a recording without what the model reads leaves nothing.
+        let fit_recordings: Vec<FitRecording> = paths
+            .iter()
+            .zip(&names)
+            .zip(&datasets)
+            .map(|((path, name), ds)| FitRecording {
+                path: path.clone(),
+                name: name.clone(),
+                train_trials: ds.tier_indices(Tier::Train).len(),
+                validation_trials: ds.tier_indices(Tier::Validation).len(),
+                units: ds.n_units(),
+                image_dtype: ds.images.dtype(),
+                image_bytes: ds.images.nbytes(),
+            })
+            .collect();
+        // Also before the run directory exists: a recording without what the model reads leaves
+        // nothing. Each recording is dropped once its tensors exist, so that at field scale the
+        // data is held about once, not twice (arrays and tensors) at the end of this step.
         let data = recordings
             .iter()
-            .zip(&datasets)
+            .zip(datasets)
             .zip(&paths)
-            .map(|((r, ds), p)| r.normalizer.train_data(ds, device, &model.inputs()).map_err(|e| RunError::at(p, e)))
+            .map(|((r, ds), p)| r.normalizer.train_data(&ds, device, &model.inputs()).map_err(|e| RunError::at(p, e)))
             .collect::<Result<Vec<_>, _>>()?;
         if !resume {
             std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, format!("cannot create: {e}")))?;
@@ -180,22 +196,7 @@ impl Fit {
             fitter: Some(super::Fitter::this()),
         };
         super::save_info(&out, &info)?;
-        let recordings = paths
-            .iter()
-            .zip(&names)
-            .zip(&datasets)
-            .zip(&data)
-            .map(|(((path, name), ds), d)| FitRecording {
-                path: path.clone(),
-                name: name.clone(),
-                train_trials: d.train.len(),
-                validation_trials: d.validation.len(),
-                units: ds.n_units(),
-                image_dtype: ds.images.dtype(),
-                image_bytes: ds.images.nbytes(),
-            })
-            .collect();
-        Ok(Fit { config: cfg, out, recordings, model, raised, device, vs, data, info, resume })
+        Ok(Fit { config: cfg, out, recordings: fit_recordings, model, raised, device, vs, data, info, resume })
     }
 
     /// Train (from the checkpoint, on resume), telling `on` of every batch, epoch and decay;

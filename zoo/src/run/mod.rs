@@ -38,7 +38,7 @@ use std::path::Path;
 
 use neurozoo_datasets::{Dataset, Images, Tier};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use crate::config::{FitConfig, Preset};
 use crate::model::Inputs;
@@ -141,7 +141,10 @@ impl Normalizer {
 
     /// Normalised responses (N, U) on `device`.
     pub fn responses(&self, ds: &Dataset, device: Device) -> Tensor {
-        to_tensor(ds.responses.view(), device) / Tensor::from_slice(&self.response_scale).to_device(device)
+        let mut responses = to_tensor(ds.responses.view(), device);
+        // In place: a second (N, U) copy would be the largest allocation of a field-scale fit.
+        let _ = responses.g_div_(&Tensor::from_slice(&self.response_scale).to_device(device));
+        responses
     }
 
     /// Mean normalised train response per unit: where readout biases start.
@@ -156,7 +159,7 @@ impl Normalizer {
         let idx = |tier| ds.tier_indices(tier).into_iter().map(|i| i as i64).collect();
         Ok(TrainData {
             images: self.stimuli(ds, device, inputs)?,
-            responses: self.responses(ds, device).to_kind(Kind::Float),
+            responses: self.responses(ds, device),
             train: idx(Tier::Train),
             validation: idx(Tier::Validation),
         })
