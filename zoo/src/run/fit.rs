@@ -155,29 +155,29 @@ impl Fit {
         if let Some(core) = model.core.as_ref().filter(|_| cfg.train.memory_format.channels_last(device.is_cuda())) {
             core.use_channels_last();
         }
-        let fit_recordings: Vec<FitRecording> = paths
-            .iter()
-            .zip(&names)
-            .zip(&datasets)
-            .map(|((path, name), ds)| FitRecording {
-                path: path.clone(),
-                name: name.clone(),
-                train_trials: ds.tier_indices(Tier::Train).len(),
-                validation_trials: ds.tier_indices(Tier::Validation).len(),
-                units: ds.n_units(),
-                image_dtype: ds.images.dtype(),
-                image_bytes: ds.images.nbytes(),
-            })
-            .collect();
         // Also before the run directory exists: a recording without what the model reads leaves
         // nothing. Each recording is dropped once its tensors exist, so that at field scale the
         // data is held about once, not twice (arrays and tensors) at the end of this step.
-        let data = recordings
+        let (fit_recordings, data): (Vec<FitRecording>, Vec<TrainData>) = recordings
             .iter()
             .zip(datasets)
-            .zip(&paths)
-            .map(|((r, ds), p)| r.normalizer.train_data(&ds, device, &model.inputs()).map_err(|e| RunError::at(p, e)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .zip(paths.iter().zip(&names))
+            .map(|((r, ds), (path, name))| {
+                let d = r.normalizer.train_data(&ds, device, &model.inputs()).map_err(|e| RunError::at(path, e))?;
+                let recording = FitRecording {
+                    path: path.clone(),
+                    name: name.clone(),
+                    train_trials: d.train.len(),
+                    validation_trials: d.validation.len(),
+                    units: ds.n_units(),
+                    image_dtype: ds.images.dtype(),
+                    image_bytes: ds.images.nbytes(),
+                };
+                Ok((recording, d))
+            })
+            .collect::<Result<Vec<_>, RunError>>()?
+            .into_iter()
+            .unzip();
         if !resume {
             std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, format!("cannot create: {e}")))?;
             super::save_config(&out, &cfg)?;
