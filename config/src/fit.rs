@@ -308,6 +308,22 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Memory layout of the convolution weights and activations. Default `auto`.
     pub memory_format: MemoryFormat,
+    /// Precision of the training steps' forward passes. Default `fp32`.
+    pub precision: Precision,
+}
+
+/// Floating-point precision of a training step's forward pass. Weights, optimiser state, loss,
+/// penalties, validation and evaluation stay f32 in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    Fp32,
+    /// Mixed precision as `torch.autocast(dtype=torch.bfloat16)`: convolutions and matrix
+    /// products in bfloat16 (f32's range, 8 bits of mantissa), on the CPU or CUDA. No loss
+    /// scaling is needed, unlike fp16.
+    Bf16,
 }
 
 /// How convolution weights (and so the activations libtorch computes from them) lie in memory.
@@ -348,6 +364,7 @@ impl Default for TrainConfig {
             tolerance: 1e-6,
             seed: 0,
             memory_format: MemoryFormat::Auto,
+            precision: Precision::Fp32,
         }
     }
 }

@@ -54,11 +54,13 @@ pub struct VaeTrainConfig {
     pub seed: u64,
     /// Steps between rows of the training table. Default 500.
     pub log_every: usize,
+    /// Precision of the encoder and decoder in training steps. Default `fp32`.
+    pub precision: crate::Precision,
 }
 
 impl Default for VaeTrainConfig {
     fn default() -> Self {
-        VaeTrainConfig { iterations: 300_000, batch_pairs: 32, lr: 1e-4, seed: 0, log_every: 500 }
+        VaeTrainConfig { iterations: 300_000, batch_pairs: 32, lr: 1e-4, seed: 0, log_every: 500, precision: crate::Precision::Fp32 }
     }
 }
 

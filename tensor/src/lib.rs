@@ -13,6 +13,9 @@
 //! # Ok::<(), neurozoo_tensor::DeviceError>(())
 //! ```
 
+mod shim;
+pub use shim::{accelerator_peak_bytes, autocast, TorchError};
+
 use ndarray::{Array2, ArrayD, ArrayView, Dimension, IxDyn};
 use neurozoo_config::{DeviceChoice, UnknownDevice};
 use tch::{Cuda, Device, Kind, Tensor};

@@ -208,6 +208,28 @@ fn zoo_list_shows_each_preset_on_one_line() {
     assert!(text.lines().all(|l| l.len() > 30), "every preset has a description:\n{text}");
 }
 
+/// `train.precision = "bf16"` (mixed precision, here on the CPU) trains to the validation
+/// correlation of an f32 fit of the same seed, and the run's config says which it was.
+#[test]
+fn bf16_precision_fits_as_well_as_fp32() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, config) = setup(dir.path());
+    let bf16 = dir.path().join("bf16.toml");
+    std::fs::write(&bf16, std::fs::read_to_string(&config).unwrap() + "precision = \"bf16\"\n").unwrap();
+    let best = |config: &Path, name: &str| {
+        let out = dir.path().join(name);
+        let fitted = run(&mut fit(&data, config, &out));
+        assert!(fitted.status.success(), "{}", String::from_utf8_lossy(&fitted.stderr));
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        (info["best_validation_correlation"].as_f64().unwrap(), resolved)
+    };
+    let ((exact, exact_config), (mixed, mixed_config)) = (best(&config, "fp32"), best(&bf16, "bf16"));
+    assert!(exact_config.contains("precision = \"fp32\"") && mixed_config.contains("precision = \"bf16\""), "{mixed_config}");
+    assert!(exact > 0.3, "the f32 fit learned something: {exact}");
+    assert!(exact != mixed && (exact - mixed).abs() < 0.02, "validation correlation fp32 {exact}, bf16 {mixed}");
+}
+
 /// `--device cuda` fits on the GPU where libtorch sees one, and is refused by name elsewhere,
 /// before anything is written.
 #[test]
@@ -231,6 +253,9 @@ fn device_cuda_fits_on_a_gpu_and_is_refused_without_one() {
         assert!(out.status.success(), "{err}");
         let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_dir.join("run.json")).unwrap()).unwrap();
         assert_eq!(info["device"], "Cuda(0)");
+        // The caching allocator's peaks: what the tensors took, and what it held from the device.
+        let (allocated, reserved) = (info["peak_gpu_allocated_bytes"].as_u64(), info["peak_gpu_reserved_bytes"].as_u64());
+        assert!(allocated.is_some_and(|a| a > 0 && reserved.is_some_and(|r| r >= a)), "{info}");
     } else {
         assert!(!out.status.success());
         assert!(err.contains("--device cuda was requested but libtorch sees no CUDA device"), "{err}");
@@ -303,6 +328,7 @@ fn fit_on_a_zipped_file_tree_and_eval_on_every_layout() {
     assert!(String::from_utf8_lossy(&fitted.stderr).contains("uint8 images"), "{}", String::from_utf8_lossy(&fitted.stderr));
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert!(info["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{info}");
+    assert!(info.get("peak_gpu_allocated_bytes").is_none(), "a CPU fit has no GPU peak: {info}");
     let eval = |data: &str| {
         let mut j = stdout_json(&run(neurozoo().arg("eval").arg(&out).arg("--data").arg(fixtures.join(data)).arg("--json")));
         assert!(j.as_object_mut().unwrap().remove("data").is_some());

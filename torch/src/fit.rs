@@ -91,7 +91,7 @@ pub fn run(args: &FitArgs, config: FitConfig) -> Result<()> {
         info.best_epoch,
         info.epochs,
         info.seconds,
-        info.peak_rss_bytes.map_or("unknown".into(), |b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)),
+        info.memory,
         out.display(),
         out.display(),
         data.join(" --data ")

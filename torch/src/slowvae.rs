@@ -75,9 +75,10 @@ pub fn fit(args: &FitArgs, config: VaeFitConfig) -> Result<()> {
     bar.finish_and_clear();
     figures(&fitted.model, &fitted.frames, &fitted.scores, &out)?;
     eprintln!(
-        "{} steps in {:.0} s; on the training pairs MCC {:.3}, MIG {:.3}; wrote {}\nevaluate with: neurozoo eval {} --data SPRITES.h5",
+        "{} steps in {:.0} s (peak memory {}); on the training pairs MCC {:.3}, MIG {:.3}; wrote {}\nevaluate with: neurozoo eval {} --data SPRITES.h5",
         fitted.info.iterations,
         fitted.info.seconds,
+        fitted.info.memory,
         fitted.scores.mcc_spearman,
         fitted.scores.mig,
         out.display(),

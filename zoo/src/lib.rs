@@ -72,4 +72,4 @@ mod runtime;
 pub mod slowvae;
 pub mod train;
 
-pub use runtime::{keep_freed_memory, peak_rss_bytes, CudaDevice, TorchRuntime};
+pub use runtime::{keep_freed_memory, CudaDevice, PeakMemory, TorchRuntime};

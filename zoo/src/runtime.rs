@@ -1,7 +1,7 @@
 use std::ffi::{c_char, c_int, CStr};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the libtorch loaded into this process can do, for `neurozoo doctor`.
 #[derive(Debug, Clone, Serialize)]
@@ -123,9 +123,56 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// The most memory a fit has held so far, as its run.json records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeakMemory {
+    /// The process's peak resident memory (data, model and training); absent in runs written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+    /// On CUDA, the caching allocator's peak of bytes in tensors
+    /// (`torch.cuda.max_memory_allocated`); absent on the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_gpu_allocated_bytes: Option<u64>,
+    /// On CUDA, its peak of bytes reserved from the device, free blocks in its cache included
+    /// (`torch.cuda.max_memory_reserved`; nvidia-smi shows this plus CUDA's own context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_gpu_reserved_bytes: Option<u64>,
+}
+
+impl PeakMemory {
+    /// The peaks up to now of this process and, when `device` is a GPU, of its allocator.
+    pub fn now(device: tch::Device) -> PeakMemory {
+        let gpu = neurozoo_tensor::accelerator_peak_bytes(device).and_then(|r| {
+            // A run is not failed for its statistics; the record says what is missing.
+            r.map_err(|e| eprintln!("warning: no GPU memory statistics for run.json: {e}")).ok()
+        });
+        PeakMemory {
+            peak_rss_bytes: peak_rss_bytes(),
+            peak_gpu_allocated_bytes: gpu.map(|(allocated, _)| allocated),
+            peak_gpu_reserved_bytes: gpu.map(|(_, reserved)| reserved),
+        }
+    }
+}
+
+/// "951 MiB resident, GPU 1210 MiB in tensors (1536 MiB reserved)", as the fit's last line says it.
+impl std::fmt::Display for PeakMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        match self.peak_rss_bytes {
+            Some(b) => write!(f, "{:.0} MiB resident", mib(b))?,
+            None => write!(f, "resident unknown")?,
+        }
+        if let (Some(a), Some(r)) = (self.peak_gpu_allocated_bytes, self.peak_gpu_reserved_bytes) {
+            write!(f, ", GPU {:.0} MiB in tensors ({:.0} MiB reserved)", mib(a), mib(r))?;
+        }
+        Ok(())
+    }
+}
+
 /// The most memory this process has held resident so far (Linux `VmHWM`), in bytes; `None`
 /// where `/proc` does not say.
-pub fn peak_rss_bytes() -> Option<u64> {
+fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;

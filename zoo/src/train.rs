@@ -18,7 +18,7 @@ use crate::config::TrainConfig;
 use crate::measures::corr;
 use crate::model::{Model, ModelError};
 use crate::regularizers::poisson_loss;
-use neurozoo_tensor::to_array2;
+use neurozoo_tensor::{autocast, to_array2};
 
 /// Images (N, C, H, W) on the model's device in the element type they were stored in (uint8 or
 /// f32), standardised a batch at a time: a uint8 recording then takes a quarter of the device
@@ -157,6 +157,8 @@ pub enum TrainError {
     NoData(&'static str),
     #[error("checkpoint {}: {problem}", path.display())]
     Checkpoint { path: PathBuf, problem: String },
+    #[error("train.precision: {0}")]
+    Precision(#[from] neurozoo_tensor::TorchError),
 }
 
 /// Adam with its state in named tensors, so it can be saved and restored.
@@ -438,7 +440,9 @@ impl Trainer<'_> {
                 let idx = order.narrow(0, start, batch_size.min(order.size()[0] - start));
                 let x = d.images.batch(&idx);
                 let y = d.responses.index_select(0, &idx);
-                let nll = poisson_loss(&self.model.forward(&x, r, true), &y);
+                // Only the forward pass runs in the reduced precision; the loss is taken in f32.
+                let prediction = autocast(device, self.cfg.precision, || self.model.forward(&x, r, true))?;
+                let nll = poisson_loss(&prediction.to_kind(Kind::Float), &y);
                 nll_total += nll.detach().to_kind(Kind::Double) * idx.size()[0] as f64;
                 count += idx.size()[0];
                 nll_sum = Some(match nll_sum {

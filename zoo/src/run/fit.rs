@@ -18,7 +18,7 @@ use super::{DataInfo, Normalizer, RecordingInfo, ResumeConflict, RunError, RunIn
 use crate::config::FitConfig;
 use crate::model::Model;
 use crate::train::{self, EpochRecord, Event, TrainData, Trainer};
-use crate::{peak_rss_bytes, TorchRuntime};
+use crate::{PeakMemory, TorchRuntime};
 
 /// What to fit, and where.
 #[derive(Debug, Clone)]
@@ -192,7 +192,7 @@ impl Fit {
             best_epoch: 0,
             best_validation_correlation: None,
             seconds: 0.0,
-            peak_rss_bytes: peak_rss_bytes(),
+            memory: PeakMemory::now(device),
             fitter: Some(super::Fitter::this()),
         };
         super::save_info(&out, &info)?;
@@ -213,7 +213,7 @@ impl Fit {
         info.best_epoch = schedule.best_epoch;
         info.best_validation_correlation = Some(schedule.best_score);
         info.seconds = start.elapsed().as_secs_f64();
-        info.peak_rss_bytes = peak_rss_bytes();
+        info.memory = PeakMemory::now(vs.device());
         info.fitter = None;
         super::save_info(&out, &info)?;
         Ok(FitOutcome { info, history: schedule.history })

@@ -240,10 +240,8 @@ pub struct RunInfo {
     /// None until the first epoch ends.
     pub best_validation_correlation: Option<f64>,
     pub seconds: f64,
-    /// The fitting process's peak resident memory (data, model and training), in bytes; absent
-    /// in runs written before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub memory: crate::PeakMemory,
     /// The process fitting the run, while it runs: a reader tells a run still being fitted from
     /// one whose process died (interrupted: a kill, a full disk, a crash).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -37,6 +37,8 @@ pub struct VaeRunInfo {
     pub status: RunStatus,
     pub iterations: usize,
     pub seconds: f64,
+    #[serde(flatten)]
+    pub memory: crate::PeakMemory,
     /// The process fitting the run, while it runs (as a response model's run.json).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fitter: Option<super::Fitter>,
@@ -155,6 +157,7 @@ impl VaeFit {
             status: RunStatus::Running,
             iterations: 0,
             seconds: 0.0,
+            memory: crate::PeakMemory::now(device),
             fitter: Some(super::Fitter::this()),
         };
         info.save(&out)?;
@@ -178,6 +181,7 @@ impl VaeFit {
         info.status = RunStatus::Complete;
         info.iterations = config.train.iterations;
         info.seconds = log.last().map_or(0.0, |r| r.seconds);
+        info.memory = crate::PeakMemory::now(vs.device());
         info.fitter = None;
         info.save(&out)?;
         Ok(VaeFitOutcome { info, log, model, frames, scores, _vs: vs })

@@ -13,7 +13,7 @@
 //! is subtracted once for the two directions. γ = 0 is the β-VAE.
 //!
 //! ```no_run
-//! use neurozoo_zoo::config::VaeConfig;
+//! use neurozoo_zoo::config::{Precision, VaeConfig};
 //! use neurozoo_zoo::slowvae::SlowVae;
 //! use tch::{nn, Device, Kind, Tensor};
 //!
@@ -21,8 +21,9 @@
 //! let model = SlowVae::new(&vs.root(), &VaeConfig::default());
 //! // Two pairs, interleaved as (x₀, x₀′, x₁, x₁′).
 //! let frames = Tensor::rand([4, 1, 64, 64], (Kind::Float, Device::Cpu)).round();
-//! let loss = model.loss(&frames);
+//! let loss = model.loss(&frames, Precision::Fp32)?;
 //! assert_eq!(loss.total.size(), Vec::<i64>::new());
+//! # Ok::<(), neurozoo_tensor::TorchError>(())
 //! ```
 
 pub mod scores;
@@ -30,11 +31,12 @@ pub mod train;
 
 use std::f64::consts::PI;
 
+use neurozoo_tensor::{autocast, TorchError};
 use tch::nn::init::{FanInOut, NonLinearity, NormalOrUniform};
 use tch::nn::{self, ConvConfig, ConvTransposeConfig, Init, LinearConfig, Module};
-use tch::{Reduction, Tensor};
+use tch::{Kind, Reduction, Tensor};
 
-use crate::config::VaeConfig;
+use crate::config::{Precision, VaeConfig};
 
 /// The encoder and decoder.
 #[derive(Debug)]
@@ -129,12 +131,16 @@ impl SlowVae {
     }
 
     /// The loss of pairs interleaved along the batch: (x₀, x₀′, x₁, x₁′, …), values in [0, 1];
-    /// one posterior sample per frame.
-    pub fn loss(&self, frames: &Tensor) -> Loss {
+    /// one posterior sample per frame. The encoder and decoder run in `precision`, the loss
+    /// terms in f32.
+    pub fn loss(&self, frames: &Tensor, precision: Precision) -> Result<Loss, TorchError> {
         assert!(frames.size()[0] % 2 == 0, "SlowVae::loss takes interleaved pairs");
-        let (mu, logvar) = self.encode(frames);
+        let device = frames.device();
+        let (mu, logvar) = autocast(device, precision, || self.encode(frames))?;
+        let (mu, logvar) = (mu.to_kind(Kind::Float), logvar.to_kind(Kind::Float));
         let z = &mu + (&logvar * 0.5).exp() * mu.randn_like();
-        self.loss_terms(&mu, &logvar, &self.decode(&z), frames)
+        let logits = autocast(device, precision, || self.decode(&z))?.to_kind(Kind::Float);
+        Ok(self.loss_terms(&mu, &logvar, &logits, frames))
     }
 
     /// The loss from the posterior parameters of interleaved pairs and the decoder's logits.
@@ -190,11 +196,21 @@ mod tests {
         let (mu, _) = model.encode(&frames);
         assert_eq!(mu.size(), [4, 10]);
         assert_eq!(model.decode(&mu).size(), [4, 1, 64, 64]);
-        let loss = model.loss(&frames);
+        let loss = |precision| {
+            // The same posterior sample in both precisions.
+            tch::manual_seed(1);
+            model.loss(&frames, precision).unwrap()
+        };
+        let exact = loss(Precision::Fp32);
         assert!(
-            loss.total.double_value(&[]).is_finite()
-                && loss.reconstruction.double_value(&[]) > 0.0
-                && loss.kl_normal.double_value(&[]) >= 0.0
+            exact.total.double_value(&[]).is_finite()
+                && exact.reconstruction.double_value(&[]) > 0.0
+                && exact.kl_normal.double_value(&[]) >= 0.0
         );
+        // bf16 networks: an f32 loss within bf16's rounding (8 bits of mantissa) of the exact one.
+        let mixed = loss(Precision::Bf16);
+        assert_eq!(mixed.total.kind(), Kind::Float);
+        let (a, b) = (exact.total.double_value(&[]), mixed.total.double_value(&[]));
+        assert!(a != b && (a - b).abs() <= 1e-2 * a.abs(), "fp32 loss {a}, bf16 loss {b}");
     }
 }

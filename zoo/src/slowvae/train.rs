@@ -104,7 +104,7 @@ pub fn train(
         let frames = pairs.index_select(0, &picked).reshape([-1, 1, 64, 64]).to_kind(Kind::Float);
         tch::manual_seed((cfg.seed as i64).wrapping_mul(7_919).wrapping_add(iteration as i64));
         adam.zero_grad();
-        let loss = model.loss(&frames);
+        let loss = model.loss(&frames, cfg.precision)?;
         loss.total.backward();
         adam.step(cfg.lr);
         sums += Tensor::stack(&[loss.total.detach(), loss.reconstruction, loss.kl_normal, loss.kl_laplace], 0).to_kind(Kind::Double);
