@@ -9,6 +9,8 @@
 #   sensorium images downsampled 4x, where the convolutions are most of an epoch)
 # DEVICE cuda runs both sides on the first GPU. MEMORY_FORMAT=contiguous|channels_last sets
 # neurozoo's `[train] memory_format` (default auto: channels-last on the CPU, contiguous on CUDA).
+# PRECISION=bf16 trains both sides in bf16 mixed precision (neurozoo's `[train] precision`,
+# torch.autocast for the reference); default fp32.
 # NEUROZOO=path/to/neurozoo and REFERENCE_PYTHON=python3 use a prebuilt binary and a Python that
 # has torch and numpy instead of building here (bench/gpu.sh does so on a machine without Rust).
 set -euo pipefail
@@ -33,6 +35,7 @@ max_epochs = $epochs
 # No learning-rate decay inside the benchmark's fixed number of epochs, as in the reference.
 patience = $((epochs + 1))
 memory_format = "${MEMORY_FORMAT:-auto}"
+precision = "${PRECISION:-fp32}"
 TOML
 
 for round in $(seq "$rounds"); do
@@ -40,7 +43,7 @@ for round in $(seq "$rounds"); do
     rm -rf "$run"
     $nz fit "$work/config.toml" --data "$data" --out "$run" --threads "$threads" --device "$device" --seed "$round" 2>/dev/null
     $nz eval "$run" --data "$data" --json > "$run/eval.json"
-    "$py" bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
+    PRECISION=${PRECISION:-fp32} "$py" bench/fit_neuralpredictors.py "$data" "$epochs" "$threads" "$round" "$device" > "$work/neuralpredictors-$round.json"
 done
 
 "$py" - "$work" "$rounds" "$epochs" "$threads" "$device" "$size" <<'PY'
@@ -61,8 +64,9 @@ def time_to(seconds, val):
             return t
     return float("inf")
 med = statistics.median
-layout = next(l.split('"')[1] for l in open(f"{work}/config.toml") if l.startswith("memory_format"))
-print(f"klindt2017 on {work}/v1_{size}, {epochs} epochs, {threads} threads, {rounds} round(s), {device}, neurozoo memory_format {layout}")
+setting = {l.split()[0]: l.split('"')[1] for l in open(f"{work}/config.toml") if l.startswith(("memory_format", "precision"))}
+print(f"klindt2017 on {work}/v1_{size}, {epochs} epochs, {threads} threads, {rounds} round(s), {device}, "
+      f"precision {setting['precision']}, neurozoo memory_format {setting['memory_format']}")
 print(f"{'':18}{'s/epoch (median)':>18}{'s to val ' + format(target, '.3f'):>18}{'test correlation':>18}")
 summary = {}
 for name, rs in runs.items():

@@ -8,6 +8,9 @@ validation correlation, as neurozoo times an epoch), the best validation correla
 correlation of the best epoch's weights.
 
     python bench/fit_neuralpredictors.py FILE EPOCHS THREADS SEED [DEVICE]
+
+PRECISION=bf16 runs the training forward passes under torch.autocast in bfloat16 (the loss in f32),
+as neurozoo's `[train] precision = "bf16"` does.
 """
 
 import collections
@@ -128,6 +131,7 @@ def main():
     train = split["train"]
     model = Model(tuple(images.shape[1:]), responses.shape[1], responses[train].mean(0).cpu()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=0.005)
+    bf16 = os.environ.get("PRECISION", "fp32") == "bf16"
     gen = torch.Generator().manual_seed(seed)
     seconds, validation, best, best_state = [], [], -np.inf, None
     for _ in range(epochs):
@@ -136,7 +140,9 @@ def main():
         for batch in torch.randperm(len(train), generator=gen).split(64):
             # Indices stay on the CPU (numpy), the data they pick is on the device.
             idx = train[batch.numpy()]
-            out = model(images[idx])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                out = model(images[idx])
+            out = out.float()
             # neuralpredictors' PoissonLoss: mean over the batch of the sum over units.
             loss = (out - responses[idx] * torch.log(out + 1e-12)).sum(1).mean()
             loss = loss + model.regularizer()

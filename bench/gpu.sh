@@ -82,15 +82,18 @@ cat "$out/fit.txt"
 MEMORY_FORMAT=channels_last NEUROZOO=$nz REFERENCE_PYTHON=python3 PYTHONPATH=$PWD/target/gpu-py timeout 300 bench/fit.sh 10 4 1 cuda \
     > "$out/fit-channels-last.txt" 2>&1 || echo "channels-last fit benchmark failed" >> "$out/fit-channels-last.txt"
 tail -3 "$out/fit-channels-last.txt"
+# And in bf16 mixed precision, both sides (`[train] precision = "bf16"`, torch.autocast).
+PRECISION=bf16 NEUROZOO=$nz REFERENCE_PYTHON=python3 PYTHONPATH=$PWD/target/gpu-py timeout 300 bench/fit.sh 10 4 1 cuda \
+    > "$out/fit-bf16.txt" 2>&1 || echo "bf16 fit benchmark failed" >> "$out/fit-bf16.txt"
+tail -3 "$out/fit-bf16.txt"
 
 # 4. One sensorium2022 epoch on two recordings with behaviour and eye movements, GPU then CPU.
-# 5. SlowVAE training steps per second on sprite pairs, GPU then CPU.
+# 5. SlowVAE training steps per second against the reference's step in PyTorch, GPU (fp32, bf16)
+#    then CPU.
 work=target/bench/gpu
 rm -rf "$work" && mkdir -p "$work"
 "$nz" data simulate v1 --tree --out "$work/rec" --recordings 2 --n-units 1000 --height 36 --width 64 \
     --n-train 1500 --n-validation 250 --behavior-gain 0.5 --pupil-shift 1 2>/dev/null
-"$nz" data simulate sprites --out "$work/sprites.h5" --pairs 20000 --seed 1 2>/dev/null
-printf 'preset = "slowvae"\n' > "$work/slowvae.toml"
 {
     for device in cuda cpu; do
         if "$nz" fit sensorium2022 --data "$work/rec-1" --data "$work/rec-2" --out "$work/s22-$device" --max-epochs 1 \
@@ -100,16 +103,12 @@ printf 'preset = "slowvae"\n' > "$work/slowvae.toml"
             echo "sensorium2022 on $device failed: $(tail -1 "$work/s22-$device.log")"
         fi
     done
-    for device in cuda cpu; do
-        steps=$([ "$device" = cuda ] && echo 3000 || echo 200)
-        t0=$(date +%s.%N)
-        if "$nz" fit "$work/slowvae.toml" --data "$work/sprites.h5" --out "$work/slowvae-$device" \
-            --iterations "$steps" --threads "$(nproc)" --device "$device" 2>"$work/slowvae-$device.log"; then
-            python3 -c "import sys; s = float(sys.argv[2]) - float(sys.argv[1]); print(f'slowvae, $steps steps on $device: {s:.1f} s of process wall time, {$steps / s:.0f} steps/s')" "$t0" "$(date +%s.%N)"
-        else
-            echo "slowvae on $device failed: $(tail -1 "$work/slowvae-$device.log")"
-        fi
+    # GPU memory of the sensorium2022 fit, as its run.json records it.
+    python3 -c 'import json, sys; i = json.load(open(sys.argv[1])); print("sensorium2022 on cuda, peak GPU bytes: allocated", i.get("peak_gpu_allocated_bytes"), "reserved", i.get("peak_gpu_reserved_bytes"), "RSS", i.get("peak_rss_bytes"))' "$work/s22-cuda/run.json"
+    for precision in fp32 bf16; do
+        PRECISION=$precision NEUROZOO=$nz REFERENCE_PYTHON=python3 timeout 240 bench/slowvae_speed.sh 3000 4 cuda 1 | tail -3
     done
+    NEUROZOO=$nz REFERENCE_PYTHON=python3 timeout 240 bench/slowvae_speed.sh 200 "$(nproc)" cpu 1 | tail -3
 } > "$out/more.txt" 2>&1 || true
 cat "$out/more.txt"
 exit $status
