@@ -4,7 +4,7 @@ use neurozoo_tensor::{channels_last, is_channels_last};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-use crate::config::CoreConfig;
+use crate::config::{ConvInit, CoreConfig};
 use crate::regularizers::{group_sparsity, laplace_l2norm};
 
 /// One layer's convolution: a plain one, or neuralpredictors' `DepthSeparableConv2d` (a 1×1
@@ -39,6 +39,19 @@ impl Conv {
     }
 }
 
+/// A k × k convolution with `cin` input channels per group and `cout` outputs, its weights
+/// started as `init` says (Xavier normal as `torch.nn.init.xavier_normal_`).
+fn conv_config(init: ConvInit, cin: i64, cout: i64, k: i64) -> nn::ConvConfig {
+    match init {
+        ConvInit::XavierNormal => nn::ConvConfig {
+            ws_init: nn::Init::Randn { mean: 0.0, stdev: (2.0 / ((cin + cout) * k * k) as f64).sqrt() },
+            bs_init: nn::Init::Const(0.0),
+            ..Default::default()
+        },
+        ConvInit::KaimingUniform => nn::ConvConfig::default(),
+    }
+}
+
 pub struct Stacked2dCore {
     convs: Vec<Conv>,
     norms: Vec<Option<nn::BatchNorm>>,
@@ -56,16 +69,21 @@ impl Stacked2dCore {
                 padding: if pad { (k / 2) as i64 } else { 0 },
                 // Batch norm's shift makes a convolution bias redundant.
                 bias: !cfg.batch_norm,
-                ..Default::default()
+                ..conv_config(cfg.init, cin as i64, cfg.channels as i64, k as i64)
             };
             let p = vs / format!("layer{layer}");
             let c = cfg.channels as i64;
             convs.push(if layer > 0 && cfg.depth_separable {
-                let biased = |padding: i64, groups: i64| nn::ConvConfig { padding, groups, bias: true, ..Default::default() };
+                let biased = |padding: i64, groups: i64, k: i64| nn::ConvConfig {
+                    padding,
+                    groups,
+                    bias: true,
+                    ..conv_config(cfg.init, c / groups, c, k)
+                };
                 Conv::DepthSeparable(Box::new([
-                    nn::conv2d(&p / "in_depth_conv", c, c, 1, biased(0, 1)),
-                    nn::conv2d(&p / "spatial_conv", c, c, k as i64, biased(conv_cfg.padding, c)),
-                    nn::conv2d(&p / "out_depth_conv", c, c, 1, biased(0, 1)),
+                    nn::conv2d(&p / "in_depth_conv", c, c, 1, biased(0, 1, 1)),
+                    nn::conv2d(&p / "spatial_conv", c, c, k as i64, biased(conv_cfg.padding, c, k as i64)),
+                    nn::conv2d(&p / "out_depth_conv", c, c, 1, biased(0, 1, 1)),
                 ]))
             } else {
                 Conv::Plain(nn::conv2d(&p / "conv", cin as i64, c, k as i64, conv_cfg))
