@@ -1,5 +1,6 @@
 """PyTorch's own forward + backward of the klindt2017 core and the SlowVAE encoder/decoder, NCHW
-against channels-last, on the CPU: the floor that neurozoo's epoch is compared with.
+against channels-last, and channels-last under bf16 autocast, on the CPU: the floor that
+neurozoo's epoch is compared with.
 
     .venv-bench/bin/python bench/layout_torch.py [THREADS] [HxW]   (defaults: 2, 32x32)
 
@@ -30,12 +31,17 @@ def slowvae():
     return nn.Sequential(*enc, *dec)
 
 
-def ms_per_step(make, shape, channels_last):
+def ms_per_step(make, shape, channels_last, bf16=False):
     torch.manual_seed(0)
     model, x = make(), torch.randn(shape)
     if channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    step = lambda: model(x).square().sum().backward()
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            y = model(x)
+        y.float().square().sum().backward()
+
     for _ in range(3):
         step()
     times = []
@@ -53,8 +59,9 @@ def main():
     torch.set_num_threads(threads)
     print(f"PyTorch {torch.__version__}, {threads} threads, batch 64")
     for name, make, shape in [(f"klindt2017 core {h}x{w}", klindt2017_core, (64, 1, h, w)), ("slowvae 64x64", slowvae, (64, 1, 64, 64))]:
-        nchw, nhwc = ms_per_step(make, shape, False), ms_per_step(make, shape, True)
-        print(f"{name:24} NCHW {nchw:7.1f} ms  channels-last {nhwc:7.1f} ms  ratio {nhwc / nchw:.2f}")
+        nchw, nhwc, bf16 = ms_per_step(make, shape, False), ms_per_step(make, shape, True), ms_per_step(make, shape, True, True)
+        print(f"{name:24} NCHW {nchw:7.1f} ms  channels-last {nhwc:7.1f} ms  ratio {nhwc / nchw:.2f}"
+              f"  channels-last bf16 {bf16:7.1f} ms  ratio {bf16 / nchw:.2f}")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ pub struct CoreConfig {
     pub depth_separable: bool,
     /// Batch-norm momentum in PyTorch's sense (the weight of the new batch). Default 0.1.
     pub batch_norm_momentum: f64,
-    /// How the convolution weights start. Default `xavier_normal`.
+    /// How the convolution weights start. Default `kaiming_uniform`.
     pub init: ConvInit,
 }
 
@@ -137,14 +137,13 @@ pub struct CoreConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvInit {
-    /// N(0, 2 / (fan_in + fan_out)), biases 0: what neuralpredictors' cores do to every
-    /// convolution. On `bench/fit.sh` (klindt2017) the validation correlation after 2 epochs
-    /// is 0.71–0.77 with it, 0.61–0.67 with `kaiming_uniform`.
+    /// libtorch's (and PyTorch's) own default: Kaiming uniform with a = √5, biases
+    /// U(±1/√fan_in).
     #[default]
-    XavierNormal,
-    /// PyTorch's and libtorch's own default (Kaiming uniform with a = √5, biases
-    /// U(±1/√fan_in)), whose first-layer filters start about 3× larger.
     KaimingUniform,
+    /// N(0, 2 / (fan_in + fan_out)), biases 0: what neuralpredictors' cores do to every
+    /// convolution. Its first-layer filters start about 3× smaller than Kaiming's.
+    XavierNormal,
 }
 
 impl Default for CoreConfig {
@@ -162,7 +161,7 @@ impl Default for CoreConfig {
             gamma_hidden: 1.15,
             depth_separable: false,
             batch_norm_momentum: 0.1,
-            init: ConvInit::XavierNormal,
+            init: ConvInit::KaimingUniform,
         }
     }
 }

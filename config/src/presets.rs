@@ -146,10 +146,7 @@ fn responses(name: &str) -> Option<FitConfig> {
         "ln" => ReadoutConfig::Full { gamma: 1e-3, gamma_laplace: 1e-2 },
         _ => return None,
     };
-    // The Gaussian readout learned faster from libtorch's default initialisation, the others
-    // from Xavier's (docs/models.md).
-    let init = if name == "gaussian" { ConvInit::KaimingUniform } else { ConvInit::XavierNormal };
-    let core = (name != "ln").then(|| CoreConfig { init, ..CoreConfig::default() });
+    let core = (name != "ln").then(CoreConfig::default);
     Some(FitConfig {
         preset: Some(name.to_string()),
         data: Vec::new(),
