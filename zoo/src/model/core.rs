@@ -176,3 +176,47 @@ impl Stacked2dCore {
         self.first_layer_filters_var().ws.detach()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `init = "xavier_normal"` gives every convolution, depth-separable parts included, torch's
+    /// `xavier_normal_` scale (fan_in = in-channels per group · k², fan_out = out-channels · k²)
+    /// and zero biases; the default is libtorch's, larger in the first layer.
+    #[test]
+    fn xavier_normal_init_has_torchs_scale_and_zero_biases() {
+        let std = |t: &Tensor| t.std(true).double_value(&[]);
+        let build = |init| {
+            let cfg = CoreConfig {
+                init,
+                depth_separable: true,
+                layers: 2,
+                channels: 64,
+                input_kernel: 9,
+                hidden_kernel: 7,
+                ..CoreConfig::default()
+            };
+            tch::manual_seed(0);
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            Stacked2dCore::new(&vs.root(), 1, &cfg);
+            vs.variables()
+        };
+        let xavier = build(ConvInit::XavierNormal);
+        let mut weights = 0;
+        for (name, t) in &xavier {
+            if name.ends_with("conv.weight") {
+                let s = t.size();
+                let expected = (2.0 / ((s[1] + s[0]) * s[2] * s[3]) as f64).sqrt();
+                assert!((std(t) / expected - 1.0).abs() < 0.05, "{name}: std {} against {expected}", std(t));
+                weights += 1;
+            } else if name.ends_with("conv.bias") {
+                assert_eq!(t.abs().max().double_value(&[]), 0.0, "{name}");
+            }
+        }
+        assert_eq!(weights, 4, "the first layer and the three parts of the depth-separable one");
+        let kaiming = build(ConvInit::KaimingUniform);
+        let first = |vars: &std::collections::HashMap<String, Tensor>| std(&vars["layer0.conv.weight"]);
+        assert!(first(&kaiming) > 2.5 * first(&xavier), "{} vs {}", first(&kaiming), first(&xavier));
+    }
+}
