@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int, CStr};
 
 use neurozoo_config::Precision;
-use tch::{Device, Kind};
+use tch::Device;
 
 extern "C" {
     fn nz_free(message: *mut c_char);
@@ -38,13 +38,12 @@ fn device_type(device: Device) -> c_int {
     }
 }
 
-/// c10's `ScalarType` of the floating-point kinds autocast can run in.
-fn scalar_type(kind: Kind) -> c_int {
-    match kind {
-        Kind::Half => 5,
-        Kind::Float => 6,
-        Kind::BFloat16 => 15,
-        other => panic!("autocast runs in a floating-point kind, not {other:?}"),
+/// c10's `ScalarType` code of the dtype `precision` computes in under autocast; none for f32,
+/// which runs without it.
+fn reduced_scalar_type(precision: Precision) -> Option<c_int> {
+    match precision {
+        Precision::Fp32 => None,
+        Precision::Bf16 => Some(15),
     }
 }
 
@@ -53,13 +52,10 @@ fn scalar_type(kind: Kind) -> c_int {
 /// once per outermost region), the ops that need range stay f32. Gradients flow back to the f32
 /// weights. With [`Precision::Fp32`], `f` runs as it is.
 pub fn autocast<T>(device: Device, precision: Precision, f: impl FnOnce() -> T) -> Result<T, TorchError> {
-    let kind = match precision {
-        Precision::Fp32 => return Ok(f()),
-        Precision::Bf16 => Kind::BFloat16,
-    };
-    let (mut was_enabled, mut was_dtype) = (false, 0);
+    let Some(dtype) = reduced_scalar_type(precision) else { return Ok(f()) };
+    let (device, mut was_enabled, mut was_dtype) = (device_type(device), false, 0);
     // SAFETY: plain values in, two out-parameters that live across the call.
-    checked(unsafe { nz_autocast_enter(device_type(device), scalar_type(kind), &mut was_enabled, &mut was_dtype) })?;
+    checked(unsafe { nz_autocast_enter(device, dtype, &mut was_enabled, &mut was_dtype) })?;
     // Restores the previous state even if `f` panics.
     struct Exit(c_int, bool, c_int);
     impl Drop for Exit {
@@ -68,7 +64,7 @@ pub fn autocast<T>(device: Device, precision: Precision, f: impl FnOnce() -> T) 
             checked(unsafe { nz_autocast_exit(self.0, self.1, self.2) }).expect("autocast exits as it entered");
         }
     }
-    let _exit = Exit(device_type(device), was_enabled, was_dtype);
+    let _exit = Exit(device, was_enabled, was_dtype);
     Ok(f())
 }
 
@@ -88,7 +84,7 @@ pub fn accelerator_peak_bytes(device: Device) -> Option<Result<(u64, u64), Torch
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Tensor;
+    use tch::{Kind, Tensor};
 
     /// On the CPU, bf16 autocast makes a convolution compute in bf16 and leaves elementwise ops
     /// and the state after the region as they were; nested regions keep the outer one on.
