@@ -1,4 +1,5 @@
-//! Command-line arguments, shared by `neurozoo` and the `neurozoo-torch` worker.
+//! Command-line arguments of `neurozoo`: the user-facing contract. The model commands become
+//! typed jobs ([`Command::job`]) for the `neurozoo-torch` worker, which never sees these.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use neurozoo_analysis::compare::CompareParams;
 use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::{NwbOptions, Split};
 use neurozoo_datasets::Tier;
+use neurozoo_job::{EvalJob, ExtractJob, FitJob, Job};
 
 #[derive(Debug, Parser)]
 #[command(name = "neurozoo", version, about = "Neural system identification and representation analysis")]
@@ -47,7 +49,7 @@ pub enum Command {
         /// slowvae and betavae runs: training points of the BetaVAE and FactorVAE scores (half as
         /// many evaluation points, five times as many for the variances; batches of 64). 0
         /// skips them. The reference uses 10 000.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = EvalJob::DEFAULT_INTERVENTION_POINTS)]
         intervention_points: usize,
         /// Also draw what the model learned into this new or empty directory (PNG and SVG): readout against
         /// true receptive-field positions (simulations), readout masks, first-layer filters,
@@ -132,9 +134,30 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command runs in the `neurozoo-torch` worker.
-    pub fn needs_torch(&self) -> bool {
-        matches!(self, Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. })
+    /// The job for the `neurozoo-torch` worker, for a model command.
+    pub fn job(&self) -> Option<Job> {
+        Some(match self {
+            Command::Fit(args) => Job::Fit(args.job()),
+            Command::Eval { run, data, device, json, intervention_points, figures, nwb } => Job::Eval(EvalJob {
+                run: run.clone(),
+                data: data.clone(),
+                device: *device,
+                json: *json,
+                intervention_points: *intervention_points,
+                figures: figures.clone(),
+                nwb: nwb.options(),
+            }),
+            Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, force: _ } => Job::Extract(ExtractJob {
+                run: run.clone(),
+                data: data.clone(),
+                out: out.clone(),
+                layer: layer.clone(),
+                tiers: tiers.clone(),
+                device: *device,
+                nwb: nwb.options(),
+            }),
+            _ => return None,
+        })
     }
 }
 
@@ -289,8 +312,8 @@ pub enum SweepCommand {
         dir: PathBuf,
         index: usize,
         /// libtorch threads of the fit.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-        threads: Option<u64>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
     },
     /// Each point's state (done, failed, running, interrupted, pending; SLURM's queue state).
     Status {
@@ -344,10 +367,27 @@ pub struct FitArgs {
     #[arg(long)]
     pub resume: bool,
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
-    pub threads: Option<i32>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
     #[command(flatten)]
     pub nwb: NwbArgs,
+}
+
+impl FitArgs {
+    pub fn job(&self) -> FitJob {
+        FitJob {
+            model: self.model.clone(),
+            data: self.data.clone(),
+            out: self.out.clone(),
+            device: self.device,
+            seed: self.seed,
+            max_epochs: self.max_epochs,
+            iterations: self.iterations,
+            resume: self.resume,
+            threads: self.threads,
+            nwb: self.nwb.options(),
+        }
+    }
 }
 
 // Parsed once per process: the size of the simulator's options does not matter.

@@ -26,9 +26,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use neurozoo_analysis::compare::{CompareParams, CompareSummary};
+use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::{static_h5, Tier};
-use neurozoo_metrics::report::{EvalReport, TierMetrics};
+use neurozoo_job::{EvalJob, EvalReport, ExtractJob, FitJob, Job, TierMetrics};
 use neurozoo_plugin::{Figure, Point};
 use neurozoo_tables::{f64_column, read_csv, str_column, write_table, ColumnValues, Table};
 
@@ -207,24 +208,11 @@ fn fit_models(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>)
     for model in MODELS {
         let run = out.join("runs").join(model);
         eprintln!("demo: fitting {model} (at most {} epochs)", size.max_epochs);
-        let epochs = size.max_epochs.to_string();
-        let fit = [
-            OsStr::new("fit"),
-            model.as_ref(),
-            "--data".as_ref(),
-            data.as_os_str(),
-            "--out".as_ref(),
-            run.as_os_str(),
-            "--max-epochs".as_ref(),
-            epochs.as_ref(),
-        ];
-        worker(&fit, "fit")?;
-        let figures = out.join("eval").join(model);
-        let mut args = vec![OsStr::new("eval"), run.as_os_str(), "--data".as_ref(), data.as_os_str(), "--json".as_ref()];
-        if model == MODELS[0] {
-            args.extend([OsStr::new("--figures"), figures.as_os_str()]);
-        }
-        let output = torch::output(args)?;
+        let fit = FitJob { max_epochs: Some(size.max_epochs), ..FitJob::new(model, vec![data.to_path_buf()], run.clone()) };
+        worker(&Job::Fit(fit), "fit")?;
+        let figures = (model == MODELS[0]).then(|| out.join("eval").join(model));
+        let eval = EvalJob { json: true, figures, ..EvalJob::new(run, vec![data.to_path_buf()]) };
+        let output = torch::output(&Job::Eval(eval))?;
         if !output.status.success() {
             bail!("the demo evaluation of {model} failed ({})", output.status);
         }
@@ -292,20 +280,16 @@ fn extract(out: &Path, data: &Path, p: &V1Config, sections: &mut Vec<Section>) -
     crate::analyze::extract_responses(data, &reps.responses, &[], &Default::default())?;
     crate::analyze::extract_responses(data, &reps.heldout, &HELD_OUT, &Default::default())?;
     let run = out.join("runs").join(MODELS[0]);
-    let tiers = HELD_OUT.map(Tier::as_str).join(",");
-    let args = [
-        OsStr::new("extract"),
-        run.as_os_str(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--layer".as_ref(),
-        LAYERS.as_ref(),
-        "--tiers".as_ref(),
-        tiers.as_ref(),
-        "--out".as_ref(),
-        reps.layers.as_os_str(),
-    ];
-    worker(&args, "extraction")?;
+    let job = ExtractJob {
+        run,
+        data: data.to_path_buf(),
+        out: reps.layers.clone(),
+        layer: Some(LAYERS.into()),
+        tiers: HELD_OUT.to_vec(),
+        device: DeviceChoice::default(),
+        nwb: Default::default(),
+    };
+    worker(&Job::Extract(job), "extraction")?;
     sections.push(Section {
         title: "Representations".into(),
         text: vec![format!(
@@ -495,8 +479,8 @@ fn remove(path: &Path) -> Result<()> {
     }
 }
 
-fn worker(args: &[&OsStr], what: &str) -> Result<()> {
-    let status = torch::run(args)?;
+fn worker(job: &Job, what: &str) -> Result<()> {
+    let status = torch::run(job)?;
     if !status.success() {
         bail!("the demo {what} failed ({status})");
     }

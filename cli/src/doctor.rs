@@ -23,7 +23,7 @@ pub fn report() -> (Value, Option<String>) {
 }
 
 fn torch_report() -> Result<Value> {
-    let out = torch::output(["doctor", "--json"])?;
+    let out = torch::doctor()?;
     if !out.status.success() {
         bail!("{} doctor failed ({})", torch::WORKER, out.status);
     }

@@ -3,7 +3,8 @@
 //! The binary is split in two so that a missing or broken libtorch gives a clear error instead of
 //! a dynamic-loader crash: `neurozoo` (this crate, no libtorch in its dependency graph) runs the
 //! data and analysis commands itself and hands the model commands to `neurozoo-torch`, after
-//! checking that libtorch can be loaded. Both binaries parse the same [`args::Cli`].
+//! checking that libtorch can be loaded, as typed jobs ([`neurozoo_job::Job`], from
+//! [`args::Command::job`]): the user's arguments stop here.
 
 pub mod analyze;
 pub mod args;
@@ -40,14 +41,5 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
 
 /// [`neurozoo_datasets::files::ensure_empty_dir`], for the commands: `advice` names a flag.
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
-    neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| output_dir_error(e, advice))
-}
-
-/// An output directory refused, with what to do instead (naming a flag) where there is a choice.
-pub fn output_dir_error(e: neurozoo_datasets::files::OutputDirError, advice: &str) -> anyhow::Error {
-    use neurozoo_datasets::files::OutputDirError;
-    match e {
-        OutputDirError::Unreadable { .. } => anyhow::anyhow!("{e}"),
-        OutputDirError::File(_) | OutputDirError::NotEmpty(_) => anyhow::anyhow!("{e}: {advice}"),
-    }
+    neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise(advice)))
 }

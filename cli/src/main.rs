@@ -16,9 +16,8 @@ fn main() -> ExitCode {
     };
     let result = if let Some(e) = refused {
         Err(e)
-    } else if cli.command.needs_torch() {
-        // Model commands run in the worker, which parses the very same arguments.
-        Err(torch::exec(std::env::args_os().skip(1)))
+    } else if let Some(job) = cli.command.job() {
+        Err(torch::exec(&job))
     } else {
         run(cli.command).map(|()| ExitCode::SUCCESS)
     };

@@ -16,7 +16,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let exe = std::env::current_exe().context("cannot tell where the neurozoo binary is")?;
     match args.command {
         Some(SweepCommand::RunPoint { dir, index, threads }) => {
-            neurozoo_sweep::point::run_point(&dir, index, &exe, threads.map(|n| n as usize))?;
+            let launch = |job: &neurozoo_job::Job| crate::torch::command(job).map_err(|e| format!("{e:#}"));
+            neurozoo_sweep::point::run_point(&dir, index, &launch, threads)?;
             Ok(())
         }
         Some(SweepCommand::Status { dir, json }) => status(&dir, json),

@@ -1,10 +1,12 @@
-//! Starting the `neurozoo-torch` worker, after making sure libtorch can be loaded at all.
+//! Starting the `neurozoo-torch` worker on a [`Job`], after making sure libtorch can be loaded
+//! at all.
 
-use std::ffi::OsStr;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Output};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 use anyhow::{bail, Context, Result};
+use neurozoo_job::Job;
 
 /// Name of the worker binary, installed next to `neurozoo`.
 pub const WORKER: &str = "neurozoo-torch";
@@ -41,51 +43,57 @@ fn worker_path() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn worker<I, S>(args: I) -> Result<Command>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+fn worker() -> Result<Command> {
     check_libtorch()?;
-    let mut cmd = Command::new(worker_path()?);
-    cmd.args(args);
+    Ok(Command::new(worker_path()?))
+}
+
+/// The worker, ready to run `job`: `neurozoo-torch job`, the job on its standard input.
+pub fn command(job: &Job) -> Result<Command> {
+    let mut cmd = worker()?;
+    cmd.arg("job").stdin(job_input(job)?);
     Ok(cmd)
 }
 
-/// Replace this process by the worker with these arguments; returns only if that fails.
+/// The job in an unlinked temporary file, to be the worker's standard input. A pipe would need
+/// a writer after `exec` (this process is gone by then) or would block on a job larger than its
+/// buffer; a file needs neither, and disappears with the worker.
+fn job_input(job: &Job) -> Result<Stdio> {
+    let mut file = tempfile::tempfile().with_context(|| format!("cannot write the job for {WORKER} (TMPDIR)"))?;
+    file.write_all(job.to_json().as_bytes())
+        .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
+        .with_context(|| format!("cannot write the job for {WORKER} (TMPDIR)"))?;
+    Ok(file.into())
+}
+
+/// Replace this process by the worker running `job`; returns only if that fails.
 ///
 /// Replacing rather than spawning keeps one process per command, so a signal sent to the
 /// `neurozoo` a user started (a `kill`, a scheduler's time limit) reaches the fit itself
 /// instead of orphaning it.
-pub fn exec<I, S>(args: I) -> anyhow::Error
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+pub fn exec(job: &Job) -> anyhow::Error {
     use std::os::unix::process::CommandExt;
-    match worker(args) {
+    match command(job) {
         Ok(mut cmd) => anyhow::Error::new(cmd.exec()).context(format!("cannot start {WORKER}")),
         Err(e) => e,
     }
 }
 
-/// Run the worker with these arguments, inheriting stdio; returns its exit status.
-pub fn run<I, S>(args: I) -> Result<ExitStatus>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut cmd = worker(args)?;
-    cmd.status().with_context(|| format!("cannot start {WORKER}"))
+/// Run `job` in the worker, inheriting stdout and stderr; returns its exit status.
+pub fn run(job: &Job) -> Result<ExitStatus> {
+    command(job)?.status().with_context(|| format!("cannot start {WORKER}"))
 }
 
-/// Run the worker and capture its stdout (stderr still goes to the user).
-pub fn output<I, S>(args: I) -> Result<Output>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut cmd = worker(args)?;
-    cmd.stderr(std::process::Stdio::inherit());
+/// Run `job` in the worker and capture its stdout (stderr still goes to the user).
+pub fn output(job: &Job) -> Result<Output> {
+    let mut cmd = command(job)?;
+    cmd.stderr(Stdio::inherit());
+    cmd.output().with_context(|| format!("cannot start {WORKER}"))
+}
+
+/// The torch half of `neurozoo doctor`: what the worker's libtorch reports, as JSON on stdout.
+pub fn doctor() -> Result<Output> {
+    let mut cmd = worker()?;
+    cmd.arg("doctor").stderr(Stdio::inherit());
     cmd.output().with_context(|| format!("cannot start {WORKER}"))
 }

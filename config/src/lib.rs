@@ -27,5 +27,5 @@ mod vae;
 pub use device::{DeviceChoice, UnknownDevice};
 pub use error::ConfigError;
 pub use fit::*;
-pub use presets::{preset, Preset, PRESETS};
+pub use presets::{preset, ModelKind, Preset, PRESETS};
 pub use vae::*;

@@ -36,6 +36,26 @@ pub enum Preset {
     SpritePairs(VaeFitConfig),
 }
 
+/// Which family a model belongs to: what decides how it is fitted, evaluated and extracted, and
+/// what its `run.json` holds. Written as `responses` or `sprite_pairs` (a sweep's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// [`Preset::Responses`].
+    Responses,
+    /// [`Preset::SpritePairs`].
+    SpritePairs,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Responses => "responses",
+            ModelKind::SpritePairs => "sprite_pairs",
+        })
+    }
+}
+
 /// The config of a named preset.
 pub fn preset(name: &str) -> Option<Preset> {
     responses(name).map(Preset::Responses).or_else(|| sprite_pairs(name).map(Preset::SpritePairs))
@@ -81,6 +101,13 @@ impl Preset {
                 cfg.check()?;
                 Ok(Preset::SpritePairs(cfg))
             }
+        }
+    }
+
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Preset::Responses(_) => ModelKind::Responses,
+            Preset::SpritePairs(_) => ModelKind::SpritePairs,
         }
     }
 

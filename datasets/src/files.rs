@@ -57,6 +57,17 @@ pub enum OutputDirError {
     Unreadable { dir: PathBuf, reason: String },
 }
 
+impl OutputDirError {
+    /// The refusal as a command says it: with what to do instead (`advice`, naming a flag) where
+    /// the user has a choice; a directory that cannot be read leaves none.
+    pub fn advise(&self, advice: &str) -> String {
+        match self {
+            OutputDirError::Unreadable { .. } => self.to_string(),
+            OutputDirError::File(_) | OutputDirError::NotEmpty(_) => format!("{self}: {advice}"),
+        }
+    }
+}
+
 /// An output directory must be new or empty: a command never mixes its outputs with what is
 /// there.
 pub fn ensure_empty_dir(dir: &Path) -> Result<(), OutputDirError> {

@@ -29,7 +29,8 @@ use crate::h5;
 pub const IMAGE_INDEX_COLUMNS: [&str; 4] = ["image_index", "frame", "image_id", "stimulus_index"];
 
 /// How tiers are made for a file that has none.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Split {
     /// `Repeats` when some image is shown only once, else `Images { validation: 0.1, test: 0.1 }`.
     Auto,
@@ -63,7 +64,7 @@ impl std::str::FromStr for Split {
 }
 
 /// Which series and presentations to read, the response window and the split.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NwbOptions {
     /// Path of the `RoiResponseSeries`; default the first under a `DfOverF`, else under a
     /// `Fluorescence`, of any processing module.

@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use neurozoo_analysis::figures::draw_figure;
+use neurozoo_config::ModelKind;
+use neurozoo_job::RunInfo;
 use neurozoo_plugin::Figure;
 use neurozoo_tables::{write_table, ColumnValues, Table};
 use serde::Serialize;
@@ -40,10 +42,9 @@ pub struct Best {
 /// The metric `best.json` ranks by: the validation correlation of response models (pooled over
 /// recordings), the Spearman MCC of sprite-pair models.
 pub fn default_metric(plan: &Plan) -> &'static str {
-    if plan.kind == "sprite_pairs" {
-        "mcc_spearman"
-    } else {
-        "validation_correlation"
+    match plan.kind {
+        ModelKind::Responses => "validation_correlation",
+        ModelKind::SpritePairs => "mcc_spearman",
     }
 }
 
@@ -98,8 +99,8 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
             let state = observed.state;
             let metrics =
                 if state == State::Done { read_json(&dirs.eval()).map(|e| eval_metrics(&e)).unwrap_or_default() } else { BTreeMap::new() };
-            let run = read_json(&dirs.run.join("run.json"));
-            let epochs = run.as_ref().and_then(|r| r.get("epochs").or_else(|| r.get("iterations"))?.as_i64());
+            // Epochs or steps, in the run's own unit.
+            let epochs = RunInfo::load(&dirs.run).ok().map(|r| r.trained() as i64);
             let (seconds, error) = match read_status(&dirs) {
                 Some(Status::Done { seconds }) => (Some(seconds), String::new()),
                 Some(Status::Failed { error, seconds }) => (Some(seconds), error),

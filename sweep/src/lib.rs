@@ -4,7 +4,8 @@
 //!
 //! A sweep file names a base (a preset or a fit config), a `[grid]` of dotted config keys with
 //! the values to try, the seeds and the recordings; the points are the product. Each point is an
-//! ordinary run directory (`DIR/runs/NAME`, made by `neurozoo fit`, then `neurozoo eval --json`),
+//! ordinary run directory (`DIR/runs/NAME`, made by the worker's fit job, then its eval job:
+//! what `neurozoo fit` and `neurozoo eval --json` run, built as typed `neurozoo_job::Job`s),
 //! so the sweep adds nothing a run does not already have, and re-running skips finished points
 //! and resumes interrupted ones.
 //!

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use neurozoo_config::toml_merge::set_dotted;
-use neurozoo_config::Preset;
+use neurozoo_config::{DeviceChoice, ModelKind, Preset};
 use serde::{Deserialize, Serialize};
 
 use crate::SweepError;
@@ -25,14 +25,10 @@ struct SweepFile {
     #[serde(default)]
     data: Vec<DataEntry>,
     /// `auto`, `cpu` or `cuda`; default `auto`.
-    #[serde(default = "default_device")]
-    device: String,
+    #[serde(default)]
+    device: DeviceChoice,
     #[serde(default)]
     slurm: SlurmSettings,
-}
-
-fn default_device() -> String {
-    "auto".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,9 +78,8 @@ pub struct Plan {
     /// The sweep file it was made from.
     pub sweep_file: PathBuf,
     pub base: String,
-    /// `responses` or `sprite_pairs`.
-    pub kind: String,
-    pub device: String,
+    pub kind: ModelKind,
+    pub device: DeviceChoice,
     /// The swept keys, sorted.
     pub keys: Vec<String>,
     pub points: Vec<Point>,
@@ -109,13 +104,7 @@ impl Plan {
         let base = Preset::resolve(&base_ref).map_err(|e| at(format!("base: {e}")))?;
         let mut base_table: toml::Table = toml::from_str(&base.to_toml()).expect("a config's TOML reads back");
         let base_data = base_table.remove("data");
-        let kind = match base {
-            Preset::Responses(_) => "responses",
-            Preset::SpritePairs(_) => "sprite_pairs",
-        };
-        if !["auto", "cpu", "cuda"].contains(&file.device.as_str()) {
-            return Err(at(format!("device = {:?}: must be auto, cpu or cuda", file.device)));
-        }
+        let kind = base.kind();
 
         let mut data: Vec<Vec<PathBuf>> = file
             .data
@@ -196,15 +185,7 @@ impl Plan {
                 }
             }
         }
-        let plan = Plan {
-            sweep_file: path.to_path_buf(),
-            base: file.base,
-            kind: kind.into(),
-            device: file.device,
-            keys,
-            points,
-            slurm: file.slurm,
-        };
+        let plan = Plan { sweep_file: path.to_path_buf(), base: file.base, kind, device: file.device, keys, points, slurm: file.slurm };
         Ok((plan, configs))
     }
 

@@ -1,4 +1,5 @@
-//! One point: its files in the sweep directory, its state, and running it (`fit`, then `eval`).
+//! One point: its files in the sweep directory, its state, and running it (a fit job, then an
+//! eval job, in the worker).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -6,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use neurozoo_datasets::process::Process;
+use neurozoo_job::{EvalJob, FitJob, Job, RunInfo, RUN_FILE};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Plan, Point};
@@ -95,11 +97,15 @@ fn write_status(dirs: &PointDirs, status: &Status) -> Result<(), SweepError> {
     crate::write_atomic(&dirs.status(), &serde_json::to_string_pretty(status).expect("a status serialises"))
 }
 
-/// Run point `index` of the sweep in `sweep`: `fit` (resuming an interrupted run), then
-/// `eval --json`, both run as `neurozoo` (`exe`),
-/// their output appended to the point's log. Records the outcome in the point's status; an error
-/// is the point failing.
-pub fn run_point(sweep: &Path, index: usize, exe: &Path, threads: Option<usize>) -> Result<(), SweepError> {
+/// How a point's jobs reach the worker: a command that runs one, its stdout and stderr left for
+/// the point to direct (the front end's, which checks that libtorch loads); an error is the
+/// point's.
+pub type Launch<'a> = &'a dyn Fn(&Job) -> Result<Command, String>;
+
+/// Run point `index` of the sweep in `sweep`: a fit job (resuming an interrupted run), then an
+/// eval job with a JSON report, both started by `launch`, their output appended to the point's
+/// log. Records the outcome in the point's status; an error is the point failing.
+pub fn run_point(sweep: &Path, index: usize, launch: Launch, threads: Option<u32>) -> Result<(), SweepError> {
     let plan = Plan::load(sweep)?;
     let point = plan.points.get(index).ok_or_else(|| SweepError::Plan {
         file: sweep.join(crate::plan::PLAN_FILE),
@@ -111,7 +117,7 @@ pub fn run_point(sweep: &Path, index: usize, exe: &Path, threads: Option<usize>)
     }
     write_status(&dirs, &Status::Running { process: Process::this() })?;
     let start = Instant::now();
-    let result = fit_and_eval(&plan, point, &dirs, exe, threads);
+    let result = fit_and_eval(&plan, point, &dirs, launch, threads);
     let seconds = start.elapsed().as_secs_f64();
     match result {
         Ok(()) => write_status(&dirs, &Status::Done { seconds }),
@@ -122,47 +128,35 @@ pub fn run_point(sweep: &Path, index: usize, exe: &Path, threads: Option<usize>)
     }
 }
 
-fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, exe: &Path, threads: Option<usize>) -> Result<(), String> {
+fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, launch: Launch, threads: Option<u32>) -> Result<(), String> {
     let log = || File::options().create(true).append(true).open(dirs.log()).map_err(|e| format!("{}: {e}", dirs.log().display()));
-    let data_args = point.data.iter().flat_map(|p| [PathBuf::from("--data"), p.clone()]).collect::<Vec<_>>();
-    let run_file = dirs.run.join("run.json");
-    let complete = std::fs::read_to_string(&run_file)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["status"] == "complete");
-    if !complete {
-        let mut fit = Command::new(exe);
-        fit.arg("fit").arg(dirs.config()).args(&data_args).arg("--out").arg(&dirs.run).args(["--device", &plan.device]);
-        if let Some(n) = threads {
-            fit.args(["--threads", &n.to_string()]);
-        }
-        if run_file.is_file() {
-            fit.arg("--resume");
-        } else if dirs.run.exists() {
+    if !RunInfo::load(&dirs.run).is_ok_and(|info| info.is_complete()) {
+        let resume = dirs.run.join(RUN_FILE).is_file();
+        if !resume && dirs.run.exists() {
             // No run.json: killed before training began, with nothing to resume.
             std::fs::remove_dir_all(&dirs.run).map_err(|e| format!("cannot start {} over: {e}", dirs.run.display()))?;
         }
-        run_logged(&mut fit, log()?, Stdio::null(), dirs)?;
+        let model = dirs.config().display().to_string();
+        let fit = FitJob { device: plan.device, threads, resume, ..FitJob::new(model, point.data.clone(), dirs.run.clone()) };
+        run_logged(launch(&Job::Fit(fit))?, "fit", log()?, Stdio::null(), dirs)?;
     }
     // eval's JSON goes to the partial file, which becomes eval.json only when eval succeeded.
     let log = log()?;
     neurozoo_datasets::files::write_atomic_with(&dirs.eval(), |tmp| {
         let out = File::create(tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        let mut eval = Command::new(exe);
-        eval.arg("eval").arg(&dirs.run).args(&data_args).args(["--device", &plan.device, "--json"]);
-        run_logged(&mut eval, log, out.into(), dirs)
+        let eval = EvalJob { device: plan.device, json: true, ..EvalJob::new(dirs.run.clone(), point.data.clone()) };
+        run_logged(launch(&Job::Eval(eval))?, "eval", log, out.into(), dirs)
     })
     .map_err(|e| e.message)
 }
 
-/// Run a command with stderr into the log; a failure is the last lines of the log.
-fn run_logged(cmd: &mut Command, log: File, stdout: Stdio, dirs: &PointDirs) -> Result<(), String> {
+/// Run a job's command with stderr into the log; a failure is the last lines of the log.
+fn run_logged(mut cmd: Command, what: &str, log: File, stdout: Stdio, dirs: &PointDirs) -> Result<(), String> {
     let status = cmd.stdout(stdout).stderr(log).status().map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
     if status.success() {
         return Ok(());
     }
     let text = std::fs::read_to_string(dirs.log()).unwrap_or_default();
     let tail: Vec<&str> = text.lines().rev().filter(|l| !l.trim().is_empty()).take(3).collect();
-    let what = cmd.get_args().next().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     Err(format!("{what} exited with {status}: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | ")))
 }

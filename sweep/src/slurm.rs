@@ -1,9 +1,11 @@
 //! The SLURM executor: one job array over the points not done yet, each task running
-//! `neurozoo sweep run-point DIR INDEX`.
+//! `neurozoo sweep run-point DIR INDEX` — the front end, which checks libtorch on the node and
+//! hands the point's fit and eval jobs to the worker as a local run does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use neurozoo_config::DeviceChoice;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Plan, SlurmSettings};
@@ -57,7 +59,7 @@ pub fn script(dir: &Path, plan: &Plan, settings: &SlurmSettings, indices: &[usiz
         format!("#SBATCH --cpus-per-task={}", settings.cpus_per_task),
         format!("#SBATCH --output={}/slurm/%A_%a.out", dir.display()),
     ];
-    if plan.device == "cuda" {
+    if plan.device == DeviceChoice::Cuda {
         lines.push("#SBATCH --gres=gpu:1".into());
     }
     if let Some(p) = &settings.partition {

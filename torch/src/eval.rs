@@ -2,18 +2,16 @@
 //! JSON, and the figures of what the model learned. The work is `neurozoo_zoo::run::eval`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use neurozoo_analysis::figures::draw_figure;
-use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
-use neurozoo_metrics::report::EvalReport;
+use neurozoo_job::{EvalJob, EvalReport, PooledEvalReport};
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::eval::{Evaluation, TierMetrics};
 use neurozoo_zoo::model::{Core, Model, Readout};
 use neurozoo_zoo::run::eval::{pooled, Run, RunRecording};
-use serde_json::json;
 
 /// Say that a recording is not the data the run was fitted to (it is still evaluated).
 pub fn note_other_data(recording: &RunRecording) {
@@ -24,17 +22,11 @@ pub fn note_other_data(recording: &RunRecording) {
 
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
 /// all their units together.
-pub fn run(
-    run_dir: &Path,
-    data: &[PathBuf],
-    device: neurozoo_config::DeviceChoice,
-    as_json: bool,
-    figures: Option<&Path>,
-    nwb: &NwbOptions,
-) -> Result<()> {
-    let device = super::device(device)?;
+pub fn run(job: &EvalJob) -> Result<()> {
+    let (run_dir, data, as_json, figures, nwb) = (job.run.as_path(), job.data.as_slice(), job.json, job.figures.as_deref(), &job.nwb);
+    let device = super::device(job.device)?;
     if let Some(dir) = figures {
-        neurozoo_cli::ensure_empty_dir(dir, "choose a new --figures directory")?;
+        neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise("choose a new --figures directory")))?;
     }
     let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
     let mut reports = Vec::new();
@@ -56,10 +48,12 @@ pub fn run(
     }
     let pooled = pooled(&reports.iter().map(|(_, _, units, ev)| (*units, ev)).collect::<Vec<_>>());
     if as_json {
-        let recordings: BTreeMap<&str, EvalReport> =
-            reports.iter().map(|(name, path, _, ev)| (name.as_str(), eval_report(ev, path, None))).collect();
-        let pooled: BTreeMap<&str, &TierMetrics> = pooled.iter().map(|(t, m)| (t.as_str(), m)).collect();
-        println!("{}", json!({"run": run_dir.display().to_string(), "recordings": recordings, "pooled": pooled}));
+        let report = PooledEvalReport {
+            run: run_dir.display().to_string(),
+            recordings: reports.iter().map(|(name, path, _, ev)| (name.clone(), eval_report(ev, path, None))).collect(),
+            pooled: pooled.iter().map(|(t, m)| (t.as_str().to_string(), m.clone())).collect(),
+        };
+        println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
     for (_, path, _, ev) in &reports {

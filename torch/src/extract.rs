@@ -3,24 +3,15 @@
 //! name several layers, comma-separated: one representation each, in one file (what `compare`
 //! scores layer by layer). The work is `neurozoo_zoo::run::extract`.
 
-use std::path::Path;
-
 use anyhow::Result;
-use neurozoo_datasets::nwb::NwbOptions;
-use neurozoo_datasets::Tier;
+use neurozoo_job::ExtractJob;
 use neurozoo_zoo::run::eval::Run;
 use neurozoo_zoo::run::extract::{extract, extract_torchscript};
 
-pub fn run(
-    run_dir: &Path,
-    data: &Path,
-    out: &Path,
-    layer: Option<&str>,
-    tiers: &[Tier],
-    device: neurozoo_config::DeviceChoice,
-    nwb: &NwbOptions,
-) -> Result<()> {
-    let device = super::device(device)?;
+pub fn run(job: &ExtractJob) -> Result<()> {
+    let (run_dir, data, out, layer, tiers, nwb) =
+        (job.run.as_path(), job.data.as_path(), job.out.as_path(), job.layer.as_deref(), job.tiers.as_slice(), &job.nwb);
+    let device = super::device(job.device)?;
     if !run_dir.exists() {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
     }

@@ -3,25 +3,23 @@
 
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use neurozoo_cli::args::FitArgs;
+use neurozoo_job::FitJob;
 use neurozoo_zoo::config::FitConfig;
 use neurozoo_zoo::run::fit::{Fit, FitRequest};
 use neurozoo_zoo::train::Event;
 
-pub fn run(args: &FitArgs, config: FitConfig) -> Result<()> {
+pub fn run(args: &FitJob, config: FitConfig) -> Result<()> {
     if args.iterations.is_some() {
         bail!("--iterations sets the steps of slowvae and betavae; {} trains by epochs: use --max-epochs", args.model);
     }
-    if let Some(n) = args.threads {
-        tch::set_num_threads(n);
-    }
+    super::set_threads(args.threads);
     let request = FitRequest {
         config,
         model: args.model.clone(),
         seed: args.seed,
         max_epochs: args.max_epochs,
         data: args.data.clone(),
-        nwb: args.nwb.options(),
+        nwb: args.nwb.clone(),
         out: args.out.clone(),
         device: super::device(args.device)?,
         resume: args.resume,

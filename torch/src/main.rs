@@ -1,18 +1,21 @@
 //! `neurozoo-torch`: the half of the command line that links libtorch. Users run `neurozoo`,
-//! which checks that libtorch loads and then hands model commands to this binary.
+//! which parses the command line, checks that libtorch loads and then hands a model command to
+//! this binary as a [`Job`] (`neurozoo_job`): `neurozoo-torch job` reads it from standard input,
+//! `neurozoo-torch job FILE` from a file. `neurozoo-torch doctor` prints the torch half of
+//! `neurozoo doctor` as JSON.
 
 mod eval;
 mod extract;
 mod fit;
 mod slowvae;
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
-use clap::Parser;
-use neurozoo_cli::args::{Cli, Command};
+use anyhow::{bail, Context, Result};
 use neurozoo_config::DeviceChoice;
+use neurozoo_job::Job;
 use neurozoo_tensor::DeviceError;
 use neurozoo_zoo::config::{Preset, VaeFitConfig};
 use neurozoo_zoo::model::FrozenCoreFailure;
@@ -30,7 +33,8 @@ fn main() -> ExitCode {
         }
         None => default_hook(info),
     }));
-    match run(Cli::parse().command) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match start(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -39,33 +43,50 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<()> {
-    match command {
-        // The torch half of `neurozoo doctor`; always JSON, the front end formats it.
-        Command::Doctor { .. } => {
+fn start(args: &[OsString]) -> Result<()> {
+    let words: Vec<&str> = args.iter().map(|a| a.to_str().unwrap_or("?")).collect();
+    let text = match words.as_slice() {
+        ["doctor"] => {
             println!("{}", serde_json::to_string(&TorchRuntime::probe())?);
-            Ok(())
+            return Ok(());
         }
-        Command::Fit(args) => match Preset::resolve(&args.model)? {
-            Preset::SpritePairs(cfg) => slowvae::fit(&args, cfg),
-            Preset::Responses(cfg) => fit::run(&args, cfg),
+        ["job"] => std::io::read_to_string(std::io::stdin()).context("cannot read the job from standard input")?,
+        ["job", _] => {
+            let file = Path::new(&args[1]);
+            std::fs::read_to_string(file).with_context(|| format!("cannot read the job {}", file.display()))?
+        }
+        _ => bail!("neurozoo-torch does not run `{}`: it runs the jobs neurozoo hands it; use `neurozoo`", words.join(" ")),
+    };
+    run(Job::from_json(&text)?)
+}
+
+fn run(job: Job) -> Result<()> {
+    match job {
+        Job::Fit(job) => match Preset::resolve(&job.model)? {
+            Preset::SpritePairs(cfg) => slowvae::fit(&job, cfg),
+            Preset::Responses(cfg) => fit::run(&job, cfg),
         },
-        Command::Eval { run, data, device, json, intervention_points, figures, nwb } => match run_config(&run)? {
-            Some(_) if figures.is_some() => {
-                bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display())
+        Job::Eval(job) => match run_config(&job.run)? {
+            Some(_) if job.figures.is_some() => {
+                bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", job.run.display())
             }
-            Some(cfg) => match data.as_slice() {
-                [one] => slowvae::eval(&run, cfg, one, device, json, intervention_points),
-                _ => bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), data.len()),
+            Some(cfg) => match job.data.as_slice() {
+                [one] => slowvae::eval(&job.run, cfg, one, job.device, job.json, job.intervention_points),
+                _ => bail!(
+                    "{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)",
+                    job.run.display(),
+                    job.data.len()
+                ),
             },
-            None => eval::run(&run, &data, device, json, figures.as_deref(), &nwb.options()),
+            None => eval::run(&job),
         },
-        Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, .. } => match run_config(&run)? {
-            Some(_) if !tiers.is_empty() => anyhow::bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display()),
-            Some(cfg) => slowvae::extract(&run, cfg, &data, &out, layer.as_deref(), device),
-            None => extract::run(&run, &data, &out, layer.as_deref(), &tiers, device, &nwb.options()),
+        Job::Extract(job) => match run_config(&job.run)? {
+            Some(_) if !job.tiers.is_empty() => {
+                bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", job.run.display())
+            }
+            Some(cfg) => slowvae::extract(&job.run, cfg, &job.data, &job.out, job.layer.as_deref(), job.device),
+            None => extract::run(&job),
         },
-        other => bail!("neurozoo-torch does not run {other:?}; use `neurozoo`"),
     }
 }
 
@@ -96,7 +117,7 @@ fn run_error(e: RunError, advice: &str) -> anyhow::Error {
             dir.display(),
             dir.display()
         ),
-        RunError::Output(e) => neurozoo_cli::output_dir_error(e, advice),
+        RunError::Output(e) => anyhow::anyhow!(e.advise(advice)),
         other => other.into(),
     }
 }
@@ -133,4 +154,12 @@ fn device(choice: DeviceChoice) -> Result<tch::Device> {
         }
         other => other.into(),
     })
+}
+
+/// `--threads`: libtorch's intra-op threads, when asked for.
+fn set_threads(threads: Option<u32>) {
+    if let Some(n) = threads {
+        // More threads than i32 holds are no different from as many as libtorch will make.
+        tch::set_num_threads(i32::try_from(n).unwrap_or(i32::MAX));
+    }
 }

@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Axis;
 use neurozoo_analysis::figures::draw_figure;
-use neurozoo_cli::args::FitArgs;
 use neurozoo_datasets::simulate::sprites::FACTOR_NAMES;
+use neurozoo_job::FitJob;
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::config::VaeFitConfig;
 use neurozoo_zoo::run::vae::{VaeFit, VaeFitRequest, VaeRun};
@@ -18,7 +18,7 @@ use neurozoo_zoo::slowvae::SlowVae;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-pub fn fit(args: &FitArgs, config: VaeFitConfig) -> Result<()> {
+pub fn fit(args: &FitJob, config: VaeFitConfig) -> Result<()> {
     let name = config.preset.clone().unwrap_or_else(|| args.model.clone());
     if args.max_epochs.is_some() {
         bail!("{name} trains for a number of steps, not epochs: use --iterations");
@@ -26,9 +26,7 @@ pub fn fit(args: &FitArgs, config: VaeFitConfig) -> Result<()> {
     let [data] = args.data.as_slice() else {
         bail!("{name} fits one sprites file; --data was given {} times", args.data.len());
     };
-    if let Some(n) = args.threads {
-        tch::set_num_threads(n);
-    }
+    super::set_threads(args.threads);
     let request = VaeFitRequest {
         config,
         model: args.model.clone(),

@@ -47,9 +47,10 @@ use neurozoo_datasets::files::write_atomic;
 use neurozoo_tensor::to_tensor;
 
 pub use error::{reconcile_resume, ResumeConflict, RunError, Unfinished};
+// What readers outside the worker see of run.json: one definition, in the job contract.
+pub use neurozoo_job::{RunStatus, RUN_FILE};
 
 pub const CONFIG_FILE: &str = "config.toml";
-pub const RUN_FILE: &str = "run.json";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const METRICS_STEM: &str = "metrics";
 /// The run's copy of a frozen core, named by the run's config: a run directory is self-contained.
@@ -217,13 +218,6 @@ pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, RunError> {
         }
     }
     Ok(names)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    Complete,
 }
 
 /// `run.json`.

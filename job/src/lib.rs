@@ -1,0 +1,227 @@
+//! The contract between the `neurozoo` front end and the `neurozoo-torch` worker: the [`Job`]
+//! the front end (and a sweep, and the demo) hands over, and the results read back — a run's
+//! [`RunInfo`] and the eval reports.
+//!
+//! The front end parses the command line; what reaches the worker is a versioned JSON job on
+//! its standard input, never the user's arguments, so the two binaries share this crate and
+//! nothing else of each other. A worker refuses a job of another [`JOB_VERSION`] by name
+//! instead of misreading it (a `neurozoo` and a `neurozoo-torch` of two installations).
+//!
+//! ```
+//! use neurozoo_job::{FitJob, Job};
+//!
+//! let job = Job::Fit(FitJob::new("klindt2017", vec!["v1.h5".into()], "runs/k".into()));
+//! let text = job.to_json();
+//! assert!(text.contains(r#""version":1"#) && text.contains(r#""command":"fit""#));
+//! assert_eq!(Job::from_json(&text)?, job);
+//! // Another version is refused before its fields are read.
+//! let err = Job::from_json(r#"{"version": 99, "command": "fit"}"#).unwrap_err();
+//! assert!(err.to_string().contains("version 99"));
+//! # Ok::<(), neurozoo_job::JobError>(())
+//! ```
+
+mod run;
+
+use std::path::PathBuf;
+
+use neurozoo_config::DeviceChoice;
+use neurozoo_datasets::nwb::NwbOptions;
+use neurozoo_datasets::Tier;
+use serde::{Deserialize, Serialize};
+
+pub use neurozoo_config::ModelKind;
+pub use neurozoo_metrics::report::{EvalReport, TierMetrics};
+pub use run::{PooledEvalReport, RunFileError, RunInfo, RunStatus, Trained, RUN_FILE};
+
+/// The job format's version: raised whenever a job's fields change meaning, so that a worker
+/// never runs a job it would misread.
+pub const JOB_VERSION: u32 = 1;
+
+/// A model command for the worker. The front end has checked what needs no libtorch (the
+/// arguments, an output file it must not overwrite); the worker checks the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Job {
+    Fit(FitJob),
+    Eval(EvalJob),
+    Extract(ExtractJob),
+}
+
+/// `neurozoo fit`: a new run, or more training of an interrupted one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitJob {
+    /// A preset's name or a config file, as the user gave it (messages name it so).
+    pub model: String,
+    /// Recordings; empty: the config's `[[data]]` list.
+    pub data: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub device: DeviceChoice,
+    /// Overrides of the config's seed and length.
+    pub seed: Option<u64>,
+    pub max_epochs: Option<usize>,
+    pub iterations: Option<usize>,
+    pub resume: bool,
+    /// libtorch intra-op threads; None: libtorch's choice.
+    pub threads: Option<u32>,
+    pub nwb: NwbOptions,
+}
+
+impl FitJob {
+    /// A fit of `model` to `data` into `out` with every option at its command-line default.
+    pub fn new(model: impl Into<String>, data: Vec<PathBuf>, out: PathBuf) -> FitJob {
+        FitJob {
+            model: model.into(),
+            data,
+            out,
+            device: DeviceChoice::default(),
+            seed: None,
+            max_epochs: None,
+            iterations: None,
+            resume: false,
+            threads: None,
+            nwb: NwbOptions::default(),
+        }
+    }
+}
+
+/// `neurozoo eval`: the report goes to the worker's standard output, as text or, with `json`,
+/// as one JSON object ([`EvalReport`], [`PooledEvalReport`] for several recordings, the
+/// disentanglement scores of a sprite-pair run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalJob {
+    pub run: PathBuf,
+    pub data: Vec<PathBuf>,
+    pub device: DeviceChoice,
+    pub json: bool,
+    /// Sprite-pair runs: training points of the BetaVAE and FactorVAE scores (0 skips them).
+    pub intervention_points: usize,
+    /// Response models: draw what the model learned into this new or empty directory.
+    pub figures: Option<PathBuf>,
+    pub nwb: NwbOptions,
+}
+
+impl EvalJob {
+    /// An evaluation of `run` on `data` with every option at its command-line default.
+    pub fn new(run: PathBuf, data: Vec<PathBuf>) -> EvalJob {
+        EvalJob {
+            run,
+            data,
+            device: DeviceChoice::default(),
+            json: false,
+            intervention_points: EvalJob::DEFAULT_INTERVENTION_POINTS,
+            figures: None,
+            nwb: NwbOptions::default(),
+        }
+    }
+
+    /// `--intervention-points`' default.
+    pub const DEFAULT_INTERVENTION_POINTS: usize = 1000;
+}
+
+/// `neurozoo extract RUN`: a fitted model's (or a TorchScript file's) representation file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractJob {
+    /// A run directory, or a TorchScript file used as it is.
+    pub run: PathBuf,
+    pub data: PathBuf,
+    pub out: PathBuf,
+    /// Comma-separated layers as the user wrote them; None: the model's default.
+    pub layer: Option<String>,
+    /// Only the images first shown in these tiers; empty: all.
+    pub tiers: Vec<Tier>,
+    pub device: DeviceChoice,
+    pub nwb: NwbOptions,
+}
+
+/// Why a job cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the job is not one neurozoo-torch reads: {0}")]
+    Malformed(String),
+    #[error(
+        "the job is format version {found}, this neurozoo-torch reads version {JOB_VERSION}: \
+         run the neurozoo and neurozoo-torch of one installation"
+    )]
+    Version { found: u32 },
+}
+
+/// A job as written: the version beside the command and its fields.
+#[derive(Serialize, Deserialize)]
+struct Versioned<J> {
+    version: u32,
+    #[serde(flatten)]
+    job: J,
+}
+
+impl Job {
+    /// One line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&Versioned { version: JOB_VERSION, job: self })
+            .expect("a job serialises (its paths are UTF-8: the front end got them as text)")
+    }
+
+    /// Read a job written by [`Job::to_json`] of the same version.
+    pub fn from_json(text: &str) -> Result<Job, JobError> {
+        // The version first, alone: another version's fields may not parse as this one's.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let v: VersionOnly = serde_json::from_str(text).map_err(|e| JobError::Malformed(e.to_string()))?;
+        if v.version != JOB_VERSION {
+            return Err(JobError::Version { found: v.version });
+        }
+        let job: Versioned<Job> = serde_json::from_str(text).map_err(|e| JobError::Malformed(e.to_string()))?;
+        Ok(job.job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use neurozoo_datasets::nwb::Split;
+
+    use super::*;
+
+    #[test]
+    fn every_job_reads_back_as_written() {
+        let nwb = NwbOptions {
+            series: Some("processing/ophys/DfOverF/rrs".into()),
+            window: (0.1, 0.4),
+            split: Split::Images { validation: 0.2, test: 0.1 },
+            split_seed: 3,
+            ..NwbOptions::default()
+        };
+        let fit = FitJob {
+            device: DeviceChoice::Cuda,
+            seed: Some(7),
+            max_epochs: Some(3),
+            resume: true,
+            threads: Some(2),
+            nwb: nwb.clone(),
+            ..FitJob::new("cfg.toml", vec!["a.h5".into(), "b.nwb".into()], "run".into())
+        };
+        let eval = EvalJob { json: true, figures: Some("figs".into()), nwb, ..EvalJob::new("run".into(), vec!["a.h5".into()]) };
+        let extract = ExtractJob {
+            run: "net.pt".into(),
+            data: "a.h5".into(),
+            out: "r.h5".into(),
+            layer: Some("core.0,predicted".into()),
+            tiers: vec![Tier::Validation, Tier::FinalTest],
+            device: DeviceChoice::Cpu,
+            nwb: NwbOptions::default(),
+        };
+        for job in [Job::Fit(fit), Job::Eval(eval), Job::Extract(extract)] {
+            assert_eq!(Job::from_json(&job.to_json()).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn a_job_without_a_version_or_with_an_unknown_command_is_refused() {
+        let err = Job::from_json(r#"{"command": "fit"}"#).unwrap_err();
+        assert!(matches!(&err, JobError::Malformed(m) if m.contains("version")), "{err}");
+        let err = Job::from_json(r#"{"version": 1, "command": "train"}"#).unwrap_err();
+        assert!(matches!(&err, JobError::Malformed(m) if m.contains("train")), "{err}");
+        let err = Job::from_json(r#"{"version": 2, "command": "fit", "model": 3}"#).unwrap_err();
+        assert!(matches!(err, JobError::Version { found: 2 }), "{err}");
+    }
+}
