@@ -15,7 +15,7 @@ use neurozoo_datasets::Tier;
 use neurozoo_metrics::measures::oracle_corr_jackknife;
 use serde_json::{json, Value};
 
-use crate::args::{AnalyzeArgs, CompareArgs, PluginsCommand};
+use crate::args::{AnalyzeArgs, CompareArgs, Lang, PluginsCommand};
 
 /// The recorded responses as a representation file, with each unit's noise ceiling (the
 /// jackknife oracle correlation over the images shown more than once) for `compare`.
@@ -101,7 +101,7 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
             Ok(())
         }
         PluginsCommand::New { name, dir, sdk, lang } => {
-            if lang == "python" {
+            if lang == Lang::Python {
                 let dir = crate::scaffold::new_python_plugin(&name, dir.as_deref())?;
                 println!(
                     "created {}: run it with `NEUROZOO_PLUGIN_PATH={} neurozoo analyze {name} --repr R.h5 --out OUT` (it needs numpy, h5py and pandas)",

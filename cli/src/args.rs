@@ -215,9 +215,19 @@ pub enum PluginsCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
         /// rust: a cdylib crate; python: an executable plugin (h5py, numpy, pandas).
-        #[arg(long, default_value = "rust", value_parser = ["rust", "python"])]
-        lang: String,
+        #[arg(long, value_enum, default_value_t)]
+        lang: Lang,
     },
+}
+
+/// The language of a new plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    /// A `cdylib` crate on the plugin SDK.
+    #[default]
+    Rust,
+    /// An executable plugin.
+    Python,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -279,8 +289,8 @@ pub struct SweepArgs {
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
     /// local: fit here; slurm: submit a job array with sbatch.
-    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
-    pub executor: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub executor: Executor,
     /// local: points fitted at once (the cores split between them) [1]; slurm: array tasks
     /// running at once (`%N`) [no limit].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -303,6 +313,16 @@ pub struct SweepArgs {
     /// slurm: `--cpus-per-task`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub cpus_per_task: Option<u64>,
+}
+
+/// Where a sweep's points are fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Executor {
+    /// On this machine, `--jobs` at a time.
+    #[default]
+    Local,
+    /// As a SLURM job array, submitted with sbatch.
+    Slurm,
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,8 +459,8 @@ pub struct SimulateSpritesArgs {
     #[arg(long, default_value_t = 10_000)]
     pub pairs: usize,
     /// lap: every factor takes a discrete Laplace step; loc: k factors jump uniformly.
-    #[arg(long, default_value = "lap", value_parser = ["lap", "loc"])]
-    pub transition: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub transition: TransitionKind,
     /// LAP rate λ, or "random" for λ ~ U(1, 10) per pair (the reference's dSprites setting).
     #[arg(long, default_value = "random")]
     pub rate: String,
@@ -452,6 +472,17 @@ pub struct SimulateSpritesArgs {
     pub npz: Option<PathBuf>,
     #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
+}
+
+/// How the factors of a sprite pair's second frame follow from the first's (SlowVAE's
+/// transition prior); `--rate` and `--k` give the amounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TransitionKind {
+    /// Every factor takes a discrete Laplace step.
+    #[default]
+    Lap,
+    /// k factors jump uniformly.
+    Loc,
 }
 
 /// Options left out take the generator's defaults (shown in brackets).

@@ -11,7 +11,7 @@ use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
 use neurozoo_datasets::validate::{self, Severity};
 use neurozoo_datasets::{static_h5, Tier};
 
-use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args};
+use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args, TransitionKind};
 
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
@@ -136,9 +136,9 @@ fn simulate_sprites(a: &SimulateSpritesArgs) -> Result<()> {
     let inputs: Vec<&Path> = a.npz.iter().map(|p| p.as_path()).collect();
     crate::check_output_file(&a.out, &inputs, a.force)?;
     let start = Instant::now();
-    let transition = match a.transition.as_str() {
-        "lap" => Transition::Lap { rate: fixed_or_random("rate", &a.rate)? },
-        _ => Transition::Loc { k: fixed_or_random("k", &a.k)? },
+    let transition = match a.transition {
+        TransitionKind::Lap => Transition::Lap { rate: fixed_or_random("rate", &a.rate)? },
+        TransitionKind::Loc => Transition::Loc { k: fixed_or_random("k", &a.k)? },
     };
     let images = match &a.npz {
         Some(path) => Images::from_npz(path)?,

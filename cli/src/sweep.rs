@@ -10,7 +10,7 @@ use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
 use neurozoo_sweep::{local, observe, pending, prepare, slurm, SweepError};
 use serde_json::json;
 
-use crate::args::{SweepArgs, SweepCommand};
+use crate::args::{Executor, SweepArgs, SweepCommand};
 
 pub fn run(args: SweepArgs) -> Result<()> {
     let exe = std::env::current_exe().context("cannot tell where the neurozoo binary is")?;
@@ -65,7 +65,7 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
         s.cpus_per_task = c as usize;
     }
     let dir = std::path::absolute(dir).with_context(|| format!("{}", dir.display()))?;
-    let slurm = args.executor == "slurm";
+    let slurm = args.executor == Executor::Slurm;
     if args.dry_run {
         println!("{} points of {} ({}), device {}:", plan.points.len(), plan.base, plan.kind, plan.device);
         for (i, p) in plan.points.iter().enumerate() {
