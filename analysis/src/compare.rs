@@ -37,11 +37,11 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
-use neurozoo_datasets::files::{ensure_empty_dir, write_atomic};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
 use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
 use neurozoo_plugin::{Figure, Point};
+use neurozoo_util::files::{ensure_empty_dir, write_atomic};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};

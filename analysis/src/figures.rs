@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use neurozoo_datasets::files::write_atomic_with;
 use neurozoo_plugin::Figure;
+use neurozoo_util::files::write_atomic_with;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;

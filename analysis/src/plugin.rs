@@ -14,7 +14,7 @@ use ndarray::{ArrayD, ArrayView2, ArrayViewD, IxDyn};
 use neurozoo_plugin::abi::{self, Descriptor, Str};
 use serde_json::{json, Map, Value};
 
-use neurozoo_datasets::files::write_atomic;
+use neurozoo_util::files::write_atomic;
 
 use neurozoo_tables::{write_table, ColumnValues, Table};
 
@@ -316,7 +316,7 @@ pub const ARRAYS_FILE: &str = "arrays.h5";
 pub fn manifest_state(dir: &Path) -> Option<String> {
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST)).ok()?).ok()?;
     let status = manifest["status"].as_str()?.to_string();
-    let process: Option<neurozoo_datasets::process::Process> = serde_json::from_value(manifest["process"].clone()).ok();
+    let process: Option<neurozoo_util::process::Process> = serde_json::from_value(manifest["process"].clone()).ok();
     Some(match process {
         Some(p) if status == "running" && !p.alive() => "interrupted".into(),
         _ => status,
@@ -336,7 +336,7 @@ impl Outputs {
             "status": "running",
             // Who is running it, so that a reader can tell a run in progress from one whose
             // process died (a crash with --in-process, a kill): see [`manifest_state`].
-            "process": neurozoo_datasets::process::Process::this(),
+            "process": neurozoo_util::process::Process::this(),
             "files": [],
         });
         let bar = ProgressBar::new(0)

@@ -39,7 +39,7 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
     Ok(())
 }
 
-/// [`neurozoo_datasets::files::ensure_empty_dir`], for the commands: `advice` names a flag.
+/// [`neurozoo_util::files::ensure_empty_dir`], for the commands: `advice` names a flag.
 pub fn ensure_empty_dir(dir: &std::path::Path, advice: &str) -> anyhow::Result<()> {
-    neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise(advice)))
+    neurozoo_util::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise(advice)))
 }

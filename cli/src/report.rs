@@ -94,6 +94,6 @@ pub fn write(root: &Path, title: &str, intro: &str, sections: &[Section]) -> Res
          if (img.complete) mark(); else { img.addEventListener('load', mark); img.addEventListener('error', mark); }\n}\n</script>\n</body>\n</html>\n",
     );
     let path = root.join("index.html");
-    neurozoo_datasets::files::write_atomic(&path, html).context("cannot write the report")?;
+    neurozoo_util::files::write_atomic(&path, html).context("cannot write the report")?;
     Ok(path)
 }

@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use neurozoo_datasets::files::write_atomic;
 use neurozoo_sweep::collect::{collect, default_metric};
 use neurozoo_sweep::plan::Plan;
 use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
 use neurozoo_sweep::{local, observe, pending, prepare, slurm, SweepError};
+use neurozoo_util::files::write_atomic;
 use serde_json::json;
 
 use crate::args::{Executor, SweepArgs, SweepCommand};

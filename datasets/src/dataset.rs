@@ -229,7 +229,7 @@ impl Dataset {
     /// A hash of everything a model is fitted to (images, responses, tiers, image ids), so a run
     /// can tell whether it is evaluated or resumed on the data it was trained on. FNV-1a, hex.
     pub fn fingerprint(&self) -> String {
-        let mut h = crate::hash::Fnv1a::default();
+        let mut h = neurozoo_util::hash::Fnv1a::default();
         let mut eat = |bytes: &[u8]| h.update(bytes);
         for s in self.images.shape().iter().chain(self.responses.shape()) {
             eat(&s.to_le_bytes());

@@ -65,6 +65,6 @@ pub(crate) fn open(path: &std::path::Path) -> crate::error::Result<hdf5::File> {
 /// Write an HDF5 file through a temporary name beside it, so `path` is complete or absent; the
 /// temporary is removed when writing fails.
 pub(crate) fn write_atomic(path: &std::path::Path, write: impl FnOnce(&std::path::Path) -> hdf5::Result<()>) -> crate::error::Result<()> {
-    crate::files::write_atomic_with(path, write)
+    neurozoo_util::files::write_atomic_with(path, write)
         .map_err(|e| crate::error::DatasetError::file(path, format!("cannot write ({})", e.message)))
 }

@@ -24,14 +24,11 @@
 mod dataset;
 mod error;
 pub mod file_tree;
-pub mod files;
 mod h5;
-pub mod hash;
 pub mod inspect;
 mod layout;
 pub mod npy;
 pub mod nwb;
-pub mod process;
 pub mod representation;
 pub mod simulate;
 pub mod static_h5;
@@ -42,14 +39,6 @@ pub use dataset::{Dataset, GroundTruth, Images, Tier, Units};
 pub use error::{DatasetError, Result};
 pub use h5::describe;
 pub use layout::Layout;
-
-/// Memory the kernel says is available for new allocations (Linux `MemAvailable`), in bytes:
-/// what a declared dataset shape, or a model's parameters, is checked against before allocating.
-pub fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
-}
 
 /// On-disk layouts neurozoo reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

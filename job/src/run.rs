@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use neurozoo_config::ModelKind;
-use neurozoo_datasets::process::Process;
 use neurozoo_metrics::report::{EvalReport, TierMetrics};
+use neurozoo_util::process::Process;
 use serde::{Deserialize, Serialize};
 
 /// The run directory's record of its fit.

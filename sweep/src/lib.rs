@@ -69,7 +69,7 @@ pub enum SweepError {
 
 /// The workspace's atomic writer, its error as a sweep's.
 fn write_atomic(path: &Path, text: &str) -> Result<(), SweepError> {
-    neurozoo_datasets::files::write_atomic(path, text).map_err(|e| SweepError::Write(e.to_string()))
+    neurozoo_util::files::write_atomic(path, text).map_err(|e| SweepError::Write(e.to_string()))
 }
 
 /// Set up `dir` for the plan: a new directory gets `sweep.json` and each point's config; an
@@ -113,7 +113,7 @@ pub struct Observed {
 pub fn observe(dir: &Path, plan: &Plan) -> Vec<Observed> {
     let jobs = slurm::load_jobs(dir);
     let queued: BTreeMap<usize, String> = slurm::queue_states(&jobs).into_iter().collect();
-    let this_host = neurozoo_datasets::process::hostname();
+    let this_host = neurozoo_util::process::hostname();
     let mut seen: Vec<Observed> = plan
         .points
         .iter()
@@ -154,7 +154,7 @@ pub fn pending(observed: &[Observed]) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use neurozoo_datasets::process::Process;
+    use neurozoo_util::process::Process;
 
     use super::*;
 

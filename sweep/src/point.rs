@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use neurozoo_datasets::process::Process;
 use neurozoo_job::{EvalJob, FitJob, Job, RunInfo, RUN_FILE};
+use neurozoo_util::process::Process;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Plan, Point};
@@ -142,7 +142,7 @@ fn fit_and_eval(plan: &Plan, point: &Point, dirs: &PointDirs, launch: Launch, th
     }
     // eval's JSON goes to the partial file, which becomes eval.json only when eval succeeded.
     let log = log()?;
-    neurozoo_datasets::files::write_atomic_with(&dirs.eval(), |tmp| {
+    neurozoo_util::files::write_atomic_with(&dirs.eval(), |tmp| {
         let out = File::create(tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         let eval = EvalJob { device: plan.device, json: true, ..EvalJob::new(dirs.run.clone(), point.data.clone()) };
         run_logged(launch(&Job::Eval(eval))?, "eval", log, out.into(), dirs)

@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use neurozoo_datasets::files::write_atomic_with;
+use neurozoo_util::files::write_atomic_with;
 use polars::prelude::*;
 
 /// The same typed columns plugins hand over: one table type from the SDK to the files.
@@ -71,7 +71,7 @@ pub fn write_table(table: &Table, dir: &Path, stem: &str) -> Result<[PathBuf; 2]
 pub fn write_frame(df: &mut DataFrame, dir: &Path, stem: &str) -> Result<[PathBuf; 2], TableError> {
     let parquet = dir.join(format!("{stem}.parquet"));
     let csv = dir.join(format!("{stem}.csv"));
-    let failed = |path: &Path, e: neurozoo_datasets::files::WriteError| TableError::of(path.display(), e.message);
+    let failed = |path: &Path, e: neurozoo_util::files::WriteError| TableError::of(path.display(), e.message);
     write_atomic_with(&parquet, |tmp| -> Result<(), String> {
         let mut f = File::create(tmp).map_err(|e| e.to_string())?;
         ParquetWriter::new(&mut f).finish(df).map(|_| ()).map_err(|e| e.to_string())

@@ -215,7 +215,7 @@ impl Cluster {
         for sub in ["state", "spool"] {
             std::fs::create_dir(d.join(sub)).unwrap();
         }
-        let host = neurozoo_datasets::process::hostname();
+        let host = neurozoo_util::process::hostname();
         let host = host.split('.').next().unwrap().to_string();
         let cpus = std::thread::available_parallelism().unwrap().get();
         let mem_mb = std::fs::read_to_string("/proc/meminfo")

@@ -26,7 +26,7 @@ pub fn run(job: &EvalJob) -> Result<()> {
     let (run_dir, data, as_json, figures, nwb) = (job.run.as_path(), job.data.as_slice(), job.json, job.figures.as_deref(), &job.nwb);
     let device = super::device(job.device)?;
     if let Some(dir) = figures {
-        neurozoo_datasets::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise("choose a new --figures directory")))?;
+        neurozoo_util::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise("choose a new --figures directory")))?;
     }
     let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
     let mut reports = Vec::new();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use neurozoo_datasets::hash::Fnv1a;
+use neurozoo_util::hash::Fnv1a;
 use tch::{Device, Tensor};
 
 const CHECKPOINT: &str = "checkpoint";

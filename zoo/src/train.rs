@@ -502,7 +502,7 @@ pub(crate) fn restore_checked(vs: &nn::VarStore, weights: &[(String, Tensor)]) -
 
 /// Write tensors as safetensors through a temporary file, so the target is complete or absent.
 pub fn write_safetensors_atomic(named: &[(String, Tensor)], path: &Path) -> Result<(), ModelError> {
-    neurozoo_datasets::files::write_atomic_with(path, |tmp| crate::checkpoint::write_safetensors(named, tmp))
+    neurozoo_util::files::write_atomic_with(path, |tmp| crate::checkpoint::write_safetensors(named, tmp))
         .map_err(|e| ModelError::Weights { file: path.to_path_buf(), problem: format!("cannot write ({})", e.message) })
 }
 

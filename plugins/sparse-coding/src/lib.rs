@@ -232,7 +232,7 @@ fn check_input(x: ArrayView2<'_, f32>) -> Result<(), String> {
 fn check_memory(n_atoms: usize, samples: usize, units: usize) -> Result<(), String> {
     // Dictionary and codes, each with a gradient and Adam's two moments: 4 × f32.
     let bytes = (n_atoms as f64) * (units + samples) as f64 * 4.0 * 4.0;
-    match neurozoo_datasets::available_memory() {
+    match neurozoo_util::available_memory() {
         Some(available) if bytes > available as f64 => Err(format!(
             "n_atoms = {n_atoms}: a dictionary and codes of that size need {:.1} GiB, more than the {:.1} GiB of memory available",
             bytes / f64::from(1u32 << 30),

@@ -408,7 +408,7 @@ fn check_size(cfg: &ModelConfig, [c, h, w]: [usize; 3], units: usize) -> Result<
             ReadoutConfig::Full { .. } => fc * fh * fw,
         };
     let bytes = params * 4.0 * 4.0;
-    match neurozoo_datasets::available_memory() {
+    match neurozoo_util::available_memory() {
         Some(available) if bytes > available as f64 => Err(ModelError::Memory { params, bytes, available: available as f64 }),
         _ => Ok(()),
     }

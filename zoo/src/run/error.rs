@@ -22,7 +22,7 @@ pub enum RunError {
     Unfinished(#[from] Unfinished),
     /// The directory for a new run holds something (or is a file).
     #[error(transparent)]
-    Output(#[from] neurozoo_datasets::files::OutputDirError),
+    Output(#[from] neurozoo_util::files::OutputDirError),
     /// Recordings that do not go together, or a recording the run was not fitted to the shape
     /// of (units, images): a sentence naming both.
     #[error("{0}")]

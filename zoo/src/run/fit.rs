@@ -142,7 +142,7 @@ impl Fit {
             // A raised max_epochs is now the run's.
             super::save_config(&out, &cfg)?;
         } else {
-            neurozoo_datasets::files::ensure_empty_dir(&out)?;
+            neurozoo_util::files::ensure_empty_dir(&out)?;
         }
         tch::manual_seed(cfg.train.seed as i64);
         let vs = nn::VarStore::new(device);

@@ -43,8 +43,8 @@ use tch::{Device, Tensor};
 use crate::config::{FitConfig, Preset};
 use crate::model::Inputs;
 use crate::train::{Stimuli, TrainData};
-use neurozoo_datasets::files::write_atomic;
 use neurozoo_tensor::to_tensor;
+use neurozoo_util::files::write_atomic;
 
 pub use error::{reconcile_resume, ResumeConflict, RunError, Unfinished};
 // What readers outside the worker see of run.json: one definition, in the job contract.
@@ -243,7 +243,7 @@ pub struct RunInfo {
 }
 
 /// The process fitting a run.
-pub type Fitter = neurozoo_datasets::process::Process;
+pub type Fitter = neurozoo_util::process::Process;
 
 impl RunInfo {
     /// Why the run at `dir` has no final model yet, if it has none: it is still being fitted, or

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{s, Array2};
-use neurozoo_datasets::files::write_atomic;
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs, FACTOR_NAMES};
 use neurozoo_tables::{write_table, Table};
+use neurozoo_util::files::write_atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tch::{nn, Device, Tensor};
@@ -143,7 +143,7 @@ impl VaeFit {
                 }));
             }
         } else {
-            neurozoo_datasets::files::ensure_empty_dir(&out)?;
+            neurozoo_util::files::ensure_empty_dir(&out)?;
             std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, format!("cannot create: {e}")))?;
         }
         // Written again on resume: a raised number of iterations is now the run's.
