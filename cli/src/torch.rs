@@ -60,7 +60,8 @@ pub fn command(job: &Job) -> Result<Command> {
 /// buffer; a file needs neither, and disappears with the worker.
 fn job_input(job: &Job) -> Result<Stdio> {
     let mut file = tempfile::tempfile().with_context(|| format!("cannot write the job for {WORKER} (TMPDIR)"))?;
-    file.write_all(job.to_json().as_bytes())
+    let text = job.to_json()?;
+    file.write_all(text.as_bytes())
         .and_then(|()| file.seek(SeekFrom::Start(0)).map(drop))
         .with_context(|| format!("cannot write the job for {WORKER} (TMPDIR)"))?;
     Ok(file.into())

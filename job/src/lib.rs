@@ -11,7 +11,7 @@
 //! use neurozoo_job::{FitJob, Job};
 //!
 //! let job = Job::Fit(FitJob::new("klindt2017", vec!["v1.h5".into()], "runs/k".into()));
-//! let text = job.to_json();
+//! let text = job.to_json()?;
 //! assert!(text.contains(r#""version":1"#) && text.contains(r#""command":"fit""#));
 //! assert_eq!(Job::from_json(&text)?, job);
 //! // Another version is refused before its fields are read.
@@ -133,9 +133,11 @@ pub struct ExtractJob {
     pub nwb: NwbOptions,
 }
 
-/// Why a job cannot be read.
+/// Why a job cannot be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    #[error("cannot hand the job to neurozoo-torch: {0}")]
+    Unwritable(String),
     #[error("the job is not one neurozoo-torch reads: {0}")]
     Malformed(String),
     #[error(
@@ -154,10 +156,9 @@ struct Versioned<J> {
 }
 
 impl Job {
-    /// One line of JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&Versioned { version: JOB_VERSION, job: self })
-            .expect("a job serialises (its paths are UTF-8: the front end got them as text)")
+    /// One line of JSON; a path that is not UTF-8 cannot be written in it.
+    pub fn to_json(&self) -> Result<String, JobError> {
+        serde_json::to_string(&Versioned { version: JOB_VERSION, job: self }).map_err(|e| JobError::Unwritable(e.to_string()))
     }
 
     /// Read a job written by [`Job::to_json`] of the same version.
@@ -211,8 +212,16 @@ mod tests {
             nwb: NwbOptions::default(),
         };
         for job in [Job::Fit(fit), Job::Eval(eval), Job::Extract(extract)] {
-            assert_eq!(Job::from_json(&job.to_json()).unwrap(), job);
+            assert_eq!(Job::from_json(&job.to_json().unwrap()).unwrap(), job);
         }
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_an_error_not_a_panic() {
+        use std::os::unix::ffi::OsStrExt;
+        let out = PathBuf::from(std::ffi::OsStr::from_bytes(b"run\xff"));
+        let err = Job::Fit(FitJob::new("ln", vec![], out)).to_json().unwrap_err();
+        assert!(matches!(&err, JobError::Unwritable(m) if m.contains("UTF-8")), "{err}");
     }
 
     #[test]
