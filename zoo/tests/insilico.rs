@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Instant;
 
-use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
+use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::Tier;
 use neurozoo_zoo::config::{preset, Preset, TrainConfig};
 use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
@@ -41,7 +41,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// model's MEIs match the true filters within each receptive-field window — a simple cell's
 /// its even Gabor, a complex cell's the best phase of its quadrature pair, median correlation
 /// ≥ 0.7 each — and drive their units at least 1.5× as hard as the best training image, on
-/// average.
+/// average. The simulator's own images (1/f) and noise (Poisson).
 fn meis_recover_the_true_filters(device: Device) {
     let started = Instant::now();
     let sim = V1Config {
@@ -53,8 +53,6 @@ fn meis_recover_the_true_filters(device: Device) {
         n_validation: 300,
         n_test: 0,
         n_final_test: 0,
-        images: ImageKind::White,
-        noise: Noise::Gaussian { sd: 0.5 },
         ..V1Config::default()
     };
     let ds = v1::simulate(&sim).unwrap();
