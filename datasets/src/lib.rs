@@ -29,6 +29,7 @@ mod h5;
 pub mod hash;
 pub mod inspect;
 mod layout;
+pub mod meis;
 pub mod npy;
 pub mod nwb;
 pub mod process;

@@ -34,7 +34,9 @@
 mod error;
 mod params;
 
-use ndarray::Array4;
+use ndarray::{s, Array4};
+use neurozoo_datasets::meis::MeiFile;
+use neurozoo_plugin::Figure;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -137,6 +139,49 @@ pub struct Meis {
     /// The norm budget and value range used.
     pub norm: f64,
     pub value_range: (f64, f64),
+}
+
+impl Meis {
+    /// The `meis.h5` of these MEIs: `unit_ids` are all of the recording's unit ids (its
+    /// `/neurons/unit_ids`), `best` each unit's [`best_activation`] when known.
+    pub fn file(&self, recording: &str, unit_ids: &[i64], best: Option<Vec<f32>>, params: &MeiValidParams) -> MeiFile {
+        MeiFile {
+            recording: recording.to_string(),
+            meis: self.images.clone(),
+            unit_ids: self.units.iter().map(|&u| unit_ids[u]).collect(),
+            unit_index: self.units.iter().map(|&u| u as i64).collect(),
+            activation: self.activation.clone(),
+            best_activation: best,
+            gradient_norm: self.gradient_norm.clone(),
+            steps: self.steps as u64,
+            norm: self.norm,
+            value_range: self.value_range,
+            params: params.to_json().to_string(),
+        }
+    }
+
+    /// A grid of at most `shown` MEIs (spread evenly over the units), each labelled with its unit
+    /// id (from the recording's `unit_ids`) and activation; an image of several channels shows
+    /// each channel.
+    pub fn figure(&self, unit_ids: &[i64], shown: usize) -> Figure {
+        let (n, c) = (self.units.len(), self.images.shape()[1]);
+        let shown = shown.clamp(1, n);
+        let mut images = Vec::new();
+        for k in (0..shown).map(|i| i * n / shown) {
+            for ch in 0..c {
+                let pixels =
+                    self.images.slice(s![k, ch, .., ..]).outer_iter().map(|row| row.iter().map(|&v| f64::from(v)).collect()).collect();
+                let channel = if c > 1 { format!(" ch {ch}") } else { String::new() };
+                images.push((format!("unit {}{channel}: {:.2}", unit_ids[self.units[k]], self.activation[k]), pixels));
+            }
+        }
+        let columns = if c > 1 { c } else { shown.min(8) };
+        Figure::ImageGrid {
+            title: format!("Most exciting inputs (z-scored) and their predicted rates, {} steps", self.steps),
+            images,
+            columns,
+        }
+    }
 }
 
 /// The MEIs of `units` of recording `recording` of `model`, on `device` (the model's);

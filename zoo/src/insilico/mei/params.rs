@@ -83,6 +83,23 @@ impl MeiValidParams {
     pub fn seed(&self) -> u64 {
         self.seed
     }
+
+    /// Every setting, as `meis.h5` records them (`null`: the training images' default).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "optimizer": "sgd",
+            "steps": self.steps,
+            "lr": self.lr,
+            "blur_sigma": self.blur_sigma,
+            "jitter": self.jitter,
+            "smoothness": self.smoothness,
+            "norm": self.norm,
+            "value_range": self.value_range,
+            "held_channels": self.held_channels,
+            "held_pupil": self.held_pupil,
+            "seed": self.seed,
+        })
+    }
 }
 
 /// MEI hyperparameters being set; [`MeiParams::check`] validates them.

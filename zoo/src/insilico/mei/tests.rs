@@ -134,3 +134,22 @@ fn blur_and_jitter_do_what_mei_does() {
     // Down one row (row 0 reflects row 1), left one column (the last column reflects column 2).
     assert_eq!(moved, [5., 6., 7., 6., 1., 2., 3., 2., 5., 6., 7., 6.]);
 }
+
+/// The file records each MEI under its unit's id and position with the settings; the figure
+/// shows the requested number of MEIs, spread over the units, labelled by id.
+#[test]
+fn meis_become_a_file_and_a_figure() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let (model, _) = ln_model(&vs);
+    let params = MeiParams::default().steps(5).check().unwrap();
+    let meis = optimise(&model, 0, &[1, 0], &statistics(), &params, Device::Cpu, |_| {}).unwrap();
+    let file = meis.file("v1", &[10, 20], Some(vec![0.5, 0.25]), &params);
+    assert_eq!((file.unit_ids.as_slice(), file.unit_index.as_slice()), ([20, 10].as_slice(), [1, 0].as_slice()));
+    assert_eq!((file.meis.shape(), file.steps, file.norm, file.value_range), ([2, 1, 12, 16].as_slice(), 5, 5.0, (-3.0, 3.0)));
+    let settings: serde_json::Value = serde_json::from_str(&file.params).unwrap();
+    assert_eq!((settings["steps"].as_u64(), settings["norm"].is_null(), settings["blur_sigma"].as_f64()), (Some(5), true, Some(1.0)));
+    let neurozoo_plugin::Figure::ImageGrid { images, .. } = meis.figure(&[10, 20], 1) else { panic!("an image grid") };
+    assert_eq!(images.len(), 1);
+    assert!(images[0].0.starts_with("unit 20: "), "{}", images[0].0);
+    assert_eq!((images[0].1.len(), images[0].1[0].len()), (12, 16));
+}
