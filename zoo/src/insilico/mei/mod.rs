@@ -1,6 +1,6 @@
 //! Most exciting inputs (MEIs): for each unit, the image of a fixed contrast (L2 norm) that its
 //! model neuron responds to most, found by gradient ascent on the image as sinzlab/mei does it
-//! (defaults and their sources in [`MeiParams`]'s module).
+//! (defaults and their sources in [`params`]).
 //!
 //! The references optimise one neuron at a time. Here every requested unit gets its own image in
 //! one batch: image k's objective is unit k's predicted rate alone, and the model runs in
@@ -32,7 +32,7 @@
 //! ```
 
 mod error;
-mod params;
+pub mod params;
 
 use ndarray::{s, Array4};
 use neurozoo_datasets::meis::MeiFile;
