@@ -153,3 +153,40 @@ fn meis_become_a_file_and_a_figure() {
     assert!(images[0].0.starts_with("unit 20: "), "{}", images[0].0);
     assert_eq!((images[0].1.len(), images[0].1[0].len()), (12, 16));
 }
+
+/// A model that reads behaviour channels and a shifter (sensorium2022's) gets the image alone
+/// optimised; the other inputs are held at their training means, which the statistics find,
+/// or at the values given.
+#[test]
+fn behaviour_and_pupil_are_held() {
+    let mut cfg = preset("sensorium2022").and_then(Preset::into_responses).unwrap().model;
+    if let Some(core) = cfg.core.as_mut() {
+        (core.layers, core.channels, core.input_kernel) = (1, 4, 5);
+    }
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = Model::new(&vs.root(), &cfg, [1, H as usize, W as usize], &[1.0; 3]).unwrap();
+    let coordinates = ndarray::Array2::from_shape_fn((3, 3), |(u, k)| [4.0 + u as f32, 6.0, 0.0][k]);
+    model.set_cortex(0, &neurozoo_datasets::Units { coordinates: Some(coordinates), ..neurozoo_datasets::Units::numbered(3) }).unwrap();
+    // The readout's features start at zero: give it some, so that the inputs matter.
+    let Readout::Gaussian(readout) = &model.readouts[0] else { panic!("sensorium2022 has a Gaussian readout") };
+    let _ = tch::no_grad(|| readout.features.shallow_clone().fill_(1.0));
+    let extra = model.inputs().extra_channels();
+    let n = 6;
+    let behaviour = Tensor::arange(n * extra as i64, (Kind::Float, Device::Cpu)).reshape([n, extra as i64]);
+    let pupil = Tensor::from_slice(&[1.0f32, -1.0]).repeat([n, 1]);
+    let stimuli = Stimuli::standardised(Tensor::randn([n, 1, H, W], (Kind::Float, Device::Cpu)))
+        .with_channels(behaviour.shallow_clone())
+        .with_pupil(pupil);
+    let statistics = StimulusStatistics::of(&model, &stimuli, &(0..n).collect::<Vec<_>>()).unwrap();
+    let means = Vec::<f32>::try_from(behaviour.mean_dim([0i64].as_slice(), false, Kind::Float)).unwrap();
+    assert_eq!(
+        (statistics.image_shape, &statistics.channel_means, statistics.pupil_mean),
+        ([1, H as usize, W as usize], &means, Some([1.0, -1.0]))
+    );
+    let params = MeiParams::default().steps(3).check().unwrap();
+    let meis = optimise(&model, 0, &[2, 0], &statistics, &params, Device::Cpu, |_| {}).unwrap();
+    assert_eq!(meis.images.shape(), [2, 1, H as usize, W as usize]);
+    // Other held values drive the units differently: they reach the model.
+    let held = MeiParams::default().steps(3).held_channels(vec![5.0; extra]).held_pupil([0.0, 2.0]).check().unwrap();
+    assert_ne!(optimise(&model, 0, &[2, 0], &statistics, &held, Device::Cpu, |_| {}).unwrap().activation, meis.activation);
+}
