@@ -1,14 +1,17 @@
 //! In-silico experiments checked against the simulator's ground truth: a klindt2017 model fitted
-//! to a simulated V1 population, and each unit's MEI against its true filter.
+//! to a simulated V1 population once, then each unit's MEI against its true filter and its
+//! grating tuning against its true orientation and cell type.
 
 mod common;
 
 use std::time::Instant;
 
+use neurozoo_datasets::simulate::v1::CellType;
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::Tier;
 use neurozoo_zoo::config::{preset, Preset, TrainConfig};
 use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
+use neurozoo_zoo::insilico::tuning::{measure, TuningParams};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::Normalizer;
 use neurozoo_zoo::train::Trainer;
@@ -37,12 +40,34 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Acceptance of the MEI method (issue 30): on a simulated V1 population, a fitted klindt2017
-/// model's MEIs match the true filters within each receptive-field window — a simple cell's
-/// its even Gabor, a complex cell's the best phase of its quadrature pair, median correlation
-/// ≥ 0.7 each — and drive their units at least 1.5× as hard as the best training image, on
-/// average. The simulator's own images (1/f) and noise (Poisson).
-fn meis_recover_the_true_filters(device: Device) {
+/// Area under the ROC curve of `positives` against `negatives` (Mann–Whitney U over all pairs,
+/// ties count half): the chance that a random positive scores above a random negative.
+fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
+    let wins: f64 = positives
+        .iter()
+        .flat_map(|p| {
+            negatives.iter().map(move |n| {
+                if p > n {
+                    1.0
+                } else if p == n {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+        })
+        .sum();
+    wins / (positives.len() * negatives.len()) as f64
+}
+
+/// Acceptance of the in-silico experiments (issue 30) on one klindt2017 model fitted to a
+/// simulated V1 population (the simulator's own 1/f images and Poisson noise):
+/// - MEIs match the true filters within each receptive-field window — a simple cell's its even
+///   Gabor, a complex cell's the best phase of its quadrature pair, median correlation ≥ 0.7
+///   each — and drive their units at least 1.5× as hard as the best training image, on average;
+/// - gratings find the oriented cells' true orientations (median circular error ≤ 10°) and
+///   F1/F0 tells simple from complex cells (AUC ≥ 0.9).
+fn meis_and_tuning_recover_the_truth(device: Device) {
     let started = Instant::now();
     let sim = V1Config {
         seed: 3,
@@ -120,10 +145,57 @@ fn meis_recover_the_true_filters(device: Device) {
         meis.value_range.0,
         meis.value_range.1
     );
+
+    let tuned = Instant::now();
+    let tuning = measure(&model, 0, &units, &statistics, &TuningParams::default().check().unwrap(), None, device).unwrap();
+    let tuning_time = tuned.elapsed();
+    let summary = tuning.summary();
+    let params: serde_json::Value = serde_json::from_str(&truth.params_json).unwrap();
+    let config: V1Config = serde_json::from_value(params["config"].clone()).unwrap();
+    let (mut orientation_errors, mut f1_simple, mut f1_complex, mut centre_errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (k, &u) in units.iter().enumerate() {
+        let t = &summary[k];
+        let true_deg = match config.cell_types[truth.cell_type[u] as usize] {
+            CellType::Simple { orientation_deg } => {
+                f1_simple.push(t.f1_f0);
+                orientation_deg
+            }
+            CellType::Complex { orientation_deg } => {
+                f1_complex.push(t.f1_f0);
+                orientation_deg
+            }
+            CellType::CenterSurround => continue,
+        };
+        let d = (t.preferred_orientation_deg - true_deg).rem_euclid(180.0);
+        orientation_errors.push(d.min(180.0 - d));
+        let [row, col] = tuning.rf_centres[k];
+        centre_errors.push((row - f64::from(truth.rf_position[[u, 0]])).hypot(col - f64::from(truth.rf_position[[u, 1]])));
+    }
+    let orientation_error = median(orientation_errors.clone());
+    let f1_auc = auc(&f1_simple, &f1_complex);
+    println!(
+        "tuning of {} units ({} full-field gratings) in {:.1} s: median preferred-orientation error {orientation_error:.2}° over {} \
+         oriented cells (max {:.2}°); F1/F0 simple median {:.2} (n {}), complex median {:.2} (n {}), AUC {f1_auc:.3}; median RF-centre \
+         error {:.2} px",
+        units.len(),
+        tuning.full_field.len() / units.len(),
+        tuning_time.as_secs_f64(),
+        orientation_errors.len(),
+        orientation_errors.iter().copied().fold(0.0, f64::max),
+        median(f1_simple.clone()),
+        f1_simple.len(),
+        median(f1_complex.clone()),
+        f1_complex.len(),
+        median(centre_errors),
+    );
+
     assert!(!simple.is_empty() && !complex.is_empty(), "the population has simple and complex cells");
+    assert!(f1_simple.iter().chain(&f1_complex).all(|r| r.is_finite()), "every oriented cell is driven by its preferred grating");
+    assert!(orientation_error <= 10.0, "median preferred-orientation error {orientation_error}° ({orientation_errors:?})");
+    assert!(f1_auc >= 0.9, "F1/F0 separates simple from complex cells with AUC {f1_auc} (simple {f1_simple:?}, complex {f1_complex:?})");
     assert!(r_simple >= 0.7, "simple cells: median correlation {r_simple} of MEI and true filter ({simple:?})");
     assert!(r_complex >= 0.7, "complex cells: median best-phase correlation {r_complex} ({complex:?})");
     assert!(mean_ratio >= 1.5, "MEIs drive their units {mean_ratio}× the best training image on average ({ratios:?})");
 }
 
-device_tests!(meis_recover_the_true_filters);
+device_tests!(meis_and_tuning_recover_the_truth);

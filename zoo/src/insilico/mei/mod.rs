@@ -290,7 +290,7 @@ pub fn best_activation(model: &Model, recording: usize, units: &[usize], stimuli
     units.iter().map(|&u| rates.column(u).fold(f32::NEG_INFINITY, |a, &b| a.max(b))).collect()
 }
 
-fn check_units(units: &[usize], recording: usize, n_units: usize) -> Result<(), MeiError> {
+pub(crate) fn check_units(units: &[usize], recording: usize, n_units: usize) -> Result<(), MeiError> {
     if units.is_empty() {
         return Err(MeiError::EmptySelection);
     }
