@@ -51,6 +51,7 @@
 
 mod error;
 pub mod params;
+mod report;
 
 use std::f64::consts::PI;
 
@@ -62,6 +63,7 @@ use tch::{Device, Kind, Tensor};
 
 pub use self::error::TuningError;
 pub use self::params::{TuningParams, TuningValidParams};
+pub use self::report::TUNING_STEM;
 use crate::insilico::mei::{check_units, MeiError, StimulusStatistics};
 use crate::model::Model;
 use crate::train::Batch;

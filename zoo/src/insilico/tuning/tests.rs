@@ -77,6 +77,31 @@ fn gabor_simple_cells_are_tuned_as_built() {
         let [o, f, p] = tuning.preferred[k];
         assert!((curve[7] - tuning.full_field[[k, o, f, p]]).abs() < 1e-4);
     }
+
+    // The table: one row per unit, in the requested order, with the summary's values.
+    let dir = tempfile::tempdir().unwrap();
+    let [parquet, csv] = tuning.write_table(&[101, 102], dir.path()).unwrap();
+    assert!(csv.exists());
+    let table = neurozoo_tables::read_parquet(&parquet).unwrap();
+    assert_eq!(neurozoo_tables::f64_column(&table, "f1_f0").unwrap(), tuning.summary().iter().map(|t| t.f1_f0).collect::<Vec<_>>());
+    let ids = table.column("unit_id").unwrap().i64().unwrap().into_no_null_iter().collect::<Vec<_>>();
+    assert_eq!(ids, [102, 101]);
+    // The figures: three curves of every shown unit, four histograms of both units.
+    let figures = tuning.figures(&[101, 102], 5);
+    assert_eq!(figures.len(), 7);
+    match &figures[0].1 {
+        neurozoo_plugin::Figure::Line { series, .. } => {
+            assert_eq!(
+                series.iter().map(|(name, points)| (name.as_str(), points.len())).collect::<Vec<_>>(),
+                [("unit 102", 16), ("unit 101", 16)]
+            )
+        }
+        other => panic!("orientation curves are a line plot, not {other:?}"),
+    }
+    match &figures[5].1 {
+        neurozoo_plugin::Figure::Histogram { values, .. } => assert_eq!(values.len(), 2),
+        other => panic!("F1/F0 is a histogram, not {other:?}"),
+    }
 }
 
 /// Bad requests are refused, naming what is wrong, before the model sees a stimulus.
