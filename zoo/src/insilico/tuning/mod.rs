@@ -112,6 +112,7 @@ pub struct UnitTuning {
     pub preferred_orientation_deg: f64,
     /// Cycles/pixel.
     pub preferred_sf: f64,
+    /// OSI and circular variance are NaN when no orientation evokes a response.
     pub osi: f64,
     pub circular_variance: f64,
     /// NaN when the preferred grating evokes no mean response.
