@@ -27,6 +27,7 @@ pub mod file_tree;
 mod h5;
 pub mod inspect;
 mod layout;
+pub mod meis;
 pub mod npy;
 pub mod nwb;
 pub mod representation;

@@ -1,6 +1,6 @@
 //! simulate → write → read → validate, on real HDF5 files.
 
-use neurozoo_datasets::simulate::v1::{simulate, ImageKind, Noise, V1Config};
+use neurozoo_datasets::simulate::v1::{simulate, true_filters, ImageKind, Noise, V1Config};
 use neurozoo_datasets::stats::Normalization;
 use neurozoo_datasets::validate::{validate, Severity};
 use neurozoo_datasets::{static_h5, Tier};
@@ -86,6 +86,46 @@ fn ground_truth_is_consistent_with_the_responses() {
     assert!(gt.cell_type.iter().all(|&t| (t as usize) < cfg.cell_types.len()));
     let params: serde_json::Value = serde_json::from_str(&gt.params_json).unwrap();
     assert_eq!(params["config"]["seed"], 5);
+}
+
+/// The true filters rebuilt from a file's ground truth are the ones that made its rates: on the
+/// trials where a unit fires, its rate is an affine function of its filters' drive (the filter's
+/// output, or a complex cell's quadrature energy). Another simulator's file has none.
+#[test]
+fn true_filters_rebuilt_from_a_file_give_its_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.h5");
+    static_h5::write(&simulate(&V1Config { noise: Noise::Gaussian { sd: 0.0 }, ..small(7) }).unwrap(), &path).unwrap();
+    let data = static_h5::read(&path).unwrap();
+    let gt = data.ground_truth.as_ref().unwrap();
+    let filters = true_filters(gt).unwrap();
+    assert_eq!(filters.len(), data.n_units());
+    for (u, f) in filters.iter().enumerate() {
+        let (fh, fw) = f.even.dim();
+        let mut pairs = Vec::new();
+        for t in 0..data.n_trials() {
+            let image = data.image(t);
+            let patch = image.slice(ndarray::s![0, f.top..f.top + fh, f.left..f.left + fw]);
+            let dot = |g: &ndarray::Array2<f64>| g.iter().zip(patch.iter()).map(|(a, &b)| a * f64::from(b)).sum::<f64>();
+            let drive = match &f.odd {
+                Some(odd) => dot(&f.even).hypot(dot(odd)),
+                None => dot(&f.even),
+            };
+            let rate = f64::from(gt.noiseless_rates[[t, u]]);
+            if rate > 0.0 {
+                pairs.push((drive, rate));
+            }
+        }
+        let n = pairs.len() as f64;
+        let (md, mr) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+        let cov: f64 = pairs.iter().map(|(d, r)| (d - md) * (r - mr)).sum();
+        let (vd, vr): (f64, f64) = (pairs.iter().map(|p| (p.0 - md).powi(2)).sum(), pairs.iter().map(|p| (p.1 - mr).powi(2)).sum());
+        let r = cov / (vd * vr).sqrt();
+        assert!(pairs.len() > 10 && r > 0.9999, "unit {u}: rate and true drive correlate {r} over {} firing trials", pairs.len());
+    }
+    let mut other = gt.clone();
+    other.params_json = r#"{"simulator": "sprites"}"#.into();
+    assert!(true_filters(&other).unwrap_err().to_string().contains("simulator \"sprites\" is not v1"));
 }
 
 /// A neuron responds to its own receptive field: its rate correlates with the stimulus energy

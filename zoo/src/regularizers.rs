@@ -12,9 +12,13 @@ pub fn laplace_l2norm(weight: &Tensor, padding: i64) -> Tensor {
     let size = weight.size();
     let (o, i, kh, kw) = (size[0], size[1], size[2], size[3]);
     let filters = weight.reshape([o * i, 1, kh, kw]);
-    let kernel = Tensor::from_slice(&LAPLACE_3X3).reshape([1, 1, 3, 3]).to_device(weight.device()).to_kind(weight.kind());
-    let lap = filters.conv2d(&kernel, None::<Tensor>, [1, 1], [padding, padding], [1, 1], 1);
-    lap.square().sum(weight.kind()) / filters.square().sum(weight.kind())
+    laplacian(&filters, padding).square().sum(weight.kind()) / filters.square().sum(weight.kind())
+}
+
+/// The 3×3 Laplacian of each (1, h, w) map of `maps` (N, 1, h, w), `padding` zeros around.
+pub fn laplacian(maps: &Tensor, padding: i64) -> Tensor {
+    let kernel = Tensor::from_slice(&LAPLACE_3X3).reshape([1, 1, 3, 3]).to_device(maps.device()).to_kind(maps.kind());
+    maps.conv2d(&kernel, None::<Tensor>, [1, 1], [padding, padding], [1, 1], 1)
 }
 
 /// Group sparsity of one hidden layer (`Stacked2dCore.group_sparsity`): the mean over

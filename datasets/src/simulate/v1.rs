@@ -420,13 +420,42 @@ fn fft_2d(data: &mut [Complex<f64>], h: usize, w: usize, rows: &dyn rustfft::Fft
     }
 }
 
-/// A neuron's filters sampled on the pixel grid around its (continuous) position.
-struct UnitFilters {
-    top: usize,
-    left: usize,
-    /// One filter, or a quadrature pair whose energy is the drive.
-    even: Array2<f64>,
-    odd: Option<Array2<f64>>,
+/// A neuron's filters sampled on the pixel grid around its (continuous) position: the window
+/// of rows `top..top + even.nrows()` and columns `left..left + even.ncols()`, each filter of
+/// unit norm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitFilters {
+    pub top: usize,
+    pub left: usize,
+    /// The simple cell's (even Gabor) or centre-surround cell's filter; the even half of a
+    /// complex cell's quadrature pair.
+    pub even: Array2<f64>,
+    /// The odd (phase −90°) half of a complex cell's quadrature pair, whose energy with the
+    /// even half is the drive.
+    pub odd: Option<Array2<f64>>,
+}
+
+/// Each unit's true filters in a file this simulator wrote, rebuilt from its ground truth (the
+/// config in `params_json`, each unit's cell type and position): the filters are a function of
+/// these, so the file need not store them. With eye movements, the filters at the mean (zero)
+/// pupil position. A file from another simulator is the error.
+pub fn true_filters(truth: &GroundTruth) -> Result<Vec<UnitFilters>> {
+    let invalid = |why: String| DatasetError::Invalid(format!("ground_truth/params_json: {why}"));
+    let params: serde_json::Value = serde_json::from_str(&truth.params_json).map_err(|e| invalid(e.to_string()))?;
+    if params["simulator"] != "v1" {
+        return Err(invalid(format!("simulator {} is not v1", params["simulator"])));
+    }
+    let cfg: V1Config = serde_json::from_value(params["config"].clone()).map_err(|e| invalid(e.to_string()))?;
+    truth
+        .cell_type
+        .iter()
+        .enumerate()
+        .map(|(u, &t)| {
+            let kind =
+                cfg.cell_types.get(t as usize).ok_or_else(|| invalid(format!("unit {u} has cell type {t}, which the config lacks")))?;
+            Ok(unit_filters(&cfg, *kind, truth.rf_position[[u, 0]], truth.rf_position[[u, 1]]))
+        })
+        .collect()
 }
 
 impl UnitFilters {

@@ -219,6 +219,21 @@ impl Model {
         self.feature_shape
     }
 
+    /// Recording `recording`'s number of units; `None` for a recording the model has no readout for.
+    pub fn units(&self, recording: usize) -> Option<usize> {
+        let bias = match self.readouts.get(recording)? {
+            Readout::Factorized(r) => &r.bias,
+            Readout::Gaussian(r) => &r.bias,
+            Readout::Full(r) => &r.bias,
+        };
+        Some(bias.size()[0] as usize)
+    }
+
+    /// Whether gradients reach the input images: not through a frozen core, which runs without them.
+    pub fn differentiable(&self) -> bool {
+        !matches!(self.core, Some(Core::Frozen(_)))
+    }
+
     /// What the model reads besides the images.
     pub fn inputs(&self) -> Inputs {
         self.inputs
@@ -304,7 +319,7 @@ impl Model {
     /// `None` for a frozen core, which runs without gradients.
     /// Only the neurons `units` are mapped, in that order.
     pub fn sensitivity_centres(&self, recording: usize, x: &Batch, image_channels: i64, units: &[usize]) -> Option<Array2<f32>> {
-        if matches!(self.core, Some(Core::Frozen(_))) {
+        if !self.differentiable() {
             return None;
         }
         let (b, _, h, w) = x.images.size4().expect("(B, C, H, W) images");
