@@ -8,7 +8,7 @@ use neurozoo_analysis::compare::CompareParams;
 use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::{NwbOptions, Split};
 use neurozoo_datasets::Tier;
-use neurozoo_job::{EvalJob, ExtractJob, FitJob, Job};
+use neurozoo_job::{EvalJob, Experiment, ExtractJob, FitJob, ImportJob, InsilicoJob, Job};
 
 #[derive(Debug, Parser)]
 #[command(name = "neurozoo", version, about = "Neural system identification and representation analysis")]
@@ -117,6 +117,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ZooCommand,
     },
+    /// Make a run of a PyTorch checkpoint: a neuralpredictors model's `state_dict` saved by
+    /// `torch.save` (the SENSORIUM 2022 models, a lab's own), read without running any of its
+    /// pickle. Every key is checked against the architecture first. See docs/exchange.md.
+    Import(ImportArgs),
+    /// In-silico experiments on a fitted or imported response model.
+    Insilico {
+        #[command(subcommand)]
+        command: InsilicoCommand,
+    },
     /// Run the whole pipeline on built-in simulated data.
     Demo {
         /// Output directory.
@@ -156,9 +165,146 @@ impl Command {
                 device: *device,
                 nwb: nwb.options(),
             }),
+            Command::Import(args) => Job::Import(ImportJob {
+                checkpoint: args.checkpoint.clone(),
+                arch: args.arch.clone(),
+                config: args.config.clone(),
+                image_shape: args.image_shape,
+                out: args.out.clone(),
+            }),
+            Command::Insilico { command } => Job::Insilico(command.job()),
             _ => return None,
         })
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The checkpoint (`torch.save(model.state_dict())`, or a dict holding it under
+    /// `model_state_dict`, `state_dict` or `model`).
+    pub checkpoint: PathBuf,
+    /// The preset whose architecture the checkpoint has (`neurozoo zoo list`).
+    #[arg(long)]
+    pub arch: String,
+    /// A model TOML merged over --arch: what the checkpoint's builder changed (e.g. the
+    /// SENSORIUM 2022 SOTA model: `[model]` `behavior_channels = false`, `shifter = false`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// C,H,W of the images the model was trained on, without behaviour channels.
+    #[arg(long, value_parser = parse_shape, default_value = "1,36,64")]
+    pub image_shape: [usize; 3],
+    /// Run directory to write (new or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_range(text: &str) -> Result<(f64, f64), String> {
+    match text.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<Vec<f64>, _>>().as_deref() {
+        Ok(&[lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => Ok((lo, hi)),
+        _ => Err(format!("{text:?} is not LO,HI (two finite numbers, LO below HI)")),
+    }
+}
+
+fn parse_shape(text: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let dims: Vec<usize> = parts.iter().filter_map(|p| p.parse().ok().filter(|&d| d > 0)).collect();
+    <[usize; 3]>::try_from(dims).map_err(|_| format!("{text:?} is not C,H,W (three positive integers)"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InsilicoCommand {
+    /// Most exciting inputs: gradient ascent on the input under an L2 norm budget, every unit's
+    /// image in one batch (sinzlab/mei's defaults). Writes meis.h5, mei.parquet/.csv and meis.png.
+    Mei {
+        #[command(flatten)]
+        common: InsilicoArgs,
+        /// Optimisation steps (sinzlab/mei: 1000).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// SGD learning rate (sinzlab/mei's quickstart: 1.0).
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Standard deviation in pixels of the Gaussian blur of each gradient (sinzlab/mei: 1).
+        #[arg(long)]
+        blur: Option<f64>,
+        /// Random shifts of up to this many pixels each step (default 0).
+        #[arg(long)]
+        jitter: Option<usize>,
+        /// Weight of a squared-Laplacian smoothness penalty (default 0).
+        #[arg(long)]
+        smoothness: Option<f64>,
+    },
+    /// Grating tuning: orientation, spatial frequency and phase (full field), size (disks at
+    /// each unit's receptive-field centre) and contrast. Writes tuning.parquet/.csv and figures.
+    Tuning {
+        #[command(flatten)]
+        common: InsilicoArgs,
+        /// Orientations over 180° (default 16).
+        #[arg(long)]
+        orientations: Option<usize>,
+        /// Spatial frequencies, log-spaced (default 8).
+        #[arg(long)]
+        spatial_frequencies: Option<usize>,
+        /// Phases over 360° (default 8).
+        #[arg(long)]
+        phases: Option<usize>,
+    },
+}
+
+impl InsilicoCommand {
+    fn job(&self) -> InsilicoJob {
+        let (common, experiment) = match self {
+            InsilicoCommand::Mei { common, steps, lr, blur, jitter, smoothness } => {
+                (common, Experiment::Mei { steps: *steps, lr: *lr, blur: *blur, jitter: *jitter, smoothness: *smoothness })
+            }
+            InsilicoCommand::Tuning { common, orientations, spatial_frequencies, phases } => {
+                (common, Experiment::Tuning { orientations: *orientations, spatial_frequencies: *spatial_frequencies, phases: *phases })
+            }
+        };
+        InsilicoJob {
+            experiment,
+            run: common.run.clone(),
+            recording: common.recording.clone(),
+            data: common.data.clone(),
+            units: common.units.clone(),
+            norm: common.norm,
+            range: common.range,
+            seed: common.seed,
+            device: common.device,
+            out: common.out.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InsilicoArgs {
+    /// Run directory (`neurozoo fit` or `neurozoo import`).
+    pub run: PathBuf,
+    /// Output directory (new or empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The recording whose units to use, by name (default: the run's only recording).
+    #[arg(long)]
+    pub recording: Option<String>,
+    /// The recording's data: its training images set the default --norm and --range and the
+    /// values behaviour and pupil inputs are held at. Without it give --norm (and, for MEIs, --range).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Unit ids, comma-separated (default: every unit).
+    #[arg(long, value_delimiter = ',')]
+    pub units: Vec<i64>,
+    /// L2 norm of every image in z-scored pixels: the MEI budget, the gratings' contrast.
+    #[arg(long)]
+    pub norm: Option<f64>,
+    /// LO,HI: the MEI's pixel range (z-scored).
+    #[arg(long, value_parser = parse_range, allow_hyphen_values = true)]
+    pub range: Option<(f64, f64)>,
+    /// Seed of the starting images and jitter.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where the model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda.
+    #[arg(long, value_enum, default_value_t)]
+    pub device: DeviceChoice,
 }
 
 #[derive(Debug, clap::Args)]

@@ -52,7 +52,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. } => {
+        Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. } | Command::Import(_) | Command::Insilico { .. } => {
             unreachable!("model commands run in {}", torch::WORKER)
         }
     }

@@ -72,7 +72,8 @@ pub struct ModelConfig {
     pub pupil_channels: bool,
     /// One shifter network per recording: the pupil position moves every readout position of
     /// that recording (the sensorium baseline's eye-movement correction; Gaussian readout only).
-    #[serde(default)]
+    /// `false` (as written for a model without one) switches a preset's shifter off.
+    #[serde(default, with = "crate::toml_merge::off_when_none")]
     pub shifter: Option<ShifterConfig>,
 }
 

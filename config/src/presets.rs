@@ -248,3 +248,24 @@ fn sensorium2022() -> FitConfig {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SENSORIUM 2022 SOTA model is the sensorium2022 preset without behaviour or shifter:
+    /// a file says so, and a run's written config keeps it so when read back over the preset.
+    #[test]
+    fn a_preset_shifter_switched_off_stays_off_when_written_and_read_back() {
+        let text = "preset = \"sensorium2022\"\n[model]\nbehavior_channels = false\nshifter = false\n";
+        let cfg = Preset::from_toml(text).unwrap().into_responses().unwrap();
+        assert!(cfg.model.shifter.is_none() && !cfg.model.behavior_channels);
+        let again = Preset::from_toml(&cfg.to_toml()).unwrap().into_responses().unwrap();
+        assert_eq!(again, cfg);
+        let with = preset("sensorium2022").unwrap().into_responses().unwrap();
+        assert!(with.model.shifter.is_some());
+        assert_eq!(Preset::from_toml(&with.to_toml()).unwrap().into_responses().unwrap(), with);
+        let err = Preset::from_toml("preset = \"sensorium2022\"\n[model]\nshifter = true\n").unwrap_err().to_string();
+        assert!(err.contains("true is not a table"), "{err}");
+    }
+}

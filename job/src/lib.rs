@@ -45,6 +45,8 @@ pub enum Job {
     Fit(FitJob),
     Eval(EvalJob),
     Extract(ExtractJob),
+    Import(ImportJob),
+    Insilico(InsilicoJob),
 }
 
 /// `neurozoo fit`: a new run, or more training of an interrupted one.
@@ -131,6 +133,48 @@ pub struct ExtractJob {
     pub tiers: Vec<Tier>,
     pub device: DeviceChoice,
     pub nwb: NwbOptions,
+}
+
+/// `neurozoo import`: a PyTorch checkpoint (a neuralpredictors `state_dict`) becomes a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub checkpoint: PathBuf,
+    /// The preset the architecture starts from.
+    pub arch: String,
+    /// A model TOML merged over `arch` (what the checkpoint's builder changed).
+    pub config: Option<PathBuf>,
+    /// (C, H, W) of the images the model was trained on, without behaviour or pupil channels.
+    pub image_shape: [usize; 3],
+    pub out: PathBuf,
+}
+
+/// `neurozoo insilico mei|tuning`: an experiment on a fitted response model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InsilicoJob {
+    pub experiment: Experiment,
+    pub run: PathBuf,
+    /// The recording whose units are asked for; None: the run's only one.
+    pub recording: Option<String>,
+    /// Its data: the training images give the default norm, value range and held inputs.
+    pub data: Option<PathBuf>,
+    /// Unit ids of the recording; empty: all.
+    pub units: Vec<i64>,
+    /// L2 norm of each image in z-scored pixels (MEI budget, grating contrast); None: the mean
+    /// of the training images'.
+    pub norm: Option<f64>,
+    /// Pixel range of MEIs; None: the training images'.
+    pub range: Option<(f64, f64)>,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub out: PathBuf,
+}
+
+/// Which in-silico experiment, with its own settings (None: the experiment's default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Experiment {
+    Mei { steps: Option<usize>, lr: Option<f64>, blur: Option<f64>, jitter: Option<usize>, smoothness: Option<f64> },
+    Tuning { orientations: Option<usize>, spatial_frequencies: Option<usize>, phases: Option<usize> },
 }
 
 /// Why a job cannot be written or read.

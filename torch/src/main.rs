@@ -7,6 +7,7 @@
 mod eval;
 mod extract;
 mod fit;
+mod insilico;
 mod slowvae;
 
 use std::ffi::OsString;
@@ -87,6 +88,11 @@ fn run(job: Job) -> Result<()> {
             Some(cfg) => slowvae::extract(&job.run, cfg, &job.data, &job.out, job.layer.as_deref(), job.device),
             None => extract::run(&job),
         },
+        Job::Insilico(job) => match run_config(&job.run)? {
+            Some(_) => bail!("{} is a sprite-pair model: in-silico experiments run on response models", job.run.display()),
+            None => insilico::run(&job),
+        },
+        Job::Import(_) => bail!("neurozoo-torch of this build cannot import checkpoints yet"),
     }
 }
 

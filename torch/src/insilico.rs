@@ -1,0 +1,200 @@
+//! `neurozoo insilico mei|tuning`: experiments on a fitted or imported response model. The work
+//! is `neurozoo_zoo::insilico`; this reads the run and the data, resolves the units, and
+//! writes the experiment's files, tables and figures into a new or empty directory.
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use neurozoo_analysis::figures::draw_figure;
+use neurozoo_datasets::Tier;
+use neurozoo_job::{Experiment, InsilicoJob};
+use neurozoo_tables::{write_table, Table};
+use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
+use neurozoo_zoo::insilico::tuning::{measure, TuningParams, UnitTuning};
+use neurozoo_zoo::run::eval::Run;
+
+/// MEIs and tuning curves shown in the figures (of all units computed).
+const SHOWN: usize = 16;
+
+pub fn run(job: &InsilicoJob) -> Result<()> {
+    let device = super::device(job.device)?;
+    let run = Run::load(&job.run, device).map_err(|e| super::run_error(e, ""))?;
+    let recordings: Vec<&str> = run.info.recordings.iter().map(|r| r.name.as_str()).collect();
+    let recording = match (&job.recording, recordings.as_slice()) {
+        (None, [_]) => 0,
+        (None, _) => {
+            bail!("{} has {} recordings ({}): choose one with --recording", job.run.display(), recordings.len(), recordings.join(", "))
+        }
+        (Some(name), _) => recordings.iter().position(|r| r == name).with_context(|| {
+            format!("--recording {name:?}: {} has no such recording (it has {})", job.run.display(), recordings.join(", "))
+        })?,
+    };
+    let n_units = run.info.recordings[recording].data.n_units;
+
+    // The training images set the defaults; without them the settings must be given.
+    let (statistics, unit_ids, data) = match &job.data {
+        Some(path) => {
+            let data = run.recording(path, &Default::default()).map_err(|e| super::run_error(e, ""))?;
+            if data.index != recording {
+                bail!(
+                    "--data {} is recording {:?} of the run, not --recording {:?}",
+                    path.display(),
+                    recordings[data.index],
+                    recordings[recording]
+                );
+            }
+            super::eval::note_other_data(&data);
+            let normalizer = &run.info.recordings[recording].normalizer;
+            let stimuli = normalizer.stimuli(&data.dataset, device, &run.model.inputs())?;
+            let train: Vec<i64> = data.dataset.tier_indices(Tier::Train).into_iter().map(|i| i as i64).collect();
+            let statistics = StimulusStatistics::of(&run.model, &stimuli, &train).with_context(|| path.display().to_string())?;
+            let ids = data.dataset.units.ids.clone();
+            (statistics, ids, Some((stimuli, train)))
+        }
+        None => {
+            let norm = job
+                .norm
+                .context("without --data there are no training images to take the norm from: give --data (the recording) or --norm")?;
+            let (min, max) = match (&job.experiment, job.range) {
+                (_, Some(range)) => range,
+                (Experiment::Mei { .. }, None) => {
+                    bail!("without --data there is no pixel range to keep MEIs in: give --data or --range LO,HI")
+                }
+                // Gratings have no range to keep; a tuning experiment reads none.
+                (Experiment::Tuning { .. }, None) => (f64::MIN, f64::MAX),
+            };
+            let extra = run.model.inputs().extra_channels();
+            if extra > 0 {
+                bail!(
+                    "{} reads {extra} behaviour channel(s) besides the image: give --data so they are held at their training means",
+                    job.run.display()
+                );
+            }
+            let statistics = StimulusStatistics {
+                image_shape: run.info.recordings[recording].data.image_shape,
+                mean_norm: norm,
+                min,
+                max,
+                channel_means: Vec::new(),
+                pupil_mean: None,
+            };
+            (statistics, (0..n_units as i64).collect(), None)
+        }
+    };
+    let units: Vec<usize> = if job.units.is_empty() {
+        (0..n_units).collect()
+    } else {
+        job.units
+            .iter()
+            .map(|id| {
+                unit_ids.iter().position(|u| u == id).with_context(|| {
+                    format!(
+                        "--units: recording {:?} has no unit {id} (its ids run {:?} … {:?})",
+                        recordings[recording],
+                        unit_ids.first(),
+                        unit_ids.last()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    neurozoo_util::files::ensure_empty_dir(&job.out).map_err(|e| anyhow::anyhow!(e.advise("choose a new --out")))?;
+
+    match &job.experiment {
+        Experiment::Mei { steps, lr, blur, jitter, smoothness } => {
+            let mut params = MeiParams::default().seed(job.seed);
+            if let Some(v) = steps {
+                params = params.steps(*v);
+            }
+            if let Some(v) = lr {
+                params = params.lr(*v);
+            }
+            if let Some(v) = blur {
+                params = params.blur_sigma(*v);
+            }
+            if let Some(v) = jitter {
+                params = params.jitter(*v);
+            }
+            if let Some(v) = smoothness {
+                params = params.smoothness(*v);
+            }
+            if let Some(v) = job.norm {
+                params = params.norm(v);
+            }
+            if let Some((lo, hi)) = job.range {
+                params = params.value_range(lo, hi);
+            }
+            let params = params.check()?;
+            let bar = ProgressBar::new(params.steps() as u64).with_style(
+                ProgressStyle::with_template("MEIs of {prefix} units [{bar:30}] {pos}/{len} steps {elapsed}").expect("valid template"),
+            );
+            bar.set_prefix(units.len().to_string());
+            let meis = optimise(&run.model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
+            bar.finish_and_clear();
+            let best = data.as_ref().map(|(stimuli, train)| best_activation(&run.model, recording, &units, stimuli, train));
+            meis.file(recordings[recording], &unit_ids, best.clone(), &params).write(&job.out.join("meis.h5"))?;
+            let mut table = Table::new()
+                .i64("unit_id", units.iter().map(|&u| unit_ids[u]).collect())
+                .f64("mei_activation", meis.activation.iter().map(|&a| f64::from(a)).collect())
+                .f64("gradient_norm", meis.gradient_norm.iter().map(|&g| f64::from(g)).collect())
+                .i64("steps", vec![meis.steps as i64; units.len()]);
+            if let Some(best) = &best {
+                table = table
+                    .f64("best_image_activation", best.iter().map(|&b| f64::from(b)).collect())
+                    .f64("ratio", meis.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).collect());
+            }
+            write_table(&table, &job.out, "mei")?;
+            draw_figure(&meis.figure(&unit_ids, SHOWN), &job.out, "meis")?;
+            let mean = meis.activation.iter().map(|&a| f64::from(a)).sum::<f64>() / units.len() as f64;
+            match &best {
+                Some(best) => {
+                    let ratio =
+                        meis.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).sum::<f64>() / units.len() as f64;
+                    eprintln!(
+                        "{} MEIs, {} steps: mean rate {mean:.3}, {ratio:.2}× the best training image on average",
+                        units.len(),
+                        meis.steps
+                    );
+                }
+                None => eprintln!("{} MEIs, {} steps: mean rate {mean:.3}", units.len(), meis.steps),
+            }
+        }
+        Experiment::Tuning { orientations, spatial_frequencies, phases } => {
+            let mut params = TuningParams::default().seed(job.seed);
+            if let Some(v) = orientations {
+                params = params.orientations(*v);
+            }
+            if let Some(v) = spatial_frequencies {
+                params = params.spatial_frequencies(*v);
+            }
+            if let Some(v) = phases {
+                params = params.phases(*v);
+            }
+            if let Some(v) = job.norm {
+                params = params.contrast(v);
+            }
+            let params = params.check()?;
+            eprintln!("tuning {} units", units.len());
+            let tuning = measure(&run.model, recording, &units, &statistics, &params, None, device)?;
+            tuning.write_table(&unit_ids, &job.out)?;
+            for (stem, figure) in tuning.figures(&unit_ids, SHOWN) {
+                draw_figure(&figure, &job.out, &stem)?;
+            }
+            let summary = tuning.summary();
+            let median = |f: fn(&UnitTuning) -> f64| {
+                let mut v: Vec<f64> = summary.iter().map(f).filter(|x| x.is_finite()).collect();
+                v.sort_by(f64::total_cmp);
+                v.get(v.len() / 2).copied()
+            };
+            let show = |m: Option<f64>| m.map_or_else(|| "-".to_string(), |m| format!("{m:.2}"));
+            eprintln!(
+                "{} units: median OSI {}, median F1/F0 {}, median surround suppression {}",
+                units.len(),
+                show(median(|t| t.osi)),
+                show(median(|t| t.f1_f0)),
+                show(median(|t| t.surround_suppression))
+            );
+        }
+    }
+    eprintln!("wrote {}", job.out.display());
+    Ok(())
+}
