@@ -80,3 +80,15 @@ fn a_stacked_core_with_spatial_x_feature_readout_predicts_as_neuralpredictors() 
     config.model.output = OutputNonlinearity::Elu1;
     imports_and_predicts("np_klindt.pth", config, |case| Batch { images: images(case), pupil: None }, "klindt");
 }
+
+#[test]
+fn the_sensorium_ln_baseline_with_a_linear_core_predicts_as_neuralpredictors() {
+    // The starter kit's LN model: its SOTA builder with `linear=True` (no ELU in the core), no
+    // behaviour, no shifter. Not zoo's `ln` preset, which reads the image with a dense filter.
+    let mut config = preset("sensorium2022").and_then(|p| p.into_responses()).unwrap();
+    config.model.behavior_channels = false;
+    config.model.shifter = None;
+    let core = config.model.core.as_mut().unwrap();
+    (core.layers, core.channels, core.linear) = (2, 8, true);
+    imports_and_predicts("np_ln.pth", config, |case| Batch { images: images(case), pupil: None }, "ln");
+}
