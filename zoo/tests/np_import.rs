@@ -92,3 +92,27 @@ fn the_sensorium_ln_baseline_with_a_linear_core_predicts_as_neuralpredictors() {
     (core.layers, core.channels, core.linear) = (2, 8, true);
     imports_and_predicts("np_ln.pth", config, |case| Batch { images: images(case), pupil: None }, "ln");
 }
+
+#[test]
+fn an_output_that_is_not_empty_is_refused_and_left_as_it_was() {
+    common::init();
+    let mut config = preset("sensorium2022").and_then(|p| p.into_responses()).unwrap();
+    config.model.behavior_channels = false;
+    config.model.shifter = None;
+    let core = config.model.core.as_mut().unwrap();
+    (core.layers, core.channels, core.linear) = (2, 8, true);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let request = ImportRequest { checkpoint: fixture("np_ln.pth"), config, image_shape: [1, 16, 24], out: out.clone() };
+    let err = import_checkpoint(&request).unwrap_err().to_string();
+    assert!(err.contains("not empty") && err.contains(&out.display().to_string()), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("run")], "nothing beside the output");
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    // An empty directory is the output's place.
+    std::fs::remove_file(out.join("notes.txt")).unwrap();
+    import_checkpoint(&request).unwrap();
+    assert!(out.join("model.safetensors").exists());
+}
