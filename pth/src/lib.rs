@@ -11,21 +11,27 @@
 //! dtype, shape, stride and offset into row-major little-endian bytes, so views, offsets and
 //! storages shared between tensors come out as independent contiguous arrays.
 //!
+//! [`save`] writes a state_dict the other way, as `torch.save` does, for
+//! `torch.load(weights_only=True)`.
+//!
 //! ```no_run
 //! let sd = neurozoo_pth::load("sensorium_sota_model.pth")?;
 //! for (name, t) in &sd.tensors {
 //!     println!("{name}: {:?} {:?}", t.dtype, t.shape);
 //! }
 //! let bias: Vec<f64> = sd.get("readout.26872-17-20.bias").unwrap().to_f64();
+//! neurozoo_pth::save("copy.pth", &sd.tensors)?;
 //! # Ok::<(), neurozoo_pth::PthError>(())
 //! ```
 
 mod pickle;
+mod write;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use pickle::Value;
+pub use write::{save, to_bytes};
 
 /// Element types of the tensors this reader materialises (torch's legacy storage names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
