@@ -1,4 +1,4 @@
-//! Models in from PyTorch: a neuralpredictors `state_dict` (what `torch.save` writes, read by
+//! Models in from PyTorch and out to it: a neuralpredictors `state_dict` (what `torch.save` writes, read by
 //! [`neurozoo_pth`] without Python) becomes an ordinary run directory.
 //!
 //! The architecture comes from a response-model config (a preset with any changes), the image
@@ -32,7 +32,10 @@
 //! # Ok::<(), neurozoo_zoo::exchange::ImportError>(())
 //! ```
 
+mod export;
 pub mod neuralpredictors;
+
+pub use export::{export_run, ExportError, ExportReport, ExportRequest, EXPORT_FILE, MODEL_PY_FILE, STATE_DICT_FILE};
 
 use std::path::{Path, PathBuf};
 
@@ -255,13 +258,8 @@ fn saved_config(cfg: &FitConfig) -> FitConfig {
 
 /// The run directory, written beside `out` and renamed into place.
 fn write_run(request: &ImportRequest, report: &ImportReport, weights: &[(String, Tensor)]) -> Result<(), ImportError> {
-    let out = &request.out;
     let err = |path: &Path, reason: String| ImportError::Write { path: path.to_path_buf(), reason };
-    ensure_empty_dir(out).map_err(|e| err(out, e.to_string()))?;
-    let tmp = partial_path(out);
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
-    let written = (|| {
+    write_whole(&request.out, err, |tmp| {
         let cfg = &saved_config(&request.config);
         let recordings = report
             .recordings
@@ -297,14 +295,23 @@ fn write_run(request: &ImportRequest, report: &ImportReport, weights: &[(String,
             memory: Default::default(),
             fitter: None,
         };
-        save_config(&tmp, cfg).map_err(|e| err(&tmp, e.to_string()))?;
-        save_info(&tmp, &info).map_err(|e| err(&tmp, e.to_string()))?;
+        save_config(tmp, cfg).map_err(|e| err(tmp, e.to_string()))?;
+        save_info(tmp, &info).map_err(|e| err(tmp, e.to_string()))?;
         write_safetensors_atomic(weights, &tmp.join(crate::run::MODEL_FILE))?;
         let json = serde_json::to_string_pretty(report).expect("the report serialises");
-        write_atomic(&tmp.join(IMPORT_FILE), json).map_err(|e| err(&tmp, e.to_string()))?;
-        // An empty `out` is replaced whole.
-        std::fs::rename(&tmp, out).map_err(|e| err(out, e.to_string()))
-    })();
+        write_atomic(&tmp.join(IMPORT_FILE), json).map_err(|e| err(tmp, e.to_string()))
+    })
+}
+
+/// Make directory `out` (new or empty) whole or not at all: `fill` writes a directory beside
+/// it, which is renamed into place when it succeeds and removed when it fails.
+fn write_whole<E>(out: &Path, err: impl Fn(&Path, String) -> E, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
+    ensure_empty_dir(out).map_err(|e| err(out, e.to_string()))?;
+    let tmp = partial_path(out);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
+    // An empty `out` is replaced whole.
+    let written = fill(&tmp).and_then(|()| std::fs::rename(&tmp, out).map_err(|e| err(out, e.to_string())));
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }

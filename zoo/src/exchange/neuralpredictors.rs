@@ -17,6 +17,9 @@
 //! With several recordings zoo's `readouts.R.*` and `shifters.R.*` are recording R's, whose
 //! data key is the R-th in the checkpoint. `num_batches_tracked` and the input regulariser's
 //! buffers (`core._input_weights_regularizer.*`, the Laplace filter) are not parameters.
+//!
+//! The export ([`super::export_run`]) reads the same table backwards: [`source`] names each
+//! variable's key and [`Layout`] is undone.
 
 use crate::config::ReadoutConfig;
 
@@ -48,6 +51,29 @@ pub struct Source {
 /// batch norm's step counter.
 pub fn is_non_parameter(key: &str) -> bool {
     key.ends_with(".num_batches_tracked") || key.starts_with("core._input_weights_regularizer.")
+}
+
+/// The buffers a neuralpredictors `Stacked2dCore` of `layers` layers has besides its
+/// parameters, with the values it is built with: its input regulariser's 3×3 Laplace filter
+/// (`LaplaceL2norm`, `laplace_padding=None`) and, with batch norm, each layer's step counter
+/// (0: the count only matters to a batch norm with `momentum=None`). These are the
+/// [`is_non_parameter`] keys; `torch.load_state_dict(strict=True)` wants them.
+pub fn core_buffers(layers: usize, batch_norm: bool) -> Vec<(String, neurozoo_pth::Tensor)> {
+    use neurozoo_pth::{DType, Tensor};
+    let laplace: [f32; 9] = [0.0, -1.0, 0.0, -1.0, 4.0, -1.0, 0.0, -1.0, 0.0];
+    let mut out = vec![(
+        "core._input_weights_regularizer.laplace.filter".to_string(),
+        Tensor { dtype: DType::F32, shape: vec![1, 1, 3, 3], data: laplace.iter().flat_map(|v| v.to_le_bytes()).collect() },
+    )];
+    if batch_norm {
+        for l in 0..layers {
+            out.push((
+                format!("core.features.layer{l}.norm.num_batches_tracked"),
+                Tensor { dtype: DType::I64, shape: vec![], data: 0i64.to_le_bytes().to_vec() },
+            ));
+        }
+    }
+    out
 }
 
 /// The source of zoo variable `name` of shape `shape` in a model with readouts of kind
