@@ -78,7 +78,7 @@ fn pickle(tensors: &[(String, Tensor)]) -> Vec<u8> {
         p.str(name);
         p.global("torch._utils", "_rebuild_tensor_v2");
         p.0.push(b'('); // MARK: the arguments
-        // The storage's persistent id: ('storage', torch.XStorage, key, location, numel).
+                        // The storage's persistent id: ('storage', torch.XStorage, key, location, numel).
         p.0.push(b'(');
         p.str("storage");
         p.global("torch", t.dtype.storage_name());
@@ -90,7 +90,7 @@ fn pickle(tensors: &[(String, Tensor)]) -> Vec<u8> {
         p.ints(&t.shape);
         p.ints(&row_major_strides(&t.shape));
         p.0.push(0x89); // NEWFALSE: requires_grad
-        // backward_hooks: an empty OrderedDict.
+                        // backward_hooks: an empty OrderedDict.
         p.global("collections", "OrderedDict");
         p.0.extend([b')', b'R']);
         p.0.extend([b't', b'R']); // TUPLE, REDUCE

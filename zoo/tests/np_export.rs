@@ -40,8 +40,11 @@ fn tiny(name: &str) -> FitConfig {
     config
 }
 
+/// A case's name, config and recordings (name, neurons).
+type Case = (&'static str, FitConfig, Vec<(&'static str, usize)>);
+
 /// The exportable presets, tiny, with their recordings.
-fn exportable() -> Vec<(&'static str, FitConfig, Vec<(&'static str, usize)>)> {
+fn exportable() -> Vec<Case> {
     let mut klindt = tiny("klindt2017");
     let ReadoutConfig::Factorized { constraint, .. } = &mut klindt.model.readout else { panic!("factorised") };
     *constraint = Constraint::Free;
@@ -140,8 +143,13 @@ fn the_sota_import_exports_under_its_own_keys_and_values_and_imports_back_bit_fo
         }
     }
 
-    import_checkpoint(&ImportRequest { checkpoint: out.join(STATE_DICT_FILE), config: sota_config(), image_shape: [1, 36, 64], out: again.clone() })
-        .unwrap();
+    import_checkpoint(&ImportRequest {
+        checkpoint: out.join(STATE_DICT_FILE),
+        config: sota_config(),
+        image_shape: [1, 36, 64],
+        out: again.clone(),
+    })
+    .unwrap();
     assert_eq!(weights(&again), weights(&run));
 }
 
@@ -153,8 +161,9 @@ fn every_exportable_preset_imports_back_bit_for_bit() {
         let (run, out, again) = (dir.path().join("run"), dir.path().join("export"), dir.path().join("again"));
         random_run(&config, &recordings, &run);
         export(&run, &out);
-        let report = import_checkpoint(&ImportRequest { checkpoint: out.join(STATE_DICT_FILE), config, image_shape: IMAGE, out: again.clone() })
-            .unwrap();
+        let report =
+            import_checkpoint(&ImportRequest { checkpoint: out.join(STATE_DICT_FILE), config, image_shape: IMAGE, out: again.clone() })
+                .unwrap();
         let back: Vec<(&str, usize)> = report.recordings.iter().map(|(k, u)| (k.as_str(), *u)).collect();
         assert_eq!(back, recordings, "{name}: the data keys are the recordings");
         assert!(report.zero.is_empty(), "{name}: every bias was exported: {:?}", report.zero);
@@ -165,7 +174,11 @@ fn every_exportable_preset_imports_back_bit_for_bit() {
 #[test]
 fn a_preset_without_a_neuralpredictors_counterpart_is_refused_with_the_reason_and_nothing_written() {
     common::init();
-    let cases = [("ln", preset("ln").and_then(|p| p.into_responses()).unwrap(), "core"), ("full", tiny("full"), "full readout"), ("klindt2017", tiny("klindt2017"), "abs")];
+    let cases = [
+        ("ln", preset("ln").and_then(|p| p.into_responses()).unwrap(), "core"),
+        ("full", tiny("full"), "full readout"),
+        ("klindt2017", tiny("klindt2017"), "abs"),
+    ];
     for (name, config, reason) in cases {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::neuralpredictors::{core_buffers, is_non_parameter, source, Layout};
+use super::neuralpredictors::{core_buffers, source, Layout};
 use super::{write_whole, ImportReport, IMPORT_FILE};
 use crate::config::{Constraint, FitConfig, OutputNonlinearity, ReadoutConfig};
 use crate::run::{load_config, load_info, RunError, MODEL_FILE};
@@ -72,7 +72,9 @@ pub enum ExportError {
 pub fn export_run(request: &ExportRequest) -> Result<ExportReport, ExportError> {
     let run = &request.run;
     let unsupported = |reason: String| ExportError::Unsupported { run: run.clone(), reason };
-    let cfg = load_config(run)?.into_responses().ok_or_else(|| unsupported("a sprite-pair model (a VAE) is not a neuralpredictors encoder".into()))?;
+    let cfg = load_config(run)?
+        .into_responses()
+        .ok_or_else(|| unsupported("a sprite-pair model (a VAE) is not a neuralpredictors encoder".into()))?;
     check_architecture(&cfg).map_err(unsupported)?;
     let info = load_info(run)?;
     let keys: Vec<String> = info.recordings.iter().map(|r| r.name.clone()).collect();
@@ -82,8 +84,8 @@ pub fn export_run(request: &ExportRequest) -> Result<ExportReport, ExportError> 
     let imported = read_import_report(run)?;
 
     let weights_file = run.join(MODEL_FILE);
-    let mut weights = Tensor::read_safetensors(&weights_file)
-        .map_err(|e| ExportError::Read { path: weights_file.clone(), reason: e.to_string() })?;
+    let mut weights =
+        Tensor::read_safetensors(&weights_file).map_err(|e| ExportError::Read { path: weights_file.clone(), reason: e.to_string() })?;
     weights.sort_by(|a, b| a.0.cmp(&b.0));
     let zero: &[String] = imported.as_ref().map_or(&[], |r| &r.zero);
     let mut tensors = Vec::with_capacity(weights.len());
@@ -111,12 +113,12 @@ pub fn export_run(request: &ExportRequest) -> Result<ExportReport, ExportError> 
         // The checkpoint's own buffers come back under their keys, or the export says why not.
         let mut want: Vec<&str> = r.not_parameters.iter().map(String::as_str).collect();
         let mut have: Vec<&str> = buffers.iter().map(|(k, _)| k.as_str()).collect();
-        (want.sort(), have.sort());
+        want.sort();
+        have.sort();
         if want != have {
             return Err(unsupported(format!("the imported checkpoint's buffers {want:?} are not the {have:?} this export writes")));
         }
     }
-    debug_assert!(buffers.iter().all(|(k, _)| is_non_parameter(k)));
     let bias = core_bias(core, &mapped).map_err(unsupported)?;
     let buffer_names = buffers.iter().map(|(k, _)| k.clone()).collect();
     tensors.extend(buffers);
@@ -187,7 +189,9 @@ fn core_bias(core: &crate::config::CoreConfig, mapped: &[(String, String)]) -> R
         .collect();
     let bias = conv_biases.iter().any(|k| !k.starts_with("core.features.layer0."));
     let first = conv_biases.iter().any(|k| k.starts_with("core.features.layer0."));
-    if first != (bias && !core.batch_norm) || (bias && conv_biases.len() != (core.layers - 1) * if core.depth_separable { 3 } else { 1 } + usize::from(first)) {
+    if first != (bias && !core.batch_norm)
+        || (bias && conv_biases.len() != (core.layers - 1) * if core.depth_separable { 3 } else { 1 } + usize::from(first))
+    {
         return Err(format!(
             "the core's convolution biases ({}) are not those of a Stacked2dCore with bias={} and batch_norm={}",
             conv_biases.join(", "),
@@ -238,8 +242,7 @@ fn model_py(cfg: &FitConfig, report: &ExportReport, bias: bool) -> String {
     let m = &cfg.model;
     let core = m.core.as_ref().expect("checked: a trained core");
     let [c, h, w] = report.input_shape;
-    let data_keys =
-        report.recordings.iter().map(|(k, u)| format!("{}: {u}", py_str(k))).collect::<Vec<_>>().join(", ");
+    let data_keys = report.recordings.iter().map(|(k, u)| format!("{}: {u}", py_str(k))).collect::<Vec<_>>().join(", ");
     let mut inputs = String::from("the image");
     if m.behavior_channels {
         inputs += ", then the 3 behaviour variables, each a constant channel (sensorium's AddBehaviorAsChannels)";
