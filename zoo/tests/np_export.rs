@@ -2,7 +2,7 @@
 //! (the SENSORIUM 2022 SOTA import, and a seeded random model of each exportable preset); the
 //! SOTA exports under its checkpoint's own keys and values; what has no neuralpredictors
 //! counterpart is refused. `exported_models_predict_as_neurozoo_in_neuralpredictors` loads each
-//! export's `model.py` in PyTorch with neuralpredictors 0.3.0 (ignored where that is absent).
+//! export's `model.py` in PyTorch with neuralpredictors 0.3.0 (`tools/setup.sh --test-deps`).
 
 mod common;
 
@@ -193,14 +193,24 @@ fn a_preset_without_a_neuralpredictors_counterpart_is_refused_with_the_reason_an
     }
 }
 
-/// A Python with neuralpredictors 0.3.0: `$NEUROZOO_NP_PYTHON`, or the reference env
-/// `.venv-bench` at the repository root (see tests/fixtures/NOTES.md).
+/// A Python with neuralpredictors 0.3.0: `$NEUROZOO_NP_PYTHON`, else the project's `.venv`
+/// where it has it (`tools/setup.sh --test-deps`, which `make test` runs, installs it), else the
+/// reference env `.venv-bench` (tests/fixtures/NOTES.md).
 fn reference_python() -> PathBuf {
-    let python = std::env::var_os("NEUROZOO_NP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-bench/bin/python"));
-    assert!(python.exists(), "no Python with neuralpredictors 0.3.0 at {} (set NEUROZOO_NP_PYTHON)", python.display());
-    python
+    if let Some(p) = std::env::var_os("NEUROZOO_NP_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let has_np = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('neuralpredictors') is None)"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let candidates = [root.join(".venv/bin/python"), root.join(".venv-bench/bin/python")];
+    candidates.iter().find(|p| has_np(p)).cloned().unwrap_or_else(|| {
+        panic!("no Python with neuralpredictors 0.3.0 in .venv or .venv-bench: run tools/setup.sh --test-deps, or set NEUROZOO_NP_PYTHON")
+    })
 }
 
 const PREDICT: &str = r#"
@@ -252,7 +262,6 @@ fn max_relative_error(run: &Path, out: &Path, image: [usize; 3]) -> f32 {
 }
 
 #[test]
-#[ignore = "needs a Python with neuralpredictors 0.3.0 (.venv-bench or $NEUROZOO_NP_PYTHON); run with --run-ignored"]
 fn exported_models_predict_as_neurozoo_in_neuralpredictors() {
     common::init();
     let dir = tempfile::tempdir().unwrap();

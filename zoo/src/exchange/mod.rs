@@ -1,5 +1,8 @@
-//! Models in from PyTorch and out to it: a neuralpredictors `state_dict` (what `torch.save` writes, read by
-//! [`neurozoo_pth`] without Python) becomes an ordinary run directory.
+//! Models in from PyTorch and out to it. In: a neuralpredictors `state_dict` (what
+//! `torch.save` writes, read by [`neurozoo_pth`] without Python) becomes an ordinary run
+//! directory ([`import_checkpoint`]). Out: a run becomes a `state_dict.pth` under
+//! neuralpredictors' names and a `model.py` that loads it strictly ([`export_run`]); both
+//! directions read the one name table of [`neuralpredictors`].
 //!
 //! The architecture comes from a response-model config (a preset with any changes), the image
 //! size from the request: a checkpoint holds weights, not hyperparameters. Every key is checked
