@@ -352,6 +352,9 @@ INPUT_SHAPE = ({c}, {h}, {w})
 
 def build(state_dict_path=HERE / "state_dict.pth"):
     state_dict = torch.load(state_dict_path, weights_only=True)
+    # gamma_* are the run's penalty weights for neurozoo's loss (a mean over the batch); the
+    # sensorium trainer's loss is a sum scaled by sqrt(N / B), see neurozoo's docs/models.md.
+    # They change training, not predictions.
     core = Stacked2dCore(
         input_channels={c},
         hidden_channels={channels},
