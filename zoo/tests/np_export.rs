@@ -48,8 +48,11 @@ fn exportable() -> Vec<Case> {
     let mut klindt = tiny("klindt2017");
     let ReadoutConfig::Factorized { constraint, .. } = &mut klindt.model.readout else { panic!("factorised") };
     *constraint = Constraint::Free;
+    let mut pupil = tiny("sensorium2022");
+    pupil.model.pupil_channels = true;
     vec![
         ("sensorium2022", tiny("sensorium2022"), vec![("21067-10-18", 20)]),
+        ("sensorium2022 with pupil channels", pupil, vec![("21067-10-18", 20)]),
         ("gaussian", tiny("gaussian"), vec![("a-1", 7), ("b-2", 5)]),
         ("klindt2017 (free)", klindt, vec![("21067-10-18", 10)]),
     ]
@@ -86,7 +89,7 @@ fn random_run(config: &FitConfig, recordings: &[(&str, usize)], dir: &Path) {
                     image_std: 1.0,
                     response_scale: vec![1.0; *units],
                     behavior_std: config.model.behavior_channels.then(|| vec![1.0; 3]),
-                    pupil_mean_std: config.model.shifter.is_some().then(|| (vec![0.0; 2], vec![1.0; 2])),
+                    pupil_mean_std: (config.model.shifter.is_some() || config.model.pupil_channels).then(|| (vec![0.0; 2], vec![1.0; 2])),
                 },
             })
             .collect(),
@@ -239,6 +242,9 @@ fn max_relative_error(run: &Path, out: &Path, image: [usize; 3]) -> f32 {
         let mut parts = vec![Tensor::randn([n, c, h, w], (Kind::Float, Device::Cpu))];
         if m.behavior_channels {
             parts.push(Tensor::randn([n, 3, 1, 1], (Kind::Float, Device::Cpu)).expand([n, 3, h, w], false));
+        }
+        if m.pupil_channels {
+            parts.push(Tensor::randn([n, 2, 1, 1], (Kind::Float, Device::Cpu)).expand([n, 2, h, w], false));
         }
         let x = Tensor::cat(&parts, 1).contiguous();
         let pupil = m.shifter.is_some().then(|| Tensor::randn([n, 2], (Kind::Float, Device::Cpu)));

@@ -172,9 +172,6 @@ fn check_architecture(cfg: &FitConfig) -> Result<(), String> {
         }
         _ => {}
     }
-    if m.pupil_channels && !m.behavior_channels {
-        return Err("pupil channels without behaviour channels are not a sensorium input".into());
-    }
     Ok(())
 }
 
