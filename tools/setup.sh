@@ -4,7 +4,8 @@
 # Skips every step whose result is already there; re-runs pip when tools/requirements.txt changes.
 # With --test-deps (what `make test` passes) also Debian's Chromium, which renders the demo's
 # report page in the tests (set CHROMIUM=/path/to/chromium to use another one), and slurm-wlm and
-# munge, which the sweep test starts as a one-node cluster.
+# munge, which the sweep test starts as a one-node cluster, and neuralpredictors 0.3.0 (with scipy
+# and tqdm) in .venv, which the export test runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,5 +68,13 @@ if [ "${1:-}" = "--test-deps" ]; then
     fi
     if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
         apt_install "a one-node SLURM for the sweep test" slurm-wlm munge
+    fi
+    # neuralpredictors 0.3.0, whose modules load an exported model.py in zoo/tests/np_export.rs:
+    # without its declared dependencies (torch, numpy, pandas and h5py are the requirements'),
+    # plus scipy and tqdm, which its layers import.
+    if ! "$venv/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('neuralpredictors') is None)"; then
+        echo "setup: installing neuralpredictors 0.3.0 into $venv (the export test builds its models)"
+        "$venv/bin/pip" install --disable-pip-version-check -q --no-deps neuralpredictors==0.3.0
+        "$venv/bin/pip" install --disable-pip-version-check -q scipy==1.16.3 tqdm==4.67.1
     fi
 fi

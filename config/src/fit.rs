@@ -130,6 +130,11 @@ pub struct CoreConfig {
     pub batch_norm_momentum: f64,
     /// How the convolution weights start. Default `kaiming_uniform`.
     pub init: ConvInit,
+    /// No ELU in any layer, `final_nonlinearity` notwithstanding: neuralpredictors'
+    /// `linear=True`, the core of the sensorium 2022 LN baseline (whose only nonlinearity is the
+    /// output's). Default false; written to a config only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub linear: bool,
 }
 
 /// The initial convolution weights of a core. Batch norm makes the forward pass indifferent to
@@ -163,6 +168,7 @@ impl Default for CoreConfig {
             depth_separable: false,
             batch_norm_momentum: 0.1,
             init: ConvInit::KaimingUniform,
+            linear: false,
         }
     }
 }

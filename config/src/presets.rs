@@ -217,6 +217,7 @@ fn sensorium2022() -> FitConfig {
                 // Not the starter kit's Xavier normal: on simulated recordings this model learned
                 // faster from libtorch's default (docs/models.md).
                 init: ConvInit::KaimingUniform,
+                linear: false,
             }),
             frozen_core: None,
             readout: ReadoutConfig::Gaussian {

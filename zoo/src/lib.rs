@@ -62,6 +62,7 @@ pub mod checkpoint;
 /// Configs and presets live where code without libtorch can read them.
 pub use neurozoo_config as config;
 pub mod eval;
+pub mod exchange;
 pub mod insilico;
 /// neuralpredictors' fit measures live with the other scores, where code without libtorch (the
 /// `neurozoo` front end) can use them.

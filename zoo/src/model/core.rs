@@ -126,7 +126,7 @@ impl Stacked2dCore {
             if let Some(norm) = norm {
                 h = norm.forward_t(&h, train);
             }
-            if layer + 1 < self.convs.len() || self.cfg.final_nonlinearity {
+            if !self.cfg.linear && (layer + 1 < self.convs.len() || self.cfg.final_nonlinearity) {
                 h = h.elu();
             }
             outs.push(h.shallow_clone());
