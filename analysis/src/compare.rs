@@ -351,7 +351,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     files.extend(figures::draw_figure(&scores_figure(&scores, &names, &target.name), out, "scores")?);
     // The representation with the best fraction of oracle (of those it is defined for), unit
     // by unit against the ceiling.
-    let best = scores.iter().filter(|s| s.metric == "predictivity_normalised" && s.value.is_finite()).max_by(|p, q| p.value.total_cmp(&q.value));
+    let best =
+        scores.iter().filter(|s| s.metric == "predictivity_normalised" && s.value.is_finite()).max_by(|p, q| p.value.total_cmp(&q.value));
     if let (Some(c), Some(best)) = (positive_ceiling, best) {
         let r = units.r_of(&best.representation);
         files.extend(figures::draw_figure(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);

@@ -118,9 +118,7 @@ impl TreeFile {
                 let (first, second) = if prefix < *other { (&prefix, other) } else { (other, &prefix) };
                 return Err(DatasetError::file(
                     path,
-                    format!(
-                        "holds two file trees, {first}data/ and {second}data/: a zip holds one recording (give each its own zip)"
-                    ),
+                    format!("holds two file trees, {first}data/ and {second}data/: a zip holds one recording (give each its own zip)"),
                 ));
             }
             let files = names.iter().filter_map(|n| n.strip_prefix(prefix.as_str())).map(str::to_string).collect();

@@ -147,7 +147,10 @@ mod tests {
         std::fs::write(&other, b"x").unwrap();
         let said = |paths: &[&std::path::Path]| check_distinct(paths).map_err(|e| e.to_string());
         assert_eq!(said(&[&a, &other]), Ok(()));
-        assert_eq!(said(&[&a, &other, &a]), Err(format!("{} and {} are the same file: give each recording once", a.display(), a.display())));
+        assert_eq!(
+            said(&[&a, &other, &a]),
+            Err(format!("{} and {} are the same file: give each recording once", a.display(), a.display()))
+        );
         assert_eq!(said(&[&link, &a]), Err(format!("{} and {} are the same file: give each recording once", link.display(), a.display())));
         // A path that does not resolve is the reader's to name.
         assert_eq!(said(&[&dir.path().join("none.h5"), &dir.path().join("none.h5")]), Ok(()));

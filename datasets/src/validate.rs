@@ -229,8 +229,7 @@ fn check_constant(ds: &Dataset, v: &mut Validation) {
         v.push(Severity::Error, Some("responses"), format!("every response is {first}: there is nothing to predict"));
         return;
     }
-    let constant: Vec<usize> =
-        r.axis_iter(Axis(1)).enumerate().filter(|(_, c)| c.iter().all(|&x| x == c[0])).map(|(u, _)| u).collect();
+    let constant: Vec<usize> = r.axis_iter(Axis(1)).enumerate().filter(|(_, c)| c.iter().all(|&x| x == c[0])).map(|(u, _)| u).collect();
     if !constant.is_empty() {
         v.push(
             Severity::Warning,
@@ -248,7 +247,11 @@ fn check_constant(ds: &Dataset, v: &mut Validation) {
         Images::F32(x) => x.outer_iter().all(|i| i == x.index_axis(Axis(0), 0)),
     };
     if same_image && ds.n_trials() > 1 {
-        v.push(Severity::Error, Some("images"), format!("all {} trials show the same image: there is nothing to predict from", ds.n_trials()));
+        v.push(
+            Severity::Error,
+            Some("images"),
+            format!("all {} trials show the same image: there is nothing to predict from", ds.n_trials()),
+        );
     }
 }
 

@@ -86,7 +86,10 @@ fn a_huge_declared_representation_is_refused_before_reading() {
     assert!(!out_dir.exists());
     let plugin_out = dir.path().join("summary");
     refused(&analyze(&huge, "summary", &plugin_out).output().unwrap(), &wanted);
-    assert!(!plugin_out.join("manifest.json").exists() || !std::fs::read_to_string(plugin_out.join("manifest.json")).unwrap().contains("complete"));
+    assert!(
+        !plugin_out.join("manifest.json").exists()
+            || !std::fs::read_to_string(plugin_out.join("manifest.json")).unwrap().contains("complete")
+    );
 }
 
 /// A plugin's histogram of 10¹² bins: the host refuses the spec, naming its field, instead of
@@ -135,7 +138,8 @@ fn validate_flags_constant_and_overflowing_data() {
     let same_image = write("same_image.h5", &|ds| {
         let first = ds.images.to_f32().index_axis(ndarray::Axis(0), 0).to_owned();
         let n = ds.n_trials();
-        ds.images = Array4::from_shape_fn((n, first.shape()[0], first.shape()[1], first.shape()[2]), |(_, c, y, x)| first[[c, y, x]]).into();
+        ds.images =
+            Array4::from_shape_fn((n, first.shape()[0], first.shape()[1], first.shape()[2]), |(_, c, y, x)| first[[c, y, x]]).into();
     });
     let huge_pixel = write("huge_pixel.h5", &|ds| {
         let mut images = ds.images.to_f32();
@@ -154,7 +158,11 @@ fn validate_flags_constant_and_overflowing_data() {
     }
     let out = neurozoo().args(["data", "validate"]).arg(&one_constant).output().unwrap();
     assert!(out.status.success(), "{}", said(&out));
-    assert!(said(&out).contains("warning: responses: 1 of 6 units have the same response in every trial (first: unit 4)"), "{}", said(&out));
+    assert!(
+        said(&out).contains("warning: responses: 1 of 6 units have the same response in every trial (first: unit 4)"),
+        "{}",
+        said(&out)
+    );
     // Refused for fitting too: nothing to fit, no run directory.
     let run_dir = dir.path().join("run");
     let out = neurozoo()

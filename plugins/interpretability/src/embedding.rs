@@ -68,7 +68,8 @@ pub fn torchscript(path: &str, images: &Tensor, batch: i64) -> Result<Tensor, St
     let mut parts = Vec::new();
     for start in (0..n).step_by(batch as usize) {
         let chunk = images.narrow(0, start, batch.min(n - start));
-        let out = tch::no_grad(|| model.forward_ts(&[chunk])).map_err(|e| format!("TorchScript model {path:?} failed: {}", without_frames(&e)))?;
+        let out = tch::no_grad(|| model.forward_ts(&[chunk]))
+            .map_err(|e| format!("TorchScript model {path:?} failed: {}", without_frames(&e)))?;
         parts.push(out.flatten(1, -1).to_kind(Kind::Float));
     }
     Ok(unit_rows(&Tensor::cat(&parts, 0)).0)

@@ -156,7 +156,14 @@ impl Plugin for Interpretability {
             let mean = ii.iter().sum::<f64>() / k;
             let sem = if k > 1.0 { (ii.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0) / k).sqrt() } else { f64::NAN };
             let chance_mean = chance.iter().sum::<f64>() / k;
-            summary.push((name.clone(), ii.len() as i64, Some(mean), Some(sem).filter(|s| s.is_finite()), Some(mis.iter().sum::<f64>() / k), Some(chance_mean)));
+            summary.push((
+                name.clone(),
+                ii.len() as i64,
+                Some(mean),
+                Some(sem).filter(|s| s.is_finite()),
+                Some(mis.iter().sum::<f64>() / k),
+                Some(chance_mean),
+            ));
             ctx.log(&format!("{name}: {} scored, mean II {mean:.3} ± {sem:.3} (shuffled: {chance_mean:.3})", ii.len()));
             let mut sorted = ii.clone();
             sorted.sort_by(|a, b| b.total_cmp(a));

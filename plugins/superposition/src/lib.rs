@@ -148,7 +148,10 @@ impl Plugin for Superposition {
             // A direction whose projections are all equal has no kurtosis: left out, and counted.
             let constant = kurt.len() - sorted.len();
             if constant > 0 {
-                ctx.warn(&format!("{method}: {constant} of {} directions project every stimulus to one value: kurtosis undefined", kurt.len()));
+                ctx.warn(&format!(
+                    "{method}: {constant} of {} directions project every stimulus to one value: kurtosis undefined",
+                    kurt.len()
+                ));
             }
             let median = sorted.get(sorted.len() / 2).map_or("undefined".to_string(), |m| format!("{m:.2}"));
             ctx.log(&format!("{method}: {} directions, median kurtosis {median}", found.nrows()));
