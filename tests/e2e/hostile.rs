@@ -159,7 +159,10 @@ fn validate_flags_constant_and_overflowing_data() {
     let out = neurozoo().args(["data", "validate"]).arg(&one_constant).output().unwrap();
     assert!(out.status.success(), "{}", said(&out));
     assert!(
-        said(&out).contains(&format!("warning: {}: responses: 1 of 6 units have the same response in every trial (first: unit 4)", one_constant.display())),
+        said(&out).contains(&format!(
+            "warning: {}: responses: 1 of 6 units have the same response in every trial (first: unit 4)",
+            one_constant.display()
+        )),
         "{}",
         said(&out)
     );

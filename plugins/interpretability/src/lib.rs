@@ -79,7 +79,11 @@ impl Plugin for Interpretability {
             return Err("embedding = torchscript needs model = the path of a model saved with torch.jit.save".into());
         }
         if let Some((index, v)) = stimuli.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(format!("stimulus {} holds {v} (at {:?}): image similarity needs finite pixels", index[0], index.slice()));
+            return Err(format!(
+                "stimulus {} holds {v} (at {:?}): image similarity needs finite pixels",
+                index[0],
+                ndarray::Dimension::slice(&index)
+            ));
         }
         let targets = targets(input, input.string("targets")?)?;
         let varies = |c: ndarray::ArrayView1<'_, f32>| c.iter().any(|&v| v != c[0]);
