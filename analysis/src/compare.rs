@@ -115,6 +115,9 @@ pub enum CompareError {
     /// A setting that cannot give scores.
     #[error("{param} = {value}: must be {wanted}")]
     Param { param: &'static str, value: String, wanted: &'static str },
+    /// A setting that would take more memory than there is: what it sizes, and how much.
+    #[error("{param} = {value}: {what} {memory}")]
+    Memory { param: &'static str, value: usize, what: String, memory: neurozoo_util::memory::TooLarge },
     /// Fewer stimuli in common (after `max_stimuli`) than the cross-validation needs.
     #[error("{} vs {}: only {n} stimuli to compare (in common, at most max_stimuli): too few for {folds} folds", a.display(), b.display())]
     TooFewStimuli { a: PathBuf, b: PathBuf, n: usize, folds: usize },
@@ -247,6 +250,14 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     if n < 2 * params.folds.max(5) {
         return Err(CompareError::TooFewStimuli { a: a.into(), b: b.into(), n, folds: params.folds });
     }
+    // The resamples (n indices each) and the bootstrap values of each metric, held at once.
+    let bytes = neurozoo_util::memory::bytes_of(&[params.bootstrap, n + METRICS.len()], 8);
+    neurozoo_util::memory::fits_in_memory(bytes).map_err(|memory| CompareError::Memory {
+        param: "bootstrap",
+        value: params.bootstrap,
+        what: format!("resampling {n} stimuli that often"),
+        memory,
+    })?;
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
 
     ensure_empty_dir(out).map_err(|e| format!("{e}: choose a new output directory"))?;
@@ -255,6 +266,28 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         r.data.select(Axis(0), &rows.iter().map(column).collect::<Vec<_>>()).mapv(f64::from)
     };
     let y = pick(target, |&(_, j)| j);
+    // A target unit that never varies has no correlation with anything: undefined, not 0, and
+    // left out of the mean predictivity.
+    let varies: Vec<bool> = y.columns().into_iter().map(|c| c.iter().any(|&v| v != c[0])).collect();
+    let constant_units = varies.iter().filter(|v| !**v).count();
+    if constant_units == varies.len() {
+        return Err(format!(
+            "{}: representations/{} is the same for all {n} stimuli compared: there is nothing to predict or compare with",
+            b.display(),
+            target.name
+        )
+        .into());
+    }
+    if constant_units > 0 {
+        warnings.push(format!(
+            "{}: {constant_units} of {} units of representations/{} are the same for all {n} stimuli: their predictivity is \
+             undefined (null) and left out of the means",
+            b.display(),
+            varies.len(),
+            target.name
+        ));
+    }
+    let over_varying = |r: Vec<f64>| -> Vec<f64> { r.into_iter().zip(&varies).filter(|(_, v)| **v).map(|(r, _)| r).collect() };
     let linear_y = gram_linear(y.view());
     let (rbf_y, rdm_y) = (rbf_from_linear(&linear_y, params.rbf_threshold), RankedRdm::new(&rdm_matrix(y.view())));
 
@@ -265,8 +298,25 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     for rep in &file_a.representations {
         bar.set_message(rep.name.clone());
         let x = pick(rep, |&(i, _)| i);
+        // A representation that is the same for every stimulus predicts nothing and has no
+        // geometry: every score is undefined (null), none is 0.
+        if x.rows().into_iter().all(|row| row == x.row(0)) {
+            warnings.push(format!(
+                "{}: representations/{} is the same for all {n} stimuli compared: its scores are undefined",
+                a.display(),
+                rep.name
+            ));
+            for (metric, _) in METRICS.iter().filter(|(m, _)| *m != "predictivity_normalised" || positive_ceiling.is_some()) {
+                scores.push(Score { representation: rep.name.clone(), metric, value: f64::NAN, low: f64::NAN, high: f64::NAN });
+            }
+            units.push(&rep.name, &vec![f64::NAN; varies.len()], ceiling.as_deref(), &Array2::from_elem((1, varies.len()), f64::NAN));
+            bar.inc(1);
+            continue;
+        }
         let ridge = ridge_predictivity(x.view(), y.view(), &params.alphas, params.folds);
-        let mean_r = |s: &[usize]| mean(&paired_correlations(ridge.predictions.select(Axis(0), s).view(), y.select(Axis(0), s).view()));
+        let mean_r = |s: &[usize]| {
+            mean(&over_varying(paired_correlations(ridge.predictions.select(Axis(0), s).view(), y.select(Axis(0), s).view())))
+        };
         let all: Vec<usize> = (0..n).collect();
         let mut add = |metric: &'static str, statistic: &(dyn Fn(&[usize]) -> f64 + Sync)| {
             let values = in_parallel(&resamples, statistic);
@@ -287,7 +337,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         add("linear_cka", &|s| cka(&linear_x, &linear_y, s));
         add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
         add("rsa", &|s| rdm_x.rsa(&rdm_y, s));
-        units.push(&rep.name, &ridge.r, ceiling.as_deref(), &ridge.alphas);
+        let r: Vec<f64> = ridge.r.iter().zip(&varies).map(|(&r, v)| if *v { r } else { f64::NAN }).collect();
+        units.push(&rep.name, &r, ceiling.as_deref(), &ridge.alphas);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -298,13 +349,11 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     files.extend(write_table(&units.table(), out, "units")?);
     let names: Vec<String> = file_a.representations.iter().map(|r| r.name.clone()).collect();
     files.extend(figures::draw_figure(&scores_figure(&scores, &names, &target.name), out, "scores")?);
-    if let Some(c) = positive_ceiling {
-        // The representation with the best fraction of oracle, unit by unit against the ceiling.
-        let best = scores
-            .iter()
-            .filter(|s| s.metric == "predictivity_normalised")
-            .max_by(|p, q| p.value.total_cmp(&q.value))
-            .expect("a score per representation");
+    // The representation with the best fraction of oracle (of those it is defined for), unit
+    // by unit against the ceiling.
+    let best =
+        scores.iter().filter(|s| s.metric == "predictivity_normalised" && s.value.is_finite()).max_by(|p, q| p.value.total_cmp(&q.value));
+    if let (Some(c), Some(best)) = (positive_ceiling, best) {
         let r = units.r_of(&best.representation);
         files.extend(figures::draw_figure(&ceiling_figure(&best.representation, &r, c), out, "predictivity_vs_oracle")?);
     }
@@ -447,7 +496,7 @@ impl UnitRows {
         Table::new()
             .str("representation", self.representation.clone())
             .i64("unit", self.unit.clone())
-            .f64("r", self.r.clone())
+            .column("r", neurozoo_tables::ColumnValues::F64(self.r.iter().map(|r| Some(*r).filter(|r| r.is_finite())).collect()))
             .column(CEILING, neurozoo_tables::ColumnValues::F64(self.ceiling.clone()))
             .column("r_normalised", neurozoo_tables::ColumnValues::F64(normalised))
             .f64("alpha", self.alpha.clone())

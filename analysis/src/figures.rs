@@ -86,6 +86,18 @@ fn matrix(v: &Value, what: &str) -> Result<Matrix, String> {
     Ok(m)
 }
 
+/// The host allocates a counter per histogram bin and a panel per grid column, so a spec's
+/// count is bounded; this is far more than the figure's 800 pixels across can show.
+const MOST_PER_AXIS: u64 = 10_000;
+
+/// A count field of a spec: a whole number from 1 to [`MOST_PER_AXIS`], named when it is not.
+fn bounded(spec: &Value, kind: &str, key: &str) -> Result<usize, String> {
+    match spec[key].as_u64() {
+        Some(n @ 1..=MOST_PER_AXIS) => Ok(n as usize),
+        _ => Err(format!("{kind} spec field \"{key}\" is {}: it must be a whole number from 1 to {MOST_PER_AXIS}", spec[key])),
+    }
+}
+
 fn text(spec: &Value, key: &str) -> String {
     spec[key].as_str().unwrap_or_default().to_string()
 }
@@ -104,7 +116,7 @@ impl Spec {
                     .filter_map(Value::as_f64)
                     .filter(|v| v.is_finite())
                     .collect(),
-                bins: spec["bins"].as_u64().filter(|&b| b > 0).ok_or("histogram needs \"bins\" ≥ 1")? as usize,
+                bins: bounded(spec, "histogram", "bins")?,
             }),
             "line" | "scatter" => {
                 let mut series = Vec::new();
@@ -146,7 +158,7 @@ impl Spec {
                     .iter()
                     .map(|i| Ok((text(i, "label"), matrix(&i["pixels"], "image pixels")?)))
                     .collect::<Result<Vec<_>, String>>()?;
-                let columns = spec["columns"].as_u64().filter(|&c| c > 0).ok_or("image_grid needs \"columns\" ≥ 1")? as usize;
+                let columns = bounded(spec, "image_grid", "columns")?;
                 Ok(Spec::ImageGrid { title: text(spec, "title"), images, columns })
             }
             other => Err(format!("unknown kind {other:?} (histogram, line, scatter, heatmap, image_grid)")),

@@ -49,3 +49,30 @@ fn a_bad_spec_is_an_error_and_writes_nothing() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// Counts the host allocates by (a histogram's bins, a grid's columns) are bounded: a plugin
+/// asking for 10¹² bins gets an error naming the spec field, not an abort in the host.
+#[test]
+fn a_huge_count_is_refused_naming_the_spec_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = json!({"label": "a", "pixels": [[0, 1]]});
+    for (spec, expect) in [
+        (
+            json!({"kind": "histogram", "values": [1.0, 2.0], "bins": 1_000_000_000_000u64}),
+            "figure bad: histogram spec field \"bins\" is 1000000000000: it must be a whole number from 1 to 10000",
+        ),
+        (
+            json!({"kind": "histogram", "values": [1.0, 2.0], "bins": 1e12}),
+            "figure bad: histogram spec field \"bins\" is 1000000000000.0: it must be a whole number from 1 to 10000",
+        ),
+        (
+            json!({"kind": "image_grid", "images": [image], "columns": 10_001}),
+            "figure bad: image_grid spec field \"columns\" is 10001: it must be a whole number from 1 to 10000",
+        ),
+    ] {
+        assert_eq!(draw(&spec, dir.path(), "bad").unwrap_err().to_string(), expect);
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // The bound itself still draws.
+    draw(&json!({"kind": "histogram", "values": [1.0, 2.0], "bins": 10_000}), dir.path(), "most").unwrap();
+}

@@ -66,7 +66,9 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         let cell = |m: &str| match metrics.get(m).map(|s| (s.score, s.ci_low, s.ci_high)) {
             Some((Some(v), Some(lo), Some(hi))) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
             Some((Some(v), _, _)) => format!("{m} {v:.3}"),
-            _ => String::new(),
+            // Undefined (a constant representation): said, not left out or shown as 0.
+            Some((None, _, _)) => format!("{m} -"),
+            None => String::new(),
         };
         let cells: Vec<String> = ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"]
             .iter()

@@ -33,6 +33,10 @@ pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], for
     if target.is_dir() {
         anyhow::bail!("--out {} is a directory: name a file", out.display());
     }
+    // --force replaces a file the user wrote, never a device, a pipe or a socket.
+    if !target.is_file() {
+        anyhow::bail!("--out {} is not a regular file (a device, a pipe or a socket): name a file", out.display());
+    }
     if !force {
         anyhow::bail!("{} already exists: choose another --out, or add --force to replace it", out.display());
     }

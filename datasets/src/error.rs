@@ -13,6 +13,9 @@ pub enum DatasetError {
     File { file: PathBuf, problem: String },
     #[error("invalid dataset: {0}")]
     Invalid(String),
+    /// One file given as two recordings (twice, or under another name: a symlink, `./a.h5`).
+    #[error("{} and {} are the same file: give each recording once", first.display(), second.display())]
+    SameFile { first: PathBuf, second: PathBuf },
     /// What `validate` found wrong with a file about to be fitted, evaluated or extracted from.
     #[error("{} is not usable:\n  {}", file.display(), problems.join("\n  "))]
     Unusable { file: PathBuf, problems: Vec<String> },

@@ -69,6 +69,8 @@ pub struct TreeFile {
     source: Source,
     /// Every file of the tree, relative to its root (`data/images/0.npy`).
     files: BTreeSet<String>,
+    /// Every folder of the tree, empty ones too: a folder where a file belongs is named as one.
+    dirs: BTreeSet<String>,
     n_trials: usize,
 }
 
@@ -96,23 +98,34 @@ impl TreeFile {
         if !path.exists() {
             return Err(DatasetError::file(path, "no such file or directory"));
         }
-        let (source, files) = if path.is_dir() {
-            let mut files = BTreeSet::new();
-            list_dir(path, path, &mut files).map_err(|e| DatasetError::file(path, format!("cannot list ({e})")))?;
-            (Source::Dir(path.to_path_buf()), files)
+        let (source, files, dirs) = if path.is_dir() {
+            let (mut files, mut dirs) = (BTreeSet::new(), BTreeSet::new());
+            list_dir(path, path, &mut files, &mut dirs).map_err(|e| DatasetError::file(path, format!("cannot list ({e})")))?;
+            (Source::Dir(path.to_path_buf()), files, dirs)
         } else {
             let archive = open_zip(path)?;
-            let names: Vec<&str> = archive.file_names().filter(|n| !n.ends_with('/') && !n.starts_with("__MACOSX/")).collect();
+            let all: Vec<&str> = archive.file_names().filter(|n| !n.starts_with("__MACOSX/")).collect();
+            let (folders, names): (Vec<&str>, Vec<&str>) = all.into_iter().partition(|n| n.ends_with('/'));
             // The released archives hold one top folder per recording; converted trees may not.
-            let prefix = names
+            // Two folders that each hold a tree are two recordings: which one is meant is not ours
+            // to guess.
+            let prefixes: BTreeSet<String> = names
                 .iter()
                 .filter_map(|n| n.find("data/").filter(|&i| i == 0 || n[..i].ends_with('/')).map(|i| n[..i].to_string()))
-                .min_by_key(String::len)
-                .unwrap_or_default();
+                .collect();
+            let prefix = prefixes.iter().min_by_key(|p| p.len()).cloned().unwrap_or_default();
+            if let Some(other) = prefixes.iter().find(|p| !p.starts_with(&prefix)) {
+                let (first, second) = if prefix < *other { (&prefix, other) } else { (other, &prefix) };
+                return Err(DatasetError::file(
+                    path,
+                    format!("holds two file trees, {first}data/ and {second}data/: a zip holds one recording (give each its own zip)"),
+                ));
+            }
             let files = names.iter().filter_map(|n| n.strip_prefix(prefix.as_str())).map(str::to_string).collect();
-            (Source::Zip { archive: path.to_path_buf(), prefix }, files)
+            let dirs = folders.iter().filter_map(|n| n.strip_prefix(prefix.as_str())?.strip_suffix('/')).map(str::to_string).collect();
+            (Source::Zip { archive: path.to_path_buf(), prefix }, files, dirs)
         };
-        let mut tree = TreeFile { path: path.to_path_buf(), source, files, n_trials: 0 };
+        let mut tree = TreeFile { path: path.to_path_buf(), source, files, dirs, n_trials: 0 };
         if !tree.files.iter().any(|f| f.starts_with("data/")) {
             return Err(
                 tree.err("data", "missing: a file tree has data/images, data/responses and meta/ (is this a neuralpredictors file tree?)")
@@ -132,6 +145,15 @@ impl TreeFile {
     /// Trials, counted from `data/images`.
     pub fn n_trials(&self) -> usize {
         self.n_trials
+    }
+
+    /// A file the tree does not have: missing, or a folder in its place.
+    fn absent(&self, key: &str) -> DatasetError {
+        if self.dirs.contains(key) || self.has(key) {
+            self.err(key, "is a directory, not a file")
+        } else {
+            self.err(key, "missing")
+        }
     }
 
     fn err(&self, key: &str, problem: impl std::fmt::Display) -> DatasetError {
@@ -155,9 +177,11 @@ impl TreeFile {
         let mut out: Vec<String> = self
             .files
             .iter()
+            .chain(&self.dirs)
             .filter_map(|f| f.strip_prefix(&prefix))
             .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
             .collect();
+        out.sort_unstable();
         out.dedup();
         out
     }
@@ -165,7 +189,7 @@ impl TreeFile {
     /// Parse one `.npy` of the tree.
     fn npy_with(&self, reader: &mut Reader, key: &str) -> Result<Npy> {
         if !self.files.contains(key) {
-            return Err(self.err(key, "missing"));
+            return Err(self.absent(key));
         }
         let bytes = reader.read(key).map_err(|e| self.err(key, format!("cannot read ({e})")))?;
         Npy::parse(&bytes).map_err(|e| self.err(key, e))
@@ -433,14 +457,17 @@ impl Layout for TreeFile {
 }
 
 /// Every file under `dir`, relative to `root`, with `/` separators.
-fn list_dir(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> std::io::Result<()> {
+fn list_dir(root: &Path, dir: &Path, files: &mut BTreeSet<String>, dirs: &mut BTreeSet<String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         if entry.file_type()?.is_dir() {
-            list_dir(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.insert(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            list_dir(root, &path, files, dirs)?;
+            dirs.insert(rel);
+        } else {
+            files.insert(rel);
         }
     }
     Ok(())

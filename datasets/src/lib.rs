@@ -7,6 +7,7 @@
 //! * [`simulate`]: populations with known ground truth (`neurozoo data simulate`).
 //! * [`validate`] and [`inspect`]: what is wrong with a file, and what is in it.
 //! * [`stats`]: summary statistics and train-tier normalisation.
+//! * [`memory`]: the check made before an allocation a file or a setting sizes.
 //!
 //! ```no_run
 //! use neurozoo_datasets::{simulate::v1, static_h5, validate, Tier};
@@ -105,8 +106,49 @@ pub fn load_checked(path: &std::path::Path, nwb: &nwb::NwbOptions) -> Result<Dat
     load_with(path, nwb)
 }
 
+/// Refuse one recording given twice among `paths`: the same path, or the same file under
+/// another name (a symlink, a relative path), found by comparing canonical paths. Its units
+/// would be pooled twice, or fitted as two recordings. Paths that cannot be resolved are left
+/// to the reader, which names them.
+pub fn check_distinct(paths: &[&std::path::Path]) -> Result<()> {
+    let canonical: Vec<Option<std::path::PathBuf>> = paths.iter().map(|p| std::fs::canonicalize(p).ok()).collect();
+    for (i, c) in canonical.iter().enumerate() {
+        if let Some(j) = c.as_ref().and_then(|c| canonical[..i].iter().position(|d| d.as_ref() == Some(c))) {
+            return Err(DatasetError::SameFile { first: paths[j].into(), second: paths[i].into() });
+        }
+    }
+    Ok(())
+}
+
 /// Version of the HDF5 library compiled into neurozoo (static, so there is no runtime .so).
 pub fn hdf5_version() -> String {
     let v = hdf5::library_version();
     format!("{}.{}.{}", v.0, v.1, v.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same file given twice, or once more through a symlink, is named as one file; two
+    /// files are distinct even with one name in two folders.
+    #[test]
+    fn one_file_under_two_names_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, link) = (dir.path().join("a.h5"), dir.path().join("b.h5"));
+        std::fs::write(&a, b"x").unwrap();
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        let other = dir.path().join("other/a.h5");
+        std::fs::write(&other, b"x").unwrap();
+        let said = |paths: &[&std::path::Path]| check_distinct(paths).map_err(|e| e.to_string());
+        assert_eq!(said(&[&a, &other]), Ok(()));
+        assert_eq!(
+            said(&[&a, &other, &a]),
+            Err(format!("{} and {} are the same file: give each recording once", a.display(), a.display()))
+        );
+        assert_eq!(said(&[&link, &a]), Err(format!("{} and {} are the same file: give each recording once", link.display(), a.display())));
+        // A path that does not resolve is the reader's to name.
+        assert_eq!(said(&[&dir.path().join("none.h5"), &dir.path().join("none.h5")]), Ok(()));
+    }
 }

@@ -184,6 +184,7 @@ impl RepresentationFile {
             if ds.ndim() != 2 {
                 return Err(DatasetError::key(path, &key, format!("is {}-D, expected (n_stimuli, n_units)", ds.ndim())));
             }
+            fits(path, &key, &ds)?;
             let data = ds.read_2d::<f32>().map_err(|e| key_err(&key, e))?;
             let source =
                 ds.attr("source").and_then(|a| a.read_scalar::<VarLenUnicode>()).map(|s| s.to_string()).unwrap_or_else(|_| "{}".into());
@@ -211,7 +212,9 @@ impl RepresentationFile {
             }
         }
         let stimuli = if file.link_exists("stimuli") {
-            let s = file.dataset("stimuli").and_then(|d| d.read::<f32, ndarray::Ix4>()).map_err(|e| key_err("stimuli", e))?;
+            let ds = file.dataset("stimuli").map_err(|e| key_err("stimuli", e))?;
+            fits(path, "stimuli", &ds)?;
+            let s = ds.read::<f32, ndarray::Ix4>().map_err(|e| key_err("stimuli", e))?;
             if s.shape()[0] != stimulus_ids.len() {
                 return Err(DatasetError::key(
                     path,
@@ -228,6 +231,14 @@ impl RepresentationFile {
     }
 }
 
+/// A chunked dataset may declare far more elements than the file holds: what is read as f32
+/// must fit in memory before it is allocated.
+fn fits(path: &Path, key: &str, ds: &hdf5::Dataset) -> Result<()> {
+    let shape = ds.shape();
+    neurozoo_util::memory::fits_in_memory(neurozoo_util::memory::bytes_of(&shape, 4))
+        .map_err(|e| DatasetError::key(path, key, format!("declares shape {shape:?}, which {e}")))
+}
+
 /// The `/arrays` group of a representation file or of a plugin's `arrays.h5`.
 pub fn read_arrays(path: &Path) -> Result<Vec<(String, ArrayD<f32>)>> {
     let file = crate::h5::open(path)?;
@@ -239,10 +250,9 @@ fn read_arrays_of(file: &hdf5::File, path: &Path) -> Result<Vec<(String, ArrayD<
     if let Ok(g) = file.group("arrays") {
         for name in g.member_names().map_err(|e| DatasetError::key(path, "arrays", e.to_string()))? {
             let key = format!("arrays/{name}");
-            arrays.push((
-                name.clone(),
-                g.dataset(&name).and_then(|d| d.read_dyn::<f32>()).map_err(|e| DatasetError::key(path, &key, e.to_string()))?,
-            ));
+            let ds = g.dataset(&name).map_err(|e| DatasetError::key(path, &key, e.to_string()))?;
+            fits(path, &key, &ds)?;
+            arrays.push((name.clone(), ds.read_dyn::<f32>().map_err(|e| DatasetError::key(path, &key, e.to_string()))?));
         }
     }
     Ok(arrays)
@@ -269,5 +279,27 @@ mod tests {
         file.write(&path).unwrap();
         let read: Vec<String> = RepresentationFile::read(&path).unwrap().representations.into_iter().map(|r| r.name).collect();
         assert_eq!(read, names);
+    }
+
+    /// A chunked dataset declaring 2⁴⁰ × 8 values in a file of a few kB is refused, naming the
+    /// file, the key and the memory, before anything is allocated.
+    #[test]
+    fn a_huge_declared_shape_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.h5");
+        let file = RepresentationFile {
+            representations: vec![Representation { name: "r".into(), data: Array2::zeros((3, 2)), source: "{}".into() }],
+            stimulus_ids: vec![0, 1, 2],
+            ..RepresentationFile::default()
+        };
+        file.write(&path).unwrap();
+        let h5 = hdf5::File::open_rw(&path).unwrap();
+        h5.new_dataset::<f32>().chunk((1024, 8)).shape((1usize << 40, 8)).create("representations/huge").unwrap();
+        h5.close().unwrap();
+        let e = RepresentationFile::read(&path).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}: representations/huge: declares shape [1099511627776, 8], which needs 32768.0 GiB", path.display())),
+            "{e}"
+        );
     }
 }

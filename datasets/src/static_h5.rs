@@ -127,15 +127,8 @@ impl StaticFile {
         // A chunked dataset may declare far more elements than the file holds: refuse what would
         // not fit in memory before anything is allocated (uint8 is read as stored, the rest as f32).
         let width = if matches!(desc, TypeDescriptor::Unsigned(hdf5::types::IntSize::U1)) { 1 } else { 4 };
-        let bytes = shape.iter().try_fold(width as u64, |acc, &d| acc.checked_mul(d as u64));
-        if let Some(available) = neurozoo_util::available_memory() {
-            if bytes.is_none_or(|b| b > available) {
-                let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-                let need = bytes.map_or("more than 2^64 bytes".to_string(), |b| format!("{:.1} GiB", gib(b)));
-                return Err(self
-                    .err(key, format!("declares shape {shape:?} ({need} in memory), more than the {:.1} GiB available", gib(available))));
-            }
-        }
+        neurozoo_util::memory::fits_in_memory(neurozoo_util::memory::bytes_of(&shape, width))
+            .map_err(|e| self.err(key, format!("declares shape {shape:?}, which {e}")))?;
         Ok(ds)
     }
 

@@ -56,6 +56,7 @@ impl Validation {
             DatasetError::Open { reason, .. } => self.push(Severity::Error, None, format!("cannot open as HDF5 ({reason})")),
             DatasetError::File { problem, .. } => self.push(Severity::Error, None, problem),
             DatasetError::Invalid(problem) => self.push(Severity::Error, None, problem),
+            e @ DatasetError::SameFile { .. } => self.push(Severity::Error, None, e.to_string()),
             DatasetError::Unusable { problems, .. } => problems.into_iter().for_each(|p| self.push(Severity::Error, None, p)),
         }
     }
@@ -196,6 +197,64 @@ fn check_finite(key: &str, arr: ndarray::ArrayViewD<'_, f32>, v: &mut Validation
     }
 }
 
+/// Finite values so large that their squares, summed over the array as statistics and losses
+/// do, overflow f32: as good as infinite once used (a pixel of 3e38 makes every later number
+/// Inf or NaN).
+fn check_magnitude(key: &str, arr: ndarray::ArrayViewD<'_, f32>, v: &mut Validation) {
+    let limit = (f32::MAX / arr.len().max(1) as f32).sqrt();
+    let large = arr.iter().filter(|x| x.is_finite() && x.abs() > limit).count();
+    if large > 0 {
+        let (first, value) = arr
+            .indexed_iter()
+            .find(|(_, x)| x.is_finite() && x.abs() > limit)
+            .map(|(i, x)| (i.as_array_view().to_vec(), *x))
+            .unwrap_or_default();
+        v.push(
+            Severity::Error,
+            Some(key),
+            format!(
+                "{large} values too large to square and sum in f32 (above {limit:.1e}; first {value:e} at index {first:?}): rescale the data"
+            ),
+        );
+    }
+}
+
+/// Data that fit and evaluation would turn into numbers that mean nothing: responses that never
+/// vary (nothing to predict), the same image in every trial (nothing to predict from), and
+/// units that never vary (their correlations are undefined).
+fn check_constant(ds: &Dataset, v: &mut Validation) {
+    let r = &ds.responses;
+    let first = r[[0, 0]];
+    if r.iter().all(|&x| x == first) {
+        v.push(Severity::Error, Some("responses"), format!("every response is {first}: there is nothing to predict"));
+        return;
+    }
+    let constant: Vec<usize> = r.axis_iter(Axis(1)).enumerate().filter(|(_, c)| c.iter().all(|&x| x == c[0])).map(|(u, _)| u).collect();
+    if !constant.is_empty() {
+        v.push(
+            Severity::Warning,
+            Some("responses"),
+            format!(
+                "{} of {} units have the same response in every trial (first: unit {}): their correlations are undefined and left out of means",
+                constant.len(),
+                ds.n_units(),
+                constant[0]
+            ),
+        );
+    }
+    let same_image = match &ds.images {
+        Images::U8(x) => x.outer_iter().all(|i| i == x.index_axis(Axis(0), 0)),
+        Images::F32(x) => x.outer_iter().all(|i| i == x.index_axis(Axis(0), 0)),
+    };
+    if same_image && ds.n_trials() > 1 {
+        v.push(
+            Severity::Error,
+            Some("images"),
+            format!("all {} trials show the same image: there is nothing to predict from", ds.n_trials()),
+        );
+    }
+}
+
 /// Checks on a dataset read from any format: finite values, units, then the tiers.
 fn check_content(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
     if let Images::F32(a) = &ds.images {
@@ -204,6 +263,13 @@ fn check_content(ds: &Dataset, id_key: Option<&str>, v: &mut Validation) {
     check_finite("responses", ds.responses.view().into_dyn(), v);
     if ds.n_units() == 0 {
         v.push(Severity::Error, Some("responses"), "has no units (second dimension is 0)");
+    }
+    if let Images::F32(a) = &ds.images {
+        check_magnitude("images", a.view().into_dyn(), v);
+    }
+    check_magnitude("responses", ds.responses.view().into_dyn(), v);
+    if v.is_ok() && ds.n_trials() > 0 && ds.n_units() > 0 {
+        check_constant(ds, v);
     }
     let negative = ds.responses.iter().filter(|&&r| r < 0.0).count();
     if negative > 0 {

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TierMetrics {
     pub trials: usize,
-    /// Single-trial correlation between prediction and response.
+    /// Single-trial correlation between prediction and response; NaN (null in JSON) when no
+    /// unit's responses vary in the tier.
+    #[serde(deserialize_with = "nan_if_null")]
     pub correlation: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_to_average: Option<f64>,
@@ -33,6 +35,10 @@ pub struct TierMetrics {
     /// Mean fraction of the response variance that is explainable (not noise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fev: Option<f64>,
+    /// Units whose responses never vary in this tier: their correlations are undefined and left
+    /// out of every mean here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constant_units: Option<usize>,
     /// Jackknife oracle correlation: the ceiling that trial-to-trial noise puts on correlation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oracle_correlation: Option<f64>,
@@ -43,6 +49,11 @@ pub struct TierMetrics {
     /// (the same for every tier: a property of the model; details in `rf_recovery`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rf_location_error_px: Option<f64>,
+}
+
+/// serde_json writes a NaN as null; read it back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// How well the model found the receptive fields (simulations; any model but a frozen core).
@@ -77,9 +88,19 @@ impl TierMetrics {
     /// units (FEVE by the units that pass its filter), trials summed. A metric is pooled only
     /// when every recording has it; receptive-field errors stay per recording.
     pub fn pool(parts: &[(usize, &TierMetrics)]) -> TierMetrics {
-        let units = parts.iter().map(|p| p.0).sum::<usize>().max(1) as f64;
+        // Units whose responses never vary are in no recording's means: they weigh nothing.
+        let defined = |u: usize, m: &TierMetrics| u.saturating_sub(m.constant_units.unwrap_or(0));
+        let units = parts.iter().map(|(u, m)| defined(*u, m)).sum::<usize>() as f64;
         let mean = |get: fn(&TierMetrics) -> Option<f64>| -> Option<f64> {
-            parts.iter().map(|(u, m)| get(m).map(|v| v * *u as f64)).sum::<Option<f64>>().map(|s| s / units)
+            parts
+                .iter()
+                .map(|(u, m)| match defined(*u, m) {
+                    0 => Some(0.0),
+                    d => get(m).map(|v| v * d as f64),
+                })
+                .sum::<Option<f64>>()
+                .filter(|_| units > 0.0)
+                .map(|s| s / units)
         };
         let feve_units = parts.iter().map(|(_, m)| m.feve_units).sum::<Option<usize>>();
         let feve = feve_units.filter(|&n| n > 0).and_then(|n| {
@@ -87,7 +108,8 @@ impl TierMetrics {
         });
         TierMetrics {
             trials: parts.iter().map(|(_, m)| m.trials).sum(),
-            correlation: mean(|m| Some(m.correlation)).unwrap_or(f64::NAN),
+            correlation: mean(|m| Some(m.correlation).filter(|c| c.is_finite())).unwrap_or(f64::NAN),
+            constant_units: parts.iter().filter_map(|(_, m)| m.constant_units).reduce(|a, b| a + b),
             correlation_to_average: mean(|m| m.correlation_to_average),
             feve,
             feve_units,

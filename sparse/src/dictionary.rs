@@ -125,7 +125,11 @@ fn update_atoms(x: &Tensor, z: &Tensor) -> (Tensor, usize) {
     // Strictly upper triangle: atom j is a duplicate when some i < j points the same way.
     let cosines = unit.matmul(&unit.tr()).abs().triu(1);
     let duplicate = cosines.amax([0i64].as_slice(), false).gt(DUPLICATE_COSINE);
+    // One sample re-seeds one atom: with more atoms to replace than samples (as many atoms as
+    // twice the units on a handful of stimuli), the first ones are re-seeded this epoch.
+    let samples = x.size()[0];
     let replace = unused.logical_or(&duplicate).nonzero().squeeze_dim(1);
+    let replace = replace.narrow(0, 0, replace.size()[0].min(samples));
     let n_replace = replace.size()[0] as usize;
     if n_replace == 0 {
         return (d.to_kind(x.kind()), 0);

@@ -77,13 +77,16 @@ fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
     assert!(score("shuffled", "predictivity", "score").abs() < 0.1);
     assert!(score("shuffled", "rsa", "score").abs() < 0.05);
 
-    // A representation without information predicts only each fold's training mean, aligns with
-    // nothing, and has no RBF bandwidth (the median distance is 0): its RBF CKA is null, not a
-    // crash or a made-up number, and the figure leaves it out.
-    let constant = score("constant", "predictivity", "score");
-    assert!(constant.abs() < 0.2, "constant features predict with r = {constant}");
-    assert!(score("constant", "linear_cka", "score").abs() < 1e-9);
-    assert!(summary["scores"]["constant"]["rbf_cka"]["score"].is_null(), "{}", summary["scores"]["constant"]);
+    // A representation that is the same for every stimulus predicts nothing and has no
+    // geometry: every score is undefined (null, not 0 or a made-up number), a warning says so,
+    // and the figure leaves it out.
+    for metric in ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"] {
+        for key in ["score", "ci_low", "ci_high"] {
+            assert!(summary["scores"]["constant"][metric][key].is_null(), "{metric} {key}: {}", summary["scores"]["constant"]);
+        }
+    }
+    let warnings = summary["warnings"].to_string();
+    assert!(warnings.contains("representations/constant is the same for all 400 stimuli compared: its scores are undefined"), "{warnings}");
 
     let scores = read_parquet(&out.join("scores.parquet")).unwrap();
     assert_eq!(scores.height(), 15);

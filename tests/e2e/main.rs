@@ -14,6 +14,7 @@ mod data;
 mod demo;
 mod doctor;
 mod fit;
+mod hostile;
 mod install;
 mod interpretability;
 mod plugins;

@@ -28,6 +28,7 @@ pub fn run(job: &EvalJob) -> Result<()> {
     if let Some(dir) = figures {
         neurozoo_util::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise("choose a new --figures directory")))?;
     }
+    neurozoo_datasets::check_distinct(&data.iter().map(std::path::PathBuf::as_path).collect::<Vec<_>>())?;
     let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
     let mut reports = Vec::new();
     for path in data {
@@ -80,10 +81,10 @@ fn print_tiers(tiers: &BTreeMap<Tier, TierMetrics>) {
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     for (tier, m) in tiers {
         println!(
-            "  {:<11}{:>7}{:>8.3}{:>9}{:>7}{:>8}{:>8}",
+            "  {:<11}{:>7}{:>8}{:>9}{:>7}{:>8}{:>8}",
             tier.as_str(),
             m.trials,
-            m.correlation,
+            opt(Some(m.correlation).filter(|c| c.is_finite())),
             opt(m.correlation_to_average),
             opt(m.feve),
             opt(m.oracle_correlation),

@@ -107,22 +107,33 @@ pub fn evaluate(
         }
         let r = responses.select(Axis(0), &idx);
         let p = pred.select(Axis(0), &idx);
-        let mut m = TierMetrics { trials: idx.len(), correlation: mean(&measures::corr(r.view(), p.view())), ..TierMetrics::default() };
+        // A unit whose responses never vary in this tier has no correlation, oracle or
+        // explainable variance: undefined, left out of every mean (the reference's epsilon
+        // would score it 0), and counted.
+        let varies: Vec<bool> = r.axis_iter(Axis(1)).map(|c| c.iter().any(|&x| x != c[0])).collect();
+        let constant = varies.iter().filter(|v| !**v).count();
+        let mean = |values: &ndarray::Array1<f64>| mean_over(values, &varies);
+        let mut m = TierMetrics {
+            trials: idx.len(),
+            correlation: mean(&measures::corr(r.view(), p.view())).unwrap_or(f64::NAN),
+            constant_units: (constant > 0).then_some(constant),
+            ..TierMetrics::default()
+        };
         let groups: Vec<Vec<usize>> = ds.repeats(tier).into_iter().filter(|g| g.len() > 1).collect();
         if !groups.is_empty() {
             let rep: Vec<Array2<f64>> = groups.iter().map(|g| responses.select(Axis(0), g)).collect();
             let rep_pred: Vec<Array2<f64>> = groups.iter().map(|g| pred.select(Axis(0), g)).collect();
             let fev = measures::explainable_var_fraction(&rep);
             let feve = measures::feve(&rep, &rep_pred);
-            m.correlation_to_average = Some(mean(&measures::correlation_to_average(&rep, &rep_pred)));
+            m.correlation_to_average = mean(&measures::correlation_to_average(&rep, &rep_pred));
             m.feve = measures::mean_over_reliable(&feve, &fev);
             m.feve_units = Some(fev.iter().filter(|&&f| f >= measures::FEV_THRESHOLD).count());
-            m.fev = Some(mean(&fev));
-            m.oracle_correlation = Some(mean(&measures::oracle_corr_jackknife(&rep)));
+            m.fev = mean(&fev);
+            m.oracle_correlation = mean(&measures::oracle_corr_jackknife(&rep));
         }
         if let Some(gt) = &ds.ground_truth {
             let rates = gt.noiseless_rates.mapv(f64::from).select(Axis(0), &idx);
-            m.fev_ground_truth = Some(mean(&measures::fev_ground_truth(rates.view(), p.view())));
+            m.fev_ground_truth = mean_over(&measures::fev_ground_truth(rates.view(), p.view()), &vec![true; varies.len()]);
             m.rf_location_error_px = rf.as_ref().map(|rf| rf.median_error_px);
         }
         tiers.insert(tier, m);
@@ -130,10 +141,11 @@ pub fn evaluate(
     Ok(Evaluation { tiers, rf, predictions })
 }
 
-/// Mean over units, skipping NaN (units that never vary have no correlation).
-fn mean(values: &ndarray::Array1<f64>) -> f64 {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    finite.iter().sum::<f64>() / finite.len().max(1) as f64
+/// Mean over the units marked in `keep`, skipping NaN and infinities (a noiseless rate that
+/// never varies has no fraction of variance); `None` when no unit is left: undefined, not 0.
+fn mean_over(values: &ndarray::Array1<f64>, keep: &[bool]) -> Option<f64> {
+    let finite: Vec<f64> = values.iter().zip(keep).filter(|(v, k)| **k && v.is_finite()).map(|(v, _)| *v).collect();
+    (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
 }
 
 #[cfg(test)]

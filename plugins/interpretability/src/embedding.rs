@@ -59,13 +59,24 @@ fn gabor_bank(wavelength: f64, device: Device) -> (Tensor, Tensor) {
 
 /// A user's TorchScript image model (`torch.jit.save`): its output for each image, flattened.
 pub fn torchscript(path: &str, images: &Tensor, batch: i64) -> Result<Tensor, String> {
-    let model = tch::CModule::load_on_device(path, images.device()).map_err(|e| format!("cannot load TorchScript model {path:?}: {e}"))?;
+    if !std::path::Path::new(path).is_file() {
+        return Err(format!("cannot load TorchScript model {path:?}: no such file"));
+    }
+    let model = tch::CModule::load_on_device(path, images.device())
+        .map_err(|e| format!("cannot load TorchScript model {path:?}: {}", without_frames(&e)))?;
     let n = images.size()[0];
     let mut parts = Vec::new();
     for start in (0..n).step_by(batch as usize) {
         let chunk = images.narrow(0, start, batch.min(n - start));
-        let out = tch::no_grad(|| model.forward_ts(&[chunk])).map_err(|e| format!("TorchScript model {path:?} failed: {e}"))?;
+        let out = tch::no_grad(|| model.forward_ts(&[chunk]))
+            .map_err(|e| format!("TorchScript model {path:?} failed: {}", without_frames(&e)))?;
         parts.push(out.flatten(1, -1).to_kind(Kind::Float));
     }
     Ok(unit_rows(&Tensor::cat(&parts, 0)).0)
+}
+
+/// libtorch's message without the C++ stack frames it appends (kilobytes no user can act on).
+fn without_frames(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    text.split("\nException raised from").next().unwrap_or(&text).trim_end().to_string()
 }

@@ -23,7 +23,7 @@ mod scoring;
 use std::time::{Duration, Instant};
 
 use ndarray::{ArrayView2, Axis};
-use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
+use neurozoo_plugin::{export_plugin, ColumnValues, Context, Figure, Input, Plugin, Table};
 use neurozoo_tensor::{to_array2, to_tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -73,6 +73,23 @@ impl Plugin for Interpretability {
         if stimuli.ndim() != 4 {
             return Err(format!("stimuli must be (n, C, H, W), not {:?}", stimuli.shape()));
         }
+        // Settings and inputs first: a bad one is a sentence, not an error from deep in libtorch.
+        let embedding_kind = input.string("embedding")?;
+        if embedding_kind == "torchscript" && input.string("model")?.is_empty() {
+            return Err("embedding = torchscript needs model = the path of a model saved with torch.jit.save".into());
+        }
+        if let Some((index, v)) = stimuli.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "stimulus {} holds {v} (at {:?}): image similarity needs finite pixels",
+                index[0],
+                ndarray::Dimension::slice(&index)
+            ));
+        }
+        let targets = targets(input, input.string("targets")?)?;
+        let varies = |c: ndarray::ArrayView1<'_, f32>| c.iter().any(|&v| v != c[0]);
+        if !targets.iter().any(|(_, a)| a.axis_iter(Axis(1)).any(varies)) {
+            return Err("every unit and direction is the same for all stimuli: there is no most or least activating image to score".into());
+        }
         let device = neurozoo_tensor::device_named(input.string("device")?).map_err(|e| e.to_string())?;
         let n = input.representation.nrows();
         let references = input.integer("references")? as usize;
@@ -86,13 +103,12 @@ impl Plugin for Interpretability {
             protocol.trials = most_trials;
         }
         let images = to_tensor(stimuli.view(), device);
-        let embedded = match input.string("embedding")? {
+        let embedded = match embedding_kind {
             "pixel" => embedding::pixels(&images),
             "energy" => tch::no_grad(|| embedding::filter_energy(&images)),
             _ => embedding::torchscript(input.string("model")?, &images, 256)?,
         };
         let embedded = to_array2(&embedded);
-        let targets = targets(input, input.string("targets")?)?;
         let total: usize = targets.iter().map(|(_, a)| a.ncols()).sum();
         let mut rng = ChaCha8Rng::seed_from_u64(input.seed);
         // The shuffled control draws from its own stream, so adding it leaves the scores as they were.
@@ -104,31 +120,60 @@ impl Plugin for Interpretability {
         let mut scoring = Duration::ZERO;
         for (name, activations) in &targets {
             let mut ii = Vec::with_capacity(activations.ncols());
+            let mut constant = 0;
             for (j, column) in activations.axis_iter(Axis(1)).enumerate() {
+                col_target.push(name.clone());
+                col_index.push(j as i64);
+                // A column that never varies ranks no stimulus above another: its II is
+                // undefined (null), not the 0.5 a tie-broken ranking would give.
+                if !varies(column) {
+                    constant += 1;
+                    col_ii.push(None);
+                    col_mis.push(None);
+                    col_chance.push(None);
+                    continue;
+                }
                 let started = Instant::now();
                 let s = score(column, embedded.view(), &protocol, &mut rng);
                 let mut shuffled = column.to_owned();
                 shuffled.as_slice_mut().expect("an owned column is contiguous").shuffle(&mut chance_rng);
-                col_chance.push(score(shuffled.view(), embedded.view(), &protocol, &mut chance_rng).ii);
+                col_chance.push(Some(score(shuffled.view(), embedded.view(), &protocol, &mut chance_rng).ii));
                 scoring += started.elapsed();
-                col_target.push(name.clone());
-                col_index.push(j as i64);
-                col_ii.push(s.ii);
-                col_mis.push(s.mis);
+                col_ii.push(Some(s.ii));
+                col_mis.push(Some(s.mis));
                 ii.push(s.ii);
                 ctx.progress(col_ii.len() as u64, total as u64);
             }
-            let (mis, chance) = (&col_mis[col_mis.len() - ii.len()..], &col_chance[col_chance.len() - ii.len()..]);
+            if constant > 0 {
+                ctx.warn(&format!(
+                    "{name}: {constant} of {} are the same for all stimuli: their II is undefined and left out of the mean",
+                    activations.ncols()
+                ));
+            }
+            let defined = |c: &[Option<f64>]| -> Vec<f64> { c[c.len() - activations.ncols()..].iter().flatten().copied().collect() };
+            let (mis, chance) = (defined(&col_mis), defined(&col_chance));
+            if ii.is_empty() {
+                summary.push((name.clone(), 0, None, None, None, None));
+                continue;
+            }
             let k = ii.len() as f64;
             let mean = ii.iter().sum::<f64>() / k;
             let sem = if k > 1.0 { (ii.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0) / k).sqrt() } else { f64::NAN };
             let chance_mean = chance.iter().sum::<f64>() / k;
-            summary.push((name.clone(), ii.len() as i64, mean, sem, mis.iter().sum::<f64>() / k, chance_mean));
+            summary.push((
+                name.clone(),
+                ii.len() as i64,
+                Some(mean),
+                Some(sem).filter(|s| s.is_finite()),
+                Some(mis.iter().sum::<f64>() / k),
+                Some(chance_mean),
+            ));
             ctx.log(&format!("{name}: {} scored, mean II {mean:.3} ± {sem:.3} (shuffled: {chance_mean:.3})", ii.len()));
             let mut sorted = ii.clone();
             sorted.sort_by(|a, b| b.total_cmp(a));
             curves.push((name.clone(), sorted.iter().enumerate().map(|(r, &v)| (r as f64, v)).collect()));
-            ctx.figure(&format!("extremes_{name}"), &extremes(name, activations, &ii, stimuli))?;
+            let scored: Vec<f64> = col_ii[col_ii.len() - activations.ncols()..].iter().map(|v| v.unwrap_or(f64::NEG_INFINITY)).collect();
+            ctx.figure(&format!("extremes_{name}"), &extremes(name, activations, &scored, stimuli))?;
         }
         let seconds = scoring.as_secs_f64();
         ctx.log(&format!(
@@ -141,19 +186,19 @@ impl Plugin for Interpretability {
             &Table::new()
                 .str("target", col_target)
                 .i64("index", col_index)
-                .f64("ii", col_ii)
-                .f64("mis", col_mis)
-                .f64("chance_ii", col_chance),
+                .column("ii", ColumnValues::F64(col_ii))
+                .column("mis", ColumnValues::F64(col_mis))
+                .column("chance_ii", ColumnValues::F64(col_chance)),
         )?;
         ctx.table(
             "summary",
             &Table::new()
                 .str("target", summary.iter().map(|s| s.0.clone()).collect())
                 .i64("count", summary.iter().map(|s| s.1).collect())
-                .f64("mean_ii", summary.iter().map(|s| s.2).collect())
-                .f64("sem_ii", summary.iter().map(|s| s.3).collect())
-                .f64("mean_mis", summary.iter().map(|s| s.4).collect())
-                .f64("chance_ii", summary.iter().map(|s| s.5).collect()),
+                .column("mean_ii", ColumnValues::F64(summary.iter().map(|s| s.2).collect()))
+                .column("sem_ii", ColumnValues::F64(summary.iter().map(|s| s.3).collect()))
+                .column("mean_mis", ColumnValues::F64(summary.iter().map(|s| s.4).collect()))
+                .column("chance_ii", ColumnValues::F64(summary.iter().map(|s| s.5).collect())),
         )?;
         ctx.figure(
             "ii_by_target",

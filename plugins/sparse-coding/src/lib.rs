@@ -149,6 +149,9 @@ impl Plugin for SparseCoding {
                     0 => truth.as_ref().map_or(4, GroundTruth::k),
                     k => k,
                 };
+                if k > n_atoms {
+                    return Err(format!("k = {k}: a TopK SAE keeps at most its n_atoms = {n_atoms} latents active"));
+                }
                 SaeKind::TopK { k, aux_k: 0 }
             };
             let cfg = SaeConfig {
@@ -231,15 +234,9 @@ fn check_input(x: ArrayView2<'_, f32>) -> Result<(), String> {
 /// The dictionary, the codes and their optimiser state must fit in memory.
 fn check_memory(n_atoms: usize, samples: usize, units: usize) -> Result<(), String> {
     // Dictionary and codes, each with a gradient and Adam's two moments: 4 × f32.
-    let bytes = (n_atoms as f64) * (units + samples) as f64 * 4.0 * 4.0;
-    match neurozoo_util::available_memory() {
-        Some(available) if bytes > available as f64 => Err(format!(
-            "n_atoms = {n_atoms}: a dictionary and codes of that size need {:.1} GiB, more than the {:.1} GiB of memory available",
-            bytes / f64::from(1u32 << 30),
-            available as f64 / f64::from(1u32 << 30)
-        )),
-        _ => Ok(()),
-    }
+    let bytes = neurozoo_util::memory::bytes_of(&[n_atoms, units.saturating_add(samples)], 4 * 4);
+    neurozoo_util::memory::fits_in_memory(bytes)
+        .map_err(|e| format!("n_atoms = {n_atoms}: learning a dictionary and codes of that size {e}"))
 }
 
 fn write_scores(ctx: &mut Context<'_>, method: &str, scores: &[Scored], matching: Option<&Matching>) -> Result<(), String> {

@@ -14,7 +14,7 @@
 mod directions;
 
 use ndarray::{Array2, Axis};
-use neurozoo_plugin::{export_plugin, Context, Figure, Input, Plugin, Table};
+use neurozoo_plugin::{export_plugin, ColumnValues, Context, Figure, Input, Plugin, Table};
 use neurozoo_sparse::dictionary::unit_rows;
 use neurozoo_tensor::{to_array2, to_tensor};
 
@@ -62,6 +62,11 @@ impl Plugin for Superposition {
         if input.representation.iter().any(|v| !v.is_finite()) {
             return Err("the representation has NaN or infinite values".into());
         }
+        // Every projection of a constant representation is constant: no kurtosis to rank by.
+        let first = input.representation.row(0);
+        if input.representation.rows().into_iter().all(|r| r == first) {
+            return Err(format!("the representation is the same for all {stimuli} stimuli: no direction varies"));
+        }
         let dictionary = input.array("dictionary");
         let methods: Vec<&str> = match input.string("methods")? {
             "auto" => METHODS.iter().copied().filter(|&m| m != "dictionary" || dictionary.is_some()).collect(),
@@ -88,6 +93,10 @@ impl Plugin for Superposition {
             0 => units,
             k => k,
         };
+        // Each method's directions and projections, as tensors and as the arrays handed back.
+        let bytes = neurozoo_util::memory::bytes_of(&[requested, units.saturating_add(stimuli)], 4 * 4);
+        neurozoo_util::memory::fits_in_memory(bytes)
+            .map_err(|e| format!("n_directions = {requested}: the directions and their projections {e}"))?;
         let iterations = input.integer("iterations")? as usize;
         let x = to_tensor(input.representation, device);
         let ids: Vec<i64> =
@@ -115,7 +124,7 @@ impl Plugin for Superposition {
                 let (arg, max) = column.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (s, &v)| if v > b.1 { (s, v) } else { b });
                 col_method.push(method.to_string());
                 col_direction.push(j as i64);
-                col_kurtosis.push(kurt[j]);
+                col_kurtosis.push(kurt[j].is_finite().then_some(kurt[j]));
                 col_max.push(f64::from(max));
                 col_top.push(ids.get(arg).copied().unwrap_or(arg as i64));
             }
@@ -136,17 +145,22 @@ impl Plugin for Superposition {
             }
             ctx.array(&format!("directions_{method}"), found.view().into_dyn())?;
             ctx.array(&format!("projections_{method}"), projections.view().into_dyn())?;
-            ctx.log(&format!(
-                "{method}: {} directions, median kurtosis {:.2}",
-                found.nrows(),
-                sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
-            ));
+            // A direction whose projections are all equal has no kurtosis: left out, and counted.
+            let constant = kurt.len() - sorted.len();
+            if constant > 0 {
+                ctx.warn(&format!(
+                    "{method}: {constant} of {} directions project every stimulus to one value: kurtosis undefined",
+                    kurt.len()
+                ));
+            }
+            let median = sorted.get(sorted.len() / 2).map_or("undefined".to_string(), |m| format!("{m:.2}"));
+            ctx.log(&format!("{method}: {} directions, median kurtosis {median}", found.nrows()));
             ctx.progress(i as u64 + 1, methods.len() as u64);
         }
         let table = Table::new()
             .str("method", col_method)
             .i64("direction", col_direction)
-            .f64("kurtosis", col_kurtosis)
+            .column("kurtosis", ColumnValues::F64(col_kurtosis))
             .f64("max_projection", col_max)
             .i64("top_stimulus", col_top);
         ctx.table("directions", &table)?;

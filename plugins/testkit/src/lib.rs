@@ -2,6 +2,7 @@
 //!
 //! * `tables`: one table with a column of every type, nulls included, and an output array;
 //! * `error`: a table, then an error;
+//! * `huge-bins`: a table, then a histogram of 10¹² bins (which the host must refuse);
 //! * `panic`: a table, then a panic;
 //! * `segfault`: a table, then a write through a null pointer (to test isolation);
 //! * `address`: a table with the address of the representation's first value (to check that
@@ -21,7 +22,7 @@
 
 use neurozoo_plugin::abi::{self, Descriptor, Str};
 use neurozoo_plugin::ndarray::{ArrayD, IxDyn};
-use neurozoo_plugin::{run_plugin, ColumnValues, Context, Input, Plugin, Table};
+use neurozoo_plugin::{run_plugin, ColumnValues, Context, Figure, Input, Plugin, Table};
 
 struct Testkit;
 
@@ -29,7 +30,7 @@ impl Plugin for Testkit {
     const NAME: &'static str = "testkit";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "test fixture: tables, errors, panics and crashes on request";
-    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, panic, segfault, abort, address, arrays, ragged, bad-name or noop"}}"#;
+    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, huge-bins, panic, segfault, abort, address, arrays, ragged, bad-name or noop"}}"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
         let mode = input.string("mode")?;
@@ -69,6 +70,11 @@ impl Plugin for Testkit {
                 ctx.array("scalar", ArrayD::from_elem(IxDyn(&[1]), 3.0).view())
             }
             "error" => Err("testkit was asked to fail".into()),
+            // A figure the host must refuse rather than allocate 10¹² counters for.
+            "huge-bins" => ctx.figure(
+                "huge",
+                &Figure::Histogram { title: "huge".into(), x_label: "x".into(), values: vec![1.0, 2.0], bins: 1_000_000_000_000 },
+            ),
             "panic" => panic!("testkit was asked to panic"),
             "abort" => std::process::abort(),
             "segfault" => {

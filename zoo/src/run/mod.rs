@@ -207,6 +207,7 @@ pub fn recording_name(path: &Path) -> String {
 
 /// The names of several recordings, refusing two of one name: a readout is found by its name.
 pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, RunError> {
+    neurozoo_datasets::check_distinct(paths)?;
     let names: Vec<String> = paths.iter().map(|p| recording_name(p)).collect();
     for (i, n) in names.iter().enumerate() {
         if let Some(j) = names[..i].iter().position(|m| m == n) {
