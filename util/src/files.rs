@@ -85,6 +85,21 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<(), OutputDirError> {
     Ok(())
 }
 
+/// Make directory `out` (new or empty) whole or not at all: `fill` writes a directory beside
+/// it, which is renamed into place when it succeeds and removed when it fails.
+pub fn write_whole<E>(out: &Path, err: impl Fn(&Path, String) -> E, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
+    ensure_empty_dir(out).map_err(|e| err(out, e.to_string()))?;
+    let tmp = partial_path(out);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
+    // An empty `out` is replaced whole.
+    let written = fill(&tmp).and_then(|()| std::fs::rename(&tmp, out).map_err(|e| err(out, e.to_string())));
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::neuralpredictors::{core_buffers, source, Layout};
-use super::{write_whole, ImportReport, IMPORT_FILE};
+use neurozoo_util::files::write_whole;
+
+use super::{ImportReport, IMPORT_FILE};
 use crate::config::{Constraint, FitConfig, OutputNonlinearity, ReadoutConfig};
 use crate::run::{load_config, load_info, RunError, MODEL_FILE};
 

@@ -42,7 +42,7 @@ pub use export::{export_run, ExportError, ExportReport, ExportRequest, EXPORT_FI
 
 use std::path::{Path, PathBuf};
 
-use neurozoo_util::files::{ensure_empty_dir, partial_path, write_atomic};
+use neurozoo_util::files::{write_atomic, write_whole};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::{nn, Device, Kind, Tensor};
@@ -304,19 +304,4 @@ fn write_run(request: &ImportRequest, report: &ImportReport, weights: &[(String,
         let json = serde_json::to_string_pretty(report).expect("the report serialises");
         write_atomic(&tmp.join(IMPORT_FILE), json).map_err(|e| err(tmp, e.to_string()))
     })
-}
-
-/// Make directory `out` (new or empty) whole or not at all: `fill` writes a directory beside
-/// it, which is renamed into place when it succeeds and removed when it fails.
-fn write_whole<E>(out: &Path, err: impl Fn(&Path, String) -> E, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
-    ensure_empty_dir(out).map_err(|e| err(out, e.to_string()))?;
-    let tmp = partial_path(out);
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
-    // An empty `out` is replaced whole.
-    let written = fill(&tmp).and_then(|()| std::fs::rename(&tmp, out).map_err(|e| err(out, e.to_string())));
-    if written.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    written
 }
