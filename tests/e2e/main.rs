@@ -16,6 +16,7 @@ mod doctor;
 mod fit;
 mod install;
 mod interpretability;
+mod plugin_host;
 mod plugins;
 mod slowvae;
 mod sparse;
