@@ -23,7 +23,7 @@ use neurozoo_plugin::protocol::{self, Descriptor, Request, ResultStatus, RunResu
 use serde_json::Value;
 
 use crate::plugin::outputs::Outputs;
-use crate::plugin::{InputFiles, OutputKind, Plugin, PluginError, RunInput};
+use crate::plugin::{Deadline, InputFiles, OutputKind, Plugin, PluginError, RunInput};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_tables::{read_csv, read_parquet, write_frame};
 
@@ -34,12 +34,12 @@ pub fn is_executable_plugin(path: &Path) -> bool {
         && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Ask the program at `path` for its descriptor, stopping it after `timeout`.
-pub(crate) fn describe(path: &Path, timeout: Duration) -> Result<Descriptor, PluginError> {
+/// Ask the program at `path` for its descriptor, stopping it at `deadline`.
+pub(crate) fn describe(path: &Path, deadline: Deadline) -> Result<Descriptor, PluginError> {
     let shown = path.display();
     let mut cmd = Command::new(path);
     cmd.arg("describe");
-    let (ok, stdout, tail) = run_step(cmd, None, Some(timeout), "describe", "describe").map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
+    let (ok, stdout, tail) = run_step(cmd, None, Some(deadline), "describe", "describe").map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
     if !ok {
         return Err(PluginError::Load(format!("{shown}: `describe` failed: {}", tail.join(" | "))));
     }
@@ -50,9 +50,9 @@ pub(crate) fn describe(path: &Path, timeout: Duration) -> Result<Descriptor, Plu
 }
 
 /// Run `plugin run` on `input` (read from `files`, or from a representation file written for
-/// it), stopped after `timeout`, and collect what it wrote into `outputs`; returns the run's
+/// it), stopped at `deadline`, and collect what it wrote into `outputs`; returns the run's
 /// status code, the reason recorded in `outputs`.
-pub(crate) fn run(plugin: &Plugin, input: &RunInput<'_>, files: Option<&InputFiles<'_>>, timeout: Option<Duration>, outputs: &mut Outputs) -> i32 {
+pub(crate) fn run(plugin: &Plugin, input: &RunInput<'_>, files: Option<&InputFiles<'_>>, deadline: Option<Deadline>, outputs: &mut Outputs) -> i32 {
     let staging = outputs.dir.join(".plugin-output");
     let written = outputs.dir.join(".plugin-input.h5");
     let code = match request(input, files, &staging, &written) {
@@ -61,7 +61,7 @@ pub(crate) fn run(plugin: &Plugin, input: &RunInput<'_>, files: Option<&InputFil
             let mut cmd = Command::new(&plugin.path);
             cmd.arg("run");
             let body = serde_json::to_vec(&request).expect("a request serialises");
-            match run_step(cmd, Some(body), timeout, &plugin.name, "run") {
+            match run_step(cmd, Some(body), deadline, &plugin.name, "run") {
                 Err(e) => outputs.refuse(e),
                 Ok((false, _, tail)) => outputs.refuse(format!("exited with an error: {}", tail.join(" | "))),
                 Ok((true, _, _)) => collect(outputs, &staging),
@@ -220,12 +220,12 @@ fn kill_group(pgid: u32) {
 
 /// Run one `step` of a plugin (`describe`, `run`): `cmd` in a process group of its own with
 /// `stdin` written to it, its stderr shown as it comes (prefixed by `label`) and its last lines
-/// kept; the group killed after `timeout`, and when the program ends. Returns (succeeded,
+/// kept; the group killed at `deadline`, and when the program ends. Returns (succeeded,
 /// stdout, stderr's last lines).
 fn run_step(
     mut cmd: Command,
     stdin: Option<Vec<u8>>,
-    timeout: Option<Duration>,
+    deadline: Option<Deadline>,
     label: &str,
     step: &str,
 ) -> Result<(bool, Vec<u8>, Vec<String>), String> {
@@ -268,15 +268,14 @@ fn run_step(
         let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
         buf
     });
-    let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("{program}: {e}"))? {
             break status;
         }
-        if let Some(t) = timeout.filter(|t| start.elapsed() > *t) {
+        if let Some(d) = deadline.filter(|d| Instant::now() > d.at) {
             kill_group(pgid);
             let _ = child.wait();
-            return Err(format!("`{step}` timed out after {} s and was stopped", t.as_secs_f64()));
+            return Err(format!("`{step}` timed out after {} s and was stopped", d.limit.as_secs_f64()));
         }
         std::thread::sleep(Duration::from_millis(20));
     };

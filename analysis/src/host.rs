@@ -25,7 +25,7 @@ use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ndarray::ArrayD;
 use neurozoo_datasets::files::{ensure_empty_dir, OutputDirError};
@@ -33,7 +33,7 @@ use neurozoo_datasets::representation::{read_arrays, RepresentationFile};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::plugin::{self, read_manifest, write_manifest, InputFiles, PluginError, RunInput, RunReport, RunStatus, DESCRIBE_TIMEOUT, MANIFEST};
+use crate::plugin::{self, read_manifest, write_manifest, Deadline, InputFiles, PluginError, RunInput, RunReport, RunStatus, MANIFEST};
 
 /// The hidden subcommand a program that isolates plugin runs routes to [`serve_isolated`].
 pub const ISOLATED_COMMAND: &str = "plugin-host";
@@ -66,7 +66,7 @@ pub struct PluginJob {
     pub arrays_files: Vec<PathBuf>,
     pub seed: u64,
     /// Executable plugins: a limit on the whole job, `describe` included; None: no limit on
-    /// `run`, and [`DESCRIBE_TIMEOUT`] on `describe`.
+    /// `run`, and [`crate::plugin::DESCRIBE_TIMEOUT`] on `describe`.
     pub timeout: Option<Duration>,
     pub isolation: Isolation,
 }
@@ -124,8 +124,9 @@ fn with_sources(e: &dyn std::error::Error) -> String {
 }
 
 fn run_here(job: &PluginJob) -> Result<RunReport, PluginError> {
-    let started = Instant::now();
-    let plugin = plugin::find_within(&job.plugin, job.timeout.unwrap_or(DESCRIBE_TIMEOUT))?;
+    // One limit for the whole job: what `describe` takes counts against it.
+    let deadline = job.timeout.map(Deadline::after);
+    let plugin = plugin::find_within(&job.plugin, deadline)?;
     let params = plugin.params(&job.params)?;
     let shown = job.representation_file.display();
     let file = RepresentationFile::read(&job.representation_file).map_err(|e| PluginError::Input(with_sources(&e)))?;
@@ -159,9 +160,7 @@ fn run_here(job: &PluginJob) -> Result<RunReport, PluginError> {
         seed: job.seed,
     };
     let files = InputFiles { representation_file: &job.representation_file, representation: &rep.name, arrays_files: &job.arrays_files };
-    // What `describe` took counts against the job's limit.
-    let timeout = job.timeout.map(|t| t.saturating_sub(started.elapsed()));
-    plugin.run_in(&input, Some(&files), timeout, &job.out)
+    plugin.run_in(&input, Some(&files), deadline, &job.out)
 }
 
 /// The arrays of every extra arrays file; a name given twice (there or in the representation

@@ -4,6 +4,7 @@
 //! code, the message and what is on disk.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::plugins::{analyze, manifest, representation, stderr};

@@ -2,11 +2,9 @@
 //! of them, the first of a name winning.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use neurozoo_plugin::protocol::EXECUTABLE_PREFIX;
 
-use super::{Plugin, PluginError, DESCRIBE_TIMEOUT, LIBRARY_PREFIX};
+use super::{Deadline, Plugin, PluginError, LIBRARY_PREFIX};
 
 /// The plugin libraries and executables in the search path, directory by directory, each
 /// directory's sorted.
@@ -39,13 +37,13 @@ fn library_file_name(name: &str) -> String {
 /// as errors (a listing shows them rather than hiding them). The first plugin of a name is
 /// used; a later one of the same name is an error saying which one is used instead.
 pub fn discover() -> Vec<Result<Plugin, PluginError>> {
-    discover_within(DESCRIBE_TIMEOUT)
+    discover_within(None)
 }
 
-fn discover_within(describe_timeout: Duration) -> Vec<Result<Plugin, PluginError>> {
+fn discover_within(deadline: Option<Deadline>) -> Vec<Result<Plugin, PluginError>> {
     let mut found: Vec<Result<Plugin, PluginError>> = Vec::new();
     for path in plugin_files() {
-        let plugin = Plugin::load_within(&path, describe_timeout).and_then(|p| match found.iter().flatten().find(|q| q.name == p.name) {
+        let plugin = Plugin::load_within(&path, deadline).and_then(|p| match found.iter().flatten().find(|q| q.name == p.name) {
             Some(first) => Err(PluginError::Load(format!(
                 "{}: plugin {:?} is not used: {} has the same name and comes first in the plugin path",
                 path.display(),
@@ -64,14 +62,15 @@ fn discover_within(describe_timeout: Duration) -> Vec<Result<Plugin, PluginError
 /// file is, every library is, and the first whose descriptor has the name is used. A plugin
 /// of the same name further down the path is reported on stderr, naming the one used.
 pub fn find(name_or_path: &str) -> Result<Plugin, PluginError> {
-    find_within(name_or_path, DESCRIBE_TIMEOUT)
+    find_within(name_or_path, None)
 }
 
-/// [`find`], with each executable plugin's `describe` stopped after `describe_timeout`.
-pub(crate) fn find_within(name_or_path: &str, describe_timeout: Duration) -> Result<Plugin, PluginError> {
+/// [`find`], each executable plugin's `describe` stopped at `deadline` (None: after
+/// [`super::DESCRIBE_TIMEOUT`] each).
+pub(crate) fn find_within(name_or_path: &str, deadline: Option<Deadline>) -> Result<Plugin, PluginError> {
     let path = Path::new(name_or_path);
     if name_or_path.contains('/') || name_or_path.ends_with(std::env::consts::DLL_SUFFIX) {
-        return Plugin::load_within(path, describe_timeout);
+        return Plugin::load_within(path, deadline);
     }
     let files = [library_file_name(name_or_path), format!("{EXECUTABLE_PREFIX}{name_or_path}")];
     let named: Vec<PathBuf> = plugin_files()
@@ -79,7 +78,7 @@ pub(crate) fn find_within(name_or_path: &str, describe_timeout: Duration) -> Res
         .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| files.iter().any(|f| f == n)))
         .collect();
     if let Some(first) = named.first() {
-        let plugin = Plugin::load_within(first, describe_timeout)?;
+        let plugin = Plugin::load_within(first, deadline)?;
         if plugin.name == name_or_path {
             for other in &named[1..] {
                 eprintln!(
@@ -92,7 +91,7 @@ pub(crate) fn find_within(name_or_path: &str, describe_timeout: Duration) -> Res
         }
     }
     let (mut names, mut failed) = (Vec::new(), Vec::new());
-    for p in discover_within(describe_timeout) {
+    for p in discover_within(deadline) {
         match p {
             Ok(p) if p.name == name_or_path => return Ok(p),
             Ok(p) => names.push(p.name),

@@ -10,7 +10,7 @@
 //! - `manifest`: the run's record in its output directory.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ndarray::{ArrayView2, ArrayViewD};
 use neurozoo_plugin::abi::Descriptor;
@@ -61,12 +61,14 @@ impl Plugin {
     /// Load the library at `path` and check its descriptor, or ask the executable plugin at
     /// `path` for its descriptor (stopped after [`DESCRIBE_TIMEOUT`]).
     pub fn load(path: &Path) -> Result<Plugin, PluginError> {
-        Plugin::load_within(path, DESCRIBE_TIMEOUT)
+        Plugin::load_within(path, None)
     }
 
-    pub(crate) fn load_within(path: &Path, describe_timeout: Duration) -> Result<Plugin, PluginError> {
+    /// [`Plugin::load`], an executable plugin's `describe` stopped at `deadline` (None: after
+    /// [`DESCRIBE_TIMEOUT`]).
+    pub(crate) fn load_within(path: &Path, deadline: Option<Deadline>) -> Result<Plugin, PluginError> {
         let plugin = if crate::executable::is_executable_plugin(path) {
-            let d = crate::executable::describe(path, describe_timeout)?;
+            let d = crate::executable::describe(path, deadline.unwrap_or_else(|| Deadline::after(DESCRIBE_TIMEOUT)))?;
             Plugin {
                 path: path.to_path_buf(),
                 name: d.name,
@@ -105,21 +107,36 @@ impl Plugin {
         self.run_in(input, None, None, out)
     }
 
-    /// [`Plugin::run`], an executable plugin reading `files` when given and stopped after
-    /// `timeout`.
+    /// [`Plugin::run`], an executable plugin reading `files` when given and stopped at
+    /// `deadline`.
     pub(crate) fn run_in(
         &self,
         input: &RunInput<'_>,
         files: Option<&InputFiles<'_>>,
-        timeout: Option<Duration>,
+        deadline: Option<Deadline>,
         out: &Path,
     ) -> Result<RunReport, PluginError> {
         let mut outputs = outputs::Outputs::new(self, input, out)?;
         let code = match self.code {
             Code::Library(descriptor) => library::run(descriptor, input, &mut outputs),
-            Code::Executable => crate::executable::run(self, input, files, timeout, &mut outputs),
+            Code::Executable => crate::executable::run(self, input, files, deadline, &mut outputs),
         };
         outputs.finish(code)
+    }
+}
+
+/// When an executable plugin is stopped: a limit given for a whole job, which its steps
+/// (`describe`, `run`) share.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub at: Instant,
+    /// The limit as given, for messages.
+    pub limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline { at: Instant::now() + limit, limit }
     }
 }
 

@@ -177,9 +177,10 @@ unsafe extern "C" fn host_progress(ctx: *mut c_void, done: u64, total: u64) {
 
 unsafe extern "C" fn host_fail(ctx: *mut c_void, message: Str) {
     guarded(ctx, |o| {
-        // SAFETY: valid for the call. The plugin's own reason replaces a refused output's: it
-        // is the reason the plugin gives up.
-        o.error = Some(unsafe { text(message) }.unwrap_or_else(|e| e));
+        // SAFETY: valid for the call. A refused output's reason, when there is one, stays: the
+        // plugin most often gives up because of it, and says less ("the host refused …").
+        let message = unsafe { text(message) }.unwrap_or_else(|e| e);
+        o.error.get_or_insert(message);
         abi::status::OK
     });
 }
