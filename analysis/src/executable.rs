@@ -39,12 +39,13 @@ pub(crate) fn describe(path: &Path, deadline: Deadline) -> Result<Descriptor, Pl
     let shown = path.display();
     let mut cmd = Command::new(path);
     cmd.arg("describe");
-    let (ok, stdout, tail) = run_step(cmd, None, Some(deadline), "describe", "describe").map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
+    let (ok, stdout, tail) =
+        run_step(cmd, None, Some(deadline), "describe", "describe").map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
     if !ok {
         return Err(PluginError::Load(format!("{shown}: `describe` failed: {}", tail.join(" | "))));
     }
-    let d: Descriptor = serde_json::from_slice(&stdout)
-        .map_err(|e| PluginError::Load(format!("{shown}: `describe` printed no valid descriptor ({e})")))?;
+    let d: Descriptor =
+        serde_json::from_slice(&stdout).map_err(|e| PluginError::Load(format!("{shown}: `describe` printed no valid descriptor ({e})")))?;
     d.check_protocol().map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
     Ok(d)
 }
@@ -52,7 +53,13 @@ pub(crate) fn describe(path: &Path, deadline: Deadline) -> Result<Descriptor, Pl
 /// Run `plugin run` on `input` (read from `files`, or from a representation file written for
 /// it), stopped at `deadline`, and collect what it wrote into `outputs`; returns the run's
 /// status code, the reason recorded in `outputs`.
-pub(crate) fn run(plugin: &Plugin, input: &RunInput<'_>, files: Option<&InputFiles<'_>>, deadline: Option<Deadline>, outputs: &mut Outputs) -> i32 {
+pub(crate) fn run(
+    plugin: &Plugin,
+    input: &RunInput<'_>,
+    files: Option<&InputFiles<'_>>,
+    deadline: Option<Deadline>,
+    outputs: &mut Outputs,
+) -> i32 {
     let staging = outputs.dir.join(".plugin-output");
     let written = outputs.dir.join(".plugin-input.h5");
     let code = match request(input, files, &staging, &written) {

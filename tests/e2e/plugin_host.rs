@@ -73,7 +73,12 @@ fn a_plugin_and_what_it_started_are_killed_at_the_timeout_and_when_it_ends() {
 
     // A plugin that succeeds but leaves a process behind: the run completes, the process goes.
     std::fs::remove_file(&pid_file).unwrap();
-    script(&bin, "leaves", None, &format!("{record}\nprintf 'a\\n1\\n' > \"$out/t.csv\"\necho '{{\"status\": \"ok\"}}' > \"$out/result.json\""));
+    script(
+        &bin,
+        "leaves",
+        None,
+        &format!("{record}\nprintf 'a\\n1\\n' > \"$out/t.csv\"\necho '{{\"status\": \"ok\"}}' > \"$out/result.json\""),
+    );
     let out_dir = dir.path().join("leaves");
     let out = analyze(&repr, "leaves", &out_dir).env("NEUROZOO_PLUGIN_PATH", &bin).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -98,7 +103,10 @@ fn listed_outputs_outside_the_output_directory_are_refused() {
         &bin,
         "absolute",
         None,
-        &format!("printf 'a\\n1\\n' > '{0}'\necho '{{\"status\": \"ok\", \"outputs\": [\"{0}\"]}}' > \"$out/result.json\"", outside.display()),
+        &format!(
+            "printf 'a\\n1\\n' > '{0}'\necho '{{\"status\": \"ok\", \"outputs\": [\"{0}\"]}}' > \"$out/result.json\"",
+            outside.display()
+        ),
     );
     for (name, listed) in [("escapes", "../../x.csv".to_string()), ("absolute", outside.display().to_string())] {
         let out_dir = dir.path().join(name);
@@ -180,7 +188,10 @@ fn describe_honours_the_timeout_and_the_protocol_version() {
     let out = analyze(&repr, "ponders", &out_dir).args(["--timeout", "1"]).env("NEUROZOO_PLUGIN_PATH", &bin).output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(&format!("{}: `describe` timed out after 1 s and was stopped", bin.join("neurozoo-plugin-ponders").display())), "{err}");
+    assert!(
+        err.contains(&format!("{}: `describe` timed out after 1 s and was stopped", bin.join("neurozoo-plugin-ponders").display())),
+        "{err}"
+    );
     assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
     assert!(!out_dir.exists(), "nothing is written for a plugin that never ran");
 

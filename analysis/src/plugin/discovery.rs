@@ -1,8 +1,8 @@
 //! Where plugins are found: the libraries and executables on the plugin path, by name or all
 //! of them, the first of a name winning.
 
-use std::path::{Path, PathBuf};
 use neurozoo_plugin::protocol::EXECUTABLE_PREFIX;
+use std::path::{Path, PathBuf};
 
 use super::{Deadline, Plugin, PluginError, LIBRARY_PREFIX};
 

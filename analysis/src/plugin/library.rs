@@ -95,7 +95,12 @@ pub(crate) fn run(descriptor: &'static Descriptor, input: &RunInput<'_>, outputs
     let stimuli = input.stimuli.as_ref().map(|s| s.as_standard_layout());
     let stim_shape = stimuli.as_ref().map(|s| s.shape().to_vec());
     let arrays: Vec<_> = input.arrays.iter().map(|(n, a)| (n.as_str(), a.as_standard_layout(), a.shape().to_vec())).collect();
-    let borrow = |name: &str, data: &[f32], shape: &[usize]| abi::Array { name: Str::new(name), data: data.as_ptr(), shape: shape.as_ptr(), ndim: shape.len() };
+    let borrow = |name: &str, data: &[f32], shape: &[usize]| abi::Array {
+        name: Str::new(name),
+        data: data.as_ptr(),
+        shape: shape.as_ptr(),
+        ndim: shape.len(),
+    };
     let abi_arrays: Vec<abi::Array> = arrays.iter().map(|(n, a, s)| borrow(n, a.as_slice().expect("standard layout"), s)).collect();
     let metadata = input.metadata.to_string();
     let params = input.params.to_string();

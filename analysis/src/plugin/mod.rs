@@ -23,8 +23,8 @@ mod manifest;
 pub(crate) mod outputs;
 mod params;
 
-pub use discovery::{discover, find};
 pub(crate) use discovery::find_within;
+pub use discovery::{discover, find};
 pub use manifest::{
     manifest_state, read_manifest, write_manifest, InputRecord, Manifest, OutputFile, OutputKind, RunStatus, ARRAYS_FILE, MANIFEST,
 };

@@ -103,7 +103,9 @@ impl Outputs {
             let path = self.dir.join(ARRAYS_FILE);
             let file =
                 neurozoo_datasets::representation::RepresentationFile { arrays: std::mem::take(&mut self.arrays), ..Default::default() };
-            if let Err(e) = file.write(&path).map_err(|e| e.to_string()).and_then(|()| self.add_files(OutputKind::Arrays, "arrays", &[path])) {
+            if let Err(e) =
+                file.write(&path).map_err(|e| e.to_string()).and_then(|()| self.add_files(OutputKind::Arrays, "arrays", &[path]))
+            {
                 self.refuse(e);
             }
         }
