@@ -1,31 +1,31 @@
 //! Executable plugins, in any language: a program named `neurozoo-plugin-NAME` on the plugin
-//! path. `PROGRAM describe` prints its descriptor as JSON; `PROGRAM run` reads one JSON request
-//! on stdin and writes its outputs into the directory the request names, with a `result.json`.
-//! The host turns those files into the same outputs a library plugin hands over (CSV into
-//! Parquet and CSV, figure specs into PNG and SVG, `.npy` and HDF5 arrays into `arrays.h5`) and
-//! writes the same `manifest.json`. The protocol is in docs/plugins.md.
+//! path, speaking [`neurozoo_plugin::protocol`]. `PROGRAM describe` prints its descriptor;
+//! `PROGRAM run` reads one request on stdin and writes its outputs into the directory the
+//! request names, with a `result.json` last. The host turns those files into the same outputs a
+//! library plugin hands over (CSV into Parquet and CSV, figure specs into PNG and SVG, `.npy`
+//! and HDF5 arrays into `arrays.h5`) and writes the same `manifest.json`.
+//!
+//! The program runs in a process group of its own: when it is stopped (a timeout) or when it
+//! ends, whatever it started in that group is killed with it, so nothing of a plugin outlives
+//! its run.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayD, IxDyn};
-use serde_json::{json, Map, Value};
+use ndarray::{ArrayD, Ix4, IxDyn};
+use neurozoo_plugin::abi::status;
+use neurozoo_plugin::protocol::{self, Descriptor, Request, ResultStatus, RunResult, EXECUTABLE_PREFIX, RESULT_FILE};
+use serde_json::Value;
 
-use crate::plugin::{Outputs, Plugin, PluginError, RunInput, RunReport};
+use crate::plugin::outputs::Outputs;
+use crate::plugin::{Deadline, InputFiles, OutputKind, Plugin, PluginError, RunInput};
+use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_tables::{read_csv, read_parquet, write_frame};
-
-/// Executable plugins are named this + NAME.
-pub const EXECUTABLE_PREFIX: &str = "neurozoo-plugin-";
-
-/// The file a plugin writes last, saying whether it succeeded.
-pub const RESULT_FILE: &str = "result.json";
-
-/// How long `describe` may take.
-const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Whether `path` looks like an executable plugin: the name, and an execute bit.
 pub fn is_executable_plugin(path: &Path) -> bool {
@@ -34,98 +34,113 @@ pub fn is_executable_plugin(path: &Path) -> bool {
         && std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// What `PROGRAM describe` prints.
-pub(crate) struct Described {
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub params: Map<String, Value>,
-    /// Optional in the JSON, default false.
-    pub accepts_non_finite: bool,
-}
-
-/// Ask the program at `path` for its descriptor.
-pub(crate) fn describe(path: &Path) -> Result<Described, String> {
+/// Ask the program at `path` for its descriptor, stopping it at `deadline`.
+pub(crate) fn describe(path: &Path, deadline: Deadline) -> Result<Descriptor, PluginError> {
     let shown = path.display();
     let mut cmd = Command::new(path);
-    cmd.arg("describe").stdin(Stdio::null());
-    let (status, stdout, tail) = run_with_timeout(cmd, None, Some(DESCRIBE_TIMEOUT), "describe")?;
-    if !status {
-        return Err(format!("{shown}: `describe` failed: {}", tail.join(" | ")));
+    cmd.arg("describe");
+    let (ok, stdout, tail) =
+        run_step(cmd, None, Some(deadline), "describe", "describe").map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
+    if !ok {
+        return Err(PluginError::Load(format!("{shown}: `describe` failed: {}", tail.join(" | "))));
     }
-    let value: Value = serde_json::from_slice(&stdout).map_err(|e| format!("{shown}: `describe` printed no JSON object ({e})"))?;
-    let text = |key: &str| {
-        value.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("{shown}: `describe` gave no string {key:?}"))
+    let d: Descriptor =
+        serde_json::from_slice(&stdout).map_err(|e| PluginError::Load(format!("{shown}: `describe` printed no valid descriptor ({e})")))?;
+    d.check_protocol().map_err(|e| PluginError::Load(format!("{shown}: {e}")))?;
+    Ok(d)
+}
+
+/// Run `plugin run` on `input` (read from `files`, or from a representation file written for
+/// it), stopped at `deadline`, and collect what it wrote into `outputs`; returns the run's
+/// status code, the reason recorded in `outputs`.
+pub(crate) fn run(
+    plugin: &Plugin,
+    input: &RunInput<'_>,
+    files: Option<&InputFiles<'_>>,
+    deadline: Option<Deadline>,
+    outputs: &mut Outputs,
+) -> i32 {
+    let staging = outputs.dir.join(".plugin-output");
+    let written = outputs.dir.join(".plugin-input.h5");
+    let code = match request(input, files, &staging, &written) {
+        Err(e) => outputs.refuse(e),
+        Ok(request) => {
+            let mut cmd = Command::new(&plugin.path);
+            cmd.arg("run");
+            let body = serde_json::to_vec(&request).expect("a request serialises");
+            match run_step(cmd, Some(body), deadline, &plugin.name, "run") {
+                Err(e) => outputs.refuse(e),
+                Ok((false, _, tail)) => outputs.refuse(format!("exited with an error: {}", tail.join(" | "))),
+                Ok((true, _, _)) => collect(outputs, &staging),
+            }
+        }
     };
-    let params = match value.get("params") {
-        None => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(format!("{shown}: `describe`'s params is not a JSON object")),
+    let _ = std::fs::remove_dir_all(&staging);
+    let _ = std::fs::remove_file(&written);
+    code
+}
+
+/// The request for `input`: its files as given, or `written`, a representation file made of it.
+fn request(input: &RunInput<'_>, files: Option<&InputFiles<'_>>, staging: &Path, written: &Path) -> Result<Request, String> {
+    std::fs::create_dir_all(staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (representation_file, representation, arrays_files) = match files {
+        Some(f) => (absolute(f.representation_file), f.representation.to_string(), f.arrays_files.iter().map(|p| absolute(p)).collect()),
+        None => {
+            write_input(input, written)?;
+            (absolute(written), "representation".to_string(), Vec::new())
+        }
     };
-    Ok(Described {
-        name: text("name")?,
-        version: text("version")?,
-        description: text("description")?,
-        params,
-        accepts_non_finite: value.get("accepts_non_finite").and_then(Value::as_bool).unwrap_or(false),
+    Ok(Request {
+        protocol: protocol::PROTOCOL_VERSION,
+        representation_file,
+        representation,
+        arrays_files,
+        params: input.params.clone(),
+        seed: input.seed,
+        out: absolute(staging),
+        metadata: input.metadata.clone(),
     })
 }
 
-/// What an executable plugin is asked to run on.
-pub struct Request<'a> {
-    pub representation_file: &'a Path,
-    /// The representation's name in the file.
-    pub representation: &'a str,
-    pub arrays_files: &'a [PathBuf],
-    /// None: no limit.
-    pub timeout: Option<Duration>,
-}
-
-/// Run `plugin run` on `request`, then collect what it wrote into `out` as for a library.
-pub fn run(plugin: &Plugin, input: &RunInput<'_>, request: &Request<'_>, out: &Path) -> Result<RunReport, PluginError> {
-    run_files(plugin, input, request, out).map_err(PluginError::Run)
-}
-
-fn run_files(plugin: &Plugin, input: &RunInput<'_>, request: &Request<'_>, out: &Path) -> Result<RunReport, String> {
-    let staging = out.join(".plugin-output");
-    std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
-    let body = json!({
-        "representation_file": absolute(request.representation_file),
-        "representation": request.representation,
-        "arrays_files": request.arrays_files.iter().map(|p| absolute(p)).collect::<Vec<_>>(),
-        "params": input.params,
-        "seed": input.seed,
-        "out": absolute(&staging),
-        "metadata": input.metadata,
-    });
-    let mut outputs = Outputs::new(plugin, input, out)?;
-    let mut cmd = Command::new(&plugin.path);
-    cmd.arg("run");
-    let result = run_with_timeout(cmd, Some(body.to_string().into_bytes()), request.timeout, &plugin.name);
-    let code = match result {
-        Err(e) => outputs.refuse(e),
-        Ok((false, _, tail)) => outputs.refuse(format!("exited with an error: {}", tail.join(" | "))),
-        Ok((true, _, _)) => collect(&mut outputs, &staging),
+/// A representation file holding `input`, for a caller that lent arrays rather than files.
+fn write_input(input: &RunInput<'_>, path: &Path) -> Result<(), String> {
+    let n = input.representation.nrows();
+    let ids: Option<Vec<i64>> = input.metadata["stimulus_ids"].as_array().and_then(|a| a.iter().map(Value::as_i64).collect());
+    let file = RepresentationFile {
+        representations: vec![Representation {
+            name: "representation".into(),
+            data: input.representation.to_owned(),
+            source: input.metadata.get("source").map_or_else(|| "{}".to_string(), Value::to_string),
+        }],
+        stimulus_ids: ids.filter(|ids| ids.len() == n).unwrap_or_else(|| (0..n as i64).collect()),
+        stimuli: input.stimuli.as_ref().and_then(|s| s.to_owned().into_dimensionality::<Ix4>().ok()),
+        arrays: input.arrays.iter().map(|(name, a)| (name.clone(), a.to_owned())).collect(),
     };
-    let _ = std::fs::remove_dir_all(&staging);
-    outputs.bar.finish_and_clear();
-    outputs.finish(code)
+    file.write(path).map_err(|e| format!("cannot write the plugin's input {}: {e}", path.display()))
+}
+
+/// A name `result.json` lists must be a plain file name: no directories, no `..`, not absolute.
+fn plain_file_name(name: &str) -> bool {
+    let mut parts = Path::new(name).components();
+    matches!((parts.next(), parts.next()), (Some(Component::Normal(n)), None) if n == name)
 }
 
 /// Turn the files in `staging` into outputs; `result.json` says how the run went.
 fn collect(outputs: &mut Outputs, staging: &Path) -> i32 {
-    use neurozoo_plugin::abi::status;
-    let result_path = staging.join(RESULT_FILE);
-    let result: Value = match std::fs::read_to_string(&result_path) {
+    let result: RunResult = match std::fs::read_to_string(staging.join(RESULT_FILE)) {
         Ok(text) => match serde_json::from_str(&text) {
             Ok(v) => v,
-            Err(e) => return outputs.refuse(format!("{RESULT_FILE} is not JSON ({e})")),
+            Err(e) => return outputs.refuse(format!("{RESULT_FILE} is no valid result ({e})")),
         },
         Err(_) => return outputs.refuse(format!("the plugin exited without writing {RESULT_FILE}")),
     };
-    for line in result["log"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        outputs.log.push(line.to_string());
+    if let Err(e) = result.check_protocol() {
+        return outputs.refuse(format!("{RESULT_FILE}: {e}"));
+    }
+    outputs.log.extend(result.log.iter().cloned());
+    if let Some(bad) = result.outputs.iter().find(|n| !plain_file_name(n)) {
+        return outputs.refuse(format!("{RESULT_FILE} lists {bad:?}: outputs are file names in the plugin's output directory, not paths"));
     }
     let mut files: Vec<PathBuf> = match std::fs::read_dir(staging) {
         Ok(d) => d.filter_map(|e| e.ok().map(|e| e.path())).collect(),
@@ -141,19 +156,26 @@ fn collect(outputs: &mut Outputs, staging: &Path) -> i32 {
             return outputs.refuse(format!("output {name}: {e}"));
         }
     }
-    if let Some(missing) = result["outputs"].as_array().into_iter().flatten().filter_map(Value::as_str).find(|n| !staging.join(n).exists())
-    {
+    if let Some(missing) = result.outputs.iter().find(|n| !staging.join(n).exists()) {
         return outputs.refuse(format!("{RESULT_FILE} lists {missing}, which the plugin did not write"));
     }
-    match result["status"].as_str() {
-        Some("ok") => status::OK,
-        Some("error") => outputs.refuse(result["error"].as_str().unwrap_or("the plugin reported an error and gave no reason").to_string()),
-        other => outputs.refuse(format!("{RESULT_FILE}: status is {other:?}, expected \"ok\" or \"error\"")),
+    match result.status {
+        ResultStatus::Ok => status::OK,
+        ResultStatus::Error => outputs.refuse(result.error.unwrap_or_else(|| "the plugin reported an error and gave no reason".into())),
     }
 }
 
-/// One output file, by its extension.
+/// One output file, by its extension. Only regular files are read: a symbolic link would let a
+/// plugin have the host copy any file it can read into the outputs.
 fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path).map_or_else(|e| e.to_string(), |t| t.display().to_string());
+        return Err(format!("is a symbolic link (to {target}): write the file itself"));
+    }
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
     let (stem, kind) = if let Some(stem) = name.strip_suffix(".figure.json") {
         (stem, "figure.json")
     } else {
@@ -164,7 +186,7 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
         "csv" | "parquet" => {
             let mut df = if kind == "csv" { read_csv(path) } else { read_parquet(path) }.map_err(|e| e.to_string())?;
             let paths = write_frame(&mut df, &outputs.dir, stem).map_err(|e| e.to_string())?;
-            outputs.add_files("table", stem, &paths)
+            outputs.add_files(OutputKind::Table, stem, &paths)
         }
         "figure.json" => {
             let spec: Value =
@@ -174,7 +196,7 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
         "png" | "svg" => {
             let to = outputs.dir.join(name);
             std::fs::copy(path, &to).map_err(|e| format!("cannot copy to {}: {e}", to.display()))?;
-            outputs.add_files("figure", stem, &[to])
+            outputs.add_files(OutputKind::Figure, stem, &[to])
         }
         "npy" => {
             let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
@@ -197,17 +219,36 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
     }
 }
 
-/// Run `cmd` with `stdin` written to it, its stderr shown as it comes (prefixed by `label`) and
-/// its last lines kept; killed after `timeout`. Returns (succeeded, stdout, stderr's last lines).
-fn run_with_timeout(
+/// Kill every process of the group `pgid` (the plugin and what it started); none left is fine.
+fn kill_group(pgid: u32) {
+    // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+    unsafe { libc::kill(-(pgid as libc::pid_t), libc::SIGKILL) };
+}
+
+/// Run one `step` of a plugin (`describe`, `run`): `cmd` in a process group of its own with
+/// `stdin` written to it, its stderr shown as it comes (prefixed by `label`) and its last lines
+/// kept; the group killed at `deadline`, and when the program ends. Returns (succeeded,
+/// stdout, stderr's last lines).
+fn run_step(
     mut cmd: Command,
     stdin: Option<Vec<u8>>,
-    timeout: Option<Duration>,
+    deadline: Option<Deadline>,
     label: &str,
+    step: &str,
 ) -> Result<(bool, Vec<u8>, Vec<String>), String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of this process. The plugin is
+    // killed if the host dies (Ctrl-C reaches the host's group, not the plugin's).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
+    let pgid = child.id();
     if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
         // A plugin that exits without reading its request closes the pipe: not our error.
         let _ = pipe.write_all(&bytes);
@@ -234,18 +275,19 @@ fn run_with_timeout(
         let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
         buf
     });
-    let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("{program}: {e}"))? {
             break status;
         }
-        if timeout.is_some_and(|t| start.elapsed() > t) {
-            let _ = child.kill();
+        if let Some(d) = deadline.filter(|d| Instant::now() > d.at) {
+            kill_group(pgid);
             let _ = child.wait();
-            return Err(format!("timed out after {:.0} s and was stopped", timeout.unwrap_or_default().as_secs_f64()));
+            return Err(format!("`{step}` timed out after {} s and was stopped", d.limit.as_secs_f64()));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // What it left running would hold its pipes open (and outlive the run).
+    kill_group(pgid);
     let stdout = out_reader.join().unwrap_or_default();
     let _ = reader.join();
     let mut lines: Vec<String> = tail.lock().expect("no panics hold it").iter().cloned().collect();

@@ -1,4 +1,4 @@
-//! Analysis side of neurozoo: the plugin host (where plugins are found, how they are checked and
+//! Analysis side of neurozoo: the plugin host ([`host::run`] a typed job; where plugins are found, how they are checked and
 //! run), brain-vs-model comparison, result tables (Parquet + CSV) and figures (PNG + SVG) drawn
 //! from declarative specs.
 //!
@@ -14,6 +14,7 @@ use std::path::PathBuf;
 pub mod compare;
 pub mod executable;
 pub mod figures;
+pub mod host;
 pub mod plugin;
 
 /// Environment variable with extra plugin directories, `:`-separated like `PATH`.

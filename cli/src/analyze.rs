@@ -1,19 +1,18 @@
 //! `neurozoo extract` (from recorded responses), `neurozoo plugins`, `neurozoo analyze`,
 //! `neurozoo compare`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use ndarray::{Array2, ArrayD, Axis};
+use ndarray::{Array2, Axis};
 use neurozoo_analysis::compare::{self, CompareError, CompareParams};
-use neurozoo_analysis::executable;
-use neurozoo_analysis::plugin::{self, RunInput, MANIFEST};
+use neurozoo_analysis::host::{self, Isolation, PluginJob};
+use neurozoo_analysis::plugin::{self, PluginError, RunStatus, MANIFEST};
 use neurozoo_datasets::nwb::NwbOptions;
-use neurozoo_datasets::representation::{read_arrays, RepresentationFile, UniqueImages};
+use neurozoo_datasets::representation::{RepresentationFile, UniqueImages};
 use neurozoo_datasets::Tier;
 use neurozoo_metrics::measures::oracle_corr_jackknife;
-use serde_json::{json, Value};
 
 use crate::args::{AnalyzeArgs, CompareArgs, Lang, PluginsCommand};
 
@@ -137,133 +136,47 @@ pub fn plugins(command: PluginsCommand) -> Result<()> {
 }
 
 pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
-    // An output directory that holds an earlier run says what became of it.
-    if let Some(state) = plugin::manifest_state(&args.out) {
-        bail!("{} holds a plugin run that is {state} (its {MANIFEST}): choose a new --out", args.out.display());
-    }
-    if !args.in_process {
-        // Nothing of the plugin's runs here, not even its library's loading: the child does all.
-        crate::ensure_empty_dir(&args.out, "choose a new --out")?;
-        return isolated(args);
-    }
-    let plugin = plugin::find(&args.plugin)?;
-    let params = plugin.params(&args.params)?;
-    let file = RepresentationFile::read(&args.repr)?;
-    let rep = file.get(args.name.as_deref()).map_err(|e| anyhow::anyhow!("{}: {e}", args.repr.display()))?;
-    if !plugin.accepts_non_finite {
-        if let Some((k, v)) = rep.data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            let count = rep.data.iter().filter(|v| !v.is_finite()).count();
-            let (row, col) = (k / rep.data.ncols(), k % rep.data.ncols());
-            bail!(
-                "{}: representation {:?} has {count} NaN or infinite values (the first, {v}, at stimulus {row}, unit {col}); plugin {} does not take them",
-                args.repr.display(),
-                rep.name,
-                plugin.name
-            );
-        }
-    }
-    // Read the extra arrays before anything is created, so a bad file leaves nothing behind.
-    let extra = extra_arrays(args, &file.arrays)?;
-    crate::ensure_empty_dir(&args.out, "choose a new --out")?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let source: Value = serde_json::from_str(&rep.source).unwrap_or(Value::Null);
-    let input = RunInput {
-        representation: rep.data.view(),
-        stimuli: file.stimuli.as_ref().map(|s| s.view().into_dyn()),
-        arrays: file.arrays.iter().chain(&extra).map(|(n, a)| (n.clone(), a.view())).collect(),
-        metadata: json!({
-            "file": args.repr.display().to_string(),
-            "name": rep.name,
-            "source": source,
-            "stimulus_ids": file.stimulus_ids,
-            "arrays_files": args.arrays.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        }),
-        params,
+    let job = PluginJob {
+        plugin: args.plugin.clone(),
+        representation_file: args.repr.clone(),
+        representation: args.name.clone(),
+        out: args.out.clone(),
+        params: args.params.clone(),
+        arrays_files: args.arrays.clone(),
         seed: args.seed,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+        isolation: if args.in_process { Isolation::InProcess } else { Isolation::ChildProcess },
     };
-    let report = if plugin.is_executable() {
-        let request = executable::Request {
-            representation_file: &args.repr,
-            representation: &rep.name,
-            arrays_files: &args.arrays,
-            timeout: args.timeout.map(std::time::Duration::from_secs_f64),
-        };
-        executable::run(&plugin, &input, &request, &args.out)
-    } else {
-        plugin.run(&input, &args.out)
-    };
-    let report = report.map_err(|e| anyhow::anyhow!("plugin {} failed: {e}", plugin.name))?;
-    eprintln!("{} {} wrote {} files to {}:", plugin.name, plugin.version, report.files.len(), args.out.display());
-    for f in &report.files {
-        eprintln!("  {f}");
-    }
-    Ok(())
+    run_plugin(&job)
 }
 
-/// The arrays of every `--arrays` file; a name given twice (there or in the representation file)
-/// is refused, naming both places, rather than silently shadowed.
-fn extra_arrays(args: &AnalyzeArgs, in_repr: &[(String, ArrayD<f32>)]) -> Result<Vec<(String, ArrayD<f32>)>> {
-    let mut seen: Vec<(String, PathBuf)> = in_repr.iter().map(|(n, _)| (n.clone(), args.repr.clone())).collect();
-    let mut out = Vec::new();
-    for path in &args.arrays {
-        for (name, array) in read_arrays(path)? {
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-                bail!("array {name:?} is in both {} and {}: pass one of them", first.display(), path.display());
+/// Run `job` and print what it wrote; a run that did not complete is an error naming what was
+/// kept.
+pub fn run_plugin(job: &PluginJob) -> Result<()> {
+    let report = host::run(job).map_err(|e| match e {
+        PluginError::OutputDir(e) => anyhow::anyhow!("{e}: choose a new --out"),
+        e => e.into(),
+    })?;
+    let m = &report.manifest;
+    let kept = match m.files.len() {
+        0 => String::new(),
+        n => format!("; the {n} files it wrote before are kept in {} (listed in {MANIFEST})", job.out.display()),
+    };
+    let error = m.error.as_deref().unwrap_or("no reason given");
+    match m.status {
+        RunStatus::Complete => {
+            eprintln!("{} {} wrote {} files to {}:", m.plugin, m.version, m.files.len(), job.out.display());
+            for f in report.files() {
+                eprintln!("  {f}");
             }
-            seen.push((name.clone(), path.clone()));
-            out.push((name, array));
+            Ok(())
         }
+        RunStatus::Crashed => bail!("{error}{kept}"),
+        RunStatus::Failed | RunStatus::Running => bail!("plugin {} failed: {error}{kept}", m.plugin),
     }
-    Ok(out)
 }
 
-/// Run this same command with `--in-process` in a child process; a crash there becomes an
-/// error here, and the manifest (kept current by the child) says what was written before it.
-fn isolated(args: &AnalyzeArgs) -> Result<()> {
-    let exe = std::env::current_exe().context("cannot locate the running neurozoo binary")?;
-    let mut child = Command::new(exe);
-    child
-        .args(["analyze", "--in-process"])
-        .arg(&args.plugin)
-        .arg("--repr")
-        .arg(&args.repr)
-        .arg("--out")
-        .arg(&args.out)
-        .arg("--seed")
-        .arg(args.seed.to_string());
-    if let Some(n) = &args.name {
-        child.arg("--name").arg(n);
-    }
-    for a in &args.arrays {
-        child.arg("--arrays").arg(a);
-    }
-    for (k, v) in &args.params {
-        child.arg("--param").arg(format!("{k}={v}"));
-    }
-    if let Some(t) = args.timeout {
-        child.arg("--timeout").arg(t.to_string());
-    }
-    let status = child.status().context("cannot start the isolated plugin process")?;
-    if status.success() {
-        return Ok(());
-    }
-    use std::os::unix::process::ExitStatusExt;
-    let Some(signal) = status.signal() else {
-        // The child has said what went wrong on the stderr it shares: exit as it did, saying
-        // nothing twice.
-        std::process::exit(status.code().unwrap_or(1));
-    };
-    let reason = format!("plugin {} crashed (signal {signal}) in the isolated process", args.plugin);
-    let manifest_path = args.out.join(MANIFEST);
-    let kept = match std::fs::read_to_string(&manifest_path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
-        Some(mut m) => {
-            m["status"] = json!("crashed");
-            m["error"] = json!(reason);
-            let n = m["files"].as_array().map_or(0, Vec::len);
-            plugin::write_manifest(&args.out, &m)?;
-            n
-        }
-        None => 0,
-    };
-    bail!("{reason}; the {kept} files it wrote before are kept in {} (listed in {MANIFEST})", args.out.display())
+/// The hidden subcommand that `analyze` isolates a plugin run in.
+pub fn plugin_host() -> Result<()> {
+    host::serve_isolated().context("the isolated plugin process cannot reply")
 }

@@ -101,6 +101,9 @@ pub enum Command {
     },
     /// Run an analysis plugin on a representation file.
     Analyze(AnalyzeArgs),
+    /// Internal: run one plugin job read as JSON on stdin (how `analyze` isolates a plugin).
+    #[command(name = neurozoo_analysis::host::ISOLATED_COMMAND, hide = true)]
+    PluginHost,
     /// Brain vs model: how well each representation in A (model layers) accounts for one in B
     /// (recorded responses) of the same stimuli: cross-validated ridge predictivity (as a
     /// fraction of the oracle when B has noise ceilings), linear and RBF CKA, and RSA, with

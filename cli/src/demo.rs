@@ -489,18 +489,10 @@ fn worker(job: &Job, what: &str) -> Result<()> {
 
 /// A plugin run in a child process, so that a crash there leaves the demo's other results.
 fn analyze(plugin: &str, repr: &Path, out: &Path, arrays: &[PathBuf], params: &[(&str, String)]) -> Result<()> {
-    crate::analyze::analyze(&crate::args::AnalyzeArgs {
-        plugin: plugin.into(),
-        repr: repr.to_path_buf(),
-        name: None,
-        out: out.to_path_buf(),
-        arrays: arrays.to_vec(),
-        params: params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-        seed: 0,
-        in_process: false,
-        isolate: false,
-        timeout: None,
-    })
+    let mut job = neurozoo_analysis::host::PluginJob::new(plugin, repr, out);
+    job.arrays_files = arrays.to_vec();
+    job.params = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    crate::analyze::run_plugin(&job)
 }
 
 /// Each model's test metrics in one table and one figure.

@@ -40,6 +40,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Extract { run: None, data, out, tiers, nwb, .. } => analyze::extract_responses(&data, &out, &tiers, &nwb.options()),
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
+        Command::PluginHost => analyze::plugin_host(),
         Command::Compare(args) => analyze::compare(&args),
         Command::Sweep(args) => neurozoo_cli::sweep::run(args),
         Command::Completions { shell } => {

@@ -149,7 +149,11 @@ Edit `analyse`. Needs numpy, h5py and pandas."""
 import json
 import sys
 
+# The version of the executable-plugin protocol this speaks (neurozoo_plugin::protocol).
+PROTOCOL = 1
+
 DESCRIPTOR = {
+    "protocol": PROTOCOL,
     "name": "{name}",
     "version": "0.1.0",
     "description": "per-unit peak response and the stimulus that drives it",
@@ -183,7 +187,7 @@ def run(request):
     for name, spec in figures.items():
         with open(f"{out}/{name}.figure.json", "w") as f:
             json.dump(spec, f)
-    return {"status": "ok", "log": [f"{x.shape[1]} units over {x.shape[0]} stimuli"]}
+    return {"protocol": PROTOCOL, "status": "ok", "log": [f"{x.shape[1]} units over {x.shape[0]} stimuli"]}
 
 
 def main():
@@ -194,9 +198,11 @@ def main():
         sys.exit("usage: neurozoo-plugin-{name} describe | run < request.json")
     request = json.load(sys.stdin)
     try:
+        if request["protocol"] != PROTOCOL:
+            raise ValueError(f"neurozoo sent protocol version {request['protocol']}; this plugin speaks {PROTOCOL}")
         result = run(request)
     except Exception as e:  # reported to neurozoo as the run's error
-        result = {"status": "error", "error": f"{type(e).__name__}: {e}"}
+        result = {"protocol": PROTOCOL, "status": "error", "error": f"{type(e).__name__}: {e}"}
     with open(f"{request['out']}/result.json", "w") as f:
         json.dump(result, f)
 

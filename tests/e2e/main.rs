@@ -17,6 +17,7 @@ mod fit;
 mod hostile;
 mod install;
 mod interpretability;
+mod plugin_host;
 mod plugins;
 mod slowvae;
 mod sparse;

@@ -29,6 +29,7 @@
 //! `run` is caught here and comes back to the host as an error, never as an abort.
 
 pub mod abi;
+pub mod protocol;
 
 /// The examples of `docs/plugins.md`, compiled as doctests so the guide stays true.
 #[cfg(doctest)]

@@ -30,7 +30,7 @@ impl Plugin for Testkit {
     const NAME: &'static str = "testkit";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "test fixture: tables, errors, panics and crashes on request";
-    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, huge-bins, panic, segfault, abort, address, arrays, ragged, bad-name or noop"}}"#;
+    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, huge-bins, panic, segfault, abort, address, arrays, ragged, array-then-ragged, bad-name or noop"}}"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
         let mode = input.string("mode")?;
@@ -48,6 +48,11 @@ impl Plugin for Testkit {
             "ragged" => {
                 let _refused = ctx.table("ragged", &Table::new().i64("a", vec![1, 2, 3]).i64("b", vec![1]));
                 return Ok(());
+            }
+            "array-then-ragged" => {
+                ctx.array("kept", ArrayD::from_elem(IxDyn(&[2, 3]), 1.5).view())?;
+                ctx.table("first", &Table::new().i64("a", vec![1, 2]))?;
+                return ctx.table("ragged", &Table::new().i64("a", vec![1, 2, 3]).i64("b", vec![1]));
             }
             "bad-name" => {
                 let _refused = ctx.table("../escape", &Table::new().i64("a", vec![1]));
