@@ -28,8 +28,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ndarray::ArrayD;
-use neurozoo_util::files::{ensure_empty_dir, OutputDirError};
 use neurozoo_datasets::representation::{read_arrays, RepresentationFile};
+use neurozoo_util::files::{ensure_empty_dir, OutputDirError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@ use neurozoo_analysis::compare::CompareParams;
 use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::{NwbOptions, Split};
 use neurozoo_datasets::Tier;
-use neurozoo_job::{EvalJob, Experiment, ExtractJob, FitJob, ImportJob, InsilicoJob, Job};
+use neurozoo_job::{EvalJob, Experiment, ExportJob, ExtractJob, FitJob, ImportJob, InsilicoJob, Job};
 
 #[derive(Debug, Parser)]
 #[command(name = "neurozoo", version, about = "Neural system identification and representation analysis")]
@@ -124,6 +124,18 @@ pub enum Command {
     /// `torch.save` (the SENSORIUM 2022 models, a lab's own), read without running any of its
     /// pickle. Every key is checked against the architecture first. See docs/exchange.md.
     Import(ImportArgs),
+    /// Hand a run to PyTorch: `state_dict.pth` with neuralpredictors 0.3.0's names and a
+    /// `model.py` that builds the model from neuralpredictors' modules and loads it strictly.
+    Export {
+        /// Run directory (`neurozoo fit` or `neurozoo import`).
+        run: PathBuf,
+        /// The library whose names and modules to use.
+        #[arg(long, value_enum)]
+        to: ExportTarget,
+        /// Output directory (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// In-silico experiments on a fitted or imported response model.
     Insilico {
         #[command(subcommand)]
@@ -175,10 +187,20 @@ impl Command {
                 image_shape: args.image_shape,
                 out: args.out.clone(),
             }),
+            Command::Export { run, to: ExportTarget::Neuralpredictors, out } => {
+                Job::Export(ExportJob { run: run.clone(), out: out.clone() })
+            }
             Command::Insilico { command } => Job::Insilico(command.job()),
             _ => return None,
         })
     }
+}
+
+/// Where `neurozoo export` hands a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportTarget {
+    /// neuralpredictors 0.3.0 (and the sensorium builder's conventions).
+    Neuralpredictors,
 }
 
 #[derive(Debug, clap::Args)]

@@ -53,7 +53,12 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Fit(_) | Command::Eval { .. } | Command::Extract { run: Some(_), .. } | Command::Import(_) | Command::Insilico { .. } => {
+        Command::Fit(_)
+        | Command::Eval { .. }
+        | Command::Extract { run: Some(_), .. }
+        | Command::Import(_)
+        | Command::Export { .. }
+        | Command::Insilico { .. } => {
             unreachable!("model commands run in {}", torch::WORKER)
         }
     }

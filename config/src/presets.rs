@@ -77,6 +77,25 @@ impl Preset {
         Ok(cfg)
     }
 
+    /// The config file `file` merged over preset `arch` (the file names what differs, and may
+    /// name only that preset): an architecture that a preset almost has, as a checkpoint's.
+    pub fn resolve_over(arch: &str, file: &Path) -> Result<Preset, ConfigError> {
+        let in_file = |error: ConfigError| ConfigError::File { file: file.into(), error: Box::new(error) };
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Read { file: file.into(), reason: e.to_string() })?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e: toml::de::Error| in_file(ConfigError::Toml(e.to_string())))?;
+        match table.insert("preset".into(), toml::Value::String(arch.into())) {
+            Some(toml::Value::String(named)) if named != arch => {
+                return Err(in_file(ConfigError::Conflict(format!("the file names preset {named:?}, the architecture is {arch:?}"))))
+            }
+            _ => {}
+        }
+        let mut cfg = Preset::from_table(table).map_err(in_file)?;
+        if let Preset::Responses(c) = &mut cfg {
+            c.resolve_files(file.parent().unwrap_or(Path::new("")));
+        }
+        Ok(cfg)
+    }
+
     /// Parse a TOML config. With `preset = "name"`, the file's tables are merged over that
     /// preset, so a file names only what it changes, and the preset decides the kind; without
     /// one, the file is a complete response-model config.
@@ -268,5 +287,13 @@ mod tests {
         assert_eq!(Preset::from_toml(&with.to_toml()).unwrap().into_responses().unwrap(), with);
         let err = Preset::from_toml("preset = \"sensorium2022\"\n[model]\nshifter = true\n").unwrap_err().to_string();
         assert!(err.contains("true is not a table"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sota.toml");
+        std::fs::write(&file, "[model]\nbehavior_channels = false\nshifter = false\n").unwrap();
+        assert_eq!(Preset::resolve_over("sensorium2022", &file).unwrap().into_responses().unwrap(), cfg);
+        std::fs::write(&file, "preset = \"ln\"\n").unwrap();
+        let err = Preset::resolve_over("sensorium2022", &file).unwrap_err().to_string();
+        assert!(err.contains("sota.toml") && err.contains("\"ln\""), "{err}");
     }
 }

@@ -46,6 +46,7 @@ pub enum Job {
     Eval(EvalJob),
     Extract(ExtractJob),
     Import(ImportJob),
+    Export(ExportJob),
     Insilico(InsilicoJob),
 }
 
@@ -145,6 +146,13 @@ pub struct ImportJob {
     pub config: Option<PathBuf>,
     /// (C, H, W) of the images the model was trained on, without behaviour or pupil channels.
     pub image_shape: [usize; 3],
+    pub out: PathBuf,
+}
+
+/// `neurozoo export`: a run as a neuralpredictors `state_dict` and the `model.py` that loads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub run: PathBuf,
     pub out: PathBuf,
 }
 

@@ -97,6 +97,7 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             })
             .collect::<Result<_>>()?
     };
+    // Checked before the experiment runs, and again when its outputs are moved into place.
     neurozoo_util::files::ensure_empty_dir(&job.out).map_err(|e| anyhow::anyhow!(e.advise("choose a new --out")))?;
 
     match &job.experiment {
@@ -131,7 +132,6 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             let meis = optimise(&run.model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
             bar.finish_and_clear();
             let best = data.as_ref().map(|(stimuli, train)| best_activation(&run.model, recording, &units, stimuli, train));
-            meis.file(recordings[recording], &unit_ids, best.clone(), &params).write(&job.out.join("meis.h5"))?;
             let mut table = Table::new()
                 .i64("unit_id", units.iter().map(|&u| unit_ids[u]).collect())
                 .f64("mei_activation", meis.activation.iter().map(|&a| f64::from(a)).collect())
@@ -142,8 +142,12 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
                     .f64("best_image_activation", best.iter().map(|&b| f64::from(b)).collect())
                     .f64("ratio", meis.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).collect());
             }
-            write_table(&table, &job.out, "mei")?;
-            draw_figure(&meis.figure(&unit_ids, SHOWN), &job.out, "meis")?;
+            write_whole(&job.out, |dir| {
+                meis.file(recordings[recording], &unit_ids, best.clone(), &params).write(&dir.join("meis.h5"))?;
+                write_table(&table, dir, "mei")?;
+                draw_figure(&meis.figure(&unit_ids, SHOWN), dir, "meis")?;
+                Ok(())
+            })?;
             let mean = meis.activation.iter().map(|&a| f64::from(a)).sum::<f64>() / units.len() as f64;
             match &best {
                 Some(best) => {
@@ -175,10 +179,13 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             let params = params.check()?;
             eprintln!("tuning {} units", units.len());
             let tuning = measure(&run.model, recording, &units, &statistics, &params, None, device)?;
-            tuning.write_table(&unit_ids, &job.out)?;
-            for (stem, figure) in tuning.figures(&unit_ids, SHOWN) {
-                draw_figure(&figure, &job.out, &stem)?;
-            }
+            write_whole(&job.out, |dir| {
+                tuning.write_table(&unit_ids, dir)?;
+                for (stem, figure) in tuning.figures(&unit_ids, SHOWN) {
+                    draw_figure(&figure, dir, &stem)?;
+                }
+                Ok(())
+            })?;
             let summary = tuning.summary();
             let median = |f: fn(&UnitTuning) -> f64| {
                 let mut v: Vec<f64> = summary.iter().map(f).filter(|x| x.is_finite()).collect();
@@ -197,4 +204,9 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
     }
     eprintln!("wrote {}", job.out.display());
     Ok(())
+}
+
+/// The experiment's files, written into `out` (new or empty) whole or not at all.
+fn write_whole(out: &std::path::Path, fill: impl FnOnce(&std::path::Path) -> Result<()>) -> Result<()> {
+    neurozoo_util::files::write_whole(out, |path, reason| anyhow::anyhow!("{}: {reason}", path.display()), fill)
 }

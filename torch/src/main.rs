@@ -5,6 +5,7 @@
 //! `neurozoo doctor` as JSON.
 
 mod eval;
+mod exchange;
 mod extract;
 mod fit;
 mod insilico;
@@ -92,7 +93,8 @@ fn run(job: Job) -> Result<()> {
             Some(_) => bail!("{} is a sprite-pair model: in-silico experiments run on response models", job.run.display()),
             None => insilico::run(&job),
         },
-        Job::Import(_) => bail!("neurozoo-torch of this build cannot import checkpoints yet"),
+        Job::Import(job) => exchange::import(&job),
+        Job::Export(job) => exchange::export(&job),
     }
 }
 
