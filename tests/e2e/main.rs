@@ -15,6 +15,7 @@ mod demo;
 mod doctor;
 mod fit;
 mod hostile;
+mod insilico;
 mod install;
 mod interpretability;
 mod plugin_host;
@@ -56,7 +57,7 @@ fn check_worker() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // Everything the worker links (where the sources are: not on a machine that got only the
     // test binaries).
-    for krate in ["torch", "job", "util", "zoo", "tensor", "config", "datasets", "metrics", "analysis", "tables", "plugins/sdk"] {
+    for krate in ["torch", "job", "util", "zoo", "pth", "tensor", "config", "datasets", "metrics", "analysis", "tables", "plugins/sdk"] {
         let src = root.join(krate).join("src");
         if newest(&src).is_some_and(|t| t > built) {
             panic!("{} is older than {}: run the tests with --workspace (make test)", worker.display(), src.display());

@@ -159,6 +159,9 @@ fn meis_become_a_file_and_a_figure() {
 /// or at the values given.
 #[test]
 fn behaviour_and_pupil_are_held() {
+    // The weights and images are drawn from libtorch's generator: seeded, or the check depends
+    // on the draw (rarely, every unit starts silent and no held value changes its rate).
+    tch::manual_seed(0);
     let mut cfg = preset("sensorium2022").and_then(Preset::into_responses).unwrap().model;
     if let Some(core) = cfg.core.as_mut() {
         (core.layers, core.channels, core.input_kernel) = (1, 4, 5);
