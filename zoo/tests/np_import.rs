@@ -1,16 +1,23 @@
 //! neuralpredictors 0.3.0 models of the SENSORIUM+ and Klindt et al. architectures, saved with
 //! torch.save and imported (`tests/fixtures/make_np_checkpoints.py` made them and their
-//! predictions, from seeded random weights).
+//! predictions, from seeded random weights), and a SENSORIUM model that neuralpredictors
+//! trained on a simulated recording (`tests/fixtures/make_np_trained.py`), evaluated by both.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use ndarray::Axis;
+use neurozoo_datasets::nwb::NwbOptions;
+use neurozoo_datasets::simulate::v1::{self, V1Config};
+use neurozoo_datasets::{static_h5, Tier};
+use neurozoo_metrics::measures;
 use neurozoo_zoo::config::{preset, Constraint, FitConfig, OutputNonlinearity, ReadoutConfig};
 use neurozoo_zoo::exchange::{import_checkpoint, ImportRequest};
 use neurozoo_zoo::run::eval::Run;
 use neurozoo_zoo::train::Batch;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tch::{Device, Tensor};
 
 fn fixture(name: &str) -> PathBuf {
@@ -115,4 +122,60 @@ fn an_output_that_is_not_empty_is_refused_and_left_as_it_was() {
     std::fs::remove_file(out.join("notes.txt")).unwrap();
     import_checkpoint(&request).unwrap();
     assert!(out.join("model.safetensors").exists());
+}
+
+#[test]
+fn a_model_trained_by_neuralpredictors_on_a_simulated_recording_evaluates_to_its_pytorch_correlation() {
+    common::init();
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(fixture("np_trained.json")).unwrap()).unwrap();
+    let key = golden["data_key"].as_str().unwrap();
+    // The recording it was trained on, simulated again: the simulator writes it byte for byte.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(format!("{key}.h5"));
+    let sim: V1Config = serde_json::from_value(golden["simulate"].clone()).unwrap();
+    static_h5::write(&v1::simulate(&sim).unwrap(), &data).unwrap();
+    let sha256 = format!("{:x}", Sha256::digest(std::fs::read(&data).unwrap()));
+    assert_eq!(
+        sha256,
+        golden["recording_sha256"].as_str().unwrap(),
+        "the simulator no longer writes the recording the checkpoint was trained on: rerun make_np_trained.py"
+    );
+
+    // The SENSORIUM architecture (no behaviour, no shifter), as small as the script's.
+    let mut config = preset("sensorium2022").and_then(|p| p.into_responses()).unwrap();
+    config.model.behavior_channels = false;
+    config.model.shifter = None;
+    let core = config.model.core.as_mut().unwrap();
+    (core.layers, core.channels) = (2, 8);
+    let out = dir.path().join("run");
+    let request = ImportRequest { checkpoint: fixture("np_trained.pth"), config, image_shape: [1, 16, 24], out: out.clone() };
+    let report = import_checkpoint(&request).unwrap();
+    assert_eq!(report.recordings, vec![(key.to_string(), sim.n_units)]);
+
+    let run = Run::load(&out, Device::Cpu).unwrap();
+    let recording = run.recording(&data, &NwbOptions::default()).unwrap();
+    let evaluation = run.evaluate(&recording, Device::Cpu).unwrap();
+    let test = recording.dataset.tier_indices(Tier::Test);
+    assert_eq!(test.len() as u64, golden["test_trials"].as_u64().unwrap());
+
+    // The test tier's predictions, trial by trial, then the correlation both sides compute.
+    let want = floats(&golden["test_predictions"]);
+    let got: Vec<f32> = test.iter().flat_map(|&i| evaluation.predictions.row(i).to_vec()).collect();
+    assert_eq!(got.len(), want.len());
+    let worst = got.iter().zip(&want).map(|(g, w)| ((g - w) / w).abs()).fold(0.0f32, f32::max);
+    let ours = evaluation.tiers[&Tier::Test].correlation;
+    let theirs = golden["test_correlation"].as_f64().unwrap();
+    eprintln!(
+        "trained checkpoint: test correlation {ours:.6} (PyTorch {theirs:.6}, difference {:.2e}); predictions within {worst:.2e} (relative)",
+        ours - theirs
+    );
+    assert!(worst < 1e-4, "test predictions differ from PyTorch's by up to {worst:.3e} (relative)");
+    assert!((ours - theirs).abs() < 1e-4, "test correlation {ours} but {theirs} in PyTorch");
+    let responses = recording.dataset.responses.select(Axis(0), &test).mapv(f64::from);
+    let per_unit = measures::corr(responses.view(), evaluation.predictions.select(Axis(0), &test).mapv(f64::from).view());
+    for (u, (ours, theirs)) in per_unit.iter().zip(floats(&golden["test_correlation_per_unit"])).enumerate() {
+        assert!((ours - f64::from(theirs)).abs() < 1e-4, "unit {u}: test correlation {ours} but {theirs} in PyTorch");
+    }
+    // A trained model, not one that predicts nothing.
+    assert!(theirs > 0.5, "PyTorch's test correlation is only {theirs}");
 }
