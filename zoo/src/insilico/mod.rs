@@ -5,5 +5,7 @@
 //! gratings (orientation, spatial frequency, phase, size, contrast) and reads off its classic
 //! tuning measures.
 
+#[cfg(test)]
+mod fixtures;
 pub mod mei;
 pub mod tuning;

@@ -1,42 +1,8 @@
 use super::*;
 use crate::config::{preset, Preset};
+use crate::insilico::fixtures::{ln_model, statistics, H, W};
 use crate::model::Readout;
 use tch::nn;
-
-const H: i64 = 12;
-const W: i64 = 16;
-
-/// An LN model (full linear readout, softplus) of two units whose filters are set: a smooth
-/// even Gabor (unit 0) and the same shifted and turned 90° (unit 1).
-fn ln_model(vs: &nn::VarStore) -> (Model, Tensor) {
-    let cfg = preset("ln").and_then(Preset::into_responses).unwrap().model;
-    let model = Model::new(&vs.root(), &cfg, [1, H as usize, W as usize], &[1.0, 1.0]).unwrap();
-    let Readout::Full(readout) = &model.readouts[0] else { panic!("ln has a full readout") };
-    let gabor = |cy: f64, cx: f64, vertical: bool| {
-        let v: Vec<f32> = (0..H * W)
-            .map(|i| {
-                let (y, x) = ((i / W) as f64 - cy, (i % W) as f64 - cx);
-                let along = if vertical { y } else { x };
-                ((-(x * x + y * y) / 8.0).exp() * (2.0 * std::f64::consts::PI * along / 6.0).cos()) as f32
-            })
-            .collect();
-        Tensor::from_slice(&v).reshape([1, 1, H, W])
-    };
-    let filters = Tensor::cat(&[gabor(5.0, 6.0, false), gabor(6.0, 9.0, true)], 0);
-    tch::no_grad(|| readout.weight.shallow_clone().copy_(&filters));
-    (model, filters)
-}
-
-fn statistics() -> StimulusStatistics {
-    StimulusStatistics {
-        image_shape: [1, H as usize, W as usize],
-        mean_norm: 5.0,
-        min: -3.0,
-        max: 3.0,
-        channel_means: vec![],
-        pupil_mean: None,
-    }
-}
 
 fn correlation(a: &Tensor, b: &Tensor) -> f64 {
     let (a, b) = (a.flatten(0, -1).to_kind(Kind::Double), b.flatten(0, -1).to_kind(Kind::Double));

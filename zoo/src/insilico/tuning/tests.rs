@@ -1,43 +1,8 @@
 use super::*;
 use crate::config::{preset, Preset};
+use crate::insilico::fixtures::{ln_model, statistics, H, W};
 use crate::model::Readout;
 use tch::nn;
-
-const H: i64 = 12;
-const W: i64 = 16;
-
-/// An LN model (full linear readout, softplus) of two simple cells: even Gabors of wavelength
-/// 6 px, unit 0's wave vector along the columns (0°) centred at (5, 6), unit 1's along the rows
-/// (90°) centred at (6, 9).
-fn ln_model(vs: &nn::VarStore) -> Model {
-    let cfg = preset("ln").and_then(Preset::into_responses).unwrap().model;
-    let model = Model::new(&vs.root(), &cfg, [1, H as usize, W as usize], &[1.0, 1.0]).unwrap();
-    let Readout::Full(readout) = &model.readouts[0] else { panic!("ln has a full readout") };
-    let gabor = |cy: f64, cx: f64, theta_deg: f64| {
-        let (cos, sin) = (theta_deg.to_radians().cos(), theta_deg.to_radians().sin());
-        let v: Vec<f32> = (0..H * W)
-            .map(|i| {
-                let (y, x) = ((i / W) as f64 - cy, (i % W) as f64 - cx);
-                ((-(x * x + y * y) / 8.0).exp() * (2.0 * PI * (x * cos + y * sin) / 6.0).cos()) as f32
-            })
-            .collect();
-        Tensor::from_slice(&v).reshape([1, 1, H, W])
-    };
-    let filters = Tensor::cat(&[gabor(5.0, 6.0, 0.0), gabor(6.0, 9.0, 90.0)], 0);
-    tch::no_grad(|| readout.weight.shallow_clone().copy_(&filters));
-    model
-}
-
-fn statistics() -> StimulusStatistics {
-    StimulusStatistics {
-        image_shape: [1, H as usize, W as usize],
-        mean_norm: 5.0,
-        min: -3.0,
-        max: 3.0,
-        channel_means: vec![],
-        pupil_mean: None,
-    }
-}
 
 fn circular_error(a: f64, b: f64) -> f64 {
     let d = (a - b).rem_euclid(180.0);
@@ -51,7 +16,7 @@ fn circular_error(a: f64, b: f64) -> f64 {
 fn gabor_simple_cells_are_tuned_as_built() {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
-    let model = ln_model(&vs);
+    let (model, _) = ln_model(&vs);
     let params = TuningParams::default().check().unwrap();
     let tuning = measure(&model, 0, &[1, 0], &statistics(), &params, None, Device::Cpu).unwrap();
     assert_eq!(tuning.full_field.dim(), (2, 16, 8, 8));
@@ -108,7 +73,7 @@ fn gabor_simple_cells_are_tuned_as_built() {
 #[test]
 fn bad_tuning_requests_are_refused() {
     let vs = nn::VarStore::new(Device::Cpu);
-    let model = ln_model(&vs);
+    let (model, _) = ln_model(&vs);
     let params = TuningParams::default().check().unwrap();
     let run = |units: &[usize], centres: Option<&[[f64; 2]]>, stats: &StimulusStatistics| {
         measure(&model, 0, units, stats, &params, centres, Device::Cpu).unwrap_err()
