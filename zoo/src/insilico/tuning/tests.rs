@@ -1,7 +1,5 @@
 use super::*;
-use crate::config::{preset, Preset};
-use crate::insilico::fixtures::{ln_model, statistics, H, W};
-use crate::model::Readout;
+use crate::insilico::fixtures::{ln_model, statistics};
 use tch::nn;
 
 fn circular_error(a: f64, b: f64) -> f64 {
