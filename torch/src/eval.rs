@@ -77,20 +77,34 @@ fn eval_report(ev: &Evaluation, data: &Path, run: Option<&Path>) -> EvalReport {
 }
 
 fn print_tiers(tiers: &BTreeMap<Tier, TierMetrics>) {
-    println!("  {:<11}{:>7}{:>8}{:>9}{:>7}{:>8}{:>8}", "tier", "trials", "corr", "corr_avg", "feve", "oracle", "fev_gt");
+    let header = ["tier", "trials", "corr", "corr_avg", "feve", "oracle", "fev_gt"];
+    println!("{}", tier_row(header.map(String::from)));
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
     for (tier, m) in tiers {
         println!(
-            "  {:<11}{:>7}{:>8}{:>9}{:>7}{:>8}{:>8}",
-            tier.as_str(),
-            m.trials,
-            opt(Some(m.correlation).filter(|c| c.is_finite())),
-            opt(m.correlation_to_average),
-            opt(m.feve),
-            opt(m.oracle_correlation),
-            opt(m.fev_ground_truth)
+            "{}",
+            tier_row([
+                tier.as_str().to_string(),
+                m.trials.to_string(),
+                opt(Some(m.correlation).filter(|c| c.is_finite())),
+                opt(m.correlation_to_average),
+                opt(m.feve),
+                opt(m.oracle_correlation),
+                opt(m.fev_ground_truth),
+            ])
         );
     }
+}
+
+/// One line of the tier table. Every column is set off by a space, so a value wider than its
+/// column (a FEVE of -11.783) never runs into its neighbour.
+fn tier_row(cells: [String; 7]) -> String {
+    const WIDTHS: [usize; 7] = [10, 6, 7, 8, 6, 7, 7];
+    let mut line = format!("  {:<w$}", cells[0], w = WIDTHS[0]);
+    for (cell, w) in cells[1..].iter().zip(&WIDTHS[1..]) {
+        line += &format!(" {cell:>w$}", w = *w);
+    }
+    line
 }
 
 fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result<()> {
@@ -189,4 +203,19 @@ fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, 
         stems.push(stem);
     }
     Ok(stems)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wide_values_stay_apart_in_the_tier_table() {
+        let cells = ["validation", "40", "0.159", "-0.021", "-11.783", "-", "0.512"].map(String::from);
+        let line = super::tier_row(cells.clone());
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words, cells.iter().map(String::as_str).collect::<Vec<_>>(), "{line:?}");
+        // Ordinary values keep the columns of the header.
+        let header = super::tier_row(["tier", "trials", "corr", "corr_avg", "feve", "oracle", "fev_gt"].map(String::from));
+        let row = super::tier_row(["test", "400", "0.801", "0.912", "0.645", "0.871", "0.702"].map(String::from));
+        assert_eq!(header.len(), row.len());
+    }
 }
