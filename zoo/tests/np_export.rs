@@ -1,5 +1,6 @@
 //! Runs exported to neuralpredictors: `import(export(run))` gives the same weights bit for bit
-//! (the SENSORIUM 2022 SOTA import, and a seeded random model of each exportable preset); the
+//! (the SENSORIUM 2022 SOTA import, and a seeded random model of each exportable preset,
+//! `klindt2017` both at its default `abs` constraint and with `free`); the
 //! SOTA exports under its checkpoint's own keys and values; what has no neuralpredictors
 //! counterpart is refused. `exported_models_predict_as_neurozoo_in_neuralpredictors` loads each
 //! export's `model.py` in PyTorch with neuralpredictors 0.3.0 (`tools/setup.sh --test-deps`).
@@ -45,8 +46,12 @@ type Case = (&'static str, FitConfig, Vec<(&'static str, usize)>);
 
 /// The exportable presets, tiny, with their recordings.
 fn exportable() -> Vec<Case> {
-    let mut klindt = tiny("klindt2017");
-    let ReadoutConfig::Factorized { constraint, .. } = &mut klindt.model.readout else { panic!("factorised") };
+    let klindt = tiny("klindt2017");
+    let ReadoutConfig::Factorized { constraint: Constraint::Abs, normalize_mask: false, .. } = &klindt.model.readout else {
+        panic!("klindt2017's default: a factorised readout with `abs` and no mask normalisation")
+    };
+    let mut free = klindt.clone();
+    let ReadoutConfig::Factorized { constraint, .. } = &mut free.model.readout else { unreachable!("factorised") };
     *constraint = Constraint::Free;
     let mut pupil = tiny("sensorium2022");
     pupil.model.pupil_channels = true;
@@ -54,7 +59,8 @@ fn exportable() -> Vec<Case> {
         ("sensorium2022", tiny("sensorium2022"), vec![("21067-10-18", 20)]),
         ("sensorium2022 with pupil channels", pupil, vec![("21067-10-18", 20)]),
         ("gaussian", tiny("gaussian"), vec![("a-1", 7), ("b-2", 5)]),
-        ("klindt2017 (free)", klindt, vec![("21067-10-18", 10)]),
+        ("klindt2017 (abs, its default)", klindt, vec![("21067-10-18", 10)]),
+        ("klindt2017 (free)", free, vec![("21067-10-18", 10)]),
     ]
 }
 
@@ -177,10 +183,13 @@ fn every_exportable_preset_imports_back_bit_for_bit() {
 #[test]
 fn a_preset_without_a_neuralpredictors_counterpart_is_refused_with_the_reason_and_nothing_written() {
     common::init();
+    let mut normalized = tiny("klindt2017");
+    let ReadoutConfig::Factorized { normalize_mask, .. } = &mut normalized.model.readout else { panic!("factorised") };
+    *normalize_mask = true;
     let cases = [
         ("ln", preset("ln").and_then(|p| p.into_responses()).unwrap(), "core"),
         ("full", tiny("full"), "full readout"),
-        ("klindt2017", tiny("klindt2017"), "abs"),
+        ("klindt2017 with normalize_mask", normalized, "normalize_mask"),
     ];
     for (name, config, reason) in cases {
         let dir = tempfile::tempdir().unwrap();

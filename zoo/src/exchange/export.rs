@@ -161,12 +161,6 @@ fn check_architecture(cfg: &FitConfig) -> Result<(), String> {
         ReadoutConfig::Full { .. } => {
             return Err("zoo's full readout (a dense (C, h, w) filter per neuron) has no neuralpredictors counterpart".into())
         }
-        ReadoutConfig::Factorized { constraint: Constraint::Abs, .. } => {
-            return Err("the factorised readout's `abs` constraint (|mask| and |features| in the forward pass) has no \
-                        counterpart in SpatialXFeatureLinear, whose `positive` clamps the weights in training instead; \
-                        a run with `constraint = \"free\"` exports"
-                .into())
-        }
         ReadoutConfig::Factorized { normalize_mask: true, .. } => {
             return Err("the factorised readout's `normalize_mask` is not checked against SpatialXFeatureLinear's \
                         `normalize`; a run without it exports"
@@ -280,13 +274,33 @@ fn model_py(cfg: &FitConfig, report: &ExportReport, bias: bool) -> String {
                 ),
             )
         }
-        ReadoutConfig::Factorized { .. } => (
-            "MultiReadoutBase, SpatialXFeatureLinear",
-            "",
-            "MultiReadoutBase(\n        in_shape_dict=in_shape_dict,\n        n_neurons_dict=DATA_KEYS,\n        \
-             base_readout=SpatialXFeatureLinear,\n        bias=True,\n        normalize=False,\n    )"
-                .to_string(),
-        ),
+        ReadoutConfig::Factorized { constraint, .. } => {
+            let (class, base) = match constraint {
+                Constraint::Free => ("", "SpatialXFeatureLinear"),
+                // neuralpredictors' `positive_weights`/`constrain_pos` clamp the stored weights
+                // in place instead; the subclass keeps them raw, as zoo does, so the state dict
+                // is the run's own and imports back bit for bit.
+                Constraint::Abs => (
+                    "\n\nclass AbsSpatialXFeatureLinear(SpatialXFeatureLinear):\n    \
+                     \"\"\"SpatialXFeatureLinear with neurozoo's `abs` constraint: |spatial| and |features| in the\n    \
+                     forward pass; the stored weights stay raw.\"\"\"\n\n    \
+                     def forward(self, x, shift=None, **kwargs):\n        \
+                     if shift is not None:\n            \
+                     raise NotImplementedError(\"shift is not implemented for this readout\")\n        \
+                     y = torch.einsum(\"ncwh,owh->nco\", x, self.spatial.abs())\n        \
+                     return torch.einsum(\"nco,oc->no\", y, self.features.abs()) + self.bias\n",
+                    "AbsSpatialXFeatureLinear",
+                ),
+            };
+            (
+                "MultiReadoutBase, SpatialXFeatureLinear",
+                class,
+                format!(
+                    "MultiReadoutBase(\n        in_shape_dict=in_shape_dict,\n        n_neurons_dict=DATA_KEYS,\n        \
+                     base_readout={base},\n        bias=True,\n        normalize=False,\n    )"
+                ),
+            )
+        }
         ReadoutConfig::Full { .. } => unreachable!("checked: refused"),
     };
     let shifter = match &m.shifter {
