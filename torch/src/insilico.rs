@@ -5,9 +5,10 @@
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use neurozoo_analysis::figures::draw_figure;
+use neurozoo_datasets::stats::median;
 use neurozoo_datasets::Tier;
 use neurozoo_job::{Experiment, InsilicoJob};
-use neurozoo_tables::{write_table, Table};
+use neurozoo_tables::write_table;
 use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
 use neurozoo_zoo::insilico::tuning::{measure, TuningParams, UnitTuning};
 use neurozoo_zoo::run::eval::Run;
@@ -132,35 +133,18 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             let meis = optimise(&run.model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
             bar.finish_and_clear();
             let best = data.as_ref().map(|(stimuli, train)| best_activation(&run.model, recording, &units, stimuli, train));
-            let mut table = Table::new()
-                .i64("unit_id", units.iter().map(|&u| unit_ids[u]).collect())
-                .f64("mei_activation", meis.activation.iter().map(|&a| f64::from(a)).collect())
-                .f64("gradient_norm", meis.gradient_norm.iter().map(|&g| f64::from(g)).collect())
-                .i64("steps", vec![meis.steps as i64; units.len()]);
-            if let Some(best) = &best {
-                table = table
-                    .f64("best_image_activation", best.iter().map(|&b| f64::from(b)).collect())
-                    .f64("ratio", meis.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).collect());
-            }
             write_whole(&job.out, |dir| {
                 meis.file(recordings[recording], &unit_ids, best.clone(), &params).write(&dir.join("meis.h5"))?;
-                write_table(&table, dir, "mei")?;
+                write_table(&meis.table(&unit_ids, best.as_deref()), dir, "mei")?;
                 draw_figure(&meis.figure(&unit_ids, SHOWN), dir, "meis")?;
                 Ok(())
             })?;
             let mean = meis.activation.iter().map(|&a| f64::from(a)).sum::<f64>() / units.len() as f64;
-            match &best {
-                Some(best) => {
-                    let ratio =
-                        meis.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).sum::<f64>() / units.len() as f64;
-                    eprintln!(
-                        "{} MEIs, {} steps: mean rate {mean:.3}, {ratio:.2}× the best training image on average",
-                        units.len(),
-                        meis.steps
-                    );
-                }
-                None => eprintln!("{} MEIs, {} steps: mean rate {mean:.3}", units.len(), meis.steps),
-            }
+            let ratio = best.as_deref().map_or(String::new(), |best| {
+                let ratio = meis.ratios(best).iter().sum::<f64>() / units.len() as f64;
+                format!(", {ratio:.2}× the best training image on average")
+            });
+            eprintln!("{} MEIs, {} steps: mean rate {mean:.3}{ratio}", units.len(), meis.steps);
         }
         Experiment::Tuning { orientations, spatial_frequencies, phases } => {
             let mut params = TuningParams::default().seed(job.seed);
@@ -187,12 +171,9 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
                 Ok(())
             })?;
             let summary = tuning.summary();
-            let median = |f: fn(&UnitTuning) -> f64| {
-                let mut v: Vec<f64> = summary.iter().map(f).filter(|x| x.is_finite()).collect();
-                v.sort_by(f64::total_cmp);
-                v.get(v.len() / 2).copied()
-            };
-            let show = |m: Option<f64>| m.map_or_else(|| "-".to_string(), |m| format!("{m:.2}"));
+            // Over the units whose measure is defined; "-" when no unit's is.
+            let median = |f: fn(&UnitTuning) -> f64| median(&mut summary.iter().map(f).filter(|x| x.is_finite()).collect::<Vec<_>>());
+            let show = |m: f64| if m.is_finite() { format!("{m:.2}") } else { "-".to_string() };
             eprintln!(
                 "{} units: median OSI {}, median F1/F0 {}, median surround suppression {}",
                 units.len(),

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use neurozoo_datasets::simulate::v1::CellType;
 use neurozoo_datasets::simulate::v1::{self, V1Config};
+use neurozoo_datasets::stats::median;
 use neurozoo_datasets::Tier;
 use neurozoo_zoo::config::{preset, Preset, TrainConfig};
 use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
@@ -28,16 +29,6 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
         bb += (y - mb).powi(2);
     }
     ab / (aa * bb).sqrt()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Area under the ROC curve of `positives` against `negatives` (Mann–Whitney U over all pairs,
@@ -128,7 +119,7 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
     }
     let ratios: Vec<f64> = meis.activation.iter().zip(&best).map(|(&m, &b)| f64::from(m / b)).collect();
     let mean_ratio = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    let (r_simple, r_complex, r_cs) = (median(simple.clone()), median(complex.clone()), median(center_surround.clone()));
+    let (r_simple, r_complex, r_cs) = (median(&mut simple.clone()), median(&mut complex.clone()), median(&mut center_surround.clone()));
     println!(
         "{device:?}: fitted in {:.1} s, MEIs of {} units ({} steps) in {:.1} s; median MEI-filter correlation: simple {r_simple:.3} \
          (n {}), complex best phase {r_complex:.3} (n {}), centre-surround {r_cs:.3} (n {}); MEI / best training image rate: mean \
@@ -171,7 +162,7 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
         let [row, col] = tuning.rf_centres[k];
         centre_errors.push((row - f64::from(truth.rf_position[[u, 0]])).hypot(col - f64::from(truth.rf_position[[u, 1]])));
     }
-    let orientation_error = median(orientation_errors.clone());
+    let orientation_error = median(&mut orientation_errors.clone());
     let f1_auc = auc(&f1_simple, &f1_complex);
     println!(
         "tuning of {} units ({} full-field gratings) in {:.1} s: median preferred-orientation error {orientation_error:.2}° over {} \
@@ -182,11 +173,11 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
         tuning_time.as_secs_f64(),
         orientation_errors.len(),
         orientation_errors.iter().copied().fold(0.0, f64::max),
-        median(f1_simple.clone()),
+        median(&mut f1_simple.clone()),
         f1_simple.len(),
-        median(f1_complex.clone()),
+        median(&mut f1_complex.clone()),
         f1_complex.len(),
-        median(centre_errors),
+        median(&mut centre_errors.clone()),
     );
 
     assert!(!simple.is_empty() && !complex.is_empty(), "the population has simple and complex cells");

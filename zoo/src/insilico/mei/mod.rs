@@ -37,6 +37,7 @@ pub mod params;
 use ndarray::{s, Array4};
 use neurozoo_datasets::meis::MeiFile;
 use neurozoo_plugin::Figure;
+use neurozoo_tables::Table;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -157,6 +158,25 @@ impl Meis {
             norm: self.norm,
             value_range: self.value_range,
             params: params.to_json().to_string(),
+        }
+    }
+
+    /// Each unit's MEI rate over the rate of its best training image (`best`, in unit order).
+    pub fn ratios(&self, best: &[f32]) -> Vec<f64> {
+        self.activation.iter().zip(best).map(|(&m, &b)| f64::from(m) / f64::from(b)).collect()
+    }
+
+    /// One row per unit: its id (from the recording's `unit_ids`), MEI rate, last gradient norm
+    /// and steps; with `best` (each unit's [`best_activation`]) also that rate and the ratio.
+    pub fn table(&self, unit_ids: &[i64], best: Option<&[f32]>) -> Table {
+        let table = Table::new()
+            .i64("unit_id", self.units.iter().map(|&u| unit_ids[u]).collect())
+            .f64("mei_activation", self.activation.iter().map(|&a| f64::from(a)).collect())
+            .f64("gradient_norm", self.gradient_norm.iter().map(|&g| f64::from(g)).collect())
+            .i64("steps", vec![self.steps as i64; self.units.len()]);
+        match best {
+            Some(best) => table.f64("best_image_activation", best.iter().map(|&b| f64::from(b)).collect()).f64("ratio", self.ratios(best)),
+            None => table,
         }
     }
 
