@@ -223,6 +223,10 @@ pub struct ImportArgs {
     pub out: PathBuf,
 }
 
+fn parse_finite(text: &str) -> Result<f64, String> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("{text:?} is not a finite number"))
+}
+
 fn parse_range(text: &str) -> Result<(f64, f64), String> {
     match text.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<Vec<f64>, _>>().as_deref() {
         Ok(&[lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => Ok((lo, hi)),
@@ -247,16 +251,16 @@ pub enum InsilicoCommand {
         #[arg(long)]
         steps: Option<usize>,
         /// SGD learning rate (sinzlab/mei's quickstart: 1.0).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_finite)]
         lr: Option<f64>,
         /// Standard deviation in pixels of the Gaussian blur of each gradient (sinzlab/mei: 1).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_finite)]
         blur: Option<f64>,
         /// Random shifts of up to this many pixels each step (default 0).
         #[arg(long)]
         jitter: Option<usize>,
         /// Weight of a squared-Laplacian smoothness penalty (default 0).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_finite)]
         smoothness: Option<f64>,
     },
     /// Grating tuning: orientation, spatial frequency and phase (full field), size (disks at
@@ -319,7 +323,7 @@ pub struct InsilicoArgs {
     #[arg(long, value_delimiter = ',')]
     pub units: Vec<i64>,
     /// L2 norm of every image in z-scored pixels: the MEI budget, the gratings' contrast.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_finite)]
     pub norm: Option<f64>,
     /// LO,HI: the MEI's pixel range (z-scored).
     #[arg(long, value_parser = parse_range, allow_hyphen_values = true)]

@@ -208,9 +208,17 @@ struct Versioned<J> {
 }
 
 impl Job {
-    /// One line of JSON; a path that is not UTF-8 cannot be written in it.
+    /// One line of JSON; a path that is not UTF-8 cannot be written in it, nor a number that is
+    /// not finite.
     pub fn to_json(&self) -> Result<String, JobError> {
-        serde_json::to_string(&Versioned { version: JOB_VERSION, job: self }).map_err(|e| JobError::Unwritable(e.to_string()))
+        let text =
+            serde_json::to_string(&Versioned { version: JOB_VERSION, job: self }).map_err(|e| JobError::Unwritable(e.to_string()))?;
+        // JSON has no NaN or infinity and serde_json writes them as null, which would reach the
+        // worker as "not given": a job that does not read back as itself is not handed over.
+        if Job::from_json(&text).ok().as_ref() != Some(self) {
+            return Err(JobError::Unwritable("a number that is not finite (NaN or infinite) cannot be handed to the worker".into()));
+        }
+        Ok(text)
     }
 
     /// Read a job written by [`Job::to_json`] of the same version.
@@ -274,6 +282,24 @@ mod tests {
         let out = PathBuf::from(std::ffi::OsStr::from_bytes(b"run\xff"));
         let err = Job::Fit(FitJob::new("ln", vec![], out)).to_json().unwrap_err();
         assert!(matches!(&err, JobError::Unwritable(m) if m.contains("UTF-8")), "{err}");
+    }
+
+    #[test]
+    fn a_number_that_is_not_finite_is_an_error_not_a_default() {
+        let job = Job::Insilico(InsilicoJob {
+            experiment: Experiment::Mei { steps: None, lr: Some(f64::INFINITY), blur: None, jitter: None, smoothness: None },
+            run: "run".into(),
+            recording: None,
+            data: None,
+            units: vec![],
+            norm: Some(f64::NAN),
+            range: None,
+            seed: 0,
+            device: DeviceChoice::Cpu,
+            out: "meis".into(),
+        });
+        let err = job.to_json().unwrap_err();
+        assert!(matches!(&err, JobError::Unwritable(m) if m.contains("not finite")), "{err}");
     }
 
     #[test]

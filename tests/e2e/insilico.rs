@@ -94,10 +94,12 @@ fn meis_of_a_fitted_model_beat_its_best_image_and_bad_requests_write_nothing() {
     let mean = ratio.iter().sum::<f64>() / ratio.len() as f64;
     assert!(mean > 1.0, "MEI / best training image {ratio:?}");
 
-    let refusals: [(&[&str], &str); 5] = [
+    let refusals: [(&[&str], &str); 6] = [
         (&["--units", "999"], "no unit 999"),
         (&["--steps", "0"], "steps"),
         (&["--norm=-1"], "norm"),
+        // JSON has no NaN: refused at the command line, never handed over as "not given".
+        (&["--norm", "nan"], "not a finite number"),
         (&["--recording", "other"], "no such recording"),
         (&["--jitter", "100"], "jitter"),
     ];
