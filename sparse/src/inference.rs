@@ -128,7 +128,9 @@ impl SparseInference {
     }
 }
 
-/// Per-sample means of the parts of the objective ½‖x − zD‖² + λ‖z‖₁.
+/// How codes z on a dictionary D fit x: per-sample means of the parts of the objective
+/// ½‖x − zD‖² + λ‖z‖₁, and the measures sparse-dictionary work reports for any method (SAEBench,
+/// SAELens): L0, the fraction of variance unexplained, dead and dense atoms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fit {
     /// ½‖x − zD‖² + λ‖z‖₁.
@@ -139,15 +141,41 @@ pub struct Fit {
     pub l1: f64,
     /// Non-zero codes.
     pub l0: f64,
+    /// Σ‖x − zD‖² / Σ‖x − x̄‖²: the squared error over the total variance around the mean
+    /// sample (1 − R²); undefined (NaN) when x is constant.
+    pub fvu: f64,
+    /// Atoms no sample uses.
+    pub dead: usize,
+    /// Atoms used by more than [`DENSE_FRACTION`] of the samples.
+    pub dense: usize,
 }
+
+/// An atom active on more than this fraction of the samples counts as dense (SAEBench's and
+/// the SAELens dashboards' 10 %).
+pub const DENSE_FRACTION: f64 = 0.1;
 
 pub fn fit(x: &Tensor, dictionary: &Tensor, codes: &Tensor, lambda: f64) -> Fit {
     tch::no_grad(|| {
         let (batch, dims) = x.size2().expect("a 2-D batch");
-        let squared = (x - codes.matmul(dictionary)).square().sum(Kind::Double).double_value(&[]) / batch as f64;
+        let squared = (x - codes.matmul(dictionary)).square().sum(Kind::Double).double_value(&[]);
+        // The total variance does not depend on where x is measured from, so the centred x of
+        // dictionary learning and the x − b_dec of an SAE give the FVU of the data itself.
+        let total = (x - x.mean_dim([0i64].as_slice(), true, Kind::Float)).square().sum(Kind::Double).double_value(&[]);
         let l1 = codes.abs().sum(Kind::Double).double_value(&[]) / batch as f64;
-        let l0 = codes.ne(0.0).sum(Kind::Double).double_value(&[]) / batch as f64;
-        Fit { objective: 0.5 * squared + lambda * l1, mse: squared / dims as f64, l1, l0 }
+        let active = codes.ne(0.0);
+        let l0 = active.sum(Kind::Double).double_value(&[]) / batch as f64;
+        let usage = active.sum_dim_intlist([0i64].as_slice(), false, Kind::Int64);
+        let dead = usage.eq(0).sum(Kind::Int64).int64_value(&[]) as usize;
+        let dense = usage.gt(DENSE_FRACTION * batch as f64).sum(Kind::Int64).int64_value(&[]) as usize;
+        Fit {
+            objective: 0.5 * squared / batch as f64 + lambda * l1,
+            mse: squared / (batch * dims) as f64,
+            l1,
+            l0,
+            fvu: if total > 0.0 { squared / total } else { f64::NAN },
+            dead,
+            dense,
+        }
     })
 }
 

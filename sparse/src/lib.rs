@@ -1,5 +1,6 @@
 //! Sparse coding on libtorch, on the GPU when there is one: sparse inference (ISTA, FISTA),
-//! dictionary learning, ReLU and TopK sparse autoencoders, and the amortisation gap between an
+//! dictionary learning, sparse autoencoders (ReLU, TopK, BatchTopK, JumpReLU, Matryoshka) with
+//! the L0 / FVU / dead / dense measures every method reports, and the amortisation gap between an
 //! SAE's encoder and sparse inference on its own decoder (O'Neill, Klindt et al. 2024).
 //!
 //! Samples are rows throughout: x is (samples, dims), a dictionary (atoms, dims), codes
@@ -27,8 +28,8 @@ pub mod inference;
 pub mod sae;
 
 pub use dictionary::{DictionaryLearning, EpochStats, LearnedDictionary};
-pub use inference::{fit, Fit, Inferred, Solver, SparseInference};
-pub use sae::{Sae, SaeConfig, SaeEpoch, SaeKind};
+pub use inference::{fit, Fit, Inferred, Solver, SparseInference, DENSE_FRACTION};
+pub use sae::{Forward, Sae, SaeConfig, SaeEpoch, SaeKind, SaeWeights};
 
 use tch::Tensor;
 

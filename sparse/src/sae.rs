@@ -1,26 +1,119 @@
 //! Sparse autoencoders: an amortised encoder z = f((x − b_dec)W_enc + b_enc) and a linear
-//! decoder x̂ = zW_dec + b_dec, in the two forms used for interpretability work.
+//! decoder x̂ = zW_dec + b_dec, in the forms used for interpretability work.
 //!
 //! * **ReLU** (Anthropic's April 2024 recipe): f = ReLU, loss ½‖x − x̂‖² + λ Σᵢ zᵢ‖W_dec,i‖.
 //!   Weighting the L1 by decoder norms makes the penalty the lasso's on unit-norm atoms, so the
 //!   SAE and sparse inference on its decoder minimise the same objective (O'Neill et al. 2024).
-//! * **TopK** (Gao et al. 2024, as in SAELens): f keeps the k largest pre-activations (then
-//!   ReLU), loss ½‖x − x̂‖² plus the AuxK term: latents that have not fired for `dead_after`
-//!   samples reconstruct the residual with their top k_aux pre-activations, weighted 1/32. The
-//!   decoder rows stay unit norm: the gradient component parallel to each row is removed before
-//!   the step and rows are renormalised after it.
+//! * **TopK** (Gao et al. 2024): f keeps the k largest pre-activations (then ReLU), loss
+//!   ½‖x − x̂‖² plus Gao et al.'s AuxK term: latents that have not fired for `dead_after`
+//!   samples reconstruct the residual with their top k_aux pre-activations, the squared error
+//!   normalised by the residual's energy. The decoder rows stay unit norm: the gradient
+//!   component parallel to each row is removed before the step and rows are renormalised after.
+//!
+//! The three newer kinds follow SAELens 6.18 (`sae_lens/saes/`) term by term, and are pinned
+//! to it by a golden test (`tests/sae_reference.rs`): loss ‖x − x̂‖² (not halved) plus
+//! * **BatchTopK** (Bussmann et al. 2024): the ⌊k·batch⌋ largest ReLU'd pre-activations of the
+//!   whole batch are kept, so k is the mean number of active latents per sample. Pre-activations
+//!   are scaled by the decoder row norms and codes divided by them before decoding, so the
+//!   selection does not drift with the norms. SAELens's AuxK (no normalisation; scaled by
+//!   min(dead / k_aux, 1), k_aux = dims / 2). At inference it is a JumpReLU whose threshold is a
+//!   running average (rate 0.01) of the smallest active pre-activation of each training batch.
+//! * **Matryoshka** BatchTopK (Bussmann et al. 2025): BatchTopK plus, for each nested prefix
+//!   width but the last, the squared error of reconstructing x from the first `width` latents
+//!   alone, which pushes general features into the early latents.
+//! * **JumpReLU** (Rajamanoharan et al. 2024): z = pre · H(pre − θ) with a learned threshold
+//!   θ = exp(log θ) per latent, and an L0 penalty c · Σ H(pre − θ). H has no gradient; θ gets
+//!   the straight-through estimate through a rectangle kernel of width `bandwidth`.
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use crate::dictionary::unit_rows;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The running-average rate of the BatchTopK inference threshold (SAELens' `topk_threshold_lr`).
+const BATCH_THRESHOLD_RATE: f64 = 0.01;
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum SaeKind {
     /// ReLU encoder with an L1 penalty of weight λ on decoder-norm-weighted codes.
     Relu { lambda: f64 },
-    /// Top-k encoder; AuxK uses `aux_k` dead latents (0: half the input dimensions, as SAELens).
+    /// Top-k encoder; AuxK uses `aux_k` dead latents (0: half the input dimensions).
     TopK { k: usize, aux_k: usize },
+    /// k latents active per sample on average over a batch.
+    BatchTopK { k: f64 },
+    /// Learned per-latent thresholds; `l0_coefficient` weighs the L0 penalty, thresholds start
+    /// at `init_threshold` and their gradient is estimated over a window of `bandwidth`.
+    JumpRelu { l0_coefficient: f64, bandwidth: f64, init_threshold: f64 },
+    /// BatchTopK with nested reconstructions from the first `widths[i]` latents; the last
+    /// width is the number of latents.
+    Matryoshka { k: f64, widths: Vec<usize> },
+}
+
+impl SaeKind {
+    /// The family's name, as the `sparse-coding` plugin's `method` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SaeKind::Relu { .. } => "sae-relu",
+            SaeKind::TopK { .. } => "sae-topk",
+            SaeKind::BatchTopK { .. } => "sae-batchtopk",
+            SaeKind::JumpRelu { .. } => "sae-jumprelu",
+            SaeKind::Matryoshka { .. } => "sae-matryoshka",
+        }
+    }
+
+    /// Settings that cannot hold for `n_latents` latents, said before training: a k that
+    /// keeps every latent (or none) active, thresholds or bandwidths ≤ 0, widths that do not
+    /// nest up to `n_latents`.
+    pub fn check(&self, n_latents: usize) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} = {v}: it must be a positive number"))
+            }
+        };
+        match self {
+            SaeKind::Relu { lambda } if !(lambda.is_finite() && *lambda >= 0.0) => Err(format!("lambda = {lambda}: it must be ≥ 0")),
+            SaeKind::Relu { .. } => Ok(()),
+            SaeKind::TopK { k, .. } => check_k(*k as f64, n_latents),
+            SaeKind::BatchTopK { k } => check_k(*k, n_latents),
+            SaeKind::JumpRelu { l0_coefficient, bandwidth, init_threshold } => {
+                positive("bandwidth", *bandwidth)?;
+                positive("threshold", *init_threshold)?;
+                if l0_coefficient.is_finite() && *l0_coefficient >= 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!("l0_coefficient = {l0_coefficient}: it must be ≥ 0"))
+                }
+            }
+            SaeKind::Matryoshka { k, widths } => {
+                check_k(*k, n_latents)?;
+                if widths.last() != Some(&n_latents) {
+                    return Err(format!("matryoshka widths {widths:?} must end at the number of latents, {n_latents}"));
+                }
+                if widths[0] == 0 || widths.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(format!("matryoshka widths {widths:?} must be positive and strictly increasing"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Pre-activations scaled by decoder norms and codes divided by them (SAELens'
+    /// `rescale_acts_by_decoder_norm`, on for its TopK family).
+    fn rescaled(&self) -> bool {
+        matches!(self, SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. })
+    }
+}
+
+fn check_k(k: f64, n_latents: usize) -> Result<(), String> {
+    if !(k.is_finite() && k > 0.0) {
+        return Err(format!("k = {k}: at least some latents must be active (k > 0)"));
+    }
+    if k >= n_latents as f64 {
+        return Err(format!("k = {k}: with k ≥ the {n_latents} latents nothing is sparse; choose k < n_atoms"));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,14 +125,17 @@ pub struct SaeConfig {
     pub lr: f64,
     /// A latent is dead once it has not fired for this many training samples.
     pub dead_after: usize,
-    /// Weight of the AuxK loss (TopK only).
+    /// Weight of the AuxK loss (TopK family).
     pub aux_coef: f64,
     pub seed: u64,
 }
 
 impl SaeConfig {
+    /// Defaults of each kind's reference: AuxK weighted 1/32 for TopK (Gao et al.), 1 for
+    /// BatchTopK and Matryoshka (SAELens' `aux_loss_coefficient`).
     pub fn new(kind: SaeKind, n_latents: usize) -> SaeConfig {
-        SaeConfig { kind, n_latents, epochs: 200, batch_size: 256, lr: 1e-3, dead_after: 10_000, aux_coef: 1.0 / 32.0, seed: 0 }
+        let aux_coef = if kind.rescaled() { 1.0 } else { 1.0 / 32.0 };
+        SaeConfig { kind, n_latents, epochs: 200, batch_size: 256, lr: 1e-3, dead_after: 10_000, aux_coef, seed: 0 }
     }
 }
 
@@ -56,30 +152,193 @@ pub struct SaeEpoch {
     pub dead_fraction: f64,
 }
 
+/// One batch through the SAE as it trains: its codes and each term of its loss.
+pub struct Forward {
+    /// Encoder pre-activations (scaled by decoder norms for BatchTopK and Matryoshka).
+    pub pre: Tensor,
+    /// The activations the loss sees (SAELens' `feature_acts`).
+    pub codes: Tensor,
+    pub reconstruction: Tensor,
+    /// ‖x − x̂‖², mean over the batch.
+    pub squared: Tensor,
+    /// The L1 (ReLU) or L0 (JumpReLU) penalty, weighted; 0 for the TopK family.
+    pub sparsity: Tensor,
+    /// The AuxK loss, weighted; 0 outside the TopK family or when no latent is dead.
+    pub auxiliary: Tensor,
+    /// Matryoshka: ‖x − x̂_w‖² (batch mean) for each inner width w; empty otherwise.
+    pub inner: Vec<Tensor>,
+    pub loss: Tensor,
+}
+
 pub struct Sae {
     pub kind: SaeKind,
-    _vs: nn::VarStore,
+    vs: nn::VarStore,
     w_enc: Tensor,
     b_enc: Tensor,
     w_dec: Tensor,
     b_dec: Tensor,
+    /// JumpReLU: log θ per latent (trained). BatchTopK and Matryoshka: the inference threshold
+    /// (a running average, not trained). Unused otherwise.
+    threshold: Tensor,
+}
+
+/// The weights of an SAE (dims = input dimensions, n = latents): W_enc (dims, n), b_enc (n),
+/// W_dec (n, dims), b_dec (dims), and the threshold — θ per latent (n) for JumpReLU, one value
+/// ([]) for BatchTopK and Matryoshka, ignored otherwise.
+pub struct SaeWeights<'a> {
+    pub w_enc: &'a Tensor,
+    pub b_enc: &'a Tensor,
+    pub w_dec: &'a Tensor,
+    pub b_dec: &'a Tensor,
+    pub threshold: &'a Tensor,
 }
 
 impl Sae {
-    fn pre_activations(&self, x: &Tensor) -> Tensor {
-        (x - &self.b_dec).matmul(&self.w_enc) + &self.b_enc
-    }
-
-    fn activate(&self, pre: &Tensor) -> Tensor {
-        match self.kind {
-            SaeKind::Relu { .. } => pre.relu(),
-            SaeKind::TopK { k, .. } => top_k(pre, k),
+    /// An SAE with the given weights (for instance one trained with SAELens).
+    pub fn from_weights(kind: SaeKind, w: SaeWeights<'_>) -> Sae {
+        let vs = nn::VarStore::new(w.w_enc.device());
+        let root = vs.root();
+        let threshold = match kind {
+            SaeKind::JumpRelu { .. } => root.var_copy("log_threshold", &w.threshold.log()),
+            _ => w.threshold.to_kind(Kind::Double).detach(),
+        };
+        Sae {
+            w_enc: root.var_copy("w_enc", w.w_enc),
+            b_enc: root.var_copy("b_enc", w.b_enc),
+            w_dec: root.var_copy("w_dec", w.w_dec),
+            b_dec: root.var_copy("b_dec", w.b_dec),
+            threshold,
+            kind,
+            vs,
         }
     }
 
-    /// Codes of the rows of `x` (samples, dims).
+    /// The trained parameters by name (`w_enc`, `b_enc`, `w_dec`, `b_dec`, and `log_threshold`
+    /// for JumpReLU), for their gradients.
+    pub fn parameters(&self) -> std::collections::HashMap<String, Tensor> {
+        self.vs.variables()
+    }
+
+    /// The inference threshold: θ per latent (JumpReLU) or the batch threshold (BatchTopK,
+    /// Matryoshka); `None` for kinds without one.
+    pub fn threshold(&self) -> Option<Tensor> {
+        match self.kind {
+            SaeKind::JumpRelu { .. } => Some(self.threshold.exp()),
+            SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => Some(self.threshold.shallow_clone()),
+            SaeKind::Relu { .. } | SaeKind::TopK { .. } => None,
+        }
+    }
+
+    fn decoder_norms(&self) -> Tensor {
+        self.w_dec.norm_scalaropt_dim(2, [1], false)
+    }
+
+    fn pre_activations(&self, x: &Tensor) -> Tensor {
+        let pre = (x - &self.b_dec).matmul(&self.w_enc) + &self.b_enc;
+        if self.kind.rescaled() {
+            pre * self.decoder_norms()
+        } else {
+            pre
+        }
+    }
+
+    /// x̂ from the codes the loss sees (divided by the decoder norms first where the
+    /// pre-activations were scaled by them), from the first `width` latents only when given.
+    fn decode(&self, codes: &Tensor, width: Option<i64>) -> Tensor {
+        let n = width.unwrap_or(self.w_dec.size()[0]);
+        let (codes, w_dec) = (codes.narrow(1, 0, n), self.w_dec.narrow(0, 0, n));
+        let codes = if self.kind.rescaled() { codes / self.decoder_norms().narrow(0, 0, n) } else { codes };
+        codes.matmul(&w_dec) + &self.b_dec
+    }
+
+    /// The training-time forward pass and loss on the batch `x`, with `dead` (bool, one per
+    /// latent) marking the latents AuxK may use.
+    pub fn forward(&self, x: &Tensor, dead: &Tensor, aux_coef: f64) -> Forward {
+        let pre = self.pre_activations(x);
+        let dims = x.size()[1];
+        let zero = || Tensor::zeros([], (Kind::Float, x.device()));
+        let codes = match &self.kind {
+            SaeKind::Relu { .. } => pre.relu(),
+            SaeKind::TopK { k, .. } => top_k(&pre, *k),
+            SaeKind::BatchTopK { k } | SaeKind::Matryoshka { k, .. } => batch_top_k(&pre, *k),
+            SaeKind::JumpRelu { bandwidth, .. } => jump_relu(&pre, &self.threshold.exp(), *bandwidth),
+        };
+        let reconstruction = self.decode(&codes, None);
+        let residual = x - &reconstruction;
+        let squared = residual.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float);
+        let sparsity = match &self.kind {
+            SaeKind::Relu { lambda } => {
+                (&codes * self.decoder_norms()).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *lambda
+            }
+            SaeKind::JumpRelu { l0_coefficient, bandwidth, .. } => {
+                step(&pre, &self.threshold.exp(), *bandwidth).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
+                    * *l0_coefficient
+            }
+            _ => zero(),
+        };
+        let auxiliary = match &self.kind {
+            SaeKind::TopK { aux_k, .. } => {
+                let aux_k = if *aux_k == 0 { (dims as usize / 2).max(1) } else { *aux_k };
+                gao_aux_k_loss(&pre, &residual, &self.w_dec, dead, aux_k) * aux_coef
+            }
+            SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => self.saelens_aux_k_loss(x, &reconstruction, &pre, dead) * aux_coef,
+            _ => zero(),
+        };
+        let inner: Vec<Tensor> = match &self.kind {
+            SaeKind::Matryoshka { widths, .. } => widths[..widths.len() - 1]
+                .iter()
+                .map(|&w| {
+                    (x - self.decode(&codes, Some(w as i64))).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        // ReLU and TopK halve the squared error (their references' objective ½‖x − x̂‖²);
+        // SAELens does not.
+        let reconstruction_loss = if matches!(self.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. }) { &squared * 0.5 } else { squared.shallow_clone() };
+        let loss = inner.iter().fold(reconstruction_loss + &sparsity + &auxiliary, |acc, t| acc + t);
+        Forward { pre, codes, reconstruction, squared, sparsity, auxiliary, inner, loss }
+    }
+
+    /// SAELens' AuxK: the top k_aux = dims / 2 pre-activations of dead latents, decoded like
+    /// codes (decoder bias included), reconstruct the residual; squared error summed over dims
+    /// and averaged over the batch, scaled by min(dead / k_aux, 1). Zero when nothing is dead.
+    fn saelens_aux_k_loss(&self, x: &Tensor, reconstruction: &Tensor, pre: &Tensor, dead: &Tensor) -> Tensor {
+        let n_dead = dead.sum(Kind::Int64).int64_value(&[]);
+        if n_dead == 0 {
+            return Tensor::zeros([], (Kind::Float, x.device()));
+        }
+        let residual = (x - reconstruction).detach();
+        let k_aux = (x.size()[1] / 2).max(1);
+        let scale = (n_dead as f64 / k_aux as f64).min(1.0);
+        let masked = pre.masked_fill(&dead.logical_not(), f64::NEG_INFINITY);
+        let (values, indices) = masked.topk(k_aux.min(n_dead), 1, true, false);
+        let aux = pre.zeros_like().scatter(1, &indices, &values);
+        (self.decode(&aux, None) - residual).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * scale
+    }
+
+    /// After a training step on `batch`: BatchTopK's and Matryoshka's inference threshold moves
+    /// a step of 0.01 towards the batch's smallest active code (unchanged when none was
+    /// active); other kinds keep no running threshold.
+    pub fn update_threshold(&self, batch: &Forward) {
+        if self.kind.rescaled() {
+            tch::no_grad(|| self.threshold.shallow_clone().copy_(&batch_threshold(&self.threshold, &batch.codes)));
+        }
+    }
+
+    /// Codes of the rows of `x` (samples, dims) on the decoder rows as they are:
+    /// `encode(x) · W_dec + b_dec` is the reconstruction. BatchTopK and Matryoshka encode as
+    /// the JumpReLU SAELens saves them as: every ReLU'd pre-activation above the threshold.
     pub fn encode(&self, x: &Tensor) -> Tensor {
-        tch::no_grad(|| self.activate(&self.pre_activations(x)))
+        tch::no_grad(|| {
+            let pre = self.pre_activations(x);
+            match &self.kind {
+                SaeKind::Relu { .. } => pre.relu(),
+                SaeKind::TopK { k, .. } => top_k(&pre, *k),
+                SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => pre.relu() * pre.gt_tensor(&self.threshold) / self.decoder_norms(),
+                SaeKind::JumpRelu { .. } => &pre * pre.gt_tensor(&self.threshold.exp()),
+            }
+        })
     }
 
     /// The decoder's atoms scaled to unit norm (atoms, dims) with their norms (atoms, 1):
@@ -98,18 +357,25 @@ impl Sae {
         let (samples, dims) = x.size2()?;
         let device = x.device();
         tch::manual_seed(cfg.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let root = vs.root();
         let n = cfg.n_latents as i64;
         // Decoder rows start as random unit vectors and the encoder as their transpose (Gao et
         // al.); the decoder bias at the data mean, so the first codes explain the variation.
         let (atoms, _) = unit_rows(&Tensor::randn([n, dims], (Kind::Float, device)));
-        let w_dec = root.var_copy("w_dec", &atoms);
-        let w_enc = root.var_copy("w_enc", &atoms.tr().contiguous());
-        let b_enc = root.var_copy("b_enc", &Tensor::zeros([n], (Kind::Float, device)));
-        let b_dec = root.var_copy("b_dec", &x.mean_dim([0i64].as_slice(), false, Kind::Float));
-        let sae = Sae { kind: cfg.kind, _vs: vs, w_enc, b_enc, w_dec, b_dec };
-        let mut opt = nn::Adam::default().build(&sae._vs, cfg.lr)?;
+        let threshold = match cfg.kind {
+            SaeKind::JumpRelu { init_threshold, .. } => Tensor::full([n], init_threshold, (Kind::Float, device)),
+            _ => Tensor::zeros([], (Kind::Double, device)),
+        };
+        let sae = Sae::from_weights(
+            cfg.kind.clone(),
+            SaeWeights {
+                w_enc: &atoms.tr().contiguous(),
+                b_enc: &Tensor::zeros([n], (Kind::Float, device)),
+                w_dec: &atoms,
+                b_dec: &x.mean_dim([0i64].as_slice(), false, Kind::Float),
+                threshold: &threshold,
+            },
+        );
+        let mut opt = nn::Adam::default().build(&sae.vs, cfg.lr)?;
         let unit_decoder = matches!(cfg.kind, SaeKind::TopK { .. });
         let mut since_fired = Tensor::zeros([n], (Kind::Int64, device));
         let batch = cfg.batch_size.clamp(1, samples as usize) as i64;
@@ -123,25 +389,11 @@ impl Sae {
             for start in (0..samples).step_by(batch as usize) {
                 let xb = x.index_select(0, &order.narrow(0, start, batch.min(samples - start)));
                 let rows = xb.size()[0];
-                let pre = sae.pre_activations(&xb);
-                let z = sae.activate(&pre);
-                let residual = &xb - (z.matmul(&sae.w_dec) + &sae.b_dec);
-                let squared = residual.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float);
-                let fired = z.gt(0.0).any_dim(0, false);
+                let f = sae.forward(&xb, &since_fired.ge(cfg.dead_after as i64), cfg.aux_coef);
+                let fired = f.codes.gt(0.0).any_dim(0, false);
                 since_fired = tch::no_grad(|| (&since_fired + rows).masked_fill(&fired, 0));
-                let penalty = match cfg.kind {
-                    SaeKind::Relu { lambda } => {
-                        let norms = sae.w_dec.norm_scalaropt_dim(2, [1], false);
-                        (&z * norms).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * lambda
-                    }
-                    SaeKind::TopK { aux_k, .. } => {
-                        let aux_k = if aux_k == 0 { (dims as usize / 2).max(1) } else { aux_k };
-                        aux_k_loss(&pre, &residual, &sae.w_dec, &since_fired.ge(cfg.dead_after as i64), aux_k) * cfg.aux_coef
-                    }
-                };
-                let loss = &squared * 0.5 + penalty;
                 opt.zero_grad();
-                loss.backward();
+                f.loss.backward();
                 if unit_decoder {
                     tch::no_grad(|| {
                         let mut grad = sae.w_dec.grad();
@@ -150,17 +402,15 @@ impl Sae {
                     });
                 }
                 opt.step();
-                if unit_decoder {
-                    tch::no_grad(|| {
-                        let (unit, _) = unit_rows(&sae.w_dec);
-                        let mut w = sae.w_dec.shallow_clone();
-                        w.copy_(&unit);
-                    });
-                }
                 tch::no_grad(|| {
-                    loss_sum += loss.to_kind(Kind::Double) * rows;
-                    se_sum += squared.to_kind(Kind::Double) * rows;
-                    l0_sum += z.gt(0.0).sum(Kind::Double);
+                    if unit_decoder {
+                        let (unit, _) = unit_rows(&sae.w_dec);
+                        sae.w_dec.shallow_clone().copy_(&unit);
+                    }
+                    sae.update_threshold(&f);
+                    loss_sum += f.loss.to_kind(Kind::Double) * rows;
+                    se_sum += f.squared.to_kind(Kind::Double) * rows;
+                    l0_sum += f.codes.gt(0.0).sum(Kind::Double);
                 });
             }
             let dead = since_fired.ge(cfg.dead_after as i64).sum(Kind::Double).double_value(&[]) / n as f64;
@@ -185,10 +435,53 @@ fn top_k(pre: &Tensor, k: usize) -> Tensor {
     pre.zeros_like().scatter(1, &indices, &values.relu())
 }
 
+/// Keep the ⌊k · rows⌋ largest ReLU'd entries of the whole batch, zeros elsewhere.
+fn batch_top_k(pre: &Tensor, k: f64) -> Tensor {
+    let acts = pre.relu();
+    let flat = acts.flatten(0, -1);
+    let keep = ((k * pre.size()[0] as f64) as i64).min(flat.size()[0]);
+    let (values, indices) = flat.topk(keep, -1, true, false);
+    flat.zeros_like().scatter(-1, &indices, &values).reshape(acts.size())
+}
+
+/// The BatchTopK inference threshold moved a step of [`BATCH_THRESHOLD_RATE`] towards the
+/// smallest active code, unchanged when nothing was active.
+fn batch_threshold(threshold: &Tensor, codes: &Tensor) -> Tensor {
+    let codes = codes.to_kind(Kind::Double);
+    let smallest = codes.masked_fill(&codes.le(0.0), f64::INFINITY).min();
+    let moved = threshold * (1.0 - BATCH_THRESHOLD_RATE) + &smallest * BATCH_THRESHOLD_RATE;
+    moved.where_self(&smallest.isfinite(), threshold)
+}
+
+/// The rectangle kernel of the JumpReLU straight-through estimator, on (pre − θ) / bandwidth.
+fn rectangle(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
+    let u = ((pre - threshold) / bandwidth).detach();
+    u.gt(-0.5).logical_and(&u.lt(0.5)).to_kind(pre.kind())
+}
+
+/// `value` in the forward pass with the gradient of `surrogate` in the backward pass.
+fn straight_through(value: Tensor, surrogate: Tensor) -> Tensor {
+    value + (&surrogate - surrogate.detach())
+}
+
+/// pre · H(pre − θ): the gradient in pre is H (no estimate), in θ −(θ / ε) K((pre − θ) / ε).
+fn jump_relu(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
+    let open = pre.gt_tensor(threshold).to_kind(pre.kind());
+    let slope = threshold.detach() / bandwidth * rectangle(pre, threshold, bandwidth);
+    straight_through(pre * open, -(threshold * slope))
+}
+
+/// H(pre − θ): no gradient in pre, −(1 / ε) K((pre − θ) / ε) in θ.
+fn step(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
+    let open = pre.gt_tensor(threshold).to_kind(pre.kind()).detach();
+    let slope = rectangle(pre, threshold, bandwidth) / bandwidth;
+    straight_through(open, -(threshold * slope))
+}
+
 /// AuxK (Gao et al. 2024): the dead latents' top-k_aux activations reconstruct the main
 /// reconstruction's residual; the squared error is normalised by the residual's own energy.
 /// Zero when nothing is dead.
-fn aux_k_loss(pre: &Tensor, residual: &Tensor, w_dec: &Tensor, dead: &Tensor, aux_k: usize) -> Tensor {
+fn gao_aux_k_loss(pre: &Tensor, residual: &Tensor, w_dec: &Tensor, dead: &Tensor, aux_k: usize) -> Tensor {
     let n_dead = dead.sum(Kind::Int64).int64_value(&[]);
     if n_dead == 0 {
         return Tensor::zeros([], (Kind::Float, pre.device()));
