@@ -76,13 +76,103 @@ fn topk_sae_reports_its_amortisation_gap() {
     assert!(training.column("dead_fraction").is_ok());
 }
 
+/// The three newer SAEs (golden-tested against SAELens in `sparse/tests/sae_reference.rs`) on
+/// data with a known dictionary: every one reports L0, FVU, dead and dense atoms, reconstructs
+/// better than the mean (FVU < 1) and finds most of the true atoms.
+#[test]
+fn batchtopk_jumprelu_and_matryoshka_saes_report_l0_fvu_dead_and_dense() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = simulated(dir.path());
+    for (method, extra) in [("sae-batchtopk", "k=3"), ("sae-jumprelu", "l0_coefficient=0.002"), ("sae-matryoshka", "widths=4,8,16")] {
+        let out_dir = dir.path().join(method);
+        let out = run(analyze(&repr, "sparse-coding", &out_dir).args(["--param", &format!("method={method}"), "--param", extra]).args([
+            "--param",
+            "epochs=150",
+            "--param",
+            "lr=0.003",
+            "--param",
+            "device=cpu",
+        ]));
+        assert!(out.status.success(), "{method}: {}", stderr(&out));
+        let scores = read_parquet(&out_dir.join("scores.parquet")).unwrap();
+        let (l0, fvu) = (column(&scores, "l0")[0].unwrap(), column(&scores, "fvu")[0].unwrap());
+        let count = |name: &str| scores.column(name).unwrap().i64().unwrap().get(0).unwrap();
+        let (dead, dense) = (count("dead_atoms"), count("dense_atoms"));
+        let d = column(&scores, "dictionary_mcc")[0].unwrap();
+        eprintln!("{method}: L0 {l0:.2}, FVU {fvu:.4}, {dead} dead, {dense} dense, dictionary MCC {d:.3}");
+        assert!(fvu > 0.0 && fvu < 0.2, "{method}: FVU {fvu}");
+        assert!(l0 > 0.5 && l0 < 16.0, "{method}: L0 {l0}");
+        assert!((0..=16).contains(&dead) && (0..=16).contains(&dense), "{method}: {dead} dead, {dense} dense");
+        assert!(d > 0.6, "{method}: dictionary MCC {d}");
+        assert!(stderr(&out).contains("FVU"), "{method}: the log line gives the FVU: {}", stderr(&out));
+    }
+}
+
+/// `sweep` trains one more model per sparsity setting: fewer active atoms, more variance left.
+#[test]
+fn a_sparsity_sweep_plots_fvu_against_l0() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = simulated(dir.path());
+    let out_dir = dir.path().join("sweep");
+    let out = run(analyze(&repr, "sparse-coding", &out_dir).args([
+        "--param",
+        "method=sae-batchtopk",
+        "--param",
+        "sweep=1,2,6",
+        "--param",
+        "epochs=60",
+        "--param",
+        "lr=0.003",
+        "--param",
+        "device=cpu",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sweep = read_parquet(&out_dir.join("sparsity_sweep.parquet")).unwrap();
+    assert_eq!(column(&sweep, "k"), [Some(1.0), Some(2.0), Some(6.0)]);
+    let (l0, fvu) = (column(&sweep, "l0"), column(&sweep, "fvu"));
+    assert!(l0[0] < l0[2] && fvu[0] > fvu[2], "k = 1 keeps fewer atoms and explains less than k = 6: L0 {l0:?}, FVU {fvu:?}");
+    for f in ["fvu_vs_l0.png", "fvu_vs_l0.svg", "sparsity_sweep.csv"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+}
+
+/// Sparsity settings that cannot hold are refused before anything is learned, naming the value.
+#[test]
+fn impossible_sparsity_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let repr = simulated(dir.path());
+    let cases = [
+        (vec!["method=sae-batchtopk", "k=16"], "k = 16: with k ≥ the 16 latents"),
+        (vec!["method=sae-topk", "k=2.5"], "k = 2.5: a TopK SAE keeps a whole number"),
+        (vec!["method=sae-jumprelu", "threshold=0"], "threshold = 0: it must be a positive number"),
+        (vec!["method=sae-jumprelu", "bandwidth=0"], "bandwidth = 0: it must be a positive number"),
+        (vec!["method=sae-matryoshka", "widths=8,4,16"], "strictly increasing"),
+        (vec!["method=sae-matryoshka", "widths=4,8"], "must end at the number of latents, 16"),
+        (vec!["method=sae-matryoshka", "widths=4,x,16"], "\"x\" is not a whole number"),
+        (vec!["method=sae-topk", "sweep=2,40"], "sweep: k = 40"),
+        (vec!["method=dictionary", "sweep=0.1,abc"], "\"abc\" is not a number"),
+    ];
+    for (i, (params, wanted)) in cases.iter().enumerate() {
+        let out_dir = dir.path().join(format!("bad{i}"));
+        let mut cmd = analyze(&repr, "sparse-coding", &out_dir);
+        for p in params {
+            cmd.args(["--param", p]);
+        }
+        let out = cmd.args(["--param", "epochs=2", "--param", "device=cpu"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{params:?}: {err}");
+        assert!(err.contains(wanted) && !err.contains("panicked"), "{params:?}: wanted {wanted:?} in {err}");
+        assert!(!out_dir.join("scores.parquet").exists(), "{params:?}: nothing written");
+    }
+}
+
 #[test]
 fn a_method_outside_the_schema_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let repr = simulated(dir.path());
     let out = analyze(&repr, "sparse-coding", &dir.path().join("x")).args(["--param", "method=pca"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("method = \"pca\": expected one of dictionary, sae-relu, sae-topk"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("method = \"pca\": expected one of dictionary, sae-relu, sae-topk, sae-batchtopk, sae-jumprelu, sae-matryoshka"), "{}", stderr(&out));
 }
 
 /// What one plugin learned feeds the next: `--arrays` adds an earlier run's `arrays.h5`.

@@ -1,19 +1,23 @@
 //! `sparse-coding`: learn a dictionary of a representation — by alternating FISTA/ISTA sparse
-//! inference with least-squares atom updates, or as a ReLU or TopK sparse autoencoder — and,
-//! for an SAE, measure its amortisation gap against sparse inference on its own decoder.
+//! inference with least-squares atom updates, or as a ReLU, TopK, BatchTopK, JumpReLU or
+//! Matryoshka sparse autoencoder — and, for an SAE, measure its amortisation gap against sparse
+//! inference on its own decoder. Every method reports L0, the fraction of variance unexplained
+//! and its dead and dense atoms; `sweep` adds a model per sparsity setting and plots FVU
+//! against L0.
 //!
 //! When the representation file carries ground truth (`gt_dictionary`, `gt_codes`, as
 //! `neurozoo data simulate sparse` writes), the dictionary and codes are scored by MCC under the
 //! optimal matching (O'Neill, Klindt et al. 2024).
 //!
 //! Outputs: arrays `dictionary` (atoms × units) and `codes` (stimuli × atoms), plus
-//! `inferred_codes` for an SAE; tables `scores`, `atoms`, `training`; figures `training_curve`,
-//! `atom_usage`, and `atoms` when the units are the stimulus pixels.
+//! `inferred_codes` for an SAE; tables `scores`, `atoms`, `training` (and `sparsity_sweep`);
+//! figures `training_curve`, `atom_usage`, `atoms` when the units are the stimulus pixels (and
+//! `fvu_vs_l0`).
 
 use ndarray::{Array2, ArrayView2, Axis};
 use neurozoo_metrics::{dictionary_mcc, mcc, Matching};
-use neurozoo_plugin::{export_plugin, ColumnValues, Context, Figure, Input, Plugin, Table};
-use neurozoo_sparse::{amortisation_gap, DictionaryLearning, Fit, Sae, SaeConfig, SaeKind, Solver, SparseInference};
+use neurozoo_plugin::{export_plugin, ColumnValues, Context, Figure, Input, Plugin, Point, Table};
+use neurozoo_sparse::{amortisation_gap, AmortisationGap, DictionaryLearning, Fit, Sae, SaeConfig, SaeKind, Solver, SparseInference};
 use neurozoo_tensor::{to_array2, to_tensor};
 use tch::{Kind, Tensor};
 
@@ -69,12 +73,18 @@ fn f64_matrix(t: &Tensor) -> Array2<f64> {
 impl Plugin for SparseCoding {
     const NAME: &'static str = "sparse-coding";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "dictionary learning (FISTA/ISTA) and ReLU/TopK sparse autoencoders, with MCC against ground truth";
+    const DESCRIPTION: &'static str =
+        "dictionary learning (FISTA/ISTA) and ReLU/TopK/BatchTopK/JumpReLU/Matryoshka sparse autoencoders; L0, FVU, dead and dense atoms, MCC against ground truth";
     const PARAMS: &'static str = r#"{
-        "method": {"type": "string", "default": "dictionary", "enum": ["dictionary", "sae-relu", "sae-topk"], "description": "dictionary learning, or a sparse autoencoder"},
+        "method": {"type": "string", "default": "dictionary", "enum": ["dictionary", "sae-relu", "sae-topk", "sae-batchtopk", "sae-jumprelu", "sae-matryoshka"], "description": "dictionary learning, or a sparse autoencoder"},
         "n_atoms": {"type": "integer", "default": 0, "minimum": 0, "description": "atoms / latents; 0: as many as the ground truth has, else 2 x units"},
         "lambda": {"type": "number", "default": 0.1, "minimum": 0, "description": "L1 weight of 1/2|x - zD|^2 + lambda |z|_1 (dictionary, sae-relu, and the inference the SAE is compared with)"},
-        "k": {"type": "integer", "default": 0, "minimum": 0, "description": "sae-topk: active latents per sample; 0: the ground truth's K, else 4"},
+        "k": {"type": "number", "default": 0, "minimum": 0, "description": "sae-topk: active latents per sample; sae-batchtopk, sae-matryoshka: per sample on average over a batch; 0: the ground truth's K, else 4"},
+        "l0_coefficient": {"type": "number", "default": 1.0, "minimum": 0, "description": "sae-jumprelu: weight of the L0 penalty (SAELens' default)"},
+        "bandwidth": {"type": "number", "default": 0.05, "minimum": 0, "description": "sae-jumprelu: width of the window in which the thresholds get a gradient (SAELens' default)"},
+        "threshold": {"type": "number", "default": 0.01, "minimum": 0, "description": "sae-jumprelu: the thresholds' starting value (SAELens' default)"},
+        "widths": {"type": "string", "default": "", "description": "sae-matryoshka: nested widths, comma-separated, ending at n_atoms; empty: n/8, n/4, n/2, n"},
+        "sweep": {"type": "string", "default": "", "description": "comma-separated values of the method's sparsity setting (lambda for dictionary and sae-relu, k for the TopK family, l0_coefficient for sae-jumprelu): one more model each, scored in table sparsity_sweep and figure fvu_vs_l0"},
         "solver": {"type": "string", "default": "fista", "enum": ["fista", "ista"], "description": "sparse inference"},
         "nonnegative": {"type": "boolean", "default": false, "description": "dictionary: codes >= 0 (SAE codes always are)"},
         "iterations": {"type": "integer", "default": 200, "minimum": 1, "description": "most inference iterations per epoch"},
@@ -99,31 +109,193 @@ impl Plugin for SparseCoding {
             n => n,
         };
         check_memory(n_atoms, samples, units)?;
-        let method = input.string("method")?;
-        let epochs = input.integer("epochs")? as usize;
-        let inference = SparseInference {
-            solver: if input.string("solver")? == "ista" { Solver::Ista } else { Solver::Fista },
-            lambda: input.number("lambda")?,
-            nonnegative: method != "dictionary" || input.boolean("nonnegative")?,
-            max_iter: input.integer("iterations")? as usize,
-            ..SparseInference::default()
+        let method = Method::of(input, n_atoms, truth.as_ref())?;
+        let sweep = sweep_values(input.string("sweep")?)?;
+        let swept = sweep.iter().map(|&v| method.with_sparsity(v, n_atoms)).collect::<Result<Vec<_>, _>>()?;
+        let settings = Settings {
+            n_atoms,
+            inference: SparseInference {
+                solver: if input.string("solver")? == "ista" { Solver::Ista } else { Solver::Fista },
+                lambda: input.number("lambda")?,
+                nonnegative: !matches!(method, Method::Dictionary { .. }) || input.boolean("nonnegative")?,
+                max_iter: input.integer("iterations")? as usize,
+                ..SparseInference::default()
+            },
+            epochs: input.integer("epochs")? as usize,
+            restarts: input.integer("restarts")? as usize,
+            batch_size: input.integer("batch_size")? as usize,
+            lr: input.number("lr")?,
+            seed: input.seed,
         };
         let mut x = to_tensor(input.representation, device);
-        if method == "dictionary" && input.boolean("center")? {
+        if matches!(method, Method::Dictionary { .. }) && input.boolean("center")? {
             x = &x - x.mean_dim([0i64].as_slice(), true, Kind::Float);
         }
-        ctx.log(&format!("{method}: {n_atoms} atoms for {samples} × {units} on {device:?}"));
+        let name = method.name();
+        ctx.log(&format!("{name}: {n_atoms} atoms for {samples} × {units} on {device:?}"));
+        let learned = learn(ctx, &method, &settings, &x, true)?;
         let score = |codes_from, codes: &Tensor, fit: Fit| Scored {
             codes_from,
             fit,
             code_mcc: truth.as_ref().map(|t| mcc(t.codes.view(), f64_matrix(codes).view()).mean),
         };
-        let (dictionary, codes, scores, training, curves) = if method == "dictionary" {
-            let restarts = input.integer("restarts")? as usize;
-            let learner = DictionaryLearning { n_atoms, inference: inference.clone(), epochs, tol: 1e-7, restarts, seed: input.seed };
+        let mut scores = vec![score(learned.codes_from, &learned.codes, learned.fit)];
+        if let Some(gap) = &learned.gap {
+            scores.push(score("inference_on_sae_decoder", &gap.inferred, gap.inferred_fit));
+            ctx.array("inferred_codes", to_array2(&gap.inferred).view().into_dyn())?;
+        }
+        let (dictionary, codes) = (to_array2(&learned.dictionary), to_array2(&learned.codes));
+        // Every row of `scores` codes on the same atoms: one matching scores them all.
+        let matching = truth.as_ref().map(|t| dictionary_mcc(t.dictionary.view(), dictionary.mapv(f64::from).view()));
+        ctx.array("dictionary", dictionary.view().into_dyn())?;
+        ctx.array("codes", codes.view().into_dyn())?;
+        write_scores(ctx, name, &scores, matching.as_ref())?;
+        write_atoms(ctx, input, &dictionary, &codes, matching.as_ref())?;
+        ctx.table("training", &learned.training)?;
+        ctx.figure(
+            "training_curve",
+            &Figure::Line {
+                title: format!("{name}: training"),
+                x_label: "epoch".into(),
+                y_label: "per-sample value".into(),
+                series: learned.curves,
+            },
+        )?;
+        for s in &scores {
+            let mcc_text = match (&matching, s.code_mcc) {
+                (Some(d), Some(c)) => format!(", dictionary MCC {:.3}, code MCC {c:.3}", d.mean),
+                _ => String::new(),
+            };
+            let f = &s.fit;
+            ctx.log(&format!(
+                "{}: mse {:.4}, FVU {:.4}, L0 {:.2}, {} dead and {} dense of {n_atoms} atoms, objective {:.4}{mcc_text}",
+                s.codes_from, f.mse, f.fvu, f.l0, f.dead, f.dense, f.objective
+            ));
+        }
+        if !sweep.is_empty() {
+            sparsity_sweep(ctx, &method, &swept, &settings, &x, &sweep, learned.fit)?;
+        }
+        Ok(())
+    }
+}
+
+/// What is learned, and with which sparsity setting.
+#[derive(Debug, Clone, PartialEq)]
+enum Method {
+    Dictionary { lambda: f64 },
+    Sae(SaeKind),
+}
+
+impl Method {
+    fn of(input: &Input<'_>, n_atoms: usize, truth: Option<&GroundTruth>) -> Result<Method, String> {
+        let k = || -> Result<f64, String> {
+            let k = input.number("k")?;
+            Ok(if k == 0.0 { truth.map_or(4, GroundTruth::k) as f64 } else { k })
+        };
+        let lambda = input.number("lambda")?;
+        let method = match input.string("method")? {
+            "dictionary" => Method::Dictionary { lambda },
+            "sae-relu" => Method::Sae(SaeKind::Relu { lambda }),
+            "sae-topk" => Method::Sae(SaeKind::TopK { k: whole_k(k()?)?, aux_k: 0 }),
+            "sae-batchtopk" => Method::Sae(SaeKind::BatchTopK { k: k()? }),
+            "sae-jumprelu" => Method::Sae(SaeKind::JumpRelu {
+                l0_coefficient: input.number("l0_coefficient")?,
+                bandwidth: input.number("bandwidth")?,
+                init_threshold: input.number("threshold")?,
+            }),
+            "sae-matryoshka" => Method::Sae(SaeKind::Matryoshka { k: k()?, widths: matryoshka_widths(input.string("widths")?, n_atoms)? }),
+            other => return Err(format!("method = {other:?}: not a method of this plugin")),
+        };
+        method.check(n_atoms)?;
+        Ok(method)
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Method::Dictionary { .. } => "dictionary",
+            Method::Sae(kind) => kind.name(),
+        }
+    }
+
+    fn check(&self, n_atoms: usize) -> Result<(), String> {
+        match self {
+            Method::Dictionary { lambda } if !(lambda.is_finite() && *lambda >= 0.0) => Err(format!("lambda = {lambda}: it must be ≥ 0")),
+            Method::Dictionary { .. } => Ok(()),
+            Method::Sae(kind) => kind.check(n_atoms),
+        }
+    }
+
+    /// The name of the setting a sparsity sweep varies.
+    fn sparsity_setting(&self) -> &'static str {
+        match self {
+            Method::Dictionary { .. } | Method::Sae(SaeKind::Relu { .. }) => "lambda",
+            Method::Sae(SaeKind::JumpRelu { .. }) => "l0_coefficient",
+            Method::Sae(_) => "k",
+        }
+    }
+
+    /// The same method with its sparsity setting at `value`, checked for `n_atoms`.
+    fn with_sparsity(&self, value: f64, n_atoms: usize) -> Result<Method, String> {
+        let method = match self.clone() {
+            Method::Dictionary { .. } => Method::Dictionary { lambda: value },
+            Method::Sae(SaeKind::Relu { .. }) => Method::Sae(SaeKind::Relu { lambda: value }),
+            Method::Sae(SaeKind::TopK { aux_k, .. }) => Method::Sae(SaeKind::TopK { k: whole_k(value)?, aux_k }),
+            Method::Sae(SaeKind::BatchTopK { .. }) => Method::Sae(SaeKind::BatchTopK { k: value }),
+            Method::Sae(SaeKind::Matryoshka { widths, .. }) => Method::Sae(SaeKind::Matryoshka { k: value, widths }),
+            Method::Sae(SaeKind::JumpRelu { bandwidth, init_threshold, .. }) => {
+                Method::Sae(SaeKind::JumpRelu { l0_coefficient: value, bandwidth, init_threshold })
+            }
+        };
+        method.check(n_atoms).map_err(|e| format!("sweep: {e}"))?;
+        Ok(method)
+    }
+}
+
+/// TopK keeps a whole number of latents per sample; a fraction is refused, not rounded.
+fn whole_k(k: f64) -> Result<usize, String> {
+    if k.fract() != 0.0 || k < 0.0 {
+        return Err(format!("k = {k}: a TopK SAE keeps a whole number of latents per sample (sae-batchtopk takes a mean)"));
+    }
+    Ok(k as usize)
+}
+
+/// Everything but the method that a model is learned with.
+struct Settings {
+    n_atoms: usize,
+    inference: SparseInference,
+    epochs: usize,
+    restarts: usize,
+    batch_size: usize,
+    lr: f64,
+    seed: u64,
+}
+
+/// A learned dictionary with its codes, their fit, and the training record.
+struct Learned {
+    dictionary: Tensor,
+    codes: Tensor,
+    codes_from: &'static str,
+    fit: Fit,
+    /// SAEs: sparse inference on the SAE's own decoder.
+    gap: Option<AmortisationGap>,
+    training: Table,
+    curves: Vec<Curve>,
+}
+
+/// Learn one model; `progress` drives the host's progress bar (the main model only).
+fn learn(ctx: &mut Context<'_>, method: &Method, s: &Settings, x: &Tensor, progress: bool) -> Result<Learned, String> {
+    let epochs = s.epochs;
+    match method {
+        Method::Dictionary { lambda } => {
+            let inference = SparseInference { lambda: *lambda, ..s.inference.clone() };
+            let learner = DictionaryLearning { n_atoms: s.n_atoms, inference, epochs, tol: 1e-7, restarts: s.restarts, seed: s.seed };
             // Progress counts epochs of all restarts; a restart that converges early skips ahead.
-            let total = (epochs * restarts) as u64;
-            let learned = learner.fit(&x, |r, e| ctx.progress((r * epochs + e.epoch) as u64, total));
+            let total = (epochs * s.restarts) as u64;
+            let learned = learner.fit(x, |r, e| {
+                if progress {
+                    ctx.progress((r * epochs + e.epoch) as u64, total)
+                }
+            });
             let objectives: Vec<String> = learned.restart_objectives.iter().map(|o| format!("{o:.5}")).collect();
             ctx.log(&format!("objective of each restart: {} (the lowest is kept)", objectives.join(", ")));
             let h = &learned.history;
@@ -134,80 +306,99 @@ impl Plugin for SparseCoding {
                 .f64("l0", h.iter().map(|e| e.fit.l0).collect())
                 .i64("iterations", h.iter().map(|e| e.iterations as i64).collect())
                 .i64("reseeded", h.iter().map(|e| e.reseeded as i64).collect());
-            let fit = neurozoo_sparse::fit(&x, &learned.dictionary, &learned.codes, inference.lambda);
-            let scores = vec![score("inference", &learned.codes, fit)];
             let curves = vec![
                 curve("objective", h.iter().map(|e| e.epoch), h.iter().map(|e| e.fit.objective)),
                 curve("mse", h.iter().map(|e| e.epoch), h.iter().map(|e| e.fit.mse)),
             ];
-            (learned.dictionary, learned.codes, scores, training, curves)
-        } else {
-            let kind = if method == "sae-relu" {
-                SaeKind::Relu { lambda: inference.lambda }
-            } else {
-                let k = match input.integer("k")? as usize {
-                    0 => truth.as_ref().map_or(4, GroundTruth::k),
-                    k => k,
-                };
-                if k > n_atoms {
-                    return Err(format!("k = {k}: a TopK SAE keeps at most its n_atoms = {n_atoms} latents active"));
-                }
-                SaeKind::TopK { k, aux_k: 0 }
-            };
+            let fit = neurozoo_sparse::fit(x, &learned.dictionary, &learned.codes, *lambda);
+            Ok(Learned { dictionary: learned.dictionary, codes: learned.codes, codes_from: "inference", fit, gap: None, training, curves })
+        }
+        Method::Sae(kind) => {
+            let samples = x.size()[0] as usize;
             let cfg = SaeConfig {
                 epochs,
-                batch_size: input.integer("batch_size")? as usize,
-                lr: input.number("lr")?,
-                seed: input.seed,
+                batch_size: s.batch_size,
+                lr: s.lr,
+                seed: s.seed,
                 dead_after: samples.max(1),
-                ..SaeConfig::new(kind, n_atoms)
+                ..SaeConfig::new(kind.clone(), s.n_atoms)
             };
-            let (sae, history) = Sae::train(&x, &cfg, |e| ctx.progress(e.epoch as u64, epochs as u64)).map_err(|e| e.to_string())?;
+            let (sae, history) = Sae::train(x, &cfg, |e| {
+                if progress {
+                    ctx.progress(e.epoch as u64, epochs as u64)
+                }
+            })
+            .map_err(|e| e.to_string())?;
             let (atoms, _) = sae.atoms();
-            let gap = amortisation_gap(&sae, &x, &inference);
+            let gap = amortisation_gap(&sae, x, &s.inference);
             let training = Table::new()
                 .i64("epoch", history.iter().map(|e| e.epoch as i64).collect())
                 .f64("loss", history.iter().map(|e| e.loss).collect())
                 .f64("mse", history.iter().map(|e| e.mse).collect())
                 .f64("l0", history.iter().map(|e| e.l0).collect())
                 .f64("dead_fraction", history.iter().map(|e| e.dead_fraction).collect());
-            let scores = vec![
-                score("sae_encoder", &gap.encoder, gap.encoder_fit),
-                score("inference_on_sae_decoder", &gap.inferred, gap.inferred_fit),
-            ];
             let curves = vec![
                 curve("loss", history.iter().map(|e| e.epoch), history.iter().map(|e| e.loss)),
                 curve("mse", history.iter().map(|e| e.epoch), history.iter().map(|e| e.mse)),
             ];
-            ctx.array("inferred_codes", to_array2(&gap.inferred).view().into_dyn())?;
-            (atoms, gap.encoder, scores, training, curves)
-        };
-        let (dictionary, codes) = (to_array2(&dictionary), to_array2(&codes));
-        // Every row of `scores` codes on the same atoms: one matching scores them all.
-        let matching = truth.as_ref().map(|t| dictionary_mcc(t.dictionary.view(), dictionary.mapv(f64::from).view()));
-        ctx.array("dictionary", dictionary.view().into_dyn())?;
-        ctx.array("codes", codes.view().into_dyn())?;
-        write_scores(ctx, method, &scores, matching.as_ref())?;
-        write_atoms(ctx, input, &dictionary, &codes, matching.as_ref())?;
-        ctx.table("training", &training)?;
-        ctx.figure(
-            "training_curve",
-            &Figure::Line {
-                title: format!("{method}: training"),
-                x_label: "epoch".into(),
-                y_label: "per-sample value".into(),
-                series: curves,
-            },
-        )?;
-        for s in &scores {
-            let mcc_text = match (&matching, s.code_mcc) {
-                (Some(d), Some(c)) => format!(", dictionary MCC {:.3}, code MCC {c:.3}", d.mean),
-                _ => String::new(),
-            };
-            ctx.log(&format!("{}: mse {:.4}, L0 {:.2}, objective {:.4}{mcc_text}", s.codes_from, s.fit.mse, s.fit.l0, s.fit.objective));
+            Ok(Learned { dictionary: atoms, codes: gap.encoder.shallow_clone(), codes_from: "sae_encoder", fit: gap.encoder_fit, gap: Some(gap), training, curves })
         }
-        Ok(())
     }
+}
+
+/// `sweep`'s values, comma-separated numbers.
+fn sweep_values(text: &str) -> Result<Vec<f64>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("sweep = {text:?}: {v:?} is not a number")))
+        .collect()
+}
+
+/// Matryoshka's nested widths: the given ones, or n/8, n/4, n/2, n (those > 0, each once).
+fn matryoshka_widths(text: &str, n_atoms: usize) -> Result<Vec<usize>, String> {
+    if text.trim().is_empty() {
+        let mut widths: Vec<usize> = [8, 4, 2, 1].iter().map(|d| n_atoms / d).filter(|&w| w > 0).collect();
+        widths.dedup();
+        return Ok(widths);
+    }
+    text.split(',')
+        .map(|w| w.trim().parse::<usize>().map_err(|_| format!("widths = {text:?}: {:?} is not a whole number", w.trim())))
+        .collect()
+}
+
+/// One model per sweep value (the main model's seed and settings otherwise), each scored; the
+/// table `sparsity_sweep` and figure `fvu_vs_l0` put them beside the main model.
+fn sparsity_sweep(ctx: &mut Context<'_>, method: &Method, swept: &[Method], s: &Settings, x: &Tensor, values: &[f64], main: Fit) -> Result<(), String> {
+    let setting = method.sparsity_setting();
+    let mut fits = Vec::with_capacity(values.len());
+    for (i, (value, model)) in values.iter().zip(swept).enumerate() {
+        let fit = learn(ctx, model, s, x, false)?.fit;
+        ctx.log(&format!("sweep {setting} = {value}: FVU {:.4} at L0 {:.2} ({} dead, {} dense)", fit.fvu, fit.l0, fit.dead, fit.dense));
+        ctx.progress((i + 1) as u64, values.len() as u64);
+        fits.push(fit);
+    }
+    let table = Table::new()
+        .f64(setting, values.to_vec())
+        .f64("l0", fits.iter().map(|f| f.l0).collect())
+        .f64("fvu", fits.iter().map(|f| f.fvu).collect())
+        .f64("mse", fits.iter().map(|f| f.mse).collect())
+        .i64("dead_atoms", fits.iter().map(|f| f.dead as i64).collect())
+        .i64("dense_atoms", fits.iter().map(|f| f.dense as i64).collect());
+    ctx.table("sparsity_sweep", &table)?;
+    let mut points: Vec<Point> = fits.iter().map(|f| Point::new(f.l0, f.fvu)).collect();
+    points.sort_by(|a, b| a.x.total_cmp(&b.x));
+    ctx.figure(
+        "fvu_vs_l0",
+        &Figure::Points {
+            title: format!("{}: reconstruction against sparsity over {setting}", method.name()),
+            x_label: "L0 (active atoms per sample)".into(),
+            y_label: "fraction of variance unexplained".into(),
+            joined: true,
+            x_ticks: Vec::new(),
+            series: vec![("sweep".into(), points), ("this run".into(), vec![Point::new(main.l0, main.fvu)])],
+        },
+    )
 }
 
 /// What sparse coding cannot work with, said before anything runs: too few stimuli to learn
@@ -246,6 +437,9 @@ fn write_scores(ctx: &mut Context<'_>, method: &str, scores: &[Scored], matching
         .f64("objective", scores.iter().map(|s| s.fit.objective).collect())
         .f64("mse", scores.iter().map(|s| s.fit.mse).collect())
         .f64("l0", scores.iter().map(|s| s.fit.l0).collect())
+        .f64("fvu", scores.iter().map(|s| s.fit.fvu).collect())
+        .i64("dead_atoms", scores.iter().map(|s| s.fit.dead as i64).collect())
+        .i64("dense_atoms", scores.iter().map(|s| s.fit.dense as i64).collect())
         .column("dictionary_mcc", ColumnValues::F64(scores.iter().map(|_| matching.map(|m| m.mean)).collect()))
         .column("code_mcc", ColumnValues::F64(scores.iter().map(|s| s.code_mcc).collect()));
     ctx.table("scores", &table)
