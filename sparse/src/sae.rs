@@ -150,6 +150,8 @@ pub struct SaeEpoch {
     pub l0: f64,
     /// Latents counted dead at the end of the epoch.
     pub dead_fraction: f64,
+    /// Wall-clock seconds since training began, at the end of this epoch.
+    pub seconds: f64,
 }
 
 /// One batch through the SAE as it trains: its codes and each term of its loss.
@@ -380,6 +382,7 @@ impl Sae {
         let mut since_fired = Tensor::zeros([n], (Kind::Int64, device));
         let batch = cfg.batch_size.clamp(1, samples as usize) as i64;
         let mut history = Vec::with_capacity(cfg.epochs);
+        let began = std::time::Instant::now();
         for epoch in 1..=cfg.epochs {
             let order = Tensor::randperm(samples, (Kind::Int64, device));
             // Epoch sums stay on the device: reading a value back per batch would wait for the
@@ -420,6 +423,7 @@ impl Sae {
                 mse: se_sum.double_value(&[]) / (samples * dims) as f64,
                 l0: l0_sum.double_value(&[]) / samples as f64,
                 dead_fraction: dead,
+                seconds: began.elapsed().as_secs_f64(),
             };
             on_epoch(&stats);
             history.push(stats);

@@ -336,7 +336,8 @@ fn learn(ctx: &mut Context<'_>, method: &Method, s: &Settings, x: &Tensor, progr
                 .f64("loss", history.iter().map(|e| e.loss).collect())
                 .f64("mse", history.iter().map(|e| e.mse).collect())
                 .f64("l0", history.iter().map(|e| e.l0).collect())
-                .f64("dead_fraction", history.iter().map(|e| e.dead_fraction).collect());
+                .f64("dead_fraction", history.iter().map(|e| e.dead_fraction).collect())
+                .f64("seconds", history.iter().map(|e| e.seconds).collect());
             let curves = vec![
                 curve("loss", history.iter().map(|e| e.epoch), history.iter().map(|e| e.loss)),
                 curve("mse", history.iter().map(|e| e.epoch), history.iter().map(|e| e.mse)),
