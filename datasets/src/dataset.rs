@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array2, Array3, Array4, Axis};
+use ndarray::{Array1, Array2, Array3, Array4, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
@@ -87,6 +87,43 @@ pub struct GroundTruth {
     pub noiseless_rates: Array2<f32>,
     /// The simulator's parameters as JSON, so a file documents how it was made.
     pub params_json: String,
+    /// What the simulator knows of each unit's selectivity (the v1 simulator's filters and
+    /// grating tuning); `None` for other simulators and files written before it was stored.
+    pub selectivity: Option<TrueSelectivity>,
+}
+
+/// Each unit's true filters and grating tuning, stored in `/ground_truth` so that a method can
+/// be checked against the truth from the file alone (in Python as well). With eye movements,
+/// as the unit sees the image at the mean (zero) pupil position.
+#[derive(Debug, Clone)]
+pub struct TrueSelectivity {
+    /// (U, 2, H, W), unit norm, in the image frame (zero outside the receptive-field window):
+    /// `[u, 0]` a simple cell's Gabor, a centre-surround cell's difference of Gaussians or the
+    /// even half of a complex cell's quadrature pair; `[u, 1]` the odd half of that pair, zero
+    /// for the other types.
+    pub filters: Array4<f32>,
+    /// (U,) the direction along which the preferred grating varies, degrees in [0, 180); NaN
+    /// for units without an orientation (centre-surround).
+    pub orientation_deg: Array1<f32>,
+    /// (U,) the Gabor's spatial frequency in cycles per pixel; NaN for centre-surround units.
+    pub spatial_frequency: Array1<f32>,
+    /// (U,) the preferred grating phase in degrees (0: cosine phase at the centre); NaN for
+    /// phase-invariant (complex) and centre-surround units.
+    pub phase_deg: Array1<f32>,
+}
+
+/// Equal when every value has the same bits: NaN marks "undefined" here, and a file read back
+/// must equal what was written.
+impl PartialEq for TrueSelectivity {
+    fn eq(&self, other: &Self) -> bool {
+        fn same<D: ndarray::Dimension>(a: &ndarray::Array<f32, D>, b: &ndarray::Array<f32, D>) -> bool {
+            a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        same(&self.filters, &other.filters)
+            && same(&self.orientation_deg, &other.orientation_deg)
+            && same(&self.spatial_frequency, &other.spatial_frequency)
+            && same(&self.phase_deg, &other.phase_deg)
+    }
 }
 
 /// Stimuli, (N, C, H, W), in the element type they were stored in: a sensorium recording's

@@ -25,9 +25,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, Array4};
+use ndarray::{Array1, Array2, Array4};
 
-use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
+use crate::dataset::{Dataset, GroundTruth, Images, Tier, TrueSelectivity, Units};
 use crate::error::{DatasetError, Result};
 use crate::layout::{self, Layout};
 use crate::npy::{Npy, NpyData, NpyError};
@@ -305,6 +305,31 @@ impl TreeFile {
     }
 }
 
+impl TreeFile {
+    /// `ground_truth/filters.npy` (U, 2, H, W) and the per-unit tuning beside it.
+    fn true_selectivity(&self) -> Result<TrueSelectivity> {
+        let values = |name: &str, rank: usize| -> Result<(Vec<usize>, Vec<f32>)> {
+            let key = format!("ground_truth/{name}.npy");
+            let npy = self.npy(&key)?;
+            let shape = npy.shape.clone();
+            if shape.len() != rank {
+                return Err(self.err(&key, format!("must be {rank}-D, found shape {shape:?}")));
+            }
+            Ok((shape, npy.into_f32().map_err(|e| self.err(&key, e))?))
+        };
+        let (shape, filters) = values("filters", 4)?;
+        let filters = Array4::from_shape_vec((shape[0], shape[1], shape[2], shape[3]), filters)
+            .map_err(|e| self.err("ground_truth/filters.npy", e.to_string()))?;
+        let vector = |name: &str| values(name, 1).map(|(_, v)| Array1::from(v));
+        Ok(TrueSelectivity {
+            filters,
+            orientation_deg: vector("orientation_deg")?,
+            spatial_frequency: vector("spatial_frequency")?,
+            phase_deg: vector("phase_deg")?,
+        })
+    }
+}
+
 impl Layout for TreeFile {
     /// neurozoo's simulators' ground truth in `ground_truth/` (trees made by neuralpredictors'
     /// converter have none: it drops the extra HDF5 group).
@@ -336,6 +361,7 @@ impl Layout for TreeFile {
                 .into(),
                 false => String::new(),
             },
+            selectivity: if self.files.contains("ground_truth/filters.npy") { Some(self.true_selectivity()?) } else { None },
         }))
     }
 
@@ -559,6 +585,13 @@ fn write_tree(ds: &Dataset, root: &Path) -> std::io::Result<()> {
         put("ground_truth/cell_type.npy", npy(&[types.len()], NpyOut::I64(&types)))?;
         put("ground_truth/cell_type_names.npy", npy(&[gt.cell_type_names.len()], NpyOut::Str(&gt.cell_type_names)))?;
         put("ground_truth/params.json", gt.params_json.clone().into_bytes())?;
+        if let Some(sel) = &gt.selectivity {
+            let filters = sel.filters.as_standard_layout();
+            put("ground_truth/filters.npy", npy(sel.filters.shape(), NpyOut::F32(filters.as_slice().expect("standard layout"))))?;
+            for (name, a) in [("orientation_deg", &sel.orientation_deg), ("spatial_frequency", &sel.spatial_frequency), ("phase_deg", &sel.phase_deg)] {
+                put(&format!("ground_truth/{name}.npy"), npy(&[a.len()], NpyOut::F32(a.as_slice().expect("contiguous"))))?;
+            }
+        }
     }
     Ok(())
 }

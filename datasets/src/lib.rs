@@ -37,7 +37,7 @@ pub mod static_h5;
 pub mod stats;
 pub mod validate;
 
-pub use dataset::{Dataset, GroundTruth, Images, Tier, Units};
+pub use dataset::{Dataset, GroundTruth, Images, Tier, TrueSelectivity, Units};
 pub use error::{DatasetError, Result};
 pub use h5::describe;
 pub use layout::Layout;

@@ -19,7 +19,7 @@ use hdf5::types::{FixedAscii, TypeDescriptor, VarLenUnicode};
 use hdf5::{Hyperslab, SliceOrIndex};
 use ndarray::{Array1, Array2, Array4, ArrayD, Axis, Dimension, IxDyn, Slice};
 
-use crate::dataset::{Dataset, GroundTruth, Images, Tier, Units};
+use crate::dataset::{Dataset, GroundTruth, Images, Tier, TrueSelectivity, Units};
 use crate::error::{DatasetError, Result};
 use crate::h5::{self, describe};
 use crate::layout::{self, Layout};
@@ -288,6 +288,16 @@ impl Layout for StaticFile {
             cell_type_names: self.read_strings("ground_truth/cell_type_names")?,
             noiseless_rates: self.read_f32("ground_truth/noiseless_rates", "(N, U)")?,
             params_json,
+            selectivity: if self.has("ground_truth/filters") {
+                Some(TrueSelectivity {
+                    filters: self.read_f32("ground_truth/filters", "(U, 2, H, W)")?,
+                    orientation_deg: self.read_f32("ground_truth/orientation_deg", "(U,)")?,
+                    spatial_frequency: self.read_f32("ground_truth/spatial_frequency", "(U,)")?,
+                    phase_deg: self.read_f32("ground_truth/phase_deg", "(U,)")?,
+                })
+            } else {
+                None
+            },
         }))
     }
 }
@@ -338,6 +348,12 @@ fn write_file(ds: &Dataset, path: &Path) -> hdf5::Result<()> {
         w.array("ground_truth/cell_type", &Array1::from(gt.cell_type.clone()))?;
         w.strings::<32>("ground_truth/cell_type_names", gt.cell_type_names.iter().map(String::as_str))?;
         w.array("ground_truth/noiseless_rates", &gt.noiseless_rates)?;
+        if let Some(sel) = &gt.selectivity {
+            w.array_deflated("ground_truth/filters", &sel.filters)?;
+            w.array("ground_truth/orientation_deg", &sel.orientation_deg)?;
+            w.array("ground_truth/spatial_frequency", &sel.spatial_frequency)?;
+            w.array("ground_truth/phase_deg", &sel.phase_deg)?;
+        }
         let params: VarLenUnicode = gt.params_json.parse().map_err(|e| hdf5::Error::from(format!("{e}")))?;
         file.group("ground_truth")?.new_attr::<VarLenUnicode>().create("params")?.write_scalar(&params)?;
     }
@@ -406,6 +422,16 @@ impl Writer<'_> {
     fn array<T: hdf5::H5Type, D: Dimension>(&self, key: &str, data: &ndarray::Array<T, D>) -> hdf5::Result<()> {
         let (group, leaf) = self.parent(key)?;
         group.new_dataset_builder().obj_track_times(false).with_data(data.view()).create(leaf.as_str())?;
+        Ok(())
+    }
+
+    /// Compressed (deflate) in chunks of one row of the first axis: for arrays that are mostly
+    /// zeros, such as filters that live in a small window of the image.
+    fn array_deflated<T: hdf5::H5Type, D: Dimension>(&self, key: &str, data: &ndarray::Array<T, D>) -> hdf5::Result<()> {
+        let (group, leaf) = self.parent(key)?;
+        let mut chunk = data.shape().to_vec();
+        chunk[0] = 1;
+        group.new_dataset_builder().obj_track_times(false).chunk(chunk).deflate(4).with_data(data.view()).create(leaf.as_str())?;
         Ok(())
     }
 

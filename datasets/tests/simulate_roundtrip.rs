@@ -217,3 +217,44 @@ fn validate_warns_when_nothing_repeats() {
     assert_eq!(v.count(Severity::Warning), 2, "{v}"); // no test tier, no repeats
     assert!(v.lines().any(|l| l.contains("frame_image_id") && l.contains("repeats")), "{v}");
 }
+
+/// `ground_truth/` stores every unit's filters and tuning: the stored filters are the ones the
+/// simulator drives its units with (`true_filters`, whose rates the test above checks),
+/// orientation and phase follow the cell type, and they survive a write and read, in HDF5 and
+/// as a file tree.
+#[test]
+fn stored_true_filters_and_tuning_are_the_simulators_own() {
+    let cfg = small(5);
+    let data = simulate(&cfg).unwrap();
+    let truth = data.ground_truth.as_ref().unwrap();
+    let sel = truth.selectivity.as_ref().expect("v1 stores each unit's selectivity");
+    assert_eq!(sel.filters.shape(), [24, 2, 20, 24]);
+    let rebuilt = true_filters(truth).unwrap();
+    for (u, f) in rebuilt.iter().enumerate() {
+        let name = truth.cell_type_names[truth.cell_type[u] as usize].as_str();
+        let (h, w) = f.even.dim();
+        let window = sel.filters.slice(ndarray::s![u, 0, f.top..f.top + h, f.left..f.left + w]);
+        let err = window.iter().zip(f.even.iter()).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0.0, f64::max);
+        assert!(err < 1e-6, "unit {u} ({name}): stored even filter differs by {err}");
+        let norm: f32 = sel.filters.slice(ndarray::s![u, 0, .., ..]).iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-4, "unit {u}: unit norm, found {norm}");
+        let odd: f32 = sel.filters.slice(ndarray::s![u, 1, .., ..]).iter().map(|v| v * v).sum();
+        assert_eq!(odd > 0.5, f.odd.is_some(), "unit {u} ({name}): an odd filter exactly for complex cells");
+        match name {
+            n if n.starts_with("simple") => assert!(sel.phase_deg[u] == 0.0 && sel.orientation_deg[u].is_finite(), "unit {u}"),
+            n if n.starts_with("complex") => assert!(sel.phase_deg[u].is_nan() && sel.orientation_deg[u].is_finite(), "unit {u}"),
+            _ => assert!(sel.orientation_deg[u].is_nan() && sel.spatial_frequency[u].is_nan(), "unit {u} ({name})"),
+        }
+        if sel.orientation_deg[u].is_finite() {
+            assert!((0.0..180.0).contains(&sel.orientation_deg[u]));
+            assert!((sel.spatial_frequency[u] - 1.0 / cfg.gabor_wavelength as f32).abs() < 1e-6);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    static_h5::write(&data, &dir.path().join("v1.h5")).unwrap();
+    let back = static_h5::read(&dir.path().join("v1.h5")).unwrap();
+    assert_eq!(back.ground_truth.unwrap().selectivity.as_ref(), Some(sel));
+    neurozoo_datasets::file_tree::write(&data, &dir.path().join("tree")).unwrap();
+    let tree = neurozoo_datasets::file_tree::read(&dir.path().join("tree")).unwrap();
+    assert_eq!(tree.ground_truth.unwrap().selectivity.as_ref(), Some(sel));
+}

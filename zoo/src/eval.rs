@@ -169,6 +169,7 @@ mod tests {
             cell_type_names: vec!["simple".into(), "complex".into()],
             noiseless_rates: Array2::zeros((1, n)),
             params_json: "{}".into(),
+            selectivity: None,
         };
         let rf = rf_recovery_of(&found, &gt, &(0..n).collect::<Vec<_>>());
         assert!(rf.median_error_px > 2.0 && rf.within_1px == 0.0, "{rf:?}");

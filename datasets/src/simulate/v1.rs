@@ -8,14 +8,14 @@
 
 use std::f64::consts::PI;
 
-use ndarray::{s, Array2, Array4, ArrayView2};
+use ndarray::{s, Array1, Array2, Array4, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal, Poisson, StandardNormal};
 use rustfft::{num_complex::Complex, FftPlanner};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{Dataset, GroundTruth, Tier, Units};
+use crate::dataset::{Dataset, GroundTruth, Tier, TrueSelectivity, Units};
 use crate::error::{DatasetError, Result};
 
 /// How the stimuli are drawn.
@@ -294,6 +294,7 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
             _ => 200.0 + 100.0 * (u as f32 / cfg.n_units as f32),
         })),
     };
+    let true_selectivity = selectivity(cfg, &cell_type, &rf_position);
     let ds = Dataset {
         images: images.into(),
         responses,
@@ -309,6 +310,7 @@ pub fn simulate(cfg: &V1Config) -> Result<Dataset> {
             cell_type_names: cfg.cell_types.iter().map(CellType::name).collect(),
             noiseless_rates: rates,
             params_json: serde_json::to_string(&serde_json::json!({"simulator": "v1", "config": cfg})).expect("config serialises"),
+            selectivity: Some(true_selectivity),
         }),
     };
     ds.check_consistent()?;
@@ -456,6 +458,32 @@ pub fn true_filters(truth: &GroundTruth) -> Result<Vec<UnitFilters>> {
             Ok(unit_filters(&cfg, *kind, truth.rf_position[[u, 0]], truth.rf_position[[u, 1]]))
         })
         .collect()
+}
+
+/// Every unit's filters in the image frame and its grating tuning, as `ground_truth/` stores
+/// them.
+fn selectivity(cfg: &V1Config, cell_type: &[u32], rf_position: &Array2<f32>) -> TrueSelectivity {
+    let n = cell_type.len();
+    let mut filters = Array4::<f32>::zeros((n, 2, cfg.height, cfg.width));
+    let (mut orientation, mut frequency, mut phase) = (Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN));
+    for (u, &t) in cell_type.iter().enumerate() {
+        let kind = cfg.cell_types[t as usize];
+        let f = unit_filters(cfg, kind, rf_position[[u, 0]], rf_position[[u, 1]]);
+        let halves = std::iter::once(&f.even).chain(f.odd.as_ref());
+        for (half, filter) in halves.enumerate() {
+            let (h, w) = filter.dim();
+            filters.slice_mut(s![u, half, f.top..f.top + h, f.left..f.left + w]).assign(&filter.mapv(|v| v as f32));
+        }
+        if let CellType::Simple { orientation_deg } | CellType::Complex { orientation_deg } = kind {
+            orientation[u] = orientation_deg.rem_euclid(180.0) as f32;
+            frequency[u] = (1.0 / cfg.gabor_wavelength) as f32;
+        }
+        // The even Gabor is cos(2π·along/λ): phase 0. A complex cell has no preferred phase.
+        if let CellType::Simple { .. } = kind {
+            phase[u] = 0.0;
+        }
+    }
+    TrueSelectivity { filters, orientation_deg: orientation, spatial_frequency: frequency, phase_deg: phase }
 }
 
 impl UnitFilters {
