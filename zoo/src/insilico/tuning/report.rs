@@ -92,7 +92,12 @@ impl Tuning {
                 histogram("Preferred orientation", "orientation (deg)", |t| t.preferred_orientation_deg),
             ),
             ("tuning_osi".to_string(), histogram("Orientation selectivity", "OSI", |t| t.osi)),
-            ("tuning_f1_f0".to_string(), histogram("Phase modulation (F1/F0 > 1: simple)", "F1/F0", |t| t.f1_f0)),
+            // F1/F0 runs from 0 to π/2 for a rectified linear cell; far larger values only say
+            // F0 is near zero, and would squeeze the informative range into one bin.
+            (
+                "tuning_f1_f0".to_string(),
+                histogram("Phase modulation (F1/F0 > 1: simple; above 2 drawn at 2)", "F1/F0", |t| t.f1_f0.min(2.0)),
+            ),
             (
                 "tuning_surround_suppression".to_string(),
                 histogram("Surround suppression", "1 − R_largest / R_peak", |t| t.surround_suppression),
