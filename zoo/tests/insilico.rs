@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use neurozoo_datasets::simulate::v1::CellType;
+use neurozoo_datasets::simulate::truth::{MeisAgainstTruth, TuningAgainstTruth};
 use neurozoo_datasets::simulate::v1::{self, V1Config};
 use neurozoo_datasets::stats::median;
 use neurozoo_datasets::Tier;
@@ -17,39 +17,6 @@ use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::Normalizer;
 use neurozoo_zoo::train::Trainer;
 use tch::{nn, Device};
-
-/// Pearson correlation of two equally long pixel lists.
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        ab += (x - ma) * (y - mb);
-        aa += (x - ma).powi(2);
-        bb += (y - mb).powi(2);
-    }
-    ab / (aa * bb).sqrt()
-}
-
-/// Area under the ROC curve of `positives` against `negatives` (Mann–Whitney U over all pairs,
-/// ties count half): the chance that a random positive scores above a random negative.
-fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
-    let wins: f64 = positives
-        .iter()
-        .flat_map(|p| {
-            negatives.iter().map(move |n| {
-                if p > n {
-                    1.0
-                } else if p == n {
-                    0.5
-                } else {
-                    0.0
-                }
-            })
-        })
-        .sum();
-    wins / (positives.len() * negatives.len()) as f64
-}
 
 /// Acceptance of the in-silico experiments (issue 30) on one klindt2017 model fitted to a
 /// simulated V1 population (the simulator's own 1/f images and Poisson noise):
@@ -73,7 +40,6 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
     };
     let ds = v1::simulate(&sim).unwrap();
     let truth = ds.ground_truth.as_ref().unwrap();
-    let filters = v1::true_filters(truth).unwrap();
 
     let mut cfg = preset("klindt2017").and_then(Preset::into_responses).unwrap();
     let core = cfg.model.core.as_mut().unwrap();
@@ -93,33 +59,11 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
     let meis = optimise(&model, 0, &units, &statistics, &params, device, |_| {}).unwrap();
     let best = best_activation(&model, 0, &units, &data.images, &train);
 
-    let (mut simple, mut complex, mut center_surround) = (Vec::new(), Vec::new(), Vec::new());
-    for (k, &u) in units.iter().enumerate() {
-        let f = &filters[u];
-        let (fh, fw) = f.even.dim();
-        let window: Vec<f64> = (0..fh * fw).map(|i| f64::from(meis.images[[k, 0, f.top + i / fw, f.left + i % fw]])).collect();
-        let even: Vec<f64> = f.even.iter().copied().collect();
-        let name = &truth.cell_type_names[truth.cell_type[u] as usize];
-        match &f.odd {
-            // The energy model responds to every phase alike: the MEI may take any, so it is
-            // compared with the pair's filter at the phase (1° steps) that fits it best.
-            Some(odd) => {
-                let best_phase = (0..360)
-                    .map(|deg| {
-                        let phi = f64::from(deg).to_radians();
-                        let phased: Vec<f64> = even.iter().zip(odd.iter()).map(|(e, o)| phi.cos() * e + phi.sin() * o).collect();
-                        correlation(&window, &phased)
-                    })
-                    .fold(f64::NEG_INFINITY, f64::max);
-                complex.push(best_phase);
-            }
-            None if name.starts_with("simple") => simple.push(correlation(&window, &even)),
-            None => center_surround.push(correlation(&window, &even)),
-        }
-    }
+    let scored = MeisAgainstTruth::of(meis.images.view(), &units, truth).unwrap();
+    let (simple, complex, center_surround) = (&scored.simple, &scored.complex, &scored.center_surround);
     let ratios: Vec<f64> = meis.activation.iter().zip(&best).map(|(&m, &b)| f64::from(m / b)).collect();
     let mean_ratio = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    let (r_simple, r_complex, r_cs) = (median(&mut simple.clone()), median(&mut complex.clone()), median(&mut center_surround.clone()));
+    let [r_simple, r_complex, r_cs] = scored.medians();
     println!(
         "{device:?}: fitted in {:.1} s, MEIs of {} units ({} steps) in {:.1} s; median MEI-filter correlation: simple {r_simple:.3} \
          (n {}), complex best phase {r_complex:.3} (n {}), centre-surround {r_cs:.3} (n {}); MEI / best training image rate: mean \
@@ -141,29 +85,20 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
     let tuning = measure(&model, 0, &units, &statistics, &TuningParams::default().check().unwrap(), None, device).unwrap();
     let tuning_time = tuned.elapsed();
     let summary = tuning.summary();
-    let params: serde_json::Value = serde_json::from_str(&truth.params_json).unwrap();
-    let config: V1Config = serde_json::from_value(params["config"].clone()).unwrap();
-    let (mut orientation_errors, mut f1_simple, mut f1_complex, mut centre_errors) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (k, &u) in units.iter().enumerate() {
-        let t = &summary[k];
-        let true_deg = match config.cell_types[truth.cell_type[u] as usize] {
-            CellType::Simple { orientation_deg } => {
-                f1_simple.push(t.f1_f0);
-                orientation_deg
-            }
-            CellType::Complex { orientation_deg } => {
-                f1_complex.push(t.f1_f0);
-                orientation_deg
-            }
-            CellType::CenterSurround => continue,
-        };
-        let d = (t.preferred_orientation_deg - true_deg).rem_euclid(180.0);
-        orientation_errors.push(d.min(180.0 - d));
-        let [row, col] = tuning.rf_centres[k];
-        centre_errors.push((row - f64::from(truth.rf_position[[u, 0]])).hypot(col - f64::from(truth.rf_position[[u, 1]])));
-    }
-    let orientation_error = median(&mut orientation_errors.clone());
-    let f1_auc = auc(&f1_simple, &f1_complex);
+    let orientation: Vec<f64> = summary.iter().map(|t| t.preferred_orientation_deg).collect();
+    let f1: Vec<f64> = summary.iter().map(|t| t.f1_f0).collect();
+    let against = TuningAgainstTruth::of(&units, &orientation, &f1, truth).unwrap();
+    let (orientation_errors, f1_simple, f1_complex) = (&against.orientation_errors_deg, &against.f1_f0_simple, &against.f1_f0_complex);
+    let centre_errors: Vec<f64> = units
+        .iter()
+        .enumerate()
+        .map(|(k, &u)| {
+            let [row, col] = tuning.rf_centres[k];
+            (row - f64::from(truth.rf_position[[u, 0]])).hypot(col - f64::from(truth.rf_position[[u, 1]]))
+        })
+        .collect();
+    let orientation_error = against.median_orientation_error();
+    let f1_auc = against.f1_f0_auc();
     println!(
         "tuning of {} units ({} full-field gratings) in {:.1} s: median preferred-orientation error {orientation_error:.2}° over {} \
          oriented cells (max {:.2}°); F1/F0 simple median {:.2} (n {}), complex median {:.2} (n {}), AUC {f1_auc:.3}; median RF-centre \
@@ -181,7 +116,7 @@ fn meis_and_tuning_recover_the_truth(device: Device) {
     );
 
     assert!(!simple.is_empty() && !complex.is_empty(), "the population has simple and complex cells");
-    assert!(f1_simple.iter().chain(&f1_complex).all(|r| r.is_finite()), "every oriented cell is driven by its preferred grating");
+    assert!(f1_simple.iter().chain(f1_complex).all(|r| r.is_finite()), "every oriented cell is driven by its preferred grating");
     assert!(orientation_error <= 10.0, "median preferred-orientation error {orientation_error}° ({orientation_errors:?})");
     assert!(f1_auc >= 0.9, "F1/F0 separates simple from complex cells with AUC {f1_auc} (simple {f1_simple:?}, complex {f1_complex:?})");
     assert!(r_simple >= 0.7, "simple cells: median correlation {r_simple} of MEI and true filter ({simple:?})");

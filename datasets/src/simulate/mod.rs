@@ -2,4 +2,5 @@
 
 pub mod sparse;
 pub mod sprites;
+pub mod truth;
 pub mod v1;
