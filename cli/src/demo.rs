@@ -304,17 +304,17 @@ fn insilico(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>) -
     });
     let table = read_csv(&out.join("tuning").join("tuning.csv"))?;
     let units: Vec<i64> = f64_column(&table, "unit_index")?.iter().map(|&u| u as i64).collect();
-    let tuned = TuningAgainstTruth::of(
-        &index(&units),
-        &f64_column(&table, "preferred_orientation_deg")?,
-        &f64_column(&table, "f1_f0")?,
-        &truth,
-    )?;
+    let tuned =
+        TuningAgainstTruth::of(&index(&units), &f64_column(&table, "preferred_orientation_deg")?, &f64_column(&table, "f1_f0")?, &truth)?;
     sections.push(Section {
         title: "In-silico experiments".into(),
         text: vec![
             format!(
-                "neurozoo insilico mei optimised one image per klindt2017 neuron, all {} in one batch ({} steps of gradient ascent at                  the training images' mean contrast, gradients blurred, sinzlab/mei's settings). The simulator knows each neuron's true                  filter: within the receptive-field window the MEIs correlate with it at a median of {:.3} for simple cells, {:.3} for                  complex cells (against the best phase of their quadrature pair) and {:.3} for centre-surround cells. On average an MEI                  drives its neuron {} times as hard as the best training image.",
+                "neurozoo insilico mei optimised one image per klindt2017 neuron, all {} in one batch ({} steps of gradient ascent at \
+                 the training images' mean contrast, gradients blurred, sinzlab/mei's settings). The simulator knows each neuron's true \
+                 filter: within the receptive-field window the MEIs correlate with it at a median of {:.3} for simple cells, {:.3} for \
+                 complex cells (against the best phase of their quadrature pair) and {:.3} for centre-surround cells. On average an MEI \
+                 drives its neuron {} times as hard as the best training image.",
                 meis.unit_ids.len(),
                 meis.steps,
                 simple,
@@ -323,7 +323,10 @@ fn insilico(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>) -
                 ratio.map_or("n/a".into(), |r| format!("{r:.2}")),
             ),
             format!(
-                "neurozoo insilico tuning showed every neuron full-field gratings (16 orientations × 8 spatial frequencies × 8                  phases), disks of growing size at its receptive-field centre and a contrast series. The preferred orientation is                  {:.1}° from the truth (median over {} oriented cells); F1/F0 tells simple from complex cells with AUC {:.3}.                  meis.png shows the MEIs; the tuning figures the curves of a few neurons and the population's histograms.",
+                "neurozoo insilico tuning showed every neuron full-field gratings (16 orientations × 8 spatial frequencies × 8 \
+                 phases), disks of growing size at its receptive-field centre and a contrast series. The preferred orientation is \
+                 {:.1}° from the truth (median over {} oriented cells); F1/F0 tells simple from complex cells with AUC {:.3}. \
+                 meis.png shows the MEIs; the tuning figures the curves of a few neurons and the population's histograms.",
                 tuned.median_orientation_error(),
                 tuned.orientation_errors_deg.len(),
                 tuned.f1_f0_auc(),

@@ -588,7 +588,9 @@ fn write_tree(ds: &Dataset, root: &Path) -> std::io::Result<()> {
         if let Some(sel) = &gt.selectivity {
             let filters = sel.filters.as_standard_layout();
             put("ground_truth/filters.npy", npy(sel.filters.shape(), NpyOut::F32(filters.as_slice().expect("standard layout"))))?;
-            for (name, a) in [("orientation_deg", &sel.orientation_deg), ("spatial_frequency", &sel.spatial_frequency), ("phase_deg", &sel.phase_deg)] {
+            for (name, a) in
+                [("orientation_deg", &sel.orientation_deg), ("spatial_frequency", &sel.spatial_frequency), ("phase_deg", &sel.phase_deg)]
+            {
                 put(&format!("ground_truth/{name}.npy"), npy(&[a.len()], NpyOut::F32(a.as_slice().expect("contiguous"))))?;
             }
         }

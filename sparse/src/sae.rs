@@ -290,14 +290,18 @@ impl Sae {
             SaeKind::Matryoshka { widths, .. } => widths[..widths.len() - 1]
                 .iter()
                 .map(|&w| {
-                    (x - self.decode(&codes, Some(w as i64))).square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
+                    (x - self.decode(&codes, Some(w as i64)))
+                        .square()
+                        .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+                        .mean(Kind::Float)
                 })
                 .collect(),
             _ => Vec::new(),
         };
         // ReLU and TopK halve the squared error (their references' objective ½‖x − x̂‖²);
         // SAELens does not.
-        let reconstruction_loss = if matches!(self.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. }) { &squared * 0.5 } else { squared.shallow_clone() };
+        let reconstruction_loss =
+            if matches!(self.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. }) { &squared * 0.5 } else { squared.shallow_clone() };
         let loss = inner.iter().fold(reconstruction_loss + &sparsity + &auxiliary, |acc, t| acc + t);
         Forward { pre, codes, reconstruction, squared, sparsity, auxiliary, inner, loss }
     }
@@ -337,7 +341,9 @@ impl Sae {
             match &self.kind {
                 SaeKind::Relu { .. } => pre.relu(),
                 SaeKind::TopK { k, .. } => top_k(&pre, *k),
-                SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => pre.relu() * pre.gt_tensor(&self.threshold) / self.decoder_norms(),
+                SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => {
+                    pre.relu() * pre.gt_tensor(&self.threshold) / self.decoder_norms()
+                }
                 SaeKind::JumpRelu { .. } => &pre * pre.gt_tensor(&self.threshold.exp()),
             }
         })

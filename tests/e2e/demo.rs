@@ -103,7 +103,7 @@ fn quick_demo_writes_a_report_whose_figures_and_tables_exist_and_render() {
     assert!(stdout.contains(&format!("report: {}", index.display())), "the demo must say where the report is:\n{stdout}");
 
     let html = std::fs::read_to_string(&index).unwrap();
-    assert!(html.matches("<section").count() == 8, "a section per step");
+    assert!(html.matches("<section").count() == 9, "a section per step");
     for missing in ["n/a", "NaN"] {
         assert!(!html.contains(missing), "the report says {missing:?}: a number the demo could not measure");
     }

@@ -172,7 +172,12 @@ fn a_method_outside_the_schema_is_refused_by_name() {
     let repr = simulated(dir.path());
     let out = analyze(&repr, "sparse-coding", &dir.path().join("x")).args(["--param", "method=pca"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("method = \"pca\": expected one of dictionary, sae-relu, sae-topk, sae-batchtopk, sae-jumprelu, sae-matryoshka"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("method = \"pca\": expected one of dictionary, sae-relu, sae-topk, sae-batchtopk, sae-jumprelu, sae-matryoshka"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// What one plugin learned feeds the next: `--arrays` adds an earlier run's `arrays.h5`.

@@ -131,7 +131,17 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
 pub fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
     let wins: f64 = positives
         .iter()
-        .flat_map(|p| negatives.iter().map(move |n| if p > n { 1.0 } else if p == n { 0.5 } else { 0.0 }))
+        .flat_map(|p| {
+            negatives.iter().map(move |n| {
+                if p > n {
+                    1.0
+                } else if p == n {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+        })
         .sum();
     wins / (positives.len() * negatives.len()) as f64
 }

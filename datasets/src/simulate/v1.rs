@@ -465,7 +465,8 @@ pub fn true_filters(truth: &GroundTruth) -> Result<Vec<UnitFilters>> {
 fn selectivity(cfg: &V1Config, cell_type: &[u32], rf_position: &Array2<f32>) -> TrueSelectivity {
     let n = cell_type.len();
     let mut filters = Array4::<f32>::zeros((n, 2, cfg.height, cfg.width));
-    let (mut orientation, mut frequency, mut phase) = (Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN));
+    let (mut orientation, mut frequency, mut phase) =
+        (Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN), Array1::from_elem(n, f32::NAN));
     for (u, &t) in cell_type.iter().enumerate() {
         let kind = cfg.cell_types[t as usize];
         let f = unit_filters(cfg, kind, rf_position[[u, 0]], rf_position[[u, 1]]);

@@ -342,7 +342,15 @@ fn learn(ctx: &mut Context<'_>, method: &Method, s: &Settings, x: &Tensor, progr
                 curve("loss", history.iter().map(|e| e.epoch), history.iter().map(|e| e.loss)),
                 curve("mse", history.iter().map(|e| e.epoch), history.iter().map(|e| e.mse)),
             ];
-            Ok(Learned { dictionary: atoms, codes: gap.encoder.shallow_clone(), codes_from: "sae_encoder", fit: gap.encoder_fit, gap: Some(gap), training, curves })
+            Ok(Learned {
+                dictionary: atoms,
+                codes: gap.encoder.shallow_clone(),
+                codes_from: "sae_encoder",
+                fit: gap.encoder_fit,
+                gap: Some(gap),
+                training,
+                curves,
+            })
         }
     }
 }
@@ -370,7 +378,15 @@ fn matryoshka_widths(text: &str, n_atoms: usize) -> Result<Vec<usize>, String> {
 
 /// One model per sweep value (the main model's seed and settings otherwise), each scored; the
 /// table `sparsity_sweep` and figure `fvu_vs_l0` put them beside the main model.
-fn sparsity_sweep(ctx: &mut Context<'_>, method: &Method, swept: &[Method], s: &Settings, x: &Tensor, values: &[f64], main: Fit) -> Result<(), String> {
+fn sparsity_sweep(
+    ctx: &mut Context<'_>,
+    method: &Method,
+    swept: &[Method],
+    s: &Settings,
+    x: &Tensor,
+    values: &[f64],
+    main: Fit,
+) -> Result<(), String> {
     let setting = method.sparsity_setting();
     let mut fits = Vec::with_capacity(values.len());
     for (i, (value, model)) in values.iter().zip(swept).enumerate() {
