@@ -22,7 +22,7 @@ pub trait Worker: ModelFamily {
     fn extract_job(job: &ExtractJob) -> Result<()>;
     /// In-silico experiments, which only some families have a meaning for.
     fn insilico_job(job: &InsilicoJob) -> Result<()> {
-        Err(RunError::Unsupported { run: job.run.clone(), kind: Self::KIND, operation: Operation::Insilico }.into())
+        Err(RunError::Unsupported { run: job.run.clone(), family: Self::NAME, operation: Operation::Insilico }.into())
     }
 }
 

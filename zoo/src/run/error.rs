@@ -39,8 +39,8 @@ pub enum RunError {
     #[error("no recordings to fit: give one or more, or a [[data]] list in the config")]
     NoRecordings,
     /// An operation the run's family of models has no meaning for.
-    #[error("{} is a {}: {operation}", run.display(), kind.noun())]
-    Unsupported { run: PathBuf, kind: neurozoo_config::ModelKind, operation: Operation },
+    #[error("{} is a {family}: {operation}", run.display())]
+    Unsupported { run: PathBuf, family: &'static str, operation: Operation },
     /// A file a sprite-pair model cannot fit (`preset`), with why.
     #[error("{error}: {preset} fits sprite frame pairs (make them with `neurozoo data simulate sprites`)")]
     NotSpritePairs { preset: String, error: DatasetError },

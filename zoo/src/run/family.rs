@@ -4,13 +4,14 @@
 //! extract from. What differs between families (their config, data, model, training loop,
 //! scores and representations) is a [`ModelFamily`]: the response models ([`super::fit::Responses`]),
 //! the sprite-pair models ([`super::vae::SpritePairs`]). A new family is one module with one
-//! implementation of the trait, and one arm of [`ModelKind`] where the worker picks it.
+//! implementation of the trait (a test-only one, `mean`, shows it), and, to be run by the
+//! command line, one arm of `ModelKind` where the worker picks it.
 
 use std::fmt::Debug;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 
-use neurozoo_config::{ConfigError, ModelKind, Preset};
+use neurozoo_config::{ConfigError, Preset};
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::representation::RepresentationFile;
 use neurozoo_datasets::Tier;
@@ -27,8 +28,8 @@ use crate::{PeakMemory, TorchRuntime};
 /// around it (run directories, resume, `run.json`, weights) is [`Fit`] and [`Run`], generic
 /// over the family.
 pub trait ModelFamily: Sized + 'static {
-    /// The kind of model this family is (what a preset or a run directory says).
-    const KIND: ModelKind;
+    /// The family as a message names it: "response model", "sprite-pair model".
+    const NAME: &'static str;
     /// The config key of the training length, which a resumed fit may only raise
     /// (`max_epochs`, `iterations`).
     const LENGTH: &'static str;
@@ -50,8 +51,21 @@ pub trait ModelFamily: Sized + 'static {
     /// A run's scores on one data file.
     type Evaluation;
 
-    /// The family's config in a preset; None when the preset is another family's.
-    fn config(preset: Preset) -> Option<Self::Config>;
+    /// The family's config in a preset; None when the preset is another family's (or the
+    /// family has no presets).
+    fn config(preset: Preset) -> Option<Self::Config> {
+        let _ = preset;
+        None
+    }
+    /// The config of a run directory `dir` (its `config.toml` as `text`), with the files it
+    /// names found in `dir`; None when it is another family's. By default, a preset's.
+    fn read_config(text: &str, dir: &Path) -> Result<Option<Self::Config>, ConfigError> {
+        let mut preset = Preset::from_toml(text)?;
+        if let Preset::Responses(c) = &mut preset {
+            c.resolve_files(dir);
+        }
+        Ok(Self::config(preset))
+    }
     /// The config's seed and training length, which a fit request may set.
     fn seed_and_length(config: &mut Self::Config) -> (&mut u64, &mut usize);
     /// Values the fit cannot run with.
@@ -228,10 +242,13 @@ impl<T: Serialize + DeserializeOwned> RunRecord<T> {
 
 /// The config of the run at `dir`, if it is a run of family `F`.
 pub fn load_family_config<F: ModelFamily>(dir: &Path) -> Result<F::Config, RunError> {
-    let preset = super::load_config(dir)?;
-    let kind = preset.kind();
-    F::config(preset)
-        .ok_or_else(|| RunError::Mismatch(format!("{} is a {}'s run, not a {}'s", dir.display(), kind.noun(), F::KIND.noun())))
+    let text = super::read_run_file(dir, super::CONFIG_FILE)?;
+    let file = dir.join(super::CONFIG_FILE);
+    let config = F::read_config(&text, dir).map_err(|e| ConfigError::File { file, error: Box::new(e) })?;
+    config.ok_or_else(|| {
+        let other = Preset::from_toml(&text).map_or("another kind of model", |p| p.kind().noun());
+        RunError::Mismatch(format!("{} is a {other}'s run, not a {}'s", dir.display(), F::NAME))
+    })
 }
 
 /// What to fit, and where.

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use neurozoo_config::{ConfigError, ModelKind, Preset};
+use neurozoo_config::{ConfigError, Preset};
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_tables::{write_table, Table};
@@ -114,7 +114,7 @@ impl Progress for Event<'_> {
 }
 
 impl ModelFamily for Responses {
-    const KIND: ModelKind = ModelKind::Responses;
+    const NAME: &'static str = "response model";
     const LENGTH: &'static str = "max_epochs";
     type Config = FitConfig;
     type Record = ResponseRecord;

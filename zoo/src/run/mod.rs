@@ -10,9 +10,12 @@
 //! ```
 //!
 //! and the library-level run API, what the commands do as functions taking typed requests and
-//! returning typed results (the command line parses, calls and prints): [`fit::Fit`] prepares
-//! and trains a fit (new or resumed), [`eval::Run`] loads a fitted run, checks recordings
-//! against it and evaluates them, [`extract`] reads a layer of a run or of a TorchScript network.
+//! returning typed results (the command line parses, calls and prints). It is generic over the
+//! family of models ([`ModelFamily`], in [`family`]): [`family::Fit`] prepares and trains a fit
+//! (new or resumed) and [`family::Run`] loads a complete run, for any family; [`fit`] is the
+//! response models' family ([`Responses`]), whose runs ([`eval::Run`]) check recordings against
+//! themselves and evaluate them, and [`extract`] reads a layer of a run or of a TorchScript
+//! network; [`vae`] is the sprite-pair models' ([`SpritePairs`]).
 //!
 //! ```no_run
 //! use neurozoo_zoo::config::preset;

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{s, Array2};
-use neurozoo_config::{ConfigError, ModelKind, Preset};
+use neurozoo_config::{ConfigError, Preset};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_datasets::simulate::sprites::{SpritePairs as Pairs, FACTOR_NAMES};
 use neurozoo_tables::{write_table, Table};
@@ -100,7 +100,7 @@ impl Progress for Event<'_> {
 }
 
 impl ModelFamily for SpritePairs {
-    const KIND: ModelKind = ModelKind::SpritePairs;
+    const NAME: &'static str = "sprite-pair model";
     const LENGTH: &'static str = "iterations";
     type Config = VaeFitConfig;
     type Record = SpriteRecord;
