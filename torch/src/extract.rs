@@ -17,7 +17,8 @@ pub fn run(job: &ExtractJob) -> Result<()> {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
     }
     let file = if run_dir.is_file() {
-        let layers: Vec<&str> = if options.layers.is_empty() { vec!["forward"] } else { options.layers.iter().map(String::as_str).collect() };
+        let layers: Vec<&str> =
+            if options.layers.is_empty() { vec!["forward"] } else { options.layers.iter().map(String::as_str).collect() };
         extract_torchscript(run_dir, data, &options.nwb, &layers, &options.tiers, options.device)
     } else {
         Run::load(run_dir, options.device).and_then(|run| Responses::extract(&run, data, &options)).map(|extraction| {

@@ -38,4 +38,3 @@ pub fn run<F: Worker>(job: &FitJob, config: F::Config) -> Result<()> {
     bar.finish_and_clear();
     F::finish(job, &fitted, &out)
 }
-

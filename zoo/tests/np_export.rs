@@ -96,7 +96,8 @@ fn random_run(config: &FitConfig, recordings: &[(&str, usize)], dir: &Path) {
                         image_std: 1.0,
                         response_scale: vec![1.0; *units],
                         behavior_std: config.model.behavior_channels.then(|| vec![1.0; 3]),
-                        pupil_mean_std: (config.model.shifter.is_some() || config.model.pupil_channels).then(|| (vec![0.0; 2], vec![1.0; 2])),
+                        pupil_mean_std: (config.model.shifter.is_some() || config.model.pupil_channels)
+                            .then(|| (vec![0.0; 2], vec![1.0; 2])),
                     },
                 })
                 .collect(),

@@ -399,5 +399,4 @@ impl<F: ModelFamily> Run<F> {
         load_weights(&vs, &dir.join(super::MODEL_FILE))?;
         Ok(Run { dir: dir.to_path_buf(), info, config, model, _vs: vs })
     }
-
 }

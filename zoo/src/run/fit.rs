@@ -188,7 +188,8 @@ impl ModelFamily for Responses {
     /// The same recordings, in the same order.
     fn other_data(fitted: &ResponseRecord, given: &ResponseRecord) -> Option<(String, String)> {
         let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
-        let list = |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
+        let list =
+            |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
         (key(&fitted.recordings) != key(&given.recordings)).then(|| (list(&fitted.recordings), list(&given.recordings)))
     }
 
@@ -295,7 +296,8 @@ impl ModelFamily for Responses {
     /// The layers asked for (`predicted` when none) of the distinct images of `data`.
     fn extract(run: &Run<Responses>, data: &Path, options: &ExtractOptions) -> Result<Extraction, RunError> {
         let recording = run.recording(data, &options.nwb)?;
-        let layers: Vec<&str> = if options.layers.is_empty() { vec!["predicted"] } else { options.layers.iter().map(String::as_str).collect() };
+        let layers: Vec<&str> =
+            if options.layers.is_empty() { vec!["predicted"] } else { options.layers.iter().map(String::as_str).collect() };
         let file = super::extract::extract(run, &recording, &layers, &options.tiers, options.device)?;
         Ok(Extraction { file, note: recording.other_data })
     }

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tch::{nn, Device, Tensor};
 
-use super::family::{DataRequest, EvalOptions, ExtractOptions, Extraction, Fit, ModelFamily, Position, Progress, Run, RunRecord, Trained, Training};
+use super::family::{
+    DataRequest, EvalOptions, ExtractOptions, Extraction, Fit, ModelFamily, Position, Progress, Run, RunRecord, Trained, Training,
+};
 use super::RunError;
 use crate::config::VaeFitConfig;
 use crate::slowvae::scores::{disentanglement, held_out, intervention_scores, Budget, Disentanglement, HeldOut, InterventionScores};
@@ -176,7 +178,11 @@ impl ModelFamily for SpritePairs {
         )]
     }
 
-    fn train(t: Training<'_, SpritePairs>, record: &mut SpriteRecord, on: &mut dyn FnMut(Event<'_>)) -> Result<Trained<VaeTrained>, RunError> {
+    fn train(
+        t: Training<'_, SpritePairs>,
+        record: &mut SpriteRecord,
+        on: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Trained<VaeTrained>, RunError> {
         let checkpoints = Some(vae::Checkpoints { dir: t.out, resume: t.resume });
         let (frames, pairs) = (&t.prepared.frames, &t.prepared.pairs);
         let log = vae::train(t.model, t.vs, frames, &t.config.train, checkpoints, on)?;
