@@ -272,6 +272,9 @@ pub struct FitRequest<F: ModelFamily> {
     pub resume: bool,
 }
 
+/// A training length raised on resume: (the run's, now).
+pub type Raised = Option<(usize, usize)>;
+
 /// A fit ready to train: data loaded and checked, model built, run directory written.
 pub struct Fit<F: ModelFamily> {
     /// The config being fitted (the run's own, on resume).
@@ -281,8 +284,7 @@ pub struct Fit<F: ModelFamily> {
     pub out: PathBuf,
     pub model: F::Model,
     pub prepared: F::Prepared,
-    /// A training length raised on resume: (the run's, now).
-    pub raised: Option<(usize, usize)>,
+    pub raised: Raised,
     pub device: Device,
     vs: nn::VarStore,
     info: RunRecord<F::Record>,
@@ -367,7 +369,7 @@ fn resume_config<F: ModelFamily>(
     asked: F::Config,
     seed: Option<u64>,
     length: Option<usize>,
-) -> Result<(F::Config, Option<(usize, usize)>), RunError> {
+) -> Result<(F::Config, Raised), RunError> {
     let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
     let mut saved = load_family_config::<F>(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
     if !F::same_model(&asked, &saved) {
