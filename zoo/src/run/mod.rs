@@ -36,6 +36,8 @@ pub mod eval;
 pub mod extract;
 pub mod family;
 pub mod fit;
+#[cfg(test)]
+mod mean;
 pub mod vae;
 
 use std::path::Path;
