@@ -26,6 +26,7 @@ use crate::train::{EpochRecord, Event, TrainData, Trainer};
 pub use super::family::{Fit, FitOutcome, FitRequest};
 
 /// The response models (CNN and LN cores with factorised or Gaussian readouts).
+#[derive(Debug, Clone, Copy)]
 pub struct Responses;
 
 /// A response model's part of `run.json`.

@@ -28,6 +28,7 @@ use crate::slowvae::SlowVae;
 pub const TRAINING_STEM: &str = "training";
 
 /// SlowVAE and β-VAE, fitted to sprite frame pairs.
+#[derive(Debug, Clone, Copy)]
 pub struct SpritePairs;
 
 /// A sprite-pair model's part of `run.json`.
