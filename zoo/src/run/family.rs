@@ -84,7 +84,7 @@ pub trait ModelFamily: Sized + 'static {
     /// Build the model on `vs` (seeded already) and put the data where training reads it. A
     /// model or data that cannot be used is refused here, before the run directory exists.
     fn build(vs: &nn::VarStore, config: &Self::Config, data: Self::Data) -> Result<(Self::Model, Self::Prepared), RunError>;
-    /// Lines that say what is about to be fitted (`asked`: the model as the user named it).
+    /// Lines that say what is about to be fitted.
     fn describe(fit: &Fit<Self>) -> Vec<String>;
     /// Train, from the checkpoint in `training.out` when resuming; write the family's tables
     /// into the run and update `record`. The weights and `run.json` are the caller's.
