@@ -47,6 +47,16 @@ pub enum ModelKind {
     SpritePairs,
 }
 
+impl ModelKind {
+    /// The kind as a message names it: "response model", "sprite-pair model".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ModelKind::Responses => "response model",
+            ModelKind::SpritePairs => "sprite-pair model",
+        }
+    }
+}
+
 impl std::fmt::Display for ModelKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -11,7 +11,9 @@ use neurozoo_job::{EvalJob, EvalReport, PooledEvalReport};
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::eval::{Evaluation, TierMetrics};
 use neurozoo_zoo::model::{Core, Model, Readout};
-use neurozoo_zoo::run::eval::{pooled, Run, RunRecording};
+use neurozoo_zoo::run::eval::{pooled, ResponseEvaluation, Run, RunRecording};
+use neurozoo_zoo::run::family::{EvalOptions, ModelFamily};
+use neurozoo_zoo::run::Responses;
 
 /// Say that a recording is not the data the run was fitted to (it is still evaluated).
 pub fn note_other_data(recording: &RunRecording) {
@@ -30,11 +32,12 @@ pub fn run(job: &EvalJob) -> Result<()> {
     }
     neurozoo_datasets::check_distinct(&data.iter().map(std::path::PathBuf::as_path).collect::<Vec<_>>())?;
     let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
+    let options = EvalOptions { nwb: nwb.clone(), intervention_points: 0, device };
     let mut reports = Vec::new();
     for path in data {
-        let recording = run.recording(path, nwb).map_err(|e| super::run_error(e, ""))?;
+        let ResponseEvaluation { recording, evaluation: ev } =
+            Responses::evaluate(&run, path, &options).map_err(|e| super::run_error(e, ""))?;
         note_other_data(&recording);
-        let ev = run.evaluate(&recording, device).map_err(|e| super::run_error(e, ""))?;
         let name = run.info.recordings[recording.index].name.clone();
         if let Some(dir) = figures {
             // One recording's figures are named plainly; several recordings' by recording.

@@ -6,27 +6,26 @@
 use anyhow::Result;
 use neurozoo_job::ExtractJob;
 use neurozoo_zoo::run::eval::Run;
-use neurozoo_zoo::run::extract::{extract, extract_torchscript};
+use neurozoo_zoo::run::extract::extract_torchscript;
+use neurozoo_zoo::run::family::ModelFamily;
+use neurozoo_zoo::run::Responses;
 
 pub fn run(job: &ExtractJob) -> Result<()> {
-    let (run_dir, data, out, layer, tiers, nwb) =
-        (job.run.as_path(), job.data.as_path(), job.out.as_path(), job.layer.as_deref(), job.tiers.as_slice(), &job.nwb);
-    let device = super::device(job.device)?;
+    let (run_dir, data, out) = (job.run.as_path(), job.data.as_path(), job.out.as_path());
+    let options = super::family::extract_options(job)?;
     if !run_dir.exists() {
         anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
     }
-    let layers = |default: &'static str| -> Vec<&str> { layer.unwrap_or(default).split(',').map(str::trim).collect() };
-    let named = layers("");
-    if let Some(twice) = named.iter().enumerate().find(|(i, l)| named[..*i].contains(l)).map(|(_, l)| l) {
-        anyhow::bail!("--layer names {twice:?} twice");
-    }
     let file = if run_dir.is_file() {
-        extract_torchscript(run_dir, data, nwb, &layers("forward"), tiers, device)
+        let layers: Vec<&str> =
+            if options.layers.is_empty() { vec!["forward"] } else { options.layers.iter().map(String::as_str).collect() };
+        extract_torchscript(run_dir, data, &options.nwb, &layers, &options.tiers, options.device)
     } else {
-        Run::load(run_dir, device).and_then(|run| {
-            let recording = run.recording(data, nwb)?;
-            super::eval::note_other_data(&recording);
-            extract(&run, &recording, &layers("predicted"), tiers, device)
+        Run::load(run_dir, options.device).and_then(|run| Responses::extract(&run, data, &options)).map(|extraction| {
+            if let Some(note) = &extraction.note {
+                eprintln!("note: {note}");
+            }
+            extraction.file
         })
     }
     .map_err(|e| super::run_error(e, ""))?;

@@ -3,12 +3,19 @@
 //! this binary as a [`Job`] (`neurozoo_job`): `neurozoo-torch job` reads it from standard input,
 //! `neurozoo-torch job FILE` from a file. `neurozoo-torch doctor` prints the torch half of
 //! `neurozoo doctor` as JSON.
+//!
+//! A model command runs as one family's ([`family::Worker`]): the family is picked once, from
+//! the preset of a fit or the `run.json` of a run, by [`family::with_family`]; `fit` is generic
+//! over it, and each family says how its runs are evaluated and extracted from (`responses`,
+//! `slowvae`).
 
 mod eval;
 mod exchange;
 mod extract;
+mod family;
 mod fit;
 mod insilico;
+mod responses;
 mod slowvae;
 
 use std::ffi::OsString;
@@ -19,9 +26,9 @@ use anyhow::{bail, Context, Result};
 use neurozoo_config::DeviceChoice;
 use neurozoo_job::Job;
 use neurozoo_tensor::DeviceError;
-use neurozoo_zoo::config::{Preset, VaeFitConfig};
+use neurozoo_zoo::config::Preset;
 use neurozoo_zoo::model::FrozenCoreFailure;
-use neurozoo_zoo::run::{self, ResumeConflict, RunError, Unfinished};
+use neurozoo_zoo::run::{ResumeConflict, RunError, Unfinished};
 use neurozoo_zoo::TorchRuntime;
 
 fn main() -> ExitCode {
@@ -63,51 +70,18 @@ fn start(args: &[OsString]) -> Result<()> {
 }
 
 fn run(job: Job) -> Result<()> {
+    use family::{kind_of_run, with_family, FitTask};
     match job {
-        Job::Fit(job) => match Preset::resolve(&job.model)? {
-            Preset::SpritePairs(cfg) => slowvae::fit(&job, cfg),
-            Preset::Responses(cfg) => fit::run(&job, cfg),
-        },
-        Job::Eval(job) => match run_config(&job.run)? {
-            Some(_) if job.figures.is_some() => {
-                bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", job.run.display())
-            }
-            Some(cfg) => match job.data.as_slice() {
-                [one] => slowvae::eval(&job.run, cfg, one, job.device, job.json, job.intervention_points),
-                _ => bail!(
-                    "{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)",
-                    job.run.display(),
-                    job.data.len()
-                ),
-            },
-            None => eval::run(&job),
-        },
-        Job::Extract(job) => match run_config(&job.run)? {
-            Some(_) if !job.tiers.is_empty() => {
-                bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", job.run.display())
-            }
-            Some(cfg) => slowvae::extract(&job.run, cfg, &job.data, &job.out, job.layer.as_deref(), job.device),
-            None => extract::run(&job),
-        },
-        Job::Insilico(job) => match run_config(&job.run)? {
-            Some(_) => bail!("{} is a sprite-pair model: in-silico experiments run on response models", job.run.display()),
-            None => insilico::run(&job),
-        },
+        Job::Fit(job) => {
+            let preset = Preset::resolve(&job.model)?;
+            with_family(preset.kind(), FitTask { job: &job, preset })
+        }
+        Job::Eval(job) => with_family(kind_of_run(&job.run), &job),
+        Job::Extract(job) => with_family(kind_of_run(&job.run), &job),
+        Job::Insilico(job) => with_family(kind_of_run(&job.run), &job),
         Job::Import(job) => exchange::import(&job),
         Job::Export(job) => exchange::export(&job),
     }
-}
-
-/// The config of a sprite-pair run, None for a response model's run (or a path that is not a
-/// run directory: a TorchScript file to extract from, which the response path reports on).
-fn run_config(run_dir: &Path) -> Result<Option<VaeFitConfig>> {
-    if !run_dir.join(run::CONFIG_FILE).is_file() {
-        return Ok(None);
-    }
-    Ok(match run::load_config(run_dir)? {
-        Preset::SpritePairs(cfg) => Some(cfg),
-        Preset::Responses(_) => None,
-    })
 }
 
 /// A run API error as the command line says it: a resume conflict or an interrupted run names

@@ -1,88 +1,93 @@
-//! `fit`, `eval` and `extract` for the sprite-pair models (presets `slowvae` and `betavae`):
-//! the request from the command line, progress, figures and reports; the work is
-//! `neurozoo_zoo::run::vae`.
+//! The sprite-pair models (presets `slowvae` and `betavae`) as the worker runs them: the fit
+//! request, figures and summary, `eval` and `extract`; the work is `neurozoo_zoo::run::vae`.
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Axis;
 use neurozoo_analysis::figures::draw_figure;
 use neurozoo_datasets::simulate::sprites::FACTOR_NAMES;
-use neurozoo_job::FitJob;
+use neurozoo_job::{EvalJob, ExtractJob, FitJob};
 use neurozoo_plugin::Figure;
-use neurozoo_zoo::config::VaeFitConfig;
-use neurozoo_zoo::run::vae::{VaeFit, VaeFitRequest, VaeRun};
+use neurozoo_zoo::run::family::{EvalOptions, FitOutcome, FitRequest, ModelFamily, Run};
+use neurozoo_zoo::run::SpritePairs;
 use neurozoo_zoo::slowvae::scores::Disentanglement;
 use neurozoo_zoo::slowvae::SlowVae;
 use serde_json::json;
 use tch::{Device, Kind, Tensor};
 
-pub fn fit(args: &FitJob, config: VaeFitConfig) -> Result<()> {
-    let name = config.preset.clone().unwrap_or_else(|| args.model.clone());
-    if args.max_epochs.is_some() {
-        bail!("{name} trains for a number of steps, not epochs: use --iterations");
+use super::family::Worker;
+
+impl Worker for SpritePairs {
+    const BAR: &'static str = "step [{bar:30}] {pos}/{len} {elapsed} (eta {eta})";
+
+    fn request(job: &FitJob, config: Self::Config) -> Result<FitRequest<Self>> {
+        let name = config.preset.clone().unwrap_or_else(|| job.model.clone());
+        if job.max_epochs.is_some() {
+            bail!("{name} trains for a number of steps, not epochs: use --iterations");
+        }
+        if job.data.len() != 1 {
+            bail!("{name} fits one sprites file; --data was given {} times", job.data.len());
+        }
+        Ok(FitRequest {
+            config,
+            model: job.model.clone(),
+            seed: job.seed,
+            length: job.iterations,
+            data: job.data.clone(),
+            nwb: job.nwb.clone(),
+            out: job.out.clone(),
+            device: super::device(job.device)?,
+            resume: job.resume,
+        })
     }
-    let [data] = args.data.as_slice() else {
-        bail!("{name} fits one sprites file; --data was given {} times", args.data.len());
-    };
-    super::set_threads(args.threads);
-    let request = VaeFitRequest {
-        config,
-        model: args.model.clone(),
-        seed: args.seed,
-        iterations: args.iterations,
-        data: data.clone(),
-        out: args.out.clone(),
-        device: super::device(args.device)?,
-        resume: args.resume,
-    };
-    let fit = VaeFit::prepare(request).map_err(super::prepare_error)?;
-    if let Some((from, to)) = fit.raised {
-        eprintln!("iterations raised from {from} to {to}");
+
+    /// The figures of the latents, and the summary.
+    fn finish(_: &FitJob, fitted: &FitOutcome<Self>, out: &Path) -> Result<()> {
+        let scores = &fitted.trained.scores;
+        figures(&fitted.model, &fitted.prepared.frames, scores, out)?;
+        eprintln!(
+            "{} steps in {:.0} s (peak memory {}); on the training pairs MCC {:.3}, MIG {:.3}; wrote {}\nevaluate with: neurozoo eval {} --data SPRITES.h5",
+            fitted.info.iterations,
+            fitted.info.seconds,
+            fitted.info.memory,
+            scores.mcc_spearman,
+            scores.mig,
+            out.display(),
+            out.display()
+        );
+        Ok(())
     }
-    let (cfg, v) = (&fit.config, &fit.config.slowvae);
-    eprintln!(
-        "fit {name} (β {}, γ {}, λ {}, z {}) on {} ({} pairs) on {:?}: {} steps of {} pairs",
-        v.beta,
-        v.gamma,
-        v.rate_prior,
-        v.z_dim,
-        fit.data.display(),
-        fit.pairs.images.shape()[0],
-        fit.device,
-        cfg.train.iterations,
-        cfg.train.batch_pairs
-    );
-    let out = fit.out.clone();
-    let bar = ProgressBar::new(cfg.train.iterations as u64)
-        .with_style(ProgressStyle::with_template("step [{bar:30}] {pos}/{len} {elapsed} (eta {eta})").expect("valid template"));
-    let fitted = fit
-        .train(
-            |i| bar.set_position(i as u64),
-            |r| {
-                bar.suspend(|| {
-                    eprintln!(
-                        "step {:>7}  loss {:.2}  reconstruction {:.2}  KL {:.2}  temporal {:.2}  {:.0} s",
-                        r.iteration, r.loss, r.reconstruction, r.kl_normal, r.kl_laplace, r.seconds
-                    )
-                })
-            },
-        )
-        .map_err(|e| super::run_error(e, ""))?;
-    bar.finish_and_clear();
-    figures(&fitted.model, &fitted.frames, &fitted.scores, &out)?;
-    eprintln!(
-        "{} steps in {:.0} s (peak memory {}); on the training pairs MCC {:.3}, MIG {:.3}; wrote {}\nevaluate with: neurozoo eval {} --data SPRITES.h5",
-        fitted.info.iterations,
-        fitted.info.seconds,
-        fitted.info.memory,
-        fitted.scores.mcc_spearman,
-        fitted.scores.mig,
-        out.display(),
-        out.display()
-    );
-    Ok(())
+
+    fn eval_job(job: &EvalJob) -> Result<()> {
+        if job.figures.is_some() {
+            bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", job.run.display());
+        }
+        let [data] = job.data.as_slice() else {
+            bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", job.run.display(), job.data.len());
+        };
+        eval(job, data)
+    }
+
+    /// A representation file of the posterior means of every pair's first frame, with the
+    /// frames as stimuli and the factor classes as array `factors`.
+    fn extract_job(job: &ExtractJob) -> Result<()> {
+        if !job.tiers.is_empty() {
+            bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", job.run.display());
+        }
+        let options = super::family::extract_options(job)?;
+        let run = Run::<SpritePairs>::load(&job.run, options.device).map_err(|e| super::run_error(e, ""))?;
+        let z_dim = run.config.slowvae.z_dim;
+        let file = SpritePairs::extract(&run, &job.data, &options).map_err(|e| super::run_error(e, ""))?.file;
+        file.write(&job.out)?;
+        eprintln!(
+            "wrote {}: posterior means of {z_dim} latents for {} frames (array factors: {})",
+            job.out.display(),
+            file.stimulus_ids.len(),
+            FACTOR_NAMES.join(", ")
+        );
+        Ok(())
+    }
 }
 
 /// `traversal`: each latent swept over −2…2 from the first frame's posterior mean, decoded;
@@ -131,17 +136,12 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
 
 /// Disentanglement of the posterior means of every pair's first frame; with rendered sprites,
 /// also the BetaVAE and FactorVAE scores on freshly rendered batches.
-pub fn eval(
-    run_dir: &Path,
-    cfg: VaeFitConfig,
-    data: &Path,
-    device: neurozoo_config::DeviceChoice,
-    as_json: bool,
-    points: usize,
-) -> Result<()> {
-    let device = super::device(device)?;
-    let run = VaeRun::load(run_dir, cfg, device).map_err(|e| super::run_error(e, ""))?;
-    let ev = run.evaluate(data, points, device).map_err(|e| super::run_error(e, ""))?;
+fn eval(job: &EvalJob, data: &Path) -> Result<()> {
+    let (run_dir, as_json, points) = (job.run.as_path(), job.json, job.intervention_points);
+    let device = super::device(job.device)?;
+    let run = Run::<SpritePairs>::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
+    let options = EvalOptions { nwb: job.nwb.clone(), intervention_points: points, device };
+    let ev = SpritePairs::evaluate(&run, data, &options).map_err(|e| super::run_error(e, ""))?;
     let (scores, held, intervention, n) = (&ev.scores, &ev.held_out, &ev.intervention, ev.frames);
     if as_json {
         let mut value = serde_json::to_value(scores)?;
@@ -182,30 +182,5 @@ pub fn eval(
         None if points == 0 => {}
         None => println!("  BetaVAE and FactorVAE scores need rendered sprites ({} holds {} frames)", data.display(), ev.source),
     }
-    Ok(())
-}
-
-/// A representation file of the posterior means of every pair's first frame, with the frames as
-/// stimuli and the factor classes as array `factors`.
-pub fn extract(
-    run_dir: &Path,
-    cfg: VaeFitConfig,
-    data: &Path,
-    out: &Path,
-    layer: Option<&str>,
-    device: neurozoo_config::DeviceChoice,
-) -> Result<()> {
-    if let Some(layer) = layer.filter(|l| *l != "latents") {
-        bail!("{}: no layer {layer:?} (a {} run has: latents)", run_dir.display(), cfg.preset.as_deref().unwrap_or("slowvae"));
-    }
-    let (device, z_dim) = (super::device(device)?, cfg.slowvae.z_dim);
-    let file = VaeRun::load(run_dir, cfg, device).and_then(|run| run.extract(data, device)).map_err(|e| super::run_error(e, ""))?;
-    file.write(out)?;
-    eprintln!(
-        "wrote {}: posterior means of {z_dim} latents for {} frames (array factors: {})",
-        out.display(),
-        file.stimulus_ids.len(),
-        FACTOR_NAMES.join(", ")
-    );
     Ok(())
 }

@@ -2,7 +2,8 @@
 //!
 //! This crate holds the models and everything around them: the runtime report used by
 //! `neurozoo doctor`, CNN cores (trainable, or frozen TorchScript networks), readouts,
-//! training, and SlowVAE for sprite frame pairs (`slowvae`).
+//! training, SlowVAE for sprite frame pairs (`slowvae`), and the run directories of every family
+//! of models (`run`).
 //!
 //! ```no_run
 //! use neurozoo_zoo::config::DeviceChoice;
@@ -56,6 +57,44 @@
 //! assert_eq!((model.readouts.len(), model.shifters.len()), (2, 2));
 //! assert!(model.inputs().behavior_channels);
 //! # Ok::<(), neurozoo_zoo::model::ModelError>(())
+//! ```
+//!
+//! # Families of models
+//!
+//! The response models and the sprite-pair models (and next the movie models) are families:
+//! implementations of [`run::ModelFamily`], each saying what its config, data, model, training
+//! loop, scores and representations are. What they share is written once, generic over the
+//! family: preparing a fit into a new run directory or resuming one ([`run::family::Fit`]),
+//! `run.json` ([`run::RunRecord`]), the weights, and loading a complete run
+//! ([`run::family::Run`]). Training reports typed events that say where a progress bar is and
+//! what to log ([`run::family::Progress`]), so one loop shows any family's fit.
+//!
+//! ```no_run
+//! use neurozoo_zoo::run::family::{EvalOptions, Fit, FitRequest, Progress, Run};
+//! use neurozoo_zoo::run::{ModelFamily, RunError, SpritePairs};
+//!
+//! /// Fit a model of any family, logging as it trains, and score the run on its own data.
+//! fn fit_and_score<F: ModelFamily>(request: FitRequest<F>) -> Result<F::Evaluation, RunError> {
+//!     let (out, data, device) = (request.out.clone(), request.data[0].clone(), request.device);
+//!     Fit::prepare(request)?.train(|event| event.line().into_iter().for_each(|line| eprintln!("{line}")))?;
+//!     let run = Run::<F>::load(&out, device)?;
+//!     F::evaluate(&run, &data, &EvalOptions { nwb: Default::default(), intervention_points: 0, device })
+//! }
+//!
+//! let config = neurozoo_zoo::config::preset("slowvae").and_then(SpritePairs::config).unwrap();
+//! let request = FitRequest::<SpritePairs> {
+//!     config,
+//!     model: "slowvae".into(),
+//!     seed: None,
+//!     length: Some(2000), // steps, this family's length (`SpritePairs::LENGTH`, "iterations")
+//!     data: vec!["sprites.h5".into()],
+//!     nwb: Default::default(),
+//!     out: "runs/slowvae".into(),
+//!     device: tch::Device::Cpu,
+//!     resume: false,
+//! };
+//! println!("MCC {:.3}", fit_and_score(request)?.scores.mcc_spearman);
+//! # Ok::<(), RunError>(())
 //! ```
 
 pub mod checkpoint;

@@ -14,7 +14,7 @@ use neurozoo_zoo::config::{preset, Constraint, FitConfig, ReadoutConfig};
 use neurozoo_zoo::exchange::{export_run, import_checkpoint, ExportError, ExportRequest, ImportRequest, STATE_DICT_FILE};
 use neurozoo_zoo::model::Model;
 use neurozoo_zoo::run::eval::Run;
-use neurozoo_zoo::run::{save_config, save_info, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
+use neurozoo_zoo::run::{save_config, save_info, DataInfo, Normalizer, RecordingInfo, ResponseRecord, RunInfo, RunStatus};
 use neurozoo_zoo::train::{named_weights, write_safetensors_atomic, Batch};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -85,24 +85,27 @@ fn random_run(config: &FitConfig, recordings: &[(&str, usize)], dir: &Path) {
         neurozoo: env!("CARGO_PKG_VERSION").to_string(),
         libtorch: None,
         device: "Cpu".into(),
-        recordings: recordings
-            .iter()
-            .map(|(name, units)| RecordingInfo {
-                name: name.to_string(),
-                data: DataInfo { path: "none".into(), fingerprint: "none".into(), n_trials: 0, n_units: *units, image_shape: IMAGE },
-                normalizer: Normalizer {
-                    image_mean: 0.0,
-                    image_std: 1.0,
-                    response_scale: vec![1.0; *units],
-                    behavior_std: config.model.behavior_channels.then(|| vec![1.0; 3]),
-                    pupil_mean_std: (config.model.shifter.is_some() || config.model.pupil_channels).then(|| (vec![0.0; 2], vec![1.0; 2])),
-                },
-            })
-            .collect(),
+        family: ResponseRecord {
+            recordings: recordings
+                .iter()
+                .map(|(name, units)| RecordingInfo {
+                    name: name.to_string(),
+                    data: DataInfo { path: "none".into(), fingerprint: "none".into(), n_trials: 0, n_units: *units, image_shape: IMAGE },
+                    normalizer: Normalizer {
+                        image_mean: 0.0,
+                        image_std: 1.0,
+                        response_scale: vec![1.0; *units],
+                        behavior_std: config.model.behavior_channels.then(|| vec![1.0; 3]),
+                        pupil_mean_std: (config.model.shifter.is_some() || config.model.pupil_channels)
+                            .then(|| (vec![0.0; 2], vec![1.0; 2])),
+                    },
+                })
+                .collect(),
+            epochs: 0,
+            best_epoch: 0,
+            best_validation_correlation: None,
+        },
         status: RunStatus::Complete,
-        epochs: 0,
-        best_epoch: 0,
-        best_validation_correlation: None,
         seconds: 0.0,
         memory: Default::default(),
         fitter: None,

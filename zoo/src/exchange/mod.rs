@@ -50,7 +50,7 @@ use tch::{nn, Device, Kind, Tensor};
 use self::neuralpredictors::{is_non_parameter, source, Layout};
 use crate::config::{FitConfig, ReadoutConfig};
 use crate::model::{Model, ModelError};
-use crate::run::{save_config, save_info, DataInfo, Normalizer, RecordingInfo, RunInfo, RunStatus};
+use crate::run::{save_config, save_info, DataInfo, Normalizer, RecordingInfo, ResponseRecord, RunInfo, RunStatus};
 use crate::train::{named_weights, write_safetensors_atomic};
 
 /// The file of an imported run that says where it came from.
@@ -289,11 +289,8 @@ fn write_run(request: &ImportRequest, report: &ImportReport, weights: &[(String,
             neurozoo: env!("CARGO_PKG_VERSION").to_string(),
             libtorch: crate::TorchRuntime::probe().version_full,
             device: format!("{:?}", Device::Cpu),
-            recordings,
+            family: ResponseRecord { recordings, epochs: 0, best_epoch: 0, best_validation_correlation: None },
             status: RunStatus::Complete,
-            epochs: 0,
-            best_epoch: 0,
-            best_validation_correlation: None,
             seconds: 0.0,
             memory: Default::default(),
             fitter: None,

@@ -38,6 +38,9 @@ pub enum RunError {
     Train(#[from] crate::train::TrainError),
     #[error("no recordings to fit: give one or more, or a [[data]] list in the config")]
     NoRecordings,
+    /// An operation the run's family of models has no meaning for.
+    #[error("{} is a {family}: {operation}", run.display())]
+    Unsupported { run: PathBuf, family: &'static str, operation: Operation },
     /// A file a sprite-pair model cannot fit (`preset`), with why.
     #[error("{error}: {preset} fits sprite frame pairs (make them with `neurozoo data simulate sprites`)")]
     NotSpritePairs { preset: String, error: DatasetError },
@@ -47,6 +50,13 @@ impl RunError {
     pub(crate) fn at(path: impl Into<PathBuf>, problem: impl std::fmt::Display) -> RunError {
         RunError::At { path: path.into(), problem: problem.to_string() }
     }
+}
+
+/// What a family of models may not support, said as what it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Operation {
+    #[error("in-silico experiments run on response models")]
+    Insilico,
 }
 
 /// How a resumed fit conflicts with the run it continues.

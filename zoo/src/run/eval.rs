@@ -6,23 +6,19 @@ use std::path::{Path, PathBuf};
 
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
-use tch::{nn, Device};
+use tch::Device;
 
-use super::{RunError, RunInfo};
-use crate::config::FitConfig;
+use super::{Responses, RunError};
 use crate::eval::{evaluate, Evaluation, TierMetrics};
-use crate::model::Model;
-use crate::train::load_weights;
 
 /// A complete run of a response model: its `run.json`, config, and model with every
 /// recording's readout and the fitted weights.
-pub struct Run {
-    pub dir: PathBuf,
-    pub info: RunInfo,
-    pub config: FitConfig,
-    pub model: Model,
-    // Owns the model's variables.
-    _vs: nn::VarStore,
+pub type Run = super::family::Run<Responses>;
+
+/// A recording's scores by the run, with the recording as checked against it.
+pub struct ResponseEvaluation {
+    pub recording: RunRecording,
+    pub evaluation: Evaluation,
 }
 
 /// A recording checked against the run: which readout is its, and the data.
@@ -37,19 +33,6 @@ pub struct RunRecording {
 }
 
 impl Run {
-    /// Load the run at `dir` onto `device`; a run without its final model is [`super::Unfinished`].
-    pub fn load(dir: &Path, device: Device) -> Result<Run, RunError> {
-        let info = super::load_info(dir)?;
-        info.check_complete(dir)?;
-        let config = super::load_response_config(dir)?;
-        let vs = nn::VarStore::new(device);
-        let units: Vec<Vec<f32>> = info.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
-        let input = info.recordings.first().map(|r| r.data.image_shape).ok_or_else(|| RunError::at(dir, "no recordings in run.json"))?;
-        let model = Model::shared(&vs.root(), &config.model, input, &units)?;
-        load_weights(&vs, &dir.join(super::MODEL_FILE))?;
-        Ok(Run { dir: dir.to_path_buf(), info, config, model, _vs: vs })
-    }
-
     /// Load `data` (checked as `validate` would) and match it to the run's recording of its
     /// name: it must have that recording's units and image shape.
     pub fn recording(&self, data: &Path, nwb: &NwbOptions) -> Result<RunRecording, RunError> {

@@ -1,5 +1,5 @@
-//! Fitting a response model to one or several recordings, into a new run directory or
-//! continuing one: what `neurozoo fit` does for every preset but the sprite-pair models.
+//! The response models as a [`ModelFamily`]: fitted to one or several recordings, one readout
+//! each and a shared core; what `neurozoo fit` does for every preset but the sprite-pair models.
 //!
 //! [`Fit::prepare`] does everything that can refuse the request before training: it resolves
 //! the config, loads and checks every recording, builds the model and writes the run directory
@@ -9,46 +9,45 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use neurozoo_config::{ConfigError, Preset};
 use neurozoo_datasets::nwb::NwbOptions;
 use neurozoo_datasets::{Dataset, Tier};
 use neurozoo_tables::{write_table, Table};
+use serde::{Deserialize, Serialize};
 use tch::{nn, Device};
 
-use super::{DataInfo, Normalizer, RecordingInfo, ResumeConflict, RunError, RunInfo, RunStatus};
+use super::eval::ResponseEvaluation;
+use super::family::{DataRequest, EvalOptions, ExtractOptions, Extraction, ModelFamily, Position, Progress, Run, Trained, Training};
+use super::{DataInfo, Normalizer, RecordingInfo, RunError};
 use crate::config::FitConfig;
 use crate::model::Model;
-use crate::train::{self, EpochRecord, Event, TrainData, Trainer};
-use crate::{PeakMemory, TorchRuntime};
+use crate::train::{EpochRecord, Event, TrainData, Trainer};
 
-/// What to fit, and where.
-#[derive(Debug, Clone)]
-pub struct FitRequest {
-    /// The model's config as resolved from a preset or a file, before `seed` and `max_epochs`.
-    pub config: FitConfig,
-    /// What the model was asked by (a preset's name or a config file), for messages.
-    pub model: String,
-    /// Overrides of `train.seed` and `train.max_epochs`. On resume the seed must be the run's,
-    /// and `max_epochs` may only raise the run's.
-    pub seed: Option<u64>,
-    pub max_epochs: Option<usize>,
-    /// The recordings, one readout each, named by file stem; empty: the config's `[[data]]`.
-    pub data: Vec<PathBuf>,
-    /// How NWB recordings are read.
-    pub nwb: NwbOptions,
-    /// The run directory: new or empty, or the run to continue with `resume`.
-    pub out: PathBuf,
-    pub device: Device,
-    pub resume: bool,
+pub use super::family::{Fit, FitOutcome, FitRequest};
+
+/// The response models (CNN and LN cores with factorised or Gaussian readouts).
+#[derive(Debug, Clone, Copy)]
+pub struct Responses;
+
+/// A response model's part of `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    /// The recordings, one readout each, in order.
+    pub recordings: Vec<RecordingInfo>,
+    pub epochs: usize,
+    pub best_epoch: usize,
+    /// None until the first epoch ends.
+    pub best_validation_correlation: Option<f64>,
 }
 
-impl FitRequest {
+impl FitRequest<Responses> {
     /// A new fit of `config` to one recording on the CPU, with the config's seed and length.
-    pub fn new(config: FitConfig, model: &str, data: PathBuf, out: PathBuf) -> FitRequest {
+    pub fn new(config: FitConfig, model: &str, data: PathBuf, out: PathBuf) -> FitRequest<Responses> {
         FitRequest {
             config,
             model: model.to_string(),
             seed: None,
-            max_epochs: None,
+            length: None,
             data: vec![data],
             nwb: NwbOptions::default(),
             out,
@@ -71,54 +70,97 @@ pub struct FitRecording {
     pub image_bytes: usize,
 }
 
-/// A fit ready to train: recordings loaded and checked, model built, run directory written.
-pub struct Fit {
-    /// The config being fitted (the run's own, on resume).
-    pub config: FitConfig,
-    pub out: PathBuf,
+/// The recordings of a fit, read and checked, with their standardisation.
+pub struct Recordings {
+    paths: Vec<PathBuf>,
+    names: Vec<String>,
+    datasets: Vec<Dataset>,
+    infos: Vec<RecordingInfo>,
+}
+
+/// The recordings of a fit on the device, and what they are.
+pub struct Prepared {
     pub recordings: Vec<FitRecording>,
-    pub model: Model,
-    /// A `max_epochs` raised on resume: (the run's, now).
-    pub raised: Option<(usize, usize)>,
-    pub device: Device,
-    vs: nn::VarStore,
     data: Vec<TrainData>,
-    info: RunInfo,
-    resume: bool,
 }
 
-/// A finished call of [`Fit::train`]: the run's `run.json` as written, and every epoch's record.
-#[derive(Debug, Clone)]
-pub struct FitOutcome {
-    pub info: RunInfo,
-    pub history: Vec<EpochRecord>,
+impl Progress for Event<'_> {
+    fn position(&self) -> Option<Position> {
+        match *self {
+            Event::Batch { epoch, done, total } => Some(Position { done: done as u64, total: total as u64, stage: Some(epoch) }),
+            _ => None,
+        }
+    }
+
+    fn line(&self) -> Option<String> {
+        match *self {
+            Event::Batch { .. } => None,
+            Event::Epoch(r) => Some(format!(
+                "epoch {:>3}  loss {:.4}  validation correlation {:.4}{}  lr {:.2e}  {:.1} s",
+                r.epoch,
+                r.train_loss,
+                r.validation_correlation,
+                if r.best { " *" } else { "  " },
+                r.lr,
+                r.seconds
+            )),
+            Event::Decay { epoch, restored_epoch, stop: true, .. } => Some(format!(
+                "epoch {epoch:>3}  no improvement after the last learning-rate decay: restored epoch {restored_epoch}, stopping"
+            )),
+            Event::Decay { epoch, lr, restored_epoch, stop: false } => {
+                Some(format!("epoch {epoch:>3}  no improvement: restored epoch {restored_epoch}, learning rate now {lr:.2e}"))
+            }
+        }
+    }
 }
 
-impl Fit {
-    /// Check the request, load and check the recordings, build the model and write the run
-    /// directory; nothing is written when any of it fails.
-    pub fn prepare(request: FitRequest) -> Result<Fit, RunError> {
-        let FitRequest { config, model: asked_model, seed, max_epochs, data, nwb, out, device, resume } = request;
-        let (cfg, raised) = if resume {
-            resume_config(&out, &asked_model, config, seed, max_epochs)?
-        } else {
-            let mut cfg = config;
-            if let Some(seed) = seed {
-                cfg.train.seed = seed;
-            }
-            if let Some(n) = max_epochs {
-                cfg.train.max_epochs = n;
-            }
-            cfg.check()?;
-            (cfg, None)
-        };
-        let paths: Vec<PathBuf> = if data.is_empty() { cfg.data.iter().map(|d| d.path.clone()).collect() } else { data };
+impl ModelFamily for Responses {
+    const NAME: &'static str = "response model";
+    const LENGTH: &'static str = "max_epochs";
+    type Config = FitConfig;
+    type Record = ResponseRecord;
+    type Data = Recordings;
+    type Model = Model;
+    type Prepared = Prepared;
+    type Event<'e> = Event<'e>;
+    /// Every epoch's record.
+    type Trained = Vec<EpochRecord>;
+    type Evaluation = ResponseEvaluation;
+
+    fn config(preset: Preset) -> Option<FitConfig> {
+        preset.into_responses()
+    }
+
+    fn seed_and_length(config: &mut FitConfig) -> (&mut u64, &mut usize) {
+        (&mut config.train.seed, &mut config.train.max_epochs)
+    }
+
+    fn check(config: &FitConfig) -> Result<(), ConfigError> {
+        config.check()
+    }
+
+    fn same_model(asked: &FitConfig, saved: &FitConfig) -> bool {
+        let mut asked = asked.model.clone();
+        // The run keeps its own copy of a frozen core under another name.
+        if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
+            a.file.clone_from(&s.file);
+        }
+        asked == saved.model
+    }
+
+    fn save_config(dir: &Path, config: &FitConfig) -> Result<(), RunError> {
+        super::save_config(dir, config)
+    }
+
+    fn load(config: &FitConfig, _asked: &str, data: &DataRequest) -> Result<Recordings, RunError> {
+        let paths: Vec<PathBuf> =
+            if data.paths.is_empty() { config.data.iter().map(|d| d.path.clone()).collect() } else { data.paths.to_vec() };
         if paths.is_empty() {
             return Err(RunError::NoRecordings);
         }
         let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         let names = super::recording_names(&refs)?;
-        let datasets = paths.iter().map(|p| neurozoo_datasets::load_checked(p, &nwb)).collect::<Result<Vec<_>, _>>()?;
+        let datasets = paths.iter().map(|p| neurozoo_datasets::load_checked(p, data.nwb)).collect::<Result<Vec<_>, _>>()?;
         for (p, ds) in paths.iter().zip(&datasets) {
             check_poisson(p, ds)?;
         }
@@ -132,23 +174,32 @@ impl Fit {
                 paths[0].display()
             )));
         }
-        let mut recordings = Vec::new();
+        let mut infos = Vec::new();
         for ((name, path), ds) in names.iter().zip(&paths).zip(&datasets) {
             let normalizer = Normalizer::from_train(ds).map_err(|e| RunError::at(path, e))?;
-            recordings.push(RecordingInfo { name: name.clone(), data: DataInfo::of(ds, path), normalizer });
+            infos.push(RecordingInfo { name: name.clone(), data: DataInfo::of(ds, path), normalizer });
         }
-        if resume {
-            check_resumable(&out, &recordings)?;
-            // A raised max_epochs is now the run's.
-            super::save_config(&out, &cfg)?;
-        } else {
-            neurozoo_util::files::ensure_empty_dir(&out)?;
-        }
-        tch::manual_seed(cfg.train.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let mean_responses: Vec<Vec<f32>> = recordings.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
+        Ok(Recordings { paths, names, datasets, infos })
+    }
+
+    fn record(data: &Recordings) -> ResponseRecord {
+        ResponseRecord { recordings: data.infos.clone(), epochs: 0, best_epoch: 0, best_validation_correlation: None }
+    }
+
+    /// The same recordings, in the same order.
+    fn other_data(fitted: &ResponseRecord, given: &ResponseRecord) -> Option<(String, String)> {
+        let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
+        let list =
+            |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
+        (key(&fitted.recordings) != key(&given.recordings)).then(|| (list(&fitted.recordings), list(&given.recordings)))
+    }
+
+    fn build(vs: &nn::VarStore, cfg: &FitConfig, data: Recordings) -> Result<(Model, Prepared), RunError> {
+        let Recordings { paths, names, datasets, infos } = data;
+        let device = vs.device();
+        let mean_responses: Vec<Vec<f32>> = infos.iter().zip(&datasets).map(|(r, ds)| r.normalizer.mean_train_response(ds)).collect();
         // Built before the run directory exists: a frozen core that does not load leaves nothing.
-        let model = Model::shared(&vs.root(), &cfg.model, input, &mean_responses)?;
+        let model = Model::shared(&vs.root(), &cfg.model, datasets[0].image_shape(), &mean_responses)?;
         for (r, (ds, p)) in datasets.iter().zip(&paths).enumerate() {
             model.set_cortex(r, &ds.units).map_err(|e| RunError::at(p, e))?;
         }
@@ -158,7 +209,7 @@ impl Fit {
         // Also before the run directory exists: a recording without what the model reads leaves
         // nothing. Each recording is dropped once its tensors exist, so that at field scale the
         // data is held about once, not twice (arrays and tensors) at the end of this step.
-        let (fit_recordings, data): (Vec<FitRecording>, Vec<TrainData>) = recordings
+        let (recordings, data): (Vec<FitRecording>, Vec<TrainData>) = infos
             .iter()
             .zip(datasets)
             .zip(paths.iter().zip(&names))
@@ -178,45 +229,78 @@ impl Fit {
             .collect::<Result<Vec<_>, RunError>>()?
             .into_iter()
             .unzip();
-        if !resume {
-            std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, format!("cannot create: {e}")))?;
-            super::save_config(&out, &cfg)?;
-        }
-        let info = RunInfo {
-            neurozoo: env!("CARGO_PKG_VERSION").to_string(),
-            libtorch: TorchRuntime::probe().version_full,
-            device: format!("{device:?}"),
-            recordings,
-            status: RunStatus::Running,
-            epochs: 0,
-            best_epoch: 0,
-            best_validation_correlation: None,
-            seconds: 0.0,
-            memory: PeakMemory::now(device),
-            fitter: Some(super::Fitter::this()),
-        };
-        super::save_info(&out, &info)?;
-        Ok(Fit { config: cfg, out, recordings: fit_recordings, model, raised, device, vs, data, info, resume })
+        Ok((model, Prepared { recordings, data }))
     }
 
-    /// Train (from the checkpoint, on resume), telling `on` of every batch, epoch and decay;
-    /// then write the best weights, `metrics.{parquet,csv}` and the final `run.json`.
-    pub fn train(self, on: impl FnMut(Event<'_>)) -> Result<FitOutcome, RunError> {
-        let Fit { config, out, model, vs, data, mut info, resume, .. } = self;
+    fn describe(fit: &Fit<Responses>) -> Vec<String> {
+        let name = fit.config.preset.clone().unwrap_or_else(|| fit.asked.clone());
+        let mut lines: Vec<String> = fit
+            .prepared
+            .recordings
+            .iter()
+            .map(|r| {
+                format!(
+                    "fit {name} on {} ({} train, {} validation trials, {} units; {} images, {:.0} MiB) on {:?}",
+                    r.path.display(),
+                    r.train_trials,
+                    r.validation_trials,
+                    r.units,
+                    r.image_dtype,
+                    r.image_bytes as f64 / (1u64 << 20) as f64,
+                    fit.device
+                )
+            })
+            .collect();
+        let n = fit.prepared.recordings.len();
+        if n > 1 {
+            lines.push(format!("{n} recordings: one shared core, one readout each; every step takes a batch of each"));
+        }
+        if let Some(f) = &fit.config.model.frozen_core {
+            let [c, h, w] = fit.model.feature_shape();
+            lines.push(format!("frozen core: layer {:?} of {} ({c} × {h} × {w} features), not trained", f.layer, f.file.display()));
+        }
+        lines
+    }
+
+    fn train(
+        t: Training<'_, Responses>,
+        record: &mut ResponseRecord,
+        on: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Trained<Vec<EpochRecord>>, RunError> {
         let start = Instant::now();
-        let trainer = Trainer { model: &model, vs: &vs, cfg: &config.train, checkpoint_dir: Some(out.clone()) };
-        let schedule = trainer.fit(&data, resume, on)?;
-        write_table(&metrics_table(&schedule.history), &out, super::METRICS_STEM).map_err(|e| RunError::at(&out, e))?;
-        train::write_safetensors_atomic(&train::named_weights(&vs), &out.join(super::MODEL_FILE))?;
-        info.status = if schedule.finished { RunStatus::Complete } else { RunStatus::Running };
-        info.epochs = schedule.epoch;
-        info.best_epoch = schedule.best_epoch;
-        info.best_validation_correlation = Some(schedule.best_score);
-        info.seconds = start.elapsed().as_secs_f64();
-        info.memory = PeakMemory::now(vs.device());
-        info.fitter = None;
-        super::save_info(&out, &info)?;
-        Ok(FitOutcome { info, history: schedule.history })
+        let trainer = Trainer { model: t.model, vs: t.vs, cfg: &t.config.train, checkpoint_dir: Some(t.out.to_path_buf()) };
+        let schedule = trainer.fit(&t.prepared.data, t.resume, on)?;
+        write_table(&metrics_table(&schedule.history), t.out, super::METRICS_STEM).map_err(|e| RunError::at(t.out, e))?;
+        record.epochs = schedule.epoch;
+        record.best_epoch = schedule.best_epoch;
+        record.best_validation_correlation = Some(schedule.best_score);
+        Ok(Trained { value: schedule.history, complete: schedule.finished, seconds: start.elapsed().as_secs_f64() })
+    }
+
+    fn epochs(record: &ResponseRecord) -> Option<usize> {
+        Some(record.epochs)
+    }
+
+    fn model(vs: &nn::VarStore, config: &FitConfig, record: &ResponseRecord, dir: &Path) -> Result<Model, RunError> {
+        let units: Vec<Vec<f32>> = record.recordings.iter().map(|r| vec![1.0; r.data.n_units]).collect();
+        let input = record.recordings.first().map(|r| r.data.image_shape).ok_or_else(|| RunError::at(dir, "no recordings in run.json"))?;
+        Ok(Model::shared(&vs.root(), &config.model, input, &units)?)
+    }
+
+    /// `data` checked against the run's recording of its name, and scored by its readout.
+    fn evaluate(run: &Run<Responses>, data: &Path, options: &EvalOptions) -> Result<ResponseEvaluation, RunError> {
+        let recording = run.recording(data, &options.nwb)?;
+        let evaluation = run.evaluate(&recording, options.device)?;
+        Ok(ResponseEvaluation { recording, evaluation })
+    }
+
+    /// The layers asked for (`predicted` when none) of the distinct images of `data`.
+    fn extract(run: &Run<Responses>, data: &Path, options: &ExtractOptions) -> Result<Extraction, RunError> {
+        let recording = run.recording(data, &options.nwb)?;
+        let layers: Vec<&str> =
+            if options.layers.is_empty() { vec!["predicted"] } else { options.layers.iter().map(String::as_str).collect() };
+        let file = super::extract::extract(run, &recording, &layers, &options.tiers, options.device)?;
+        Ok(Extraction { file, note: recording.other_data })
     }
 }
 
@@ -232,47 +316,6 @@ fn check_poisson(path: &Path, ds: &Dataset) -> Result<(), RunError> {
             path,
             format!("responses has {negative} negative values in the train tier (min {min}): the Poisson loss needs responses ≥ 0"),
         ));
-    }
-    Ok(())
-}
-
-/// The config of the run a resumed fit continues, which the request must agree with: the same
-/// model, no other seed; `max_epochs` may only be raised (returned as taken).
-fn resume_config(
-    out: &Path,
-    asked_model: &str,
-    asked: FitConfig,
-    seed: Option<u64>,
-    max_epochs: Option<usize>,
-) -> Result<(FitConfig, Option<(usize, usize)>), RunError> {
-    let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
-    let mut saved = super::load_response_config(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
-    let mut asked = asked.model;
-    // The run keeps its own copy of a frozen core under another name.
-    if let (Some(a), Some(s)) = (asked.frozen_core.as_mut(), saved.model.frozen_core.as_ref()) {
-        a.file.clone_from(&s.file);
-    }
-    if asked != saved.model {
-        return Err(conflict(ResumeConflict::OtherModel(asked_model.to_string())));
-    }
-    let t = &mut saved.train;
-    let raised = super::reconcile_resume((seed, t.seed), ("max_epochs", max_epochs, &mut t.max_epochs)).map_err(conflict)?;
-    Ok((saved, raised))
-}
-
-/// The run at `out` can be continued with these recordings: the same, in the same order, and
-/// it is not complete.
-fn check_resumable(out: &Path, recordings: &[RecordingInfo]) -> Result<(), RunError> {
-    let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
-    let info = super::load_info(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
-    let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
-    if key(&info.recordings) != key(recordings) {
-        let list =
-            |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
-        return Err(conflict(ResumeConflict::OtherData { fitted: list(&info.recordings), given: list(recordings) }));
-    }
-    if info.status == RunStatus::Complete {
-        return Err(conflict(ResumeConflict::Complete));
     }
     Ok(())
 }

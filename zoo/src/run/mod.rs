@@ -10,9 +10,12 @@
 //! ```
 //!
 //! and the library-level run API, what the commands do as functions taking typed requests and
-//! returning typed results (the command line parses, calls and prints): [`fit::Fit`] prepares
-//! and trains a fit (new or resumed), [`eval::Run`] loads a fitted run, checks recordings
-//! against it and evaluates them, [`extract`] reads a layer of a run or of a TorchScript network.
+//! returning typed results (the command line parses, calls and prints). It is generic over the
+//! family of models ([`ModelFamily`], in [`family`]): [`family::Fit`] prepares and trains a fit
+//! (new or resumed) and [`family::Run`] loads a complete run, for any family; [`fit`] is the
+//! response models' family ([`Responses`]), whose runs ([`eval::Run`]) check recordings against
+//! themselves and evaluate them, and [`extract`] reads a layer of a run or of a TorchScript
+//! network; [`vae`] is the sprite-pair models' ([`SpritePairs`]).
 //!
 //! ```no_run
 //! use neurozoo_zoo::config::preset;
@@ -31,7 +34,10 @@
 mod error;
 pub mod eval;
 pub mod extract;
+pub mod family;
 pub mod fit;
+#[cfg(test)]
+mod mean;
 pub mod vae;
 
 use std::path::Path;
@@ -46,7 +52,10 @@ use crate::train::{Stimuli, TrainData};
 use neurozoo_tensor::to_tensor;
 use neurozoo_util::files::write_atomic;
 
-pub use error::{reconcile_resume, ResumeConflict, RunError, Unfinished};
+pub use error::{reconcile_resume, Operation, ResumeConflict, RunError, Unfinished};
+pub use family::{ModelFamily, RunRecord};
+pub use fit::{ResponseRecord, Responses};
+pub use vae::SpritePairs;
 // What readers outside the worker see of run.json: one definition, in the job contract.
 pub use neurozoo_job::{RunStatus, RUN_FILE};
 
@@ -221,42 +230,13 @@ pub fn recording_names(paths: &[&Path]) -> Result<Vec<String>, RunError> {
     Ok(names)
 }
 
-/// `run.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunInfo {
-    pub neurozoo: String,
-    pub libtorch: Option<String>,
-    pub device: String,
-    /// The recordings, one readout each, in order.
-    pub recordings: Vec<RecordingInfo>,
-    pub status: RunStatus,
-    pub epochs: usize,
-    pub best_epoch: usize,
-    /// None until the first epoch ends.
-    pub best_validation_correlation: Option<f64>,
-    pub seconds: f64,
-    #[serde(flatten)]
-    pub memory: crate::PeakMemory,
-    /// The process fitting the run, while it runs: a reader tells a run still being fitted from
-    /// one whose process died (interrupted: a kill, a full disk, a crash).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fitter: Option<Fitter>,
-}
+/// `run.json` of a response model.
+pub type RunInfo = RunRecord<ResponseRecord>;
 
 /// The process fitting a run.
 pub type Fitter = neurozoo_util::process::Process;
 
-impl RunInfo {
-    /// Why the run at `dir` has no final model yet, if it has none: it is still being fitted, or
-    /// its fit was interrupted (and `--resume` continues it).
-    pub fn check_complete(&self, dir: &Path) -> Result<(), Unfinished> {
-        match (&self.status, &self.fitter) {
-            (RunStatus::Complete, _) => Ok(()),
-            (RunStatus::Running, Some(f)) if f.alive() => Err(Unfinished::Fitting { dir: dir.into(), pid: f.pid, host: f.host.clone() }),
-            (RunStatus::Running, _) => Err(Unfinished::Interrupted { dir: dir.into(), epochs: Some(self.epochs) }),
-        }
-    }
-
+impl ResponseRecord {
     /// Which recording (readout) of the run at `dir` `data` is: the only one of a
     /// one-recording run, or the one with the file's name.
     pub fn recording_of(&self, dir: &Path, data: &Path) -> Result<usize, RunError> {
@@ -277,8 +257,7 @@ impl RunInfo {
 }
 
 pub fn save_info(dir: &Path, info: &RunInfo) -> Result<(), RunError> {
-    let path = dir.join(RUN_FILE);
-    write_atomic(&path, serde_json::to_string_pretty(info).expect("run info serialises")).map_err(|e| RunError::at(&path, e.message))
+    info.save(dir)
 }
 
 /// A file of the run directory `dir`, read; an error asks whether it is one.
@@ -288,8 +267,7 @@ fn read_run_file(dir: &Path, name: &str) -> Result<String, RunError> {
 }
 
 pub fn load_info(dir: &Path) -> Result<RunInfo, RunError> {
-    let path = dir.join(RUN_FILE);
-    serde_json::from_str(&read_run_file(dir, RUN_FILE)?).map_err(|e| RunError::at(&path, e))
+    RunInfo::load(dir)
 }
 
 /// The run's config (a response or a sprite-pair model), with a frozen core's file resolved
@@ -306,9 +284,7 @@ pub fn load_config(dir: &Path) -> Result<Preset, RunError> {
 
 /// [`load_config`] of a response model's run.
 pub fn load_response_config(dir: &Path) -> Result<FitConfig, RunError> {
-    load_config(dir)?
-        .into_responses()
-        .ok_or_else(|| RunError::Mismatch(format!("{} is a sprite-pair model's run, not a response model's", dir.display())))
+    family::load_family_config::<Responses>(dir)
 }
 
 /// Write a new run's config; a frozen core's file is copied into the run first and the config

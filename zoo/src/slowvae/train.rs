@@ -36,6 +36,14 @@ pub fn pairs_tensor(pairs: &SpritePairs, device: Device) -> Tensor {
     Tensor::from_slice(data.as_slice().expect("standard layout")).reshape(shape).to_device(device)
 }
 
+/// What the loop reports as it goes.
+pub enum Event<'a> {
+    /// Step `done` of `total` is done.
+    Step { done: usize, total: usize },
+    /// A row of the training table.
+    Log(&'a LogRecord),
+}
+
 /// Where the loop writes a checkpoint (at every row of the training table), and whether it
 /// continues from the one there.
 pub struct Checkpoints<'a> {
@@ -52,7 +60,7 @@ struct LoopState {
     log: Vec<LogRecord>,
 }
 
-/// Train `model` for `cfg.iterations` steps; `on_step(done)` after each, `on_log` per row. A
+/// Train `model` for `cfg.iterations` steps, telling `on` of each and of every row. A
 /// loss that stops being finite ends training with an error naming the step. With
 /// `checkpoints`, every row also writes a checkpoint, and `resume` continues from it exactly:
 /// step i's pairs and posterior samples depend on the seed and i alone (the pairs come in
@@ -64,8 +72,7 @@ pub fn train(
     pairs: &Tensor,
     cfg: &VaeTrainConfig,
     checkpoints: Option<Checkpoints<'_>>,
-    mut on_step: impl FnMut(usize),
-    mut on_log: impl FnMut(&LogRecord),
+    mut on: impl FnMut(Event<'_>),
 ) -> Result<Vec<LogRecord>, TrainError> {
     let n = pairs.size()[0] as usize;
     let batch = cfg.batch_pairs.min(n);
@@ -109,7 +116,7 @@ pub fn train(
         adam.step(cfg.lr);
         sums += Tensor::stack(&[loss.total.detach(), loss.reconstruction, loss.kl_normal, loss.kl_laplace], 0).to_kind(Kind::Double);
         steps += 1;
-        on_step(iteration);
+        on(Event::Step { done: iteration, total: cfg.iterations });
         if iteration % cfg.log_every == 0 || iteration == cfg.iterations {
             let k = steps as f64;
             let mean: Vec<f64> = Vec::try_from(&sums / k).expect("four sums");
@@ -126,7 +133,7 @@ pub fn train(
                 kl_laplace: mean[3],
                 seconds: seconds_before + start.elapsed().as_secs_f64(),
             };
-            on_log(&record);
+            on(Event::Log(&record));
             log.push(record);
             (sums, steps) = (zeros(), 0);
             if let Some(c) = &checkpoints {
