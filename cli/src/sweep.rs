@@ -77,6 +77,9 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
         }
         return Ok(());
     }
+    // One sweep command per directory: two would fit the same points at once.
+    let command: Vec<String> = std::env::args().collect();
+    let _lock = neurozoo_util::lock::lock(&dir, &command.join(" "))?;
     prepare(&dir, &plan, &configs).map_err(|e| match e {
         // The sweep directory is --out.
         e @ SweepError::NotASweep { .. } => anyhow::anyhow!("{e}: choose a new --out"),

@@ -112,6 +112,10 @@ pub fn run_point(sweep: &Path, index: usize, launch: Launch, threads: Option<u32
         message: format!("no point {index}: the sweep has {} (0 to {})", plan.points.len(), plan.points.len().saturating_sub(1)),
     })?;
     let dirs = PointDirs::new(sweep, point);
+    // One process per point: a second one (another sweep's, a SLURM task run twice) is refused
+    // before it touches the point's status.
+    let _lock = neurozoo_util::lock::lock(&dirs.dir, &format!("neurozoo sweep run-point {} {index}", sweep.display()))
+        .map_err(|e| SweepError::Point { name: point.name.clone(), message: e.to_string() })?;
     if state(&dirs) == State::Done {
         return Ok(());
     }

@@ -63,6 +63,8 @@ fn start(args: &[OsString]) -> Result<()> {
 }
 
 fn run(job: Job) -> Result<()> {
+    // One writer per output: held until the job ends, released by the kernel if it dies.
+    let _lock = job.output().map(|out| neurozoo_util::lock::lock(out, &job.describe())).transpose()?;
     match job {
         Job::Fit(job) => match Preset::resolve(&job.model)? {
             Preset::SpritePairs(cfg) => slowvae::fit(&job, cfg),
