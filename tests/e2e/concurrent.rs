@@ -52,7 +52,8 @@ fn a_fit_in_progress_refuses_a_resume_and_a_second_fit_naming_its_process() {
     // The front end execs the worker: the pid the lock names is the one started here.
     let lock = dir.path().join(".run.lock");
     wait_for(&lock, &format!("\"pid\":{}", first.id()), &mut first);
-    wait_for(&log, "epoch   1 ", &mut first);
+    // Epoch 2 reported: epoch 1's checkpoint is complete.
+    wait_for(&log, "epoch   2 ", &mut first);
 
     let holder = format!("pid {} on", first.id());
     for extra in [&["--resume"][..], &[]] {
@@ -67,12 +68,39 @@ fn a_fit_in_progress_refuses_a_resume_and_a_second_fit_naming_its_process() {
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(lock.exists());
+    // What it was interrupted after is the checkpoint's count, not run.json's (written at the
+    // start of the fit).
+    let schedule: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/schedule.json")).unwrap()).unwrap();
+    let epochs = schedule["epoch"].as_u64().unwrap();
+    assert!(epochs >= 1);
+    let eval = neurozoo().arg("eval").arg(&out).arg("--data").arg(&data).output().unwrap();
+    refused(&eval, &format!("was interrupted after {epochs} epoch(s)"));
+
+    // Resumed with a copy of the data under another name: the same data, accepted and said so.
+    let copy = dir.path().join("copy.h5");
+    std::fs::copy(&data, &copy).unwrap();
     let log = dir.path().join("resumed.log");
-    let mut resumed = logged(fit(&data, &config, &out).arg("--resume"), &log);
+    let mut resumed = logged(fit(&copy, &config, &out).arg("--resume"), &log);
     wait_for(&lock, &format!("\"pid\":{}", resumed.id()), &mut resumed);
     wait_for(&log, "epoch ", &mut resumed);
     resumed.kill().unwrap();
     resumed.wait().unwrap();
+    let said_so = std::fs::read_to_string(&log).unwrap();
+    assert!(said_so.contains(&format!("{}: the same data (fingerprint", copy.display())), "{said_so}");
+    let run_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["recordings"][0]["name"], "v1", "the readout keeps the run's name");
+    // Other data under the run's own name is still refused.
+    let other = dir.path().join("other/v1.h5");
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    let simulate = neurozoo()
+        .args(["data", "simulate", "v1", "--n-units", "10", "--n-train", "160", "--n-validation", "40", "--n-test", "8"])
+        .args(["--n-final-test", "0", "--repeats", "4", "--height", "20", "--width", "20", "--seed", "4", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(simulate.status.success(), "{}", said(&simulate));
+    refused(&fit(&other, &config, &out).arg("--resume").output().unwrap(), "it was fitted to");
 }
 
 #[test]

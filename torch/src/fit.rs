@@ -24,7 +24,19 @@ pub fn run(args: &FitJob, config: FitConfig) -> Result<()> {
         device: super::device(args.device)?,
         resume: args.resume,
     };
+    // Where the run's recordings were, to say so when the same data comes from elsewhere.
+    let fitted = args.resume.then(|| neurozoo_zoo::run::load_info(&args.out).ok()).flatten();
     let fit = Fit::prepare(request).map_err(super::prepare_error)?;
+    for (r, was) in fit.recordings.iter().zip(fitted.iter().flat_map(|i| &i.recordings)) {
+        if r.path.display().to_string() != was.data.path {
+            eprintln!(
+                "{}: the same data (fingerprint {}) as {}, which the run was fitted to",
+                r.path.display(),
+                was.data.fingerprint,
+                was.data.path
+            );
+        }
+    }
     if let Some((from, to)) = fit.raised {
         eprintln!("max_epochs raised from {from} to {to}");
     }

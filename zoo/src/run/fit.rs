@@ -138,7 +138,7 @@ impl Fit {
             recordings.push(RecordingInfo { name: name.clone(), data: DataInfo::of(ds, path), normalizer });
         }
         if resume {
-            check_resumable(&out, &recordings)?;
+            check_resumable(&out, &mut recordings)?;
             // A raised max_epochs is now the run's.
             super::save_config(&out, &cfg)?;
         } else {
@@ -260,12 +260,13 @@ fn resume_config(
     Ok((saved, raised))
 }
 
-/// The run at `out` can be continued with these recordings: the same, in the same order, and
-/// it is not complete.
-fn check_resumable(out: &Path, recordings: &[RecordingInfo]) -> Result<(), RunError> {
+/// The run at `out` can be continued with these recordings: the same data (by fingerprint,
+/// wherever it lies now), in the same order, and it is not complete. Their readouts keep the
+/// run's names.
+fn check_resumable(out: &Path, recordings: &mut [RecordingInfo]) -> Result<(), RunError> {
     let conflict = |conflict| RunError::Resume { run: out.to_path_buf(), conflict };
     let info = super::load_info(out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
-    let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
+    let key = |r: &[RecordingInfo]| r.iter().map(|r| r.data.fingerprint.clone()).collect::<Vec<_>>();
     if key(&info.recordings) != key(recordings) {
         let list =
             |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
@@ -273,6 +274,9 @@ fn check_resumable(out: &Path, recordings: &[RecordingInfo]) -> Result<(), RunEr
     }
     if info.status == RunStatus::Complete {
         return Err(conflict(ResumeConflict::Complete));
+    }
+    for (r, fitted) in recordings.iter_mut().zip(&info.recordings) {
+        r.name.clone_from(&fitted.name);
     }
     Ok(())
 }

@@ -253,7 +253,11 @@ impl RunInfo {
         match (&self.status, &self.fitter) {
             (RunStatus::Complete, _) => Ok(()),
             (RunStatus::Running, Some(f)) if f.alive() => Err(Unfinished::Fitting { dir: dir.into(), pid: f.pid, host: f.host.clone() }),
-            (RunStatus::Running, _) => Err(Unfinished::Interrupted { dir: dir.into(), epochs: Some(self.epochs) }),
+            // The checkpoint counts the epochs trained; run.json's count is the fit's start.
+            (RunStatus::Running, _) => {
+                let epochs = crate::checkpoint::epochs(dir).map_or(self.epochs, |e| e.max(self.epochs));
+                Err(Unfinished::Interrupted { dir: dir.into(), epochs: Some(epochs) })
+            }
         }
     }
 
