@@ -89,6 +89,10 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<(), OutputDirError> {
 /// it, which is renamed into place when it succeeds and removed when it fails.
 pub fn write_whole<E>(out: &Path, err: impl Fn(&Path, String) -> E, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
     ensure_empty_dir(out).map_err(|e| err(out, e.to_string()))?;
+    // The directory is renamed into place, which would replace a link, not write through it.
+    if let Ok(target) = std::fs::read_link(out) {
+        return Err(err(out, format!("is a symbolic link (to {}): name the directory itself, or a new path", target.display())));
+    }
     let tmp = partial_path(out);
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| err(&tmp, e.to_string()))?;
@@ -177,6 +181,19 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the partial file is left behind");
         assert_eq!(partial_path(&path), dir.path().join(".summary.partial.json"));
+    }
+
+    #[test]
+    fn a_whole_directory_is_not_written_over_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        for (link, to) in [("to-empty", "empty"), ("dangling", "nowhere")] {
+            let out = dir.path().join(link);
+            std::os::unix::fs::symlink(to, &out).unwrap();
+            let e = write_whole(&out, |p, m| format!("{}: {m}", p.display()), |_| Ok(())).unwrap_err();
+            assert!(e.contains(&format!("is a symbolic link (to {to})")), "{e}");
+            assert!(!partial_path(&out).exists());
+        }
     }
 
     #[test]
