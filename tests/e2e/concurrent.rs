@@ -138,7 +138,17 @@ fn hold(out: &Path) -> Child {
     let lock = out.with_file_name(format!(".{}.lock", out.file_name().unwrap().to_string_lossy()));
     std::fs::write(&lock, r#"{"pid":4242,"host":"elsewhere","command":"neurozoo export … --out x","since":0}"#).unwrap();
     // --close: the lock stays with flock itself, not its `sleep`, so killing flock releases it.
-    let mut child = Command::new("flock").args(["--exclusive", "--close"]).arg(&lock).args(["sleep", "60"]).spawn().unwrap();
+    // In a group of its own, its output nowhere: its `sleep` goes with the group, holding
+    // none of the test's pipes.
+    let mut child = Command::new("flock")
+        .args(["--exclusive", "--close"])
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // Held once a non-blocking try fails.
     let start = Instant::now();
     while Command::new("flock").args(["--nonblock", "--exclusive"]).arg(&lock).arg("true").status().unwrap().success() {
@@ -173,7 +183,7 @@ fn an_output_another_process_writes_is_refused_and_its_partial_left_alone() {
     refused(&meis, "is being written by another neurozoo process (pid 4242");
     assert_eq!(std::fs::read_to_string(partial.join("state_dict.pth")).unwrap(), "being written");
     assert!(!exported.exists());
-    holder.kill().unwrap();
+    assert!(Command::new("kill").args(["-KILL", "--", &format!("-{}", holder.id())]).status().unwrap().success());
     holder.wait().unwrap();
     // Released: the same export runs and leaves no lock file behind.
     assert!(run(neurozoo().arg("export").arg(&run_dir).args(["--to", "neuralpredictors", "--out"]).arg(&exported)).status.success());
