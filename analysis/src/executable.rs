@@ -7,7 +7,9 @@
 //!
 //! The program runs in a process group of its own: when it is stopped (a timeout) or when it
 //! ends, whatever it started in that group is killed with it, so nothing of a plugin outlives
-//! its run.
+//! its run. What left the group (`setsid`, a daemon's double fork) is found by a token in its
+//! environment, [`RUN_TOKEN`], which every process it started inherits, and killed too; only
+//! a process that replaced its whole environment (`env -i`) escapes.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -219,10 +221,41 @@ fn take(outputs: &mut Outputs, path: &Path, name: &str) -> Result<(), String> {
     }
 }
 
+/// The environment variable that marks every process of one plugin step: `PID-N`, this
+/// process's id and a counter, so that steps of several runs are told apart.
+pub const RUN_TOKEN: &str = "NEUROZOO_PLUGIN_RUN";
+
 /// Kill every process of the group `pgid` (the plugin and what it started); none left is fine.
 fn kill_group(pgid: u32) {
     // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
     unsafe { libc::kill(-(pgid as libc::pid_t), libc::SIGKILL) };
+}
+
+/// Kill every process that carries `token` in its environment (one this user may read), until
+/// none is left: what a plugin started outside its process group (`setsid`).
+fn kill_marked(token: &str) {
+    let wanted = format!("{RUN_TOKEN}={token}");
+    for _ in 0..50 {
+        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        let marked: Vec<libc::pid_t> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+            .filter(|pid| {
+                let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])));
+                alive
+                    && std::fs::read(format!("/proc/{pid}/environ"))
+                        .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == wanted.as_bytes()))
+            })
+            .collect();
+        if marked.is_empty() {
+            return;
+        }
+        for pid in marked {
+            // SAFETY: kill(2) on a process id; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Run one `step` of a plugin (`describe`, `run`): `cmd` in a process group of its own with
@@ -239,6 +272,9 @@ fn run_step(
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
+    static STEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let token = format!("{}-{}", std::process::id(), STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    cmd.env(RUN_TOKEN, &token);
     // SAFETY: prctl is async-signal-safe and touches no memory of this process. The plugin is
     // killed if the host dies (Ctrl-C reaches the host's group, not the plugin's).
     unsafe {
@@ -281,6 +317,7 @@ fn run_step(
         }
         if let Some(d) = deadline.filter(|d| Instant::now() > d.at) {
             kill_group(pgid);
+            kill_marked(&token);
             let _ = child.wait();
             return Err(format!("`{step}` timed out after {} s and was stopped", d.limit.as_secs_f64()));
         }
@@ -288,6 +325,7 @@ fn run_step(
     };
     // What it left running would hold its pipes open (and outlive the run).
     kill_group(pgid);
+    kill_marked(&token);
     let stdout = out_reader.join().unwrap_or_default();
     let _ = reader.join();
     let mut lines: Vec<String> = tail.lock().expect("no panics hold it").iter().cloned().collect();

@@ -191,19 +191,42 @@ type Outcome = Result<RunReport, PluginError>;
 /// a report saying so, and the manifest (kept current by the child) says what was written
 /// before it. Nothing of the plugin runs here, not even its library's loading.
 fn isolated(job: &PluginJob) -> Result<RunReport, PluginError> {
+    use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().map_err(|e| PluginError::Run(format!("cannot locate the running program: {e}")))?;
+    // The limit holds for the whole job, a library plugin's code included: the isolated process
+    // stops an executable plugin itself and says so; past the limit and a grace for that, it is
+    // stopped from here, with its process group.
+    let deadline = job.timeout.map(|t| (Deadline::after(t).at + ISOLATED_GRACE, t));
     let mut child = Command::new(exe)
         .arg(ISOLATED_COMMAND)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| PluginError::Run(format!("cannot start the isolated plugin process: {e}")))?;
     let request = serde_json::to_vec(&job.clone().isolation(Isolation::InProcess)).expect("a job serialises");
     // A child that dies before reading says so through its exit status below.
     let _ = child.stdin.take().expect("piped").write_all(&request);
-    let mut reply = Vec::new();
-    let _ = child.stdout.take().expect("piped").read_to_end(&mut reply);
-    let status = child.wait().map_err(|e| PluginError::Run(format!("the isolated plugin process: {e}")))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut reply = Vec::new();
+        let _ = stdout.read_to_end(&mut reply);
+        reply
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| PluginError::Run(format!("the isolated plugin process: {e}")))? {
+            break status;
+        }
+        if let Some((_, limit)) = deadline.filter(|(at, _)| std::time::Instant::now() > *at) {
+            // SAFETY: kill(2) with a negative pid signals the isolated process's group.
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.wait();
+            let reason = format!("plugin {} timed out after {} s and was stopped", job.plugin, limit.as_secs_f64());
+            return stopped(job, RunStatus::Failed, reason);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let reply = reader.join().unwrap_or_default();
     if status.success() {
         if let Ok(outcome) = serde_json::from_slice::<Outcome>(&reply) {
             return outcome;
@@ -214,9 +237,19 @@ fn isolated(job: &PluginJob) -> Result<RunReport, PluginError> {
         Some(signal) => format!("plugin {} crashed (signal {signal}) in the isolated process", job.plugin),
         None => format!("the isolated process of plugin {} ended ({status}) without a report", job.plugin),
     };
+    stopped(job, RunStatus::Crashed, reason)
+}
+
+/// How long past its limit an isolated job has to report an executable plugin's own timeout
+/// before it is stopped from outside.
+const ISOLATED_GRACE: Duration = Duration::from_secs(2);
+
+/// The report of an isolated job that ended without one (`status`, `reason`): its manifest, kept
+/// current by the isolated process, says what was written before.
+fn stopped(job: &PluginJob, status: RunStatus, reason: String) -> Result<RunReport, PluginError> {
     match read_manifest(&job.out) {
         Some(mut manifest) => {
-            manifest.status = RunStatus::Crashed;
+            manifest.status = status;
             manifest.error = Some(reason);
             manifest.process = None;
             write_manifest(&job.out, &manifest)?;

@@ -433,7 +433,8 @@ pub struct AnalyzeArgs {
     /// 2 ms a call: bench/plugins.sh). A crash then takes neurozoo down with it.
     #[arg(long)]
     pub in_process: bool,
-    /// Executable plugins: stop one that runs longer than this many seconds (a failed run).
+    /// Stop a plugin that runs longer than this many seconds (a failed run): an executable
+    /// plugin, or a library plugin in its isolated process (not with --in-process).
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
     /// The default, kept so that scripts which ask for isolation still run.

@@ -20,16 +20,10 @@ pub mod torch;
 /// existing path only with `force`, and never one of the `inputs` or a path inside one (a run
 /// directory, a file tree).
 pub fn check_output_file(out: &std::path::Path, inputs: &[&std::path::Path], force: bool) -> anyhow::Result<()> {
+    neurozoo_util::files::check_outside_inputs(out, inputs)?;
     let Ok(target) = std::fs::canonicalize(out) else {
         return Ok(());
     };
-    for input in inputs {
-        if let Ok(input_path) = std::fs::canonicalize(input) {
-            if target == input_path || (input_path.is_dir() && target.starts_with(&input_path)) {
-                anyhow::bail!("--out {} would overwrite the input {}: choose another path", out.display(), input.display());
-            }
-        }
-    }
     if target.is_dir() {
         anyhow::bail!("--out {} is a directory: name a file", out.display());
     }

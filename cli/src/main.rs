@@ -17,7 +17,10 @@ fn main() -> ExitCode {
     let result = if let Some(e) = refused {
         Err(e)
     } else if let Some(job) = cli.command.job() {
-        Err(torch::exec(&job))
+        match job.output().map(|out| neurozoo_util::files::check_outside_inputs(out, &job.inputs())) {
+            Some(Err(e)) => Err(e.into()),
+            _ => Err(torch::exec(&job)),
+        }
     } else {
         run(cli.command).map(|()| ExitCode::SUCCESS)
     };

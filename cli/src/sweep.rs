@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use neurozoo_sweep::collect::{collect, default_metric};
 use neurozoo_sweep::plan::Plan;
-use neurozoo_sweep::point::{read_status, PointDirs, State, Status};
+use neurozoo_sweep::point::{failure, PointDirs, State};
 use neurozoo_sweep::{local, observe, pending, prepare, slurm, SweepError};
 use neurozoo_util::files::write_atomic;
 use serde_json::json;
@@ -27,6 +27,9 @@ pub fn run(args: SweepArgs) -> Result<()> {
             let c = collect(&dir, &plan, metric)?;
             let states: Vec<String> = c.states.iter().map(|(s, n)| format!("{n} {s}")).collect();
             eprintln!("{} points: {}", plan.points.len(), states.join(", "));
+            for (name, error) in &c.failed {
+                eprintln!("point {name} failed: {error}");
+            }
             eprintln!("wrote {} and {}", c.table[0].display(), c.table[1].display());
             match &c.best {
                 Some(b) => eprintln!(
@@ -39,6 +42,20 @@ pub fn run(args: SweepArgs) -> Result<()> {
                     serde_json::to_string(&b.values)?
                 ),
                 None => eprintln!("no point done has a {metric}: no best.json"),
+            }
+            if let Some(b) = c.best.as_ref().filter(|b| !b.missing_seeds.is_empty()) {
+                eprintln!(
+                    "warning: the best ranks on {} of {} planned seeds (without {}: see results.csv)",
+                    b.seeds.len(),
+                    b.seeds.len() + b.missing_seeds.len(),
+                    list(&b.missing_seeds)
+                );
+            }
+            if !c.short_of_seeds.is_empty() {
+                eprintln!("warning: {} configuration(s) rank on fewer seeds than planned:", c.short_of_seeds.len());
+                for (config, missing) in &c.short_of_seeds {
+                    eprintln!("  {config}: without seed(s) {}", list(missing));
+                }
             }
             for f in &c.figures {
                 eprintln!("figure {}", f.display());
@@ -77,6 +94,9 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
         }
         return Ok(());
     }
+    // One sweep command per directory: two would fit the same points at once.
+    let command: Vec<String> = std::env::args().collect();
+    let _lock = neurozoo_util::lock::lock(&dir, &command.join(" "))?;
     prepare(&dir, &plan, &configs).map_err(|e| match e {
         // The sweep directory is --out.
         e @ SweepError::NotASweep { .. } => anyhow::anyhow!("{e}: choose a new --out"),
@@ -127,14 +147,15 @@ fn start(args: &SweepArgs, exe: &Path) -> Result<()> {
     Ok(())
 }
 
+fn list(seeds: &[u64]) -> String {
+    seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+}
+
 fn status(dir: &Path, as_json: bool) -> Result<()> {
     let plan = Plan::load(dir)?;
     let mut rows = Vec::new();
     for (i, (p, o)) in plan.points.iter().zip(observe(dir, &plan)).enumerate() {
-        let error = match read_status(&PointDirs::new(dir, p)) {
-            Some(Status::Failed { error, .. }) => Some(error),
-            _ => None,
-        };
+        let error = if o.state == State::Failed { failure(&PointDirs::new(dir, p)) } else { None };
         rows.push((i, p, o.state, o.slurm, error));
     }
     if as_json {

@@ -454,6 +454,7 @@ impl FitConfig {
         if !(t.tolerance >= 0.0 && t.tolerance.is_finite()) {
             return bad("train.tolerance", &t.tolerance, "a finite number ≥ 0");
         }
+        check_seed(t.seed)?;
         if self.model.core.is_some() && self.model.frozen_core.is_some() {
             return Err(both_cores());
         }
@@ -550,4 +551,28 @@ impl FitConfig {
 
 pub(crate) fn both_cores() -> ConfigError {
     ConfigError::Conflict("model.core and model.frozen_core are both set: a model has one core (keep model.core to train one, model.frozen_core to use a fixed TorchScript network)".into())
+}
+
+/// A seed the run's config.toml can hold: TOML integers are signed 64-bit, so a larger one would
+/// be written but never read back.
+pub(crate) fn check_seed(seed: u64) -> Result<(), ConfigError> {
+    if i64::try_from(seed).is_err() {
+        return Err(ConfigError::value("train.seed", &seed, &format!("at most {} (a config file's integers are signed 64-bit)", i64::MAX)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_no_config_file_can_hold_is_refused_by_key() {
+        let mut cfg = FitConfig::from_toml("preset = \"ln\"").unwrap();
+        cfg.train.seed = u64::MAX;
+        let err = cfg.check().unwrap_err().to_string();
+        assert!(err.contains("train.seed") && err.contains("18446744073709551615") && err.contains("9223372036854775807"), "{err}");
+        cfg.train.seed = i64::MAX as u64;
+        cfg.check().unwrap();
+    }
 }

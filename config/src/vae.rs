@@ -87,6 +87,7 @@ impl VaeFitConfig {
         if !(t.lr > 0.0 && t.lr < 1.0) {
             return Err(ConfigError::value("train.lr", &t.lr, "in (0, 1)"));
         }
+        crate::fit::check_seed(t.seed)?;
         for (key, value) in [("train.iterations", t.iterations), ("train.batch_pairs", t.batch_pairs), ("train.log_every", t.log_every)] {
             if value == 0 {
                 return Err(ConfigError::value(key, &value, "at least 1"));

@@ -22,7 +22,7 @@
 
 mod run;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::NwbOptions;
@@ -219,6 +219,50 @@ impl Job {
             return Err(JobError::Unwritable("a number that is not finite (NaN or infinite) cannot be handed to the worker".into()));
         }
         Ok(text)
+    }
+
+    /// What the job writes: a run directory (new, or continued by `fit --resume`), an output
+    /// file or directory, eval's figures; None: it only prints.
+    pub fn output(&self) -> Option<&Path> {
+        match self {
+            Job::Fit(j) => Some(&j.out),
+            Job::Eval(j) => j.figures.as_deref(),
+            Job::Extract(j) => Some(&j.out),
+            Job::Import(j) => Some(&j.out),
+            Job::Export(j) => Some(&j.out),
+            Job::Insilico(j) => Some(&j.out),
+        }
+    }
+
+    /// What the job reads, which its output must stay out of: runs, recordings and file trees,
+    /// checkpoints and config files.
+    pub fn inputs(&self) -> Vec<&Path> {
+        match self {
+            Job::Fit(j) => j.data.iter().map(PathBuf::as_path).collect(),
+            Job::Eval(j) => std::iter::once(j.run.as_path()).chain(j.data.iter().map(PathBuf::as_path)).collect(),
+            Job::Extract(j) => vec![&j.run, &j.data],
+            Job::Import(j) => std::iter::once(j.checkpoint.as_path()).chain(j.config.as_deref()).collect(),
+            Job::Export(j) => vec![&j.run],
+            Job::Insilico(j) => std::iter::once(j.run.as_path()).chain(j.data.as_deref()).collect(),
+        }
+    }
+
+    /// The job as a short command line, for whoever finds its output locked.
+    pub fn describe(&self) -> String {
+        let command = match self {
+            Job::Fit(j) if j.resume => "fit --resume",
+            Job::Fit(_) => "fit",
+            Job::Eval(_) => "eval",
+            Job::Extract(_) => "extract",
+            Job::Import(_) => "import",
+            Job::Export(_) => "export",
+            Job::Insilico(_) => "insilico",
+        };
+        let flag = if matches!(self, Job::Eval(_)) { "--figures" } else { "--out" };
+        match self.output() {
+            Some(out) => format!("neurozoo {command} … {flag} {}", out.display()),
+            None => format!("neurozoo {command}"),
+        }
     }
 
     /// Read a job written by [`Job::to_json`] of the same version.

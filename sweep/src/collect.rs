@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plan::{Plan, Point};
-use crate::point::{read_status, PointDirs, State, Status};
+use crate::point::{failure, read_eval, read_status, PointDirs, State, Status};
 use crate::SweepError;
 
 /// What `collect` wrote.
@@ -23,6 +23,11 @@ pub struct Collected {
     pub figures: Vec<PathBuf>,
     /// Points by state: done, failed, …
     pub states: BTreeMap<String, usize>,
+    /// Configurations (recording and values, as JSON) ranked on fewer seeds than planned, with
+    /// the seeds they miss.
+    pub short_of_seeds: Vec<(String, Vec<u64>)>,
+    /// Failed points, by name, with why.
+    pub failed: Vec<(String, String)>,
 }
 
 /// `best.json`: the swept values whose mean metric over seeds is highest.
@@ -35,6 +40,9 @@ pub struct Best {
     /// Sample standard deviation over the seeds (0 for one seed).
     pub sd: f64,
     pub seeds: Vec<u64>,
+    /// Seeds the plan has for these values that have no metric (failed, unreadable, not run):
+    /// the mean is over fewer seeds than planned when this is not empty.
+    pub missing_seeds: Vec<u64>,
     /// The point names it averages.
     pub points: Vec<String>,
 }
@@ -83,10 +91,6 @@ struct Row<'a> {
     error: String,
 }
 
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
 /// Write `DIR/results.parquet` and `.csv`, `DIR/best.json` and `DIR/figures/<key>.png|svg`.
 pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, SweepError> {
     // The states `sweep status` shows, SLURM's view included.
@@ -97,15 +101,18 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
         .map(|(p, observed)| {
             let dirs = PointDirs::new(dir, p);
             let state = observed.state;
-            let metrics =
-                if state == State::Done { read_json(&dirs.eval()).map(|e| eval_metrics(&e)).unwrap_or_default() } else { BTreeMap::new() };
+            // A done point's report read as its state was: unreadable, it is failed.
+            let metrics = match state {
+                State::Done => read_eval(&dirs).map(|e| eval_metrics(&e)).unwrap_or_default(),
+                _ => BTreeMap::new(),
+            };
             // Epochs or steps, in the run's own unit.
             let epochs = RunInfo::load(&dirs.run).ok().map(|r| r.trained() as i64);
-            let (seconds, error) = match read_status(&dirs) {
-                Some(Status::Done { seconds }) => (Some(seconds), String::new()),
-                Some(Status::Failed { error, seconds }) => (Some(seconds), error),
-                _ => (None, String::new()),
+            let seconds = match read_status(&dirs) {
+                Some(Status::Done { seconds } | Status::Failed { seconds, .. }) => Some(seconds),
+                _ => None,
             };
+            let error = if state == State::Failed { failure(&dirs).unwrap_or_default() } else { String::new() };
             Row { point: p, state, metrics, epochs, seconds, error }
         })
         .collect();
@@ -133,6 +140,22 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
     for r in rows.iter().filter(|r| r.metrics.contains_key(metric)) {
         groups.entry((r.point.recording.clone(), serde_json::to_string(&r.point.values).expect("values serialise"))).or_default().push(r);
     }
+    // The seeds each group was planned with, and those it ranks without.
+    let missing = |rs: &[&Row]| -> Vec<u64> {
+        let p = rs[0].point;
+        plan.points
+            .iter()
+            .filter(|q| q.recording == p.recording && q.values == p.values && !rs.iter().any(|r| r.point.seed == q.seed))
+            .map(|q| q.seed)
+            .collect()
+    };
+    let short_of_seeds: Vec<(String, Vec<u64>)> = groups
+        .iter()
+        .filter_map(|((recording, values), rs)| {
+            let m = missing(rs);
+            (!m.is_empty()).then(|| (format!("{recording} {values}"), m))
+        })
+        .collect();
     let summary = |rs: &[&Row]| mean_sd(&rs.iter().map(|r| r.metrics[metric]).collect::<Vec<_>>());
     let best = groups.values().map(|rs| (rs, summary(rs))).max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)).map(|(rs, (mean, sd))| Best {
         metric: metric.to_string(),
@@ -141,6 +164,7 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
         mean,
         sd,
         seeds: rs.iter().map(|r| r.point.seed).collect(),
+        missing_seeds: missing(rs),
         points: rs.iter().map(|r| r.point.name.clone()).collect(),
     });
     let best_file = dir.join("best.json");
@@ -213,7 +237,8 @@ pub fn collect(dir: &Path, plan: &Plan, metric: &str) -> Result<Collected, Sweep
     for r in &rows {
         *states.entry(r.state.as_str().to_string()).or_insert(0) += 1;
     }
-    Ok(Collected { table: table_files, best, figures, states })
+    let failed = rows.iter().filter(|r| r.state == State::Failed).map(|r| (r.point.name.clone(), r.error.clone())).collect();
+    Ok(Collected { table: table_files, best, figures, states, short_of_seeds, failed })
 }
 
 /// A swept key's column: numbers as f64, booleans as bool, anything else as text.

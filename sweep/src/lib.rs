@@ -88,14 +88,16 @@ pub fn prepare(dir: &Path, plan: &Plan, configs: &[Preset]) -> Result<(), SweepE
     } else if dir.exists() && !dir.is_dir() {
         return Err(at("is not a directory".into()));
     }
+    // The plan first: a setup stopped half-way (a full disk, a kill) leaves a directory that
+    // says which sweep it is, and the same command finishes it (every config is written again).
+    std::fs::create_dir_all(dir).map_err(|e| at(format!("cannot create it: {e}")))?;
+    write_atomic(&plan_file, &serde_json::to_string_pretty(plan).expect("a plan serialises"))?;
     for (p, cfg) in plan.points.iter().zip(configs) {
         let dirs = PointDirs::new(dir, p);
         std::fs::create_dir_all(&dirs.dir).map_err(|e| at(format!("cannot create {}: {e}", dirs.dir.display())))?;
         write_atomic(&dirs.config(), &cfg.to_toml())?;
     }
-    std::fs::create_dir_all(dir.join("runs")).map_err(|e| at(format!("cannot create runs/: {e}")))?;
-    // Last: a directory with sweep.json is a complete setup.
-    write_atomic(&plan_file, &serde_json::to_string_pretty(plan).expect("a plan serialises"))
+    std::fs::create_dir_all(dir.join("runs")).map_err(|e| at(format!("cannot create runs/: {e}")))
 }
 
 /// A point as `status` and the executors see it: its files, and what SLURM says of it.
@@ -195,6 +197,14 @@ mod tests {
         let out = dir.path().join("out");
         prepare(&out, &plan, &configs).unwrap();
         prepare(&out, &plan, &configs).unwrap(); // the same plan again: continued
+                                                 // Stopped half-way through the setup (a full disk): the plan is there, a point's config
+                                                 // and runs/ are not. The same plan finishes it.
+        let half = dir.path().join("half");
+        prepare(&half, &plan, &configs).unwrap();
+        std::fs::remove_dir_all(half.join("points")).unwrap();
+        std::fs::remove_dir(half.join("runs")).unwrap();
+        prepare(&half, &plan, &configs).unwrap();
+        assert!(PointDirs::new(&half, &plan.points[0]).config().is_file() && half.join("runs").is_dir());
         std::fs::write(&file, "base = \"klindt2017\"\nseeds = [2]\ndata = [\"v1.h5\"]\n").unwrap();
         let (other, configs) = Plan::from_file(&file).unwrap();
         let err = prepare(&out, &other, &configs).unwrap_err().to_string();

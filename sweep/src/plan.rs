@@ -18,9 +18,8 @@ struct SweepFile {
     /// Dotted config keys, each with the values to try.
     #[serde(default)]
     grid: toml::Table,
-    /// Seeds of every point; default the base's seed.
-    #[serde(default)]
-    seeds: Vec<u64>,
+    /// Seeds of every point; default (absent) the base's seed.
+    seeds: Option<Vec<u64>>,
     /// Recordings: each entry a path, or a list of paths fitted together with one shared core.
     #[serde(default)]
     data: Vec<DataEntry>,
@@ -148,7 +147,17 @@ impl Plan {
             }
             grid.push((key, values));
         }
-        let seeds = if file.seeds.is_empty() { vec![base_seed(&base_table)] } else { file.seeds };
+        let seeds = match file.seeds {
+            None => vec![base_seed(&base_table)],
+            Some(seeds) if seeds.is_empty() => {
+                return Err(at("seeds: the list is empty; list at least one seed, or leave seeds out for the base's".into()))
+            }
+            Some(seeds) => seeds,
+        };
+        // A config is TOML, whose integers are signed 64-bit: train.seed cannot hold more.
+        if let Some(s) = seeds.iter().find(|&&s| i64::try_from(s).is_err()) {
+            return Err(at(format!("seeds: {s} is above {}, the largest seed a config's train.seed holds", i64::MAX)));
+        }
         if let Some(s) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(s)) {
             return Err(at(format!("seeds: {s} is listed twice")));
         }

@@ -82,9 +82,27 @@ pub fn read_status(dirs: &PointDirs) -> Option<Status> {
     serde_json::from_str(&std::fs::read_to_string(dirs.status()).ok()?).ok()
 }
 
+/// The point's `eval --json` report, or why it cannot be read (naming the file).
+pub fn read_eval(dirs: &PointDirs) -> Result<serde_json::Value, String> {
+    let path = dirs.eval();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not eval's JSON report: {e}", path.display()))
+}
+
+/// Why a point is failed: its status's error, or a report that does not read.
+pub fn failure(dirs: &PointDirs) -> Option<String> {
+    match read_status(dirs)? {
+        Status::Failed { error, .. } => Some(error),
+        Status::Done { .. } if dirs.eval().is_file() => read_eval(dirs).err(),
+        _ => None,
+    }
+}
+
 pub fn state(dirs: &PointDirs) -> State {
     match read_status(dirs) {
         None => State::Pending,
+        // A report that does not read is no result: the point is run again.
+        Some(Status::Done { .. }) if dirs.eval().is_file() && read_eval(dirs).is_err() => State::Failed,
         Some(Status::Done { .. }) if dirs.eval().is_file() => State::Done,
         Some(Status::Done { .. }) => State::Interrupted,
         Some(Status::Failed { .. }) => State::Failed,
@@ -112,6 +130,10 @@ pub fn run_point(sweep: &Path, index: usize, launch: Launch, threads: Option<u32
         message: format!("no point {index}: the sweep has {} (0 to {})", plan.points.len(), plan.points.len().saturating_sub(1)),
     })?;
     let dirs = PointDirs::new(sweep, point);
+    // One process per point: a second one (another sweep's, a SLURM task run twice) is refused
+    // before it touches the point's status.
+    let _lock = neurozoo_util::lock::lock(&dirs.dir, &format!("neurozoo sweep run-point {} {index}", sweep.display()))
+        .map_err(|e| SweepError::Point { name: point.name.clone(), message: e.to_string() })?;
     if state(&dirs) == State::Done {
         return Ok(());
     }

@@ -30,12 +30,12 @@ fn base() -> Dataset {
     .unwrap()
 }
 
-fn said(out: &Output) -> String {
+pub(super) fn said(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// Exit 1 with `wanted` in the message and no panic.
-fn refused(out: &Output, wanted: &str) {
+pub(super) fn refused(out: &Output, wanted: &str) {
     let text = said(out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(wanted) && !text.contains("panicked"), "wanted {wanted:?} in: {text}");

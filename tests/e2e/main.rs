@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 mod bad_input;
 mod compare;
+mod concurrent;
 mod data;
 mod demo;
 mod doctor;

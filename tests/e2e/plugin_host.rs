@@ -201,3 +201,41 @@ fn describe_honours_the_timeout_and_the_protocol_version() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("speaks executable-plugin protocol version 2, but this neurozoo speaks version 1"), "{}", stderr(&out));
 }
+
+/// A plugin that leaves its process group (`setsid`) is still killed at the timeout and when
+/// it ends: it carries the run's mark in its environment.
+#[test]
+fn a_process_started_in_a_session_of_its_own_is_killed_too() {
+    let (dir, repr, bin) = setup();
+    let pid_file = dir.path().join("escaped.pid");
+    let record = format!("setsid sh -c 'echo $$ > \"{}\"; exec sleep 1000' < /dev/null > /dev/null 2>&1 &", pid_file.display());
+    let wait_pid = format!("while [ ! -s '{}' ]; do sleep 0.05; done", pid_file.display());
+    for (name, timeout, rest) in [("hangs", true, "sleep 1000".to_string()), ("ends", false, String::new())] {
+        let _ = std::fs::remove_file(&pid_file);
+        script(&bin, name, None, &format!("{record}\n{wait_pid}\n{rest}\necho '{{\"status\": \"ok\"}}' > \"$out/result.json\""));
+        let out_dir = dir.path().join(name);
+        let mut cmd = analyze(&repr, name, &out_dir);
+        if timeout {
+            cmd.args(["--timeout", "1"]);
+        }
+        let out = cmd.env("NEUROZOO_PLUGIN_PATH", &bin).output().unwrap();
+        assert_eq!(out.status.success(), !timeout, "{name}: {}", stderr(&out));
+        let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+        assert!(gone(&pid), "{name}: {pid}, started with setsid, still runs after the run");
+    }
+}
+
+/// A library plugin that hangs while isolated is stopped at `--timeout`: the isolated process
+/// is killed from outside, the manifest says failed.
+#[test]
+fn a_hanging_library_plugin_is_stopped_at_the_timeout() {
+    let (dir, repr, _) = setup();
+    let out_dir = dir.path().join("hang");
+    let start = Instant::now();
+    let out = analyze(&repr, "testkit", &out_dir).args(["--param", "mode=hang", "--timeout", "1"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("plugin testkit timed out after 1 s and was stopped"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    assert_eq!(manifest(&out_dir)["status"], "failed");
+}

@@ -129,12 +129,12 @@ fn a_failing_point_is_recorded_and_the_others_go_on() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     // A 31-pixel kernel is a valid config but does not fit on 20 × 20 images: only `fit` knows.
-    let file = write_sweep(dir.path(), "sweep.toml", "[1]", "\"model.core.input_kernel\" = [5, 31]", "");
+    let file = write_sweep(dir.path(), "sweep.toml", "[1, 2]", "\"model.core.input_kernel\" = [5, 31]", "");
     let out = dir.path().join("out");
     let r = run(&mut sweep(&file, &out));
     assert!(!r.status.success());
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert!(stderr.contains("1 point(s) failed: v1_input_kernel-31_seed-1"), "{stderr}");
+    assert!(stderr.contains("2 point(s) failed: v1_input_kernel-31_seed-1, v1_input_kernel-31_seed-2"), "{stderr}");
     let failed: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("points/v1_input_kernel-31_seed-1/status.json")).unwrap()).unwrap();
     assert_eq!(failed["state"], "failed");
@@ -143,10 +143,29 @@ fn a_failing_point_is_recorded_and_the_others_go_on() {
     assert!(run(neurozoo().args(["sweep", "collect"]).arg(&out)).status.success());
     let df = results(&out);
     let status = strings(&df, "status");
-    assert_eq!(status, ["done", "failed"]);
+    assert_eq!(status, ["done", "done", "failed", "failed"]);
     let errors = strings(&df, "error");
     assert_eq!(errors[0], "");
-    assert!(errors[1].contains("larger than"), "{errors:?}");
+    assert!(errors[2].contains("larger than"), "{errors:?}");
+
+    // A report that does not read is no result: the point is failed, the file named, and the
+    // best ranks on the one seed left, saying so.
+    let eval = out.join("points/v1_input_kernel-5_seed-2/eval.json");
+    std::fs::write(&eval, r#"{"validation": {"correl"#).unwrap();
+    let r = run(neurozoo().args(["sweep", "collect"]).arg(&out));
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("point v1_input_kernel-5_seed-2 failed: {} is not eval's JSON report", eval.display())), "{stderr}");
+    assert!(stderr.contains("warning: the best ranks on 1 of 2 planned seeds (without 2"), "{stderr}");
+    assert_eq!(strings(&results(&out), "status"), ["done", "failed", "failed", "failed"]);
+    let best: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+    assert_eq!((&best["seeds"], &best["missing_seeds"]), (&serde_json::json!([1]), &serde_json::json!([2])));
+    let status = run(neurozoo().args(["sweep", "status"]).arg(&out));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("is not eval's JSON report"));
+    // The same command evaluates it again (its fit is complete) and tries the failed ones.
+    let r = run(&mut sweep(&file, &out));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("1 fitted, 1 already done, 2 failed"), "{}", String::from_utf8_lossy(&r.stderr));
+    serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&eval).unwrap()).unwrap();
 }
 
 #[test]
@@ -165,6 +184,16 @@ fn a_bad_sweep_is_refused_by_name_before_anything_is_created() {
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(!r.status.success() && stderr.contains(wanted) && stderr.contains("bad.toml"), "{grid}: {stderr}");
         assert!(!out.exists(), "{grid}: a refused sweep created {}", out.display());
+    }
+
+    for (seeds, wanted) in
+        [("[]", "seeds: the list is empty"), ("[18446744073709551615]", "seeds: 18446744073709551615 is above 9223372036854775807")]
+    {
+        let file = write_sweep(dir.path(), "bad.toml", seeds, "", "");
+        let r = run(&mut sweep(&file, &out));
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && stderr.contains(wanted) && stderr.contains("bad.toml"), "{seeds}: {stderr}");
+        assert!(!out.exists());
     }
 
     // A 100-point plan: printed, nothing written.

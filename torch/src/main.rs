@@ -71,6 +71,8 @@ fn start(args: &[OsString]) -> Result<()> {
 
 fn run(job: Job) -> Result<()> {
     use family::{kind_of_run, with_family, FitTask};
+    // One writer per output: held until the job ends, released by the kernel if it dies.
+    let _lock = job.output().map(|out| neurozoo_util::lock::lock(out, &job.describe())).transpose()?;
     match job {
         Job::Fit(job) => {
             let preset = Preset::resolve(&job.model)?;

@@ -1,6 +1,7 @@
 //! Leaf utilities shared by every neurozoo crate, with no data layer and nothing heavy behind
 //! them: [`files`] (outputs that appear complete or not at all, output directories never
-//! written over), [`process`] (which process holds a fit or a sweep point), [`hash`] (FNV-1a
+//! written over, outputs kept out of inputs), [`lock`] (one writer per output), [`process`]
+//! (which process holds a fit or a sweep point), [`hash`] (FNV-1a
 //! fingerprints) and [`memory`] (the one check before an allocation a file or a setting sizes).
 //!
 //! ```
@@ -17,6 +18,7 @@
 
 pub mod files;
 pub mod hash;
+pub mod lock;
 pub mod memory;
 pub mod process;
 

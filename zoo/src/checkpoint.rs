@@ -35,6 +35,15 @@ pub fn exists(dir: &Path) -> bool {
     [CHECKPOINT, OLD].iter().any(|n| dir.join(n).join(STATE).exists())
 }
 
+/// The epochs completed that the checkpoint of `dir` holds (its state's `epoch`), if it has
+/// one: what an interrupted run has to show, as its `run.json` is written only at the start and
+/// the end of a fit.
+pub fn epochs(dir: &Path) -> Option<usize> {
+    let ckpt = [CHECKPOINT, OLD].iter().map(|n| dir.join(n)).find(|p| p.join(STATE).exists())?;
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ckpt.join(STATE)).ok()?).ok()?;
+    usize::try_from(state.get("epoch")?.as_u64()?).ok()
+}
+
 /// Write `tensors` (file stem → named tensors) and `state` as the checkpoint of `dir`: into
 /// `checkpoint.tmp/`, then swapped for `checkpoint/`, so a crash at any point leaves one complete
 /// checkpoint (`checkpoint/`, or `checkpoint.old/` during the swap).

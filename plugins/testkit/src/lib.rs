@@ -30,7 +30,7 @@ impl Plugin for Testkit {
     const NAME: &'static str = "testkit";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "test fixture: tables, errors, panics and crashes on request";
-    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, huge-bins, panic, segfault, abort, address, arrays, ragged, array-then-ragged, bad-name or noop"}}"#;
+    const PARAMS: &'static str = r#"{"mode": {"type": "string", "default": "tables", "description": "tables, error, huge-bins, panic, segfault, abort, address, arrays, ragged, array-then-ragged, bad-name, hang or noop"}}"#;
 
     fn run(ctx: &mut Context<'_>, input: &Input<'_>) -> Result<(), String> {
         let mode = input.string("mode")?;
@@ -81,6 +81,11 @@ impl Plugin for Testkit {
                 &Figure::Histogram { title: "huge".into(), x_label: "x".into(), values: vec![1.0, 2.0], bins: 1_000_000_000_000 },
             ),
             "panic" => panic!("testkit was asked to panic"),
+            // A library's code cannot be stopped from inside its process: `--timeout` must
+            // stop the isolated process it runs in.
+            "hang" => loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            },
             "abort" => std::process::abort(),
             "segfault" => {
                 // SAFETY: none; crashing the process is the point of this mode.

@@ -79,8 +79,10 @@ pub trait ModelFamily: Sized + 'static {
     fn load(config: &Self::Config, asked: &str, data: &DataRequest) -> Result<Self::Data, RunError>;
     /// `run.json`'s record of a fit of `data` that has not trained yet.
     fn record(data: &Self::Data) -> Self::Record;
-    /// Set when a resumed fit's data are not the run's: (what it was fitted to, what was given).
-    fn other_data(fitted: &Self::Record, given: &Self::Record) -> Option<(String, String)>;
+    /// Set when a resumed fit's data are not the run's (by content, wherever they lie now):
+    /// (what it was fitted to, what was given). When they are, `given` takes the names the run
+    /// knows them by.
+    fn other_data(fitted: &Self::Record, given: &mut Self::Data) -> Option<(String, String)>;
     /// Build the model on `vs` (seeded already) and put the data where training reads it. A
     /// model or data that cannot be used is refused here, before the run directory exists.
     fn build(vs: &nn::VarStore, config: &Self::Config, data: Self::Data) -> Result<(Self::Model, Self::Prepared), RunError>;
@@ -94,8 +96,9 @@ pub trait ModelFamily: Sized + 'static {
         on: &mut dyn FnMut(Self::Event<'_>),
     ) -> Result<Trained<Self::Trained>, RunError>;
 
-    /// Epochs trained, for a family that counts them (what an interrupted run's message says).
-    fn epochs(record: &Self::Record) -> Option<usize>;
+    /// Epochs trained by the run at `dir`, for a family that counts them (what an interrupted
+    /// run's message says).
+    fn epochs(record: &Self::Record, dir: &Path) -> Option<usize>;
     /// The model of a complete run, before its weights are loaded.
     fn model(vs: &nn::VarStore, config: &Self::Config, record: &Self::Record, dir: &Path) -> Result<Self::Model, RunError>;
     /// The run's scores on `data`.
@@ -286,6 +289,8 @@ pub struct Fit<F: ModelFamily> {
     pub prepared: F::Prepared,
     pub raised: Raised,
     pub device: Device,
+    /// On resume, the run's record as the fit found it (where its data were then).
+    pub fitted: Option<F::Record>,
     vs: nn::VarStore,
     info: RunRecord<F::Record>,
     resume: bool,
@@ -318,11 +323,11 @@ impl<F: ModelFamily> Fit<F> {
             F::check(&config)?;
             (config, None)
         };
-        let data = F::load(&config, &asked, &DataRequest { paths: &data, nwb: &nwb })?;
-        let record = F::record(&data);
+        let mut data = F::load(&config, &asked, &DataRequest { paths: &data, nwb: &nwb })?;
+        let mut fitted = None;
         if resume {
             let info = RunRecord::<F::Record>::load(&out).map_err(|e| conflict(ResumeConflict::NotARun(e.to_string())))?;
-            if let Some((fitted, given)) = F::other_data(&info.family, &record) {
+            if let Some((fitted, given)) = F::other_data(&info.family, &mut data) {
                 return Err(conflict(ResumeConflict::OtherData { fitted, given }));
             }
             if info.status == RunStatus::Complete {
@@ -330,9 +335,11 @@ impl<F: ModelFamily> Fit<F> {
             }
             // A raised length is now the run's.
             F::save_config(&out, &config)?;
+            fitted = Some(info.family);
         } else {
             neurozoo_util::files::ensure_empty_dir(&out)?;
         }
+        let record = F::record(&data);
         tch::manual_seed(*F::seed_and_length(&mut config).0 as i64);
         let vs = nn::VarStore::new(device);
         let (model, prepared) = F::build(&vs, &config, data)?;
@@ -342,7 +349,7 @@ impl<F: ModelFamily> Fit<F> {
         }
         let info = RunRecord::running(device, record);
         info.save(&out)?;
-        Ok(Fit { config, asked, out, model, prepared, raised, device, vs, info, resume })
+        Ok(Fit { config, asked, out, model, prepared, raised, device, fitted, vs, info, resume })
     }
 
     /// Train (from the checkpoint, on resume), telling `on` of what happens; then write the
@@ -394,7 +401,7 @@ impl<F: ModelFamily> Run<F> {
     /// Load the run at `dir` onto `device`; a run without its final model is [`Unfinished`].
     pub fn load(dir: &Path, device: Device) -> Result<Run<F>, RunError> {
         let info = RunRecord::<F::Record>::load(dir)?;
-        info.check_finished(dir, F::epochs(&info.family))?;
+        info.check_finished(dir, F::epochs(&info.family, dir))?;
         let config = load_family_config::<F>(dir)?;
         let vs = nn::VarStore::new(device);
         let model = F::model(&vs, &config, &info.family, dir)?;

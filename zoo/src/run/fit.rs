@@ -186,12 +186,20 @@ impl ModelFamily for Responses {
         ResponseRecord { recordings: data.infos.clone(), epochs: 0, best_epoch: 0, best_validation_correlation: None }
     }
 
-    /// The same recordings, in the same order.
-    fn other_data(fitted: &ResponseRecord, given: &ResponseRecord) -> Option<(String, String)> {
-        let key = |r: &[RecordingInfo]| r.iter().map(|r| (r.name.clone(), r.data.fingerprint.clone())).collect::<Vec<_>>();
+    /// The same recordings by content (wherever they lie now), in the same order; their
+    /// readouts keep the run's names.
+    fn other_data(fitted: &ResponseRecord, given: &mut Recordings) -> Option<(String, String)> {
+        let key = |r: &[RecordingInfo]| r.iter().map(|r| r.data.fingerprint.clone()).collect::<Vec<_>>();
         let list =
             |r: &[RecordingInfo]| r.iter().map(|r| format!("{} ({})", r.data.path, r.data.fingerprint)).collect::<Vec<_>>().join(", ");
-        (key(&fitted.recordings) != key(&given.recordings)).then(|| (list(&fitted.recordings), list(&given.recordings)))
+        if key(&fitted.recordings) != key(&given.infos) {
+            return Some((list(&fitted.recordings), list(&given.infos)));
+        }
+        for ((name, info), was) in given.names.iter_mut().zip(&mut given.infos).zip(&fitted.recordings) {
+            name.clone_from(&was.name);
+            info.name.clone_from(&was.name);
+        }
+        None
     }
 
     fn build(vs: &nn::VarStore, cfg: &FitConfig, data: Recordings) -> Result<(Model, Prepared), RunError> {
@@ -251,6 +259,18 @@ impl ModelFamily for Responses {
                 )
             })
             .collect();
+        // A resumed fit accepts its data at another path by content; say so.
+        let was = fit.fitted.iter().flat_map(|f| &f.recordings);
+        for (r, was) in fit.prepared.recordings.iter().zip(was) {
+            if r.path.display().to_string() != was.data.path {
+                lines.push(format!(
+                    "{}: the same data (fingerprint {}) as {}, which the run was fitted to",
+                    r.path.display(),
+                    was.data.fingerprint,
+                    was.data.path
+                ));
+            }
+        }
         let n = fit.prepared.recordings.len();
         if n > 1 {
             lines.push(format!("{n} recordings: one shared core, one readout each; every step takes a batch of each"));
@@ -277,8 +297,9 @@ impl ModelFamily for Responses {
         Ok(Trained { value: schedule.history, complete: schedule.finished, seconds: start.elapsed().as_secs_f64() })
     }
 
-    fn epochs(record: &ResponseRecord) -> Option<usize> {
-        Some(record.epochs)
+    /// The checkpoint's count: `run.json` is written only at the start and the end of a fit.
+    fn epochs(record: &ResponseRecord, dir: &Path) -> Option<usize> {
+        Some(crate::checkpoint::epochs(dir).map_or(record.epochs, |e| e.max(record.epochs)))
     }
 
     fn model(vs: &nn::VarStore, config: &FitConfig, record: &ResponseRecord, dir: &Path) -> Result<Model, RunError> {

@@ -134,7 +134,8 @@ impl ModelFamily for MeanResponse {
         MeanRecord { data: data.path.display().to_string(), fingerprint: data.fingerprint.clone(), units: data.responses.ncols(), steps: 0 }
     }
 
-    fn other_data(fitted: &MeanRecord, given: &MeanRecord) -> Option<(String, String)> {
+    fn other_data(fitted: &MeanRecord, given: &mut MeanData) -> Option<(String, String)> {
+        let given = Self::record(given);
         (fitted.fingerprint != given.fingerprint).then(|| (fitted.data.clone(), given.data.clone()))
     }
 
@@ -170,7 +171,7 @@ impl ModelFamily for MeanResponse {
         Ok(Trained { value: (), complete: true, seconds: 0.0 })
     }
 
-    fn epochs(_: &MeanRecord) -> Option<usize> {
+    fn epochs(_: &MeanRecord, _: &Path) -> Option<usize> {
         None
     }
 

@@ -151,7 +151,8 @@ impl ModelFamily for SpritePairs {
         SpriteRecord { data: data.path.display().to_string(), pairs: data.pairs.images.shape()[0], iterations: 0 }
     }
 
-    fn other_data(fitted: &SpriteRecord, given: &SpriteRecord) -> Option<(String, String)> {
+    fn other_data(fitted: &SpriteRecord, given: &mut SpriteData) -> Option<(String, String)> {
+        let given = Self::record(given);
         (fitted.data != given.data || fitted.pairs != given.pairs)
             .then(|| (format!("{} ({} pairs)", fitted.data, fitted.pairs), format!("{} ({} pairs)", given.data, given.pairs)))
     }
@@ -194,7 +195,7 @@ impl ModelFamily for SpritePairs {
         Ok(Trained { value: VaeTrained { log, scores }, complete: true, seconds })
     }
 
-    fn epochs(_: &SpriteRecord) -> Option<usize> {
+    fn epochs(_: &SpriteRecord, _: &Path) -> Option<usize> {
         None
     }
 
