@@ -39,7 +39,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
-use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
+use neurozoo_metrics::similarity::{debiased_cka_of_rows, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
 use neurozoo_plugin::{Figure, Point};
 use neurozoo_util::files::{ensure_empty_dir, write_atomic};
 use rand::{Rng, SeedableRng};
@@ -330,13 +330,12 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         }
         let linear_x = gram_linear(x.view());
         let (rbf_x, rdm_x) = (rbf_from_linear(&linear_x, params.rbf_threshold), RankedRdm::new(&rdm_matrix(x.view())));
-        let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| {
-            let distinct = distinct(s);
-            cka_of_grams(&square(x, &distinct), &square(y, &distinct), true)
-        };
+        // The unbiased estimator assumes distinct samples: a resample's distinct stimuli.
+        let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| debiased_cka_of_rows(x, y, &distinct(s));
         add("linear_cka", &|s| cka(&linear_x, &linear_y, s));
         add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
-        add("rsa", &|s| rdm_x.rsa(&rdm_y, s));
+        let rdms = rdm_x.paired(&rdm_y);
+        add("rsa", &|s| rdms.rsa(s));
         let r: Vec<f64> = ridge.r.iter().zip(&varies).map(|(&r, v)| if *v { r } else { f64::NAN }).collect();
         units.push(&rep.name, &r, ceiling.as_deref(), &ridge.alphas);
         bar.inc(1);
@@ -411,7 +410,6 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// The distinct stimuli of a resample, in order.
 /// `statistic` of every resample, the resamples split over the cores (results in their order).
 fn in_parallel(resamples: &[Vec<usize>], statistic: &(dyn Fn(&[usize]) -> f64 + Sync)) -> Vec<f64> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(resamples.len().max(1));
@@ -423,16 +421,12 @@ fn in_parallel(resamples: &[Vec<usize>], statistic: &(dyn Fn(&[usize]) -> f64 + 
     })
 }
 
+/// The distinct stimuli of a resample, in order.
 fn distinct(s: &[usize]) -> Vec<usize> {
     let mut d = s.to_vec();
     d.sort_unstable();
     d.dedup();
     d
-}
-
-/// Rows and columns `s` of a square matrix.
-fn square(m: &Array2<f64>, s: &[usize]) -> Array2<f64> {
-    m.select(Axis(0), s).select(Axis(1), s)
 }
 
 /// The 2.5th and 97.5th percentiles (linear interpolation, as numpy), NaN without values.
