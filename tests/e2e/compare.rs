@@ -90,7 +90,10 @@ fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
     // not; no bootstrap interval, a p-value instead; undefined for the constant representation.
     for metric in ["procrustes", "procrustes_angular", "cca_angular"] {
         let (t, s) = (score("truth", metric, "score"), score("shuffled", metric, "score"));
-        eprintln!("{metric}: truth {t:.3} (p {}), shuffled {s:.3} (p {})", summary["scores"]["truth"][metric]["p_value"], summary["scores"]["shuffled"][metric]["p_value"]);
+        eprintln!(
+            "{metric}: truth {t:.3} (p {}), shuffled {s:.3} (p {})",
+            summary["scores"]["truth"][metric]["p_value"], summary["scores"]["shuffled"][metric]["p_value"]
+        );
         assert!(t < s, "{metric}: truth {t} not closer than shuffled {s}");
         assert!((score("truth", metric, "p_value") - 1.0 / 101.0).abs() < 1e-12);
         assert!(score("shuffled", metric, "p_value") > 0.05);
