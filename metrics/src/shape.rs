@@ -135,7 +135,7 @@ impl Aligned {
         };
         let nuclear = match &self.wide {
             Wide::Features(a) => nuclear_norm(&a.t().dot(&b)),
-            Wide::Gram(k) => symmetric_eigen(&b.t().dot(&k.dot(&b))).0.iter().map(|&l| l.max(0.0).sqrt()).sum(),
+            Wide::Gram(k) => symmetric_eigenvalues(&b.t().dot(&k.dot(&b))).iter().map(|&l| l.max(0.0).sqrt()).sum(),
         };
         let (a, b) = (self.norm_wide, self.norm_narrow);
         match self.metric.score {
@@ -169,52 +169,68 @@ fn whiten(x: ArrayView2<f64>, alpha: f64, width: usize) -> Array2<f64> {
 /// of mᵀm and mmᵀ.
 fn nuclear_norm(m: &Array2<f64>) -> f64 {
     let gram = if m.ncols() <= m.nrows() { m.t().dot(m) } else { m.dot(&m.t()) };
-    symmetric_eigen(&gram).0.iter().map(|&l| l.max(0.0).sqrt()).sum()
+    symmetric_eigenvalues(&gram).iter().map(|&l| l.max(0.0).sqrt()).sum()
 }
 
 /// Eigenvalues and eigenvectors (columns) of a symmetric matrix by cyclic Jacobi rotations:
 /// accurate to rounding for the small (units × units) matrices here, with no LAPACK to link.
 pub(crate) fn symmetric_eigen(m: &Array2<f64>) -> (Array1<f64>, Array2<f64>) {
+    let (values, vectors) = jacobi(m, true);
+    (values, vectors.expect("asked for"))
+}
+
+/// The eigenvalues alone (no rotations accumulated): what a nuclear norm needs, per permutation.
+fn symmetric_eigenvalues(m: &Array2<f64>) -> Array1<f64> {
+    jacobi(m, false).0
+}
+
+/// Cyclic Jacobi on a flat row-major copy (indexing an ndarray per element was most of the
+/// permutation test's time).
+fn jacobi(m: &Array2<f64>, with_vectors: bool) -> (Array1<f64>, Option<Array2<f64>>) {
     let n = m.nrows();
-    let mut a = m.clone();
-    let mut v = Array2::<f64>::eye(n);
+    let mut a: Vec<f64> = m.iter().copied().collect();
+    let mut v: Option<Vec<f64>> = with_vectors.then(|| (0..n * n).map(|k| f64::from(u8::from(k / n == k % n))).collect());
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| a[[i, j]] * a[[i, j]]).sum();
-        let scale: f64 = a.diag().iter().map(|d| d * d).sum::<f64>() + off;
-        if off <= f64::EPSILON * f64::EPSILON * scale || off == 0.0 {
+        let off: f64 = (0..n).map(|i| a[i * n + i + 1..(i + 1) * n].iter().map(|x| x * x).sum::<f64>()).sum();
+        let diagonal: f64 = (0..n).map(|i| a[i * n + i] * a[i * n + i]).sum();
+        if off == 0.0 || off <= f64::EPSILON * f64::EPSILON * (diagonal + off) {
             break;
         }
         for p in 0..n {
             for q in p + 1..n {
-                let apq = a[[p, q]];
+                let apq = a[p * n + q];
                 if apq == 0.0 {
                     continue;
                 }
                 // The rotation that zeroes a[p][q] (Golub & Van Loan, algorithm 8.4.1).
-                let theta = (a[[q, q]] - a[[p, p]]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = if theta == 0.0 { 1.0 } else { theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt()) };
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
+                // Columns p and q, then rows p and q (a stays symmetric).
                 for k in 0..n {
-                    let (akp, akq) = (a[[k, p]], a[[k, q]]);
-                    a[[k, p]] = c * akp - s * akq;
-                    a[[k, q]] = s * akp + c * akq;
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
                 }
+                let (row_p, row_q) = (p * n, q * n);
                 for k in 0..n {
-                    let (apk, aqk) = (a[[p, k]], a[[q, k]]);
-                    a[[p, k]] = c * apk - s * aqk;
-                    a[[q, k]] = s * apk + c * aqk;
+                    let (apk, aqk) = (a[row_p + k], a[row_q + k]);
+                    a[row_p + k] = c * apk - s * aqk;
+                    a[row_q + k] = s * apk + c * aqk;
                 }
-                for k in 0..n {
-                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
-                    v[[k, p]] = c * vkp - s * vkq;
-                    v[[k, q]] = s * vkp + c * vkq;
+                if let Some(v) = v.as_mut() {
+                    for k in 0..n {
+                        let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                        v[k * n + p] = c * vkp - s * vkq;
+                        v[k * n + q] = s * vkp + c * vkq;
+                    }
                 }
             }
         }
     }
-    (a.diag().to_owned(), v)
+    let values = (0..n).map(|i| a[i * n + i]).collect();
+    (values, v.map(|v| Array2::from_shape_vec((n, n), v).expect("n × n")))
 }
 
 #[cfg(test)]
