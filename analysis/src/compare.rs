@@ -14,7 +14,16 @@
 //!   al. 2012): the plain estimator grows as stimuli get fewer, and a bootstrap resample, which
 //!   repeats stimuli, inflates it further (measured: 0.05 for unrelated representations, its
 //!   bootstrap interval 0.09–0.11);
-//! - **RSA**: Spearman ρ between correlation-distance RDMs.
+//! - **RSA**: Spearman ρ between correlation-distance RDMs;
+//! - **shape distances** (Williams et al. 2021, netrep's `LinearMetric`; see
+//!   [`neurozoo_metrics::shape`]): `procrustes` (Euclidean, after centring and the best
+//!   rotation, in the data's units), `procrustes_angular` (the angle between the aligned
+//!   representations, 0 to π/2) and `cca_angular` (the angle after full whitening: arccos of the
+//!   mean canonical correlation). Distances: smaller is closer. Each has a permutation p-value
+//!   (`p_value`: shuffled stimuli, `permutations` of them) instead of a bootstrap interval, as
+//!   the alignment is refitted per shuffle. CCA needs more stimuli than units on both sides and
+//!   whitens with a units × units eigendecomposition: it is left undefined, with a warning, past
+//!   [`MAX_WHITENED_UNITS`] units or when the stimuli are too few.
 //!
 //! Rows are matched by stimulus id. Confidence intervals are percentile bootstrap intervals over
 //! stimuli: the same resamples for every representation, so differences between layers are
@@ -39,7 +48,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
-use neurozoo_metrics::similarity::{cka_of_grams, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
+use neurozoo_metrics::shape::{Score as ShapeScore, ShapeMetric};
+use neurozoo_metrics::similarity::{debiased_cka_of_rows, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
 use neurozoo_plugin::{Figure, Point};
 use neurozoo_util::files::{ensure_empty_dir, write_atomic};
 use rand::{Rng, SeedableRng};
@@ -52,6 +62,10 @@ use neurozoo_tables::{write_table, Table};
 /// The per-unit noise ceiling a representation file may carry in `/arrays`: the jackknife oracle
 /// correlation from repeated presentations (neuralpredictors' `oracle_corr_jackknife`).
 pub const CEILING: &str = "oracle_correlation";
+
+/// CCA whitens each side with an eigendecomposition of its units × units covariance (Jacobi,
+/// cubic in the units): past this many units it is left undefined, with a warning.
+pub const MAX_WHITENED_UNITS: usize = 500;
 
 /// What `compare` writes last: its presence means every table and figure is complete.
 pub const SUMMARY: &str = "compare.json";
@@ -72,8 +86,16 @@ pub struct CompareParams {
     pub max_stimuli: usize,
     /// RBF bandwidth as a fraction of the median distance. Default 0.5 (Kornblith et al.).
     pub rbf_threshold: f64,
-    /// Seeds the stimulus subset and the bootstrap. Default 0.
+    /// Seeds the stimulus subset, the bootstrap and the permutations. Default 0.
     pub seed: u64,
+    /// Shuffles of the stimuli for the shape distances' permutation p-values; 0 for none.
+    /// Default 100 (the smallest p-value is then 1/101).
+    #[serde(default = "default_permutations")]
+    pub permutations: usize,
+}
+
+fn default_permutations() -> usize {
+    100
 }
 
 impl Default for CompareParams {
@@ -85,6 +107,7 @@ impl Default for CompareParams {
             max_stimuli: 1000,
             rbf_threshold: 0.5,
             seed: 0,
+            permutations: default_permutations(),
         }
     }
 }
@@ -153,7 +176,7 @@ pub struct CompareSummary {
     pub noise_ceiling: Option<NoiseCeiling>,
     pub params: CompareParams,
     /// Representation of A → metric (`predictivity`, `predictivity_normalised`, `linear_cka`,
-    /// `rbf_cka`, `rsa`) → score.
+    /// `rbf_cka`, `rsa`, `procrustes`, `procrustes_angular`, `cca_angular`) → score.
     pub scores: BTreeMap<String, BTreeMap<String, ScoreInterval>>,
     pub warnings: Vec<String>,
     /// The tables and figures written, by file name.
@@ -168,21 +191,27 @@ pub struct NoiseCeiling {
 }
 
 /// A score and its 95% bootstrap interval; `None` where not a number (no bootstrap, a constant
-/// resample).
+/// resample, a shape distance).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ScoreInterval {
     pub score: Option<f64>,
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
+    /// A shape distance's permutation p-value (absent for the other metrics and without
+    /// permutations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
 }
 
-/// A score with its bootstrap interval (NaN bounds without a bootstrap).
+/// A score with its bootstrap interval (NaN bounds without a bootstrap) or its permutation
+/// p-value (NaN where there is none).
 struct Score {
     representation: String,
     metric: &'static str,
     value: f64,
     low: f64,
     high: f64,
+    p_value: f64,
 }
 
 /// Compare every representation of the file `a` with the representation `b_name` (or the only
@@ -306,8 +335,16 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
                 a.display(),
                 rep.name
             ));
-            for (metric, _) in METRICS.iter().filter(|(m, _)| *m != "predictivity_normalised" || positive_ceiling.is_some()) {
-                scores.push(Score { representation: rep.name.clone(), metric, value: f64::NAN, low: f64::NAN, high: f64::NAN });
+            let bootstrapped = METRICS.iter().map(|(m, _)| *m).filter(|m| *m != "predictivity_normalised" || positive_ceiling.is_some());
+            for metric in bootstrapped.chain(SHAPE_METRICS.iter().map(|(m, _)| *m)) {
+                scores.push(Score {
+                    representation: rep.name.clone(),
+                    metric,
+                    value: f64::NAN,
+                    low: f64::NAN,
+                    high: f64::NAN,
+                    p_value: f64::NAN,
+                });
             }
             units.push(&rep.name, &vec![f64::NAN; varies.len()], ceiling.as_deref(), &Array2::from_elem((1, varies.len()), f64::NAN));
             bar.inc(1);
@@ -321,7 +358,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         let mut add = |metric: &'static str, statistic: &(dyn Fn(&[usize]) -> f64 + Sync)| {
             let values = in_parallel(&resamples, statistic);
             let (low, high) = percentile_interval(values);
-            scores.push(Score { representation: rep.name.clone(), metric, value: statistic(&all), low, high });
+            scores.push(Score { representation: rep.name.clone(), metric, value: statistic(&all), low, high, p_value: f64::NAN });
         };
         add("predictivity", &mean_r);
         if let Some(c) = positive_ceiling {
@@ -330,13 +367,39 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         }
         let linear_x = gram_linear(x.view());
         let (rbf_x, rdm_x) = (rbf_from_linear(&linear_x, params.rbf_threshold), RankedRdm::new(&rdm_matrix(x.view())));
-        let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| {
-            let distinct = distinct(s);
-            cka_of_grams(&square(x, &distinct), &square(y, &distinct), true)
-        };
+        // The unbiased estimator assumes distinct samples: a resample's distinct stimuli.
+        let cka = |x: &Array2<f64>, y: &Array2<f64>, s: &[usize]| debiased_cka_of_rows(x, y, &distinct(s));
         add("linear_cka", &|s| cka(&linear_x, &linear_y, s));
         add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
-        add("rsa", &|s| rdm_x.rsa(&rdm_y, s));
+        let rdms = rdm_x.paired(&rdm_y);
+        add("rsa", &|s| rdms.rsa(s));
+        for (metric, shape) in SHAPE_METRICS {
+            let p = x.ncols().max(y.ncols());
+            if shape.alpha < 1.0 && (p >= n || p > MAX_WHITENED_UNITS) {
+                warnings.push(format!(
+                    "{}: representations/{} ({} units) against {} units of {}: {metric} needs fewer units than the {n} stimuli and at most \
+                     {MAX_WHITENED_UNITS}: undefined",
+                    a.display(),
+                    rep.name,
+                    x.ncols(),
+                    y.ncols(),
+                    target.name
+                ));
+                let undefined = f64::NAN;
+                scores.push(Score {
+                    representation: rep.name.clone(),
+                    metric,
+                    value: undefined,
+                    low: undefined,
+                    high: undefined,
+                    p_value: undefined,
+                });
+                continue;
+            }
+            let test = shape.permutation_test(x.view(), y.view(), params.permutations, params.seed);
+            let p_value = if params.permutations > 0 { test.p_value } else { f64::NAN };
+            scores.push(Score { representation: rep.name.clone(), metric, value: test.distance, low: f64::NAN, high: f64::NAN, p_value });
+        }
         let r: Vec<f64> = ridge.r.iter().zip(&varies).map(|(&r, v)| if *v { r } else { f64::NAN }).collect();
         units.push(&rep.name, &r, ceiling.as_deref(), &ridge.alphas);
         bar.inc(1);
@@ -360,7 +423,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
 
     let mut by_representation: BTreeMap<String, BTreeMap<String, ScoreInterval>> = BTreeMap::new();
     for s in &scores {
-        let interval = ScoreInterval { score: finite(s.value), ci_low: finite(s.low), ci_high: finite(s.high) };
+        let interval = ScoreInterval { score: finite(s.value), ci_low: finite(s.low), ci_high: finite(s.high), p_value: finite(s.p_value) };
         by_representation.entry(s.representation.clone()).or_default().insert(s.metric.to_string(), interval);
     }
     let summary = CompareSummary {
@@ -411,7 +474,6 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// The distinct stimuli of a resample, in order.
 /// `statistic` of every resample, the resamples split over the cores (results in their order).
 fn in_parallel(resamples: &[Vec<usize>], statistic: &(dyn Fn(&[usize]) -> f64 + Sync)) -> Vec<f64> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(resamples.len().max(1));
@@ -423,16 +485,12 @@ fn in_parallel(resamples: &[Vec<usize>], statistic: &(dyn Fn(&[usize]) -> f64 + 
     })
 }
 
+/// The distinct stimuli of a resample, in order.
 fn distinct(s: &[usize]) -> Vec<usize> {
     let mut d = s.to_vec();
     d.sort_unstable();
     d.dedup();
     d
-}
-
-/// Rows and columns `s` of a square matrix.
-fn square(m: &Array2<f64>, s: &[usize]) -> Array2<f64> {
-    m.select(Axis(0), s).select(Axis(1), s)
 }
 
 /// The 2.5th and 97.5th percentiles (linear interpolation, as numpy), NaN without values.
@@ -457,6 +515,7 @@ fn scores_table(scores: &[Score], n: usize) -> Table {
         .column("score", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.value).filter(|v| v.is_finite())).collect()))
         .column("ci_low", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.low).filter(|v| v.is_finite())).collect()))
         .column("ci_high", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.high).filter(|v| v.is_finite())).collect()))
+        .column("p_value", neurozoo_tables::ColumnValues::F64(scores.iter().map(|s| Some(s.p_value).filter(|v| v.is_finite())).collect()))
         .i64("n_stimuli", vec![n as i64; scores.len()])
 }
 
@@ -503,6 +562,15 @@ impl UnitRows {
     }
 }
 
+/// The shape distances, by metric name (netrep's `LinearMetric` settings).
+const SHAPE_METRICS: [(&str, ShapeMetric); 3] = [
+    ("procrustes", ShapeMetric { alpha: 1.0, score: ShapeScore::Euclidean }),
+    ("procrustes_angular", ShapeMetric { alpha: 1.0, score: ShapeScore::Angular }),
+    ("cca_angular", ShapeMetric { alpha: 0.0, score: ShapeScore::Angular }),
+];
+
+/// The scores with a bootstrap interval, drawn together in the scores figure (the shape
+/// distances are on other scales: in the table and summary only).
 const METRICS: [(&str, &str); 5] = [
     ("predictivity", "ridge predictivity (mean r)"),
     ("predictivity_normalised", "fraction of oracle"),

@@ -46,6 +46,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         max_stimuli: args.max_stimuli,
         rbf_threshold: args.rbf_threshold,
         seed: args.seed,
+        permutations: args.permutations,
         ..CompareParams::default()
     };
     let summary = compare::compare(&args.a, &args.b, &args.out, args.b_name.as_deref(), &params).map_err(|e| match e {
@@ -62,19 +63,26 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     }
     println!("{} vs {} ({}), {} stimuli:", args.a.display(), args.b.display(), summary.b_representation, summary.n_stimuli);
     for (name, metrics) in &summary.scores {
-        let cell = |m: &str| match metrics.get(m).map(|s| (s.score, s.ci_low, s.ci_high)) {
-            Some((Some(v), Some(lo), Some(hi))) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
-            Some((Some(v), _, _)) => format!("{m} {v:.3}"),
+        let cell = |m: &str| match metrics.get(m).map(|s| (s.score, s.ci_low, s.ci_high, s.p_value)) {
+            Some((Some(v), Some(lo), Some(hi), _)) => format!("{m} {v:.3} [{lo:.3}, {hi:.3}]"),
+            Some((Some(v), _, _, Some(p))) => format!("{m} {v:.3} (p {p:.3})"),
+            Some((Some(v), _, _, None)) => format!("{m} {v:.3}"),
             // Undefined (a constant representation): said, not left out or shown as 0.
-            Some((None, _, _)) => format!("{m} -"),
+            Some((None, ..)) => format!("{m} -"),
             None => String::new(),
         };
+        let shape = ["procrustes", "procrustes_angular", "cca_angular"];
         let cells: Vec<String> = ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"]
             .iter()
             .map(|m| cell(m))
             .filter(|c| !c.is_empty())
             .collect();
         println!("  {name:<12} {}", cells.join("  "));
+        // The distances on a line of their own (smaller is closer), under the similarities.
+        let distances: Vec<String> = shape.iter().map(|m| cell(m)).filter(|c| !c.is_empty()).collect();
+        if !distances.is_empty() {
+            println!("  {:<12} {}", "", distances.join("  "));
+        }
     }
     println!("tables and figures in {}", args.out.display());
     Ok(())

@@ -362,6 +362,9 @@ pub struct CompareArgs {
     /// RBF CKA bandwidth as a fraction of the median distance.
     #[arg(long, default_value_t = CompareParams::default().rbf_threshold)]
     pub rbf_threshold: f64,
+    /// Shuffles of the stimuli for the shape distances' permutation p-values (0: none).
+    #[arg(long, default_value_t = CompareParams::default().permutations)]
+    pub permutations: usize,
     #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
     /// Print the summary as one JSON object.

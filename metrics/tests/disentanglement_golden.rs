@@ -119,3 +119,22 @@ fn r2_and_mcc_equal_scikit_learn_and_scipy() {
     assert!((spearman.mean - f["mcc_spearman"].as_f64().unwrap()).abs() < 1e-12, "Spearman MCC {}", spearman.mean);
     assert_eq!(spearman.pairs, matching(&f["mcc_spearman_matching"]));
 }
+
+/// DCI's disentanglement and completeness of fixed importance matrices, pinned to
+/// disentanglement_lib's `dci.py` (`fixtures/make_dci.py` made `dci.json`): mixed, diagonal, one
+/// latent carrying every factor, all zero. The importance estimator itself differs from the
+/// reference's boosted trees and is tested on a known case in the crate's unit tests.
+#[test]
+fn dci_formulas_equal_disentanglement_lib() {
+    use neurozoo_metrics::disentanglement::{dci_completeness, dci_disentanglement};
+    let f: Value = serde_json::from_str(include_str!("fixtures/dci.json")).unwrap();
+    let cases = f["cases"].as_object().unwrap();
+    assert_eq!(cases.len(), 4);
+    for (name, case) in cases {
+        let m = matrix(&case["importance"]);
+        for (what, ours) in [("disentanglement", dci_disentanglement(m.view())), ("completeness", dci_completeness(m.view()))] {
+            let want = case[what].as_f64().unwrap();
+            assert!((ours - want).abs() < 1e-12, "{name} {what}: {ours} vs disentanglement_lib {want}");
+        }
+    }
+}

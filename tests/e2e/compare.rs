@@ -85,11 +85,28 @@ fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
             assert!(summary["scores"]["constant"][metric][key].is_null(), "{metric} {key}: {}", summary["scores"]["constant"]);
         }
     }
+    // Shape distances: the true rates are closer than the shuffled ones, closer than every
+    // shuffle of the permutation null (the smallest p-value, 1/101), and the shuffled ones are
+    // not; no bootstrap interval, a p-value instead; undefined for the constant representation.
+    for metric in ["procrustes", "procrustes_angular", "cca_angular"] {
+        let (t, s) = (score("truth", metric, "score"), score("shuffled", metric, "score"));
+        eprintln!(
+            "{metric}: truth {t:.3} (p {}), shuffled {s:.3} (p {})",
+            summary["scores"]["truth"][metric]["p_value"], summary["scores"]["shuffled"][metric]["p_value"]
+        );
+        assert!(t < s, "{metric}: truth {t} not closer than shuffled {s}");
+        assert!((score("truth", metric, "p_value") - 1.0 / 101.0).abs() < 1e-12);
+        assert!(score("shuffled", metric, "p_value") > 0.05);
+        assert!(summary["scores"]["truth"][metric]["ci_low"].is_null());
+        assert!(summary["scores"]["constant"][metric]["score"].is_null());
+    }
+    assert!(score("truth", "procrustes_angular", "score") < 0.5 && score("shuffled", "procrustes_angular", "score") > 1.0);
     let warnings = summary["warnings"].to_string();
     assert!(warnings.contains("representations/constant is the same for all 400 stimuli compared: its scores are undefined"), "{warnings}");
 
     let scores = read_parquet(&out.join("scores.parquet")).unwrap();
-    assert_eq!(scores.height(), 15);
+    assert_eq!(scores.height(), 24);
+    assert!(scores.column("p_value").is_ok());
     let units = read_parquet(&out.join("units.parquet")).unwrap();
     assert_eq!(units.height(), 120);
     for f in ["scores.csv", "units.csv", "scores.png", "scores.svg", "predictivity_vs_oracle.png", "predictivity_vs_oracle.svg"] {

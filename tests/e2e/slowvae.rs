@@ -81,6 +81,10 @@ fn fit_slowvae_then_eval_and_extract() {
         let v = scores[key].as_f64().unwrap_or_else(|| panic!("{key}: {scores}"));
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
+    for key in ["disentanglement", "completeness", "informativeness"] {
+        let v = scores["dci"][key].as_f64().unwrap_or_else(|| panic!("dci {key}: {scores}"));
+        assert!((0.0..=1.0).contains(&v), "dci {key} = {v}");
+    }
     for key in ["beta_vae", "factor_vae"] {
         let v = scores["intervention"][key].as_f64().unwrap_or_else(|| panic!("{key}: {scores}"));
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");

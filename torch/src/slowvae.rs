@@ -147,6 +147,11 @@ fn eval(job: &EvalJob, data: &Path) -> Result<()> {
         let mut value = serde_json::to_value(scores)?;
         value["sap"] = json!(held.sap);
         value["explicitness"] = json!(held.explicitness);
+        value["dci"] = json!({
+            "disentanglement": held.dci_disentanglement,
+            "completeness": held.dci_completeness,
+            "informativeness": held.dci_informativeness,
+        });
         value["held_out_frames"] = json!({"train": held.train_frames, "test": held.test_frames});
         if let Some(i) = intervention {
             value["intervention"] = serde_json::to_value(i)?;
@@ -167,6 +172,10 @@ fn eval(job: &EvalJob, data: &Path) -> Result<()> {
     println!(
         "  explicitness    {:.4}   (SAP and explicitness: trained on {} frames, tested on {})",
         held.explicitness, held.train_frames, held.test_frames
+    );
+    println!(
+        "  DCI             disentanglement {:.4}, completeness {:.4}, informativeness {:.4}   (logistic-regression importances)",
+        held.dci_disentanglement, held.dci_completeness, held.dci_informativeness
     );
     let r2: Vec<String> = scores.r2_per_factor.iter().map(|(f, r)| format!("{f} {r:.2}")).collect();
     println!("  linear R²       {:.4}   {}", scores.r2, r2.join(", "));

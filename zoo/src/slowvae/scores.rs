@@ -7,7 +7,7 @@
 use ndarray::Array2;
 use neurozoo_datasets::simulate::sprites::{random_classes, render, FACTOR_NAMES};
 use neurozoo_metrics::disentanglement::{
-    explicitness, linear_r2, mcc_spearman, mig, modularity, rank_correlations, sap, sap_matrix_continuous, sap_matrix_discrete,
+    dci, explicitness, linear_r2, mcc_spearman, mig, modularity, rank_correlations, sap, sap_matrix_continuous, sap_matrix_discrete,
 };
 use neurozoo_metrics::intervention::{beta_vae_feature, vote_accuracy, FactorVae, LogisticRegression};
 use neurozoo_metrics::mcc;
@@ -174,6 +174,13 @@ pub struct HeldOut {
     pub sap: f64,
     /// Explicitness: macro one-vs-rest ROC AUC of a logistic regression per factor.
     pub explicitness: f64,
+    /// DCI (Eastwood & Williams 2018) with disentanglement_lib's formulas; importances from a
+    /// logistic regression, not the reference's boosted trees (see
+    /// [`neurozoo_metrics::disentanglement::dci`]).
+    pub dci_disentanglement: f64,
+    pub dci_completeness: f64,
+    /// The classifier's held-out accuracy, mean over factors.
+    pub dci_informativeness: f64,
     pub train_frames: usize,
     pub test_frames: usize,
 }
@@ -183,9 +190,13 @@ pub fn held_out(latents: &Array2<f64>, factors: &Array2<f64>) -> HeldOut {
     let cut = 2 * latents.nrows() / 3;
     let (train, test) = (ndarray::s![..cut, ..], ndarray::s![cut.., ..]);
     let (lt, ft, le, fe) = (latents.slice(train), factors.slice(train), latents.slice(test), factors.slice(test));
+    let dci = dci(lt, ft, le, fe);
     HeldOut {
         sap: sap(sap_matrix_discrete(lt, ft, le, fe).view()),
         explicitness: explicitness(lt, ft, le, fe).test,
+        dci_disentanglement: dci.disentanglement,
+        dci_completeness: dci.completeness,
+        dci_informativeness: dci.informativeness_test,
         train_frames: cut,
         test_frames: latents.nrows() - cut,
     }
