@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use neurozoo_analysis::compare::CompareParams;
 use neurozoo_config::DeviceChoice;
 use neurozoo_datasets::nwb::{NwbOptions, Split};
+use neurozoo_datasets::simulate::v1::ImageKind;
 use neurozoo_datasets::Tier;
 use neurozoo_job::{EvalJob, Experiment, ExportJob, ExtractJob, FitJob, ImportJob, InsilicoJob, Job};
 
@@ -653,6 +654,16 @@ pub struct SimulateSpritesArgs {
     pub seed: u64,
 }
 
+/// The noise `data simulate v1` adds to the noiseless rates; `--noise-sd` gives the Gaussian's
+/// standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseKind {
+    /// Spike counts: Poisson with the rate as mean.
+    Poisson,
+    /// rate + N(0, sd²), clipped at zero.
+    Gaussian,
+}
+
 /// How the factors of a sprite pair's second frame follow from the first's (SlowVAE's
 /// transition prior); `--rate` and `--k` give the amounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -738,12 +749,12 @@ pub struct SimulateV1Args {
     /// Image width in pixels [32].
     #[arg(long)]
     pub width: Option<usize>,
-    /// Stimuli: naturalistic (1/f spectrum) or white noise [naturalistic].
-    #[arg(long, value_parser = ["naturalistic", "white"])]
-    pub images: Option<String>,
-    /// Noise: poisson or gaussian [poisson].
-    #[arg(long, value_parser = ["poisson", "gaussian"])]
-    pub noise: Option<String>,
+    /// Stimuli [naturalistic].
+    #[arg(long, value_enum)]
+    pub images: Option<ImageKind>,
+    /// Trial-to-trial noise [poisson].
+    #[arg(long, value_enum)]
+    pub noise: Option<NoiseKind>,
     /// Standard deviation of Gaussian noise [1.0].
     #[arg(long, requires = "noise")]
     pub noise_sd: Option<f32>,

@@ -7,11 +7,11 @@ use anyhow::{bail, Result};
 use neurozoo_datasets::inspect::{self, Inspection};
 use neurozoo_datasets::simulate::sparse::{self, SparseConfig};
 use neurozoo_datasets::simulate::sprites::{self, Images, SpritesConfig, Transition};
-use neurozoo_datasets::simulate::v1::{self, ImageKind, Noise, V1Config};
+use neurozoo_datasets::simulate::v1::{self, Noise, V1Config};
 use neurozoo_datasets::validate::{self, Severity};
 use neurozoo_datasets::{static_h5, Tier};
 
-use crate::args::{DataCommand, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args, TransitionKind};
+use crate::args::{DataCommand, NoiseKind, SimulateKind, SimulateSparseArgs, SimulateSpritesArgs, SimulateV1Args, TransitionKind};
 
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
@@ -43,14 +43,10 @@ fn v1_config(a: &SimulateV1Args) -> V1Config {
         repeats: a.repeats.unwrap_or(d.repeats),
         height: a.height.unwrap_or(d.height),
         width: a.width.unwrap_or(d.width),
-        images: match a.images.as_deref() {
-            Some("white") => ImageKind::White,
-            Some(_) => ImageKind::Naturalistic,
-            None => d.images,
-        },
-        noise: match a.noise.as_deref() {
-            Some("gaussian") => Noise::Gaussian { sd: a.noise_sd.unwrap_or(1.0) },
-            Some(_) => Noise::Poisson,
+        images: a.images.unwrap_or(d.images),
+        noise: match a.noise {
+            Some(NoiseKind::Gaussian) => Noise::Gaussian { sd: a.noise_sd.unwrap_or(1.0) },
+            Some(NoiseKind::Poisson) => Noise::Poisson,
             None => d.noise,
         },
         behavior_gain: a.behavior_gain.unwrap_or(d.behavior_gain),

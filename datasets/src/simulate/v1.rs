@@ -19,7 +19,7 @@ use crate::dataset::{Dataset, GroundTruth, Tier, TrueSelectivity, Units};
 use crate::error::{DatasetError, Result};
 
 /// How the stimuli are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageKind {
     /// Independent Gaussian pixels.
