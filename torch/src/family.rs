@@ -31,6 +31,22 @@ pub trait Task {
     fn run<F: Worker>(self) -> Result<()>;
 }
 
+/// A fit job's request for a family whose training length is `length` (its `--max-epochs` or
+/// `--iterations`).
+pub fn fit_request<F: ModelFamily>(job: &FitJob, config: F::Config, length: Option<usize>) -> Result<FitRequest<F>> {
+    Ok(FitRequest {
+        config,
+        model: job.model.clone(),
+        seed: job.seed,
+        length,
+        data: job.data.clone(),
+        nwb: job.nwb.clone(),
+        out: job.out.clone(),
+        device: super::device(job.device)?,
+        resume: job.resume,
+    })
+}
+
 /// Run `task` as a job of the family `kind`: the one place a kind becomes its family.
 pub fn with_family(kind: ModelKind, task: impl Task) -> Result<()> {
     match kind {

@@ -17,17 +17,7 @@ impl Worker for Responses {
         if job.iterations.is_some() {
             bail!("--iterations sets the steps of slowvae and betavae; {} trains by epochs: use --max-epochs", job.model);
         }
-        Ok(FitRequest {
-            config,
-            model: job.model.clone(),
-            seed: job.seed,
-            length: job.max_epochs,
-            data: job.data.clone(),
-            nwb: job.nwb.clone(),
-            out: job.out.clone(),
-            device: super::device(job.device)?,
-            resume: job.resume,
-        })
+        super::family::fit_request(job, config, job.max_epochs)
     }
 
     fn finish(_: &FitJob, fitted: &FitOutcome<Self>, out: &Path) -> Result<()> {

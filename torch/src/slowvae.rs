@@ -29,17 +29,7 @@ impl Worker for SpritePairs {
         if job.data.len() != 1 {
             bail!("{name} fits one sprites file; --data was given {} times", job.data.len());
         }
-        Ok(FitRequest {
-            config,
-            model: job.model.clone(),
-            seed: job.seed,
-            length: job.iterations,
-            data: job.data.clone(),
-            nwb: job.nwb.clone(),
-            out: job.out.clone(),
-            device: super::device(job.device)?,
-            resume: job.resume,
-        })
+        super::family::fit_request(job, config, job.iterations)
     }
 
     /// The figures of the latents, and the summary.
