@@ -259,23 +259,25 @@ impl Sae {
         let pre = self.pre_activations(x);
         let dims = x.size()[1];
         let zero = || Tensor::zeros([], (Kind::Float, x.device()));
-        let codes = match &self.kind {
-            SaeKind::Relu { .. } => pre.relu(),
-            SaeKind::TopK { k, .. } => top_k(&pre, *k),
-            SaeKind::BatchTopK { k } | SaeKind::Matryoshka { k, .. } => batch_top_k(&pre, *k),
-            SaeKind::JumpRelu { bandwidth, .. } => jump_relu(&pre, &self.threshold.exp(), *bandwidth),
+        // JumpReLU's L0 penalty comes from the same gate as its codes.
+        let (codes, l0_penalty) = match &self.kind {
+            SaeKind::Relu { .. } => (pre.relu(), None),
+            SaeKind::TopK { k, .. } => (top_k(&pre, *k), None),
+            SaeKind::BatchTopK { k } | SaeKind::Matryoshka { k, .. } => (batch_top_k(&pre, *k), None),
+            SaeKind::JumpRelu { l0_coefficient, bandwidth, .. } => {
+                let gate = Gate::new(&pre, &self.threshold, *bandwidth);
+                let l0 = gate.step().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *l0_coefficient;
+                (gate.jump_relu(&pre), Some(l0))
+            }
         };
         let reconstruction = self.decode(&codes, None);
         let residual = x - &reconstruction;
         let squared = residual.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float);
-        let sparsity = match &self.kind {
-            SaeKind::Relu { lambda } => {
+        let sparsity = match (&self.kind, l0_penalty) {
+            (SaeKind::Relu { lambda }, _) => {
                 (&codes * self.decoder_norms()).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *lambda
             }
-            SaeKind::JumpRelu { l0_coefficient, bandwidth, .. } => {
-                step(&pre, &self.threshold.exp(), *bandwidth).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float)
-                    * *l0_coefficient
-            }
+            (_, Some(l0)) => l0,
             _ => zero(),
         };
         let auxiliary = match &self.kind {
@@ -463,29 +465,41 @@ fn batch_threshold(threshold: &Tensor, codes: &Tensor) -> Tensor {
     moved.where_self(&smallest.isfinite(), threshold)
 }
 
-/// The rectangle kernel of the JumpReLU straight-through estimator, on (pre − θ) / bandwidth.
-fn rectangle(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
-    let u = ((pre - threshold) / bandwidth).detach();
-    u.gt(-0.5).logical_and(&u.lt(0.5)).to_kind(pre.kind())
-}
-
 /// `value` in the forward pass with the gradient of `surrogate` in the backward pass.
 fn straight_through(value: Tensor, surrogate: Tensor) -> Tensor {
     value + (&surrogate - surrogate.detach())
 }
 
-/// pre · H(pre − θ): the gradient in pre is H (no estimate), in θ −(θ / ε) K((pre − θ) / ε).
-fn jump_relu(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
-    let open = pre.gt_tensor(threshold).to_kind(pre.kind());
-    let slope = threshold.detach() / bandwidth * rectangle(pre, threshold, bandwidth);
-    straight_through(pre * open, -(threshold * slope))
+/// A batch's JumpReLU gate, shared by the activation and the L0 penalty: θ = exp(log θ), the
+/// open gates H(pre − θ) and the rectangle kernel K((pre − θ) / ε) of the straight-through
+/// estimator, the last two without gradient.
+struct Gate {
+    threshold: Tensor,
+    open: Tensor,
+    kernel: Tensor,
+    bandwidth: f64,
 }
 
-/// H(pre − θ): no gradient in pre, −(1 / ε) K((pre − θ) / ε) in θ.
-fn step(pre: &Tensor, threshold: &Tensor, bandwidth: f64) -> Tensor {
-    let open = pre.gt_tensor(threshold).to_kind(pre.kind()).detach();
-    let slope = rectangle(pre, threshold, bandwidth) / bandwidth;
-    straight_through(open, -(threshold * slope))
+impl Gate {
+    fn new(pre: &Tensor, log_threshold: &Tensor, bandwidth: f64) -> Gate {
+        let threshold = log_threshold.exp();
+        let open = pre.gt_tensor(&threshold).to_kind(pre.kind());
+        let u = ((pre - &threshold) / bandwidth).detach();
+        let kernel = u.gt(-0.5).logical_and(&u.lt(0.5)).to_kind(pre.kind());
+        Gate { threshold, open, kernel, bandwidth }
+    }
+
+    /// pre · H(pre − θ): the gradient in pre is H (no estimate), in θ −(θ / ε) K.
+    fn jump_relu(&self, pre: &Tensor) -> Tensor {
+        let slope = self.threshold.detach() / self.bandwidth * &self.kernel;
+        straight_through(pre * &self.open, -(&self.threshold * slope))
+    }
+
+    /// H(pre − θ): no gradient in pre, −(1 / ε) K in θ.
+    fn step(&self) -> Tensor {
+        let slope = &self.kernel / self.bandwidth;
+        straight_through(self.open.shallow_clone(), -(&self.threshold * slope))
+    }
 }
 
 /// AuxK (Gao et al. 2024): the dead latents' top-k_aux activations reconstruct the main
