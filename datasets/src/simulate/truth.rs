@@ -6,7 +6,7 @@ use ndarray::ArrayView4;
 
 use crate::dataset::GroundTruth;
 use crate::error::Result;
-use crate::simulate::v1::true_filters;
+use crate::simulate::v1::{cell_types, true_filters, CellType};
 use crate::stats::median;
 
 /// MEIs against the true filters, within each unit's receptive-field window: Pearson
@@ -68,18 +68,20 @@ pub struct TuningAgainstTruth {
 
 impl TuningAgainstTruth {
     /// Per unit of `units` (indices into the ground truth), in order: its measured preferred
-    /// orientation (degrees) and F1/F0. Orientation is compared modulo 180°.
+    /// orientation (degrees) and F1/F0. Orientation is compared modulo 180°; centre-surround
+    /// units have none and are left out.
     pub fn of(units: &[usize], preferred_orientation_deg: &[f64], f1_f0: &[f64], truth: &GroundTruth) -> Result<TuningAgainstTruth> {
-        let filters = true_filters(truth)?;
+        let (_, kinds) = cell_types(truth)?;
         let mut scores = TuningAgainstTruth { orientation_errors_deg: Vec::new(), f1_f0_simple: Vec::new(), f1_f0_complex: Vec::new() };
         for (k, &u) in units.iter().enumerate() {
-            let Some(true_deg) = orientation_of(truth, u) else { continue };
+            let (true_deg, f1) = match kinds[u] {
+                CellType::Simple { orientation_deg } => (orientation_deg, &mut scores.f1_f0_simple),
+                CellType::Complex { orientation_deg } => (orientation_deg, &mut scores.f1_f0_complex),
+                CellType::CenterSurround => continue,
+            };
+            f1.push(f1_f0[k]);
             let d = (preferred_orientation_deg[k] - true_deg).rem_euclid(180.0);
             scores.orientation_errors_deg.push(d.min(180.0 - d));
-            match filters[u].odd {
-                Some(_) => scores.f1_f0_complex.push(f1_f0[k]),
-                None => scores.f1_f0_simple.push(f1_f0[k]),
-            }
         }
         Ok(scores)
     }
@@ -91,24 +93,6 @@ impl TuningAgainstTruth {
     /// How well F1/F0 tells simple from complex cells: the area under the ROC curve.
     pub fn f1_f0_auc(&self) -> f64 {
         auc(&self.f1_f0_simple, &self.f1_f0_complex)
-    }
-}
-
-/// A unit's true orientation from the file's ground truth, `None` for unoriented cells.
-fn orientation_of(truth: &GroundTruth, u: usize) -> Option<f64> {
-    match &truth.selectivity {
-        Some(s) => Some(f64::from(s.orientation_deg[u])).filter(|d| d.is_finite()),
-        // Files written before the selectivity was stored: the cell type's from the config.
-        None => {
-            let params: serde_json::Value = serde_json::from_str(&truth.params_json).ok()?;
-            let cfg: crate::simulate::v1::V1Config = serde_json::from_value(params["config"].clone()).ok()?;
-            match cfg.cell_types.get(truth.cell_type[u] as usize)? {
-                crate::simulate::v1::CellType::Simple { orientation_deg } | crate::simulate::v1::CellType::Complex { orientation_deg } => {
-                    Some(*orientation_deg)
-                }
-                crate::simulate::v1::CellType::CenterSurround => None,
-            }
-        }
     }
 }
 

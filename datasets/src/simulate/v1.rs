@@ -442,22 +442,32 @@ pub struct UnitFilters {
 /// these, so the file need not store them. With eye movements, the filters at the mean (zero)
 /// pupil position. A file from another simulator is the error.
 pub fn true_filters(truth: &GroundTruth) -> Result<Vec<UnitFilters>> {
+    let (cfg, kinds) = cell_types(truth)?;
+    Ok(kinds
+        .into_iter()
+        .enumerate()
+        .map(|(u, kind)| unit_filters(&cfg, kind, truth.rf_position[[u, 0]], truth.rf_position[[u, 1]]))
+        .collect())
+}
+
+/// The config a file this simulator wrote records, and each unit's cell type in it. A file from
+/// another simulator is the error.
+pub fn cell_types(truth: &GroundTruth) -> Result<(V1Config, Vec<CellType>)> {
     let invalid = |why: String| DatasetError::Invalid(format!("ground_truth/params_json: {why}"));
     let params: serde_json::Value = serde_json::from_str(&truth.params_json).map_err(|e| invalid(e.to_string()))?;
     if params["simulator"] != "v1" {
         return Err(invalid(format!("simulator {} is not v1", params["simulator"])));
     }
     let cfg: V1Config = serde_json::from_value(params["config"].clone()).map_err(|e| invalid(e.to_string()))?;
-    truth
+    let kinds = truth
         .cell_type
         .iter()
         .enumerate()
         .map(|(u, &t)| {
-            let kind =
-                cfg.cell_types.get(t as usize).ok_or_else(|| invalid(format!("unit {u} has cell type {t}, which the config lacks")))?;
-            Ok(unit_filters(&cfg, *kind, truth.rf_position[[u, 0]], truth.rf_position[[u, 1]]))
+            cfg.cell_types.get(t as usize).copied().ok_or_else(|| invalid(format!("unit {u} has cell type {t}, which the config lacks")))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((cfg, kinds))
 }
 
 /// Every unit's filters in the image frame and its grating tuning, as `ground_truth/` stores
