@@ -34,9 +34,13 @@ pub enum Command {
     /// Fit a model to a dataset (a preset name or a TOML config).
     Fit(FitArgs),
     /// Evaluate a fitted run on a dataset: correlation, FEVE, oracle, FEV against ground truth.
+    /// Several runs (or a sweep directory of seeds) are evaluated as an ensemble, the mean of
+    /// their predictions, and each alone.
     Eval {
-        /// Run directory written by `neurozoo fit`.
-        run: PathBuf,
+        /// Run directory written by `neurozoo fit`; several response-model runs, or a sweep
+        /// directory whose points differ only in their seed, make an ensemble.
+        #[arg(required = true, num_args = 1..)]
+        runs: Vec<PathBuf>,
         /// Recording (static HDF5, NWB or a file tree; a sprites file for slowvae and betavae
         /// runs). Give each recording of a multi-recording run to report it and the pooled result.
         #[arg(long, required = true)]
@@ -65,8 +69,9 @@ pub enum Command {
     /// distinct image, in the same order for both, so brain and model files align.
     Extract {
         /// Run directory written by `neurozoo fit`, or a TorchScript file (`torch.jit.save`) to
-        /// use as it is; omit it to extract the recorded responses.
-        run: Option<PathBuf>,
+        /// use as it is; omit it to extract the recorded responses. Several runs (or a sweep
+        /// directory of seeds) are an ensemble: their mean predicted rates.
+        runs: Vec<PathBuf>,
         /// Recording (static HDF5, NWB or a file tree); for a multi-recording run, the readout
         /// of the recording of this name is used.
         #[arg(long)]
@@ -78,7 +83,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
         /// With RUN: `core.K` (a core layer, flattened; `core` for a frozen core), `readout`
-        /// (drive before the output nonlinearity) or `predicted` (predicted rates, the default).
+        /// (drive before the output nonlinearity) or `predicted` (predicted rates, the default;
+        /// an ensemble's only layer).
         /// With a TorchScript file: `forward` (the default) or a method exported with
         /// `@torch.jit.export`, flattened. Several, comma-separated (`core.0,core.1,predicted`),
         /// give one representation each in the same file.
@@ -159,12 +165,13 @@ pub enum Command {
 }
 
 impl Command {
-    /// The job for the `neurozoo-torch` worker, for a model command.
-    pub fn job(&self) -> Option<Job> {
-        Some(match self {
+    /// The job for the `neurozoo-torch` worker, for a model command; a sweep directory given as
+    /// a run is read for the runs of its seeds, which fails when it has more than one config.
+    pub fn job(&self) -> Result<Option<Job>, neurozoo_sweep::SweepError> {
+        Ok(Some(match self {
             Command::Fit(args) => Job::Fit(args.job()),
-            Command::Eval { run, data, device, json, intervention_points, figures, nwb } => Job::Eval(EvalJob {
-                run: run.clone(),
+            Command::Eval { runs, data, device, json, intervention_points, figures, nwb } => Job::Eval(EvalJob {
+                runs: ensemble(runs)?,
                 data: data.clone(),
                 device: *device,
                 json: *json,
@@ -172,8 +179,8 @@ impl Command {
                 figures: figures.clone(),
                 nwb: nwb.options(),
             }),
-            Command::Extract { run: Some(run), data, out, layer, tiers, device, nwb, force: _ } => Job::Extract(ExtractJob {
-                run: run.clone(),
+            Command::Extract { runs, data, out, layer, tiers, device, nwb, force: _ } if !runs.is_empty() => Job::Extract(ExtractJob {
+                runs: ensemble(runs)?,
                 data: data.clone(),
                 out: out.clone(),
                 layer: layer.clone(),
@@ -191,10 +198,23 @@ impl Command {
             Command::Export { run, to: ExportTarget::Neuralpredictors, out } => {
                 Job::Export(ExportJob { run: run.clone(), out: out.clone() })
             }
-            Command::Insilico { command } => Job::Insilico(command.job()),
-            _ => return None,
-        })
+            Command::Insilico { command } => Job::Insilico(command.job()?),
+            _ => return Ok(None),
+        }))
     }
+}
+
+/// The runs given, a sweep directory among them replaced by the runs of its seeds.
+fn ensemble(runs: &[PathBuf]) -> Result<Vec<PathBuf>, neurozoo_sweep::SweepError> {
+    let mut expanded = Vec::new();
+    for run in runs {
+        if run.join(neurozoo_sweep::plan::PLAN_FILE).is_file() {
+            expanded.extend(neurozoo_sweep::plan::Plan::load(run)?.ensemble_runs(run)?);
+        } else {
+            expanded.push(run.clone());
+        }
+    }
+    Ok(expanded)
 }
 
 /// Where `neurozoo export` hands a run.
@@ -282,7 +302,7 @@ pub enum InsilicoCommand {
 }
 
 impl InsilicoCommand {
-    fn job(&self) -> InsilicoJob {
+    fn job(&self) -> Result<InsilicoJob, neurozoo_sweep::SweepError> {
         let (common, experiment) = match self {
             InsilicoCommand::Mei { common, steps, lr, blur, jitter, smoothness } => {
                 (common, Experiment::Mei { steps: *steps, lr: *lr, blur: *blur, jitter: *jitter, smoothness: *smoothness })
@@ -291,9 +311,9 @@ impl InsilicoCommand {
                 (common, Experiment::Tuning { orientations: *orientations, spatial_frequencies: *spatial_frequencies, phases: *phases })
             }
         };
-        InsilicoJob {
+        Ok(InsilicoJob {
             experiment,
-            run: common.run.clone(),
+            runs: ensemble(&common.runs)?,
             recording: common.recording.clone(),
             data: common.data.clone(),
             units: common.units.clone(),
@@ -302,14 +322,16 @@ impl InsilicoCommand {
             seed: common.seed,
             device: common.device,
             out: common.out.clone(),
-        }
+        })
     }
 }
 
 #[derive(Debug, clap::Args)]
 pub struct InsilicoArgs {
-    /// Run directory (`neurozoo fit` or `neurozoo import`).
-    pub run: PathBuf,
+    /// Run directory (`neurozoo fit` or `neurozoo import`); several runs, or a sweep directory
+    /// whose points differ only in their seed, are an ensemble: the mean of their rates.
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
     /// Output directory (new or empty).
     #[arg(long)]
     pub out: PathBuf,

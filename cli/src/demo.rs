@@ -278,7 +278,7 @@ fn insilico(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>) -
     let run = out.join("runs").join(MODELS[0]);
     let job = |experiment, dir: &str| InsilicoJob {
         experiment,
-        run: run.clone(),
+        runs: vec![run.clone()],
         recording: None,
         data: Some(data.to_path_buf()),
         units: Vec::new(),
@@ -354,7 +354,7 @@ fn extract(out: &Path, data: &Path, p: &V1Config, sections: &mut Vec<Section>) -
     crate::analyze::extract_responses(data, &reps.heldout, &HELD_OUT, &Default::default())?;
     let run = out.join("runs").join(MODELS[0]);
     let job = ExtractJob {
-        run,
+        runs: vec![run],
         data: data.to_path_buf(),
         out: reps.layers.clone(),
         layer: Some(LAYERS.into()),

@@ -8,21 +8,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Checked here for both halves: the worker writes what `extract RUN` extracts.
     let refused = match &cli.command {
-        Command::Extract { run, data, out, force, .. } => {
-            let inputs: Vec<&std::path::Path> = std::iter::once(data.as_path()).chain(run.as_deref()).collect();
+        Command::Extract { runs, data, out, force, .. } => {
+            let inputs: Vec<&std::path::Path> = std::iter::once(data).chain(runs).map(std::path::PathBuf::as_path).collect();
             neurozoo_cli::check_output_file(out, &inputs, *force).err()
         }
         _ => None,
     };
-    let result = if let Some(e) = refused {
-        Err(e)
-    } else if let Some(job) = cli.command.job() {
-        match job.output().map(|out| neurozoo_util::files::check_outside_inputs(out, &job.inputs())) {
+    let result = match (refused, cli.command.job()) {
+        (Some(e), _) => Err(e),
+        (None, Err(e)) => Err(e.into()),
+        (None, Ok(Some(job))) => match job.output().map(|out| neurozoo_util::files::check_outside_inputs(out, &job.inputs())) {
             Some(Err(e)) => Err(e.into()),
             _ => Err(torch::exec(&job)),
-        }
-    } else {
-        run(cli.command).map(|()| ExitCode::SUCCESS)
+        },
+        (None, Ok(None)) => run(cli.command).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -35,12 +34,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
         Command::Demo { out, max_epochs, quick } => neurozoo_cli::demo::run(&out, max_epochs, quick),
-        Command::Extract { run: None, layer: Some(layer), .. } => {
+        Command::Extract { layer: Some(layer), .. } => {
             anyhow::bail!(
                 "--layer {layer} reads a model: give the run directory or TorchScript file (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
             )
         }
-        Command::Extract { run: None, data, out, tiers, nwb, .. } => analyze::extract_responses(&data, &out, &tiers, &nwb.options()),
+        Command::Extract { data, out, tiers, nwb, .. } => analyze::extract_responses(&data, &out, &tiers, &nwb.options()),
         Command::Plugins { command } => analyze::plugins(command),
         Command::Analyze(args) => analyze::analyze(&args),
         Command::PluginHost => analyze::plugin_host(),
@@ -56,12 +55,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Fit(_)
-        | Command::Eval { .. }
-        | Command::Extract { run: Some(_), .. }
-        | Command::Import(_)
-        | Command::Export { .. }
-        | Command::Insilico { .. } => {
+        Command::Fit(_) | Command::Eval { .. } | Command::Import(_) | Command::Export { .. } | Command::Insilico { .. } => {
             unreachable!("model commands run in {}", torch::WORKER)
         }
     }

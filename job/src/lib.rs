@@ -35,7 +35,7 @@ pub use run::{PooledEvalReport, RunFileError, RunInfo, RunStatus, Trained, RUN_F
 
 /// The job format's version: raised whenever a job's fields change meaning, so that a worker
 /// never runs a job it would misread.
-pub const JOB_VERSION: u32 = 1;
+pub const JOB_VERSION: u32 = 2;
 
 /// A model command for the worker. The front end has checked what needs no libtorch (the
 /// arguments, an output file it must not overwrite); the worker checks the rest.
@@ -92,7 +92,8 @@ impl FitJob {
 /// disentanglement scores of a sprite-pair run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalJob {
-    pub run: PathBuf,
+    /// One run, or several response-model runs evaluated as an ensemble (and each alone).
+    pub runs: Vec<PathBuf>,
     pub data: Vec<PathBuf>,
     pub device: DeviceChoice,
     pub json: bool,
@@ -107,7 +108,7 @@ impl EvalJob {
     /// An evaluation of `run` on `data` with every option at its command-line default.
     pub fn new(run: PathBuf, data: Vec<PathBuf>) -> EvalJob {
         EvalJob {
-            run,
+            runs: vec![run],
             data,
             device: DeviceChoice::default(),
             json: false,
@@ -124,8 +125,9 @@ impl EvalJob {
 /// `neurozoo extract RUN`: a fitted model's (or a TorchScript file's) representation file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtractJob {
-    /// A run directory, or a TorchScript file used as it is.
-    pub run: PathBuf,
+    /// A run directory, several (an ensemble: its predicted rates), or a TorchScript file used
+    /// as it is.
+    pub runs: Vec<PathBuf>,
     pub data: PathBuf,
     pub out: PathBuf,
     /// Comma-separated layers as the user wrote them; None: the model's default.
@@ -160,7 +162,8 @@ pub struct ExportJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InsilicoJob {
     pub experiment: Experiment,
-    pub run: PathBuf,
+    /// A run, or several predicting as an ensemble.
+    pub runs: Vec<PathBuf>,
     /// The recording whose units are asked for; None: the run's only one.
     pub recording: Option<String>,
     /// Its data: the training images give the default norm, value range and held inputs.
@@ -239,11 +242,11 @@ impl Job {
     pub fn inputs(&self) -> Vec<&Path> {
         match self {
             Job::Fit(j) => j.data.iter().map(PathBuf::as_path).collect(),
-            Job::Eval(j) => std::iter::once(j.run.as_path()).chain(j.data.iter().map(PathBuf::as_path)).collect(),
-            Job::Extract(j) => vec![&j.run, &j.data],
+            Job::Eval(j) => j.runs.iter().chain(&j.data).map(PathBuf::as_path).collect(),
+            Job::Extract(j) => j.runs.iter().chain([&j.data]).map(PathBuf::as_path).collect(),
             Job::Import(j) => std::iter::once(j.checkpoint.as_path()).chain(j.config.as_deref()).collect(),
             Job::Export(j) => vec![&j.run],
-            Job::Insilico(j) => std::iter::once(j.run.as_path()).chain(j.data.as_deref()).collect(),
+            Job::Insilico(j) => j.runs.iter().map(PathBuf::as_path).chain(j.data.as_deref()).collect(),
         }
     }
 
@@ -305,9 +308,15 @@ mod tests {
             nwb: nwb.clone(),
             ..FitJob::new("cfg.toml", vec!["a.h5".into(), "b.nwb".into()], "run".into())
         };
-        let eval = EvalJob { json: true, figures: Some("figs".into()), nwb, ..EvalJob::new("run".into(), vec!["a.h5".into()]) };
+        let eval = EvalJob {
+            json: true,
+            figures: Some("figs".into()),
+            nwb,
+            runs: vec!["seed-1".into(), "seed-2".into()],
+            ..EvalJob::new("run".into(), vec!["a.h5".into()])
+        };
         let extract = ExtractJob {
-            run: "net.pt".into(),
+            runs: vec!["net.pt".into()],
             data: "a.h5".into(),
             out: "r.h5".into(),
             layer: Some("core.0,predicted".into()),
@@ -332,7 +341,7 @@ mod tests {
     fn a_number_that_is_not_finite_is_an_error_not_a_default() {
         let job = Job::Insilico(InsilicoJob {
             experiment: Experiment::Mei { steps: None, lr: Some(f64::INFINITY), blur: None, jitter: None, smoothness: None },
-            run: "run".into(),
+            runs: vec!["a".into(), "b".into()],
             recording: None,
             data: None,
             units: vec![],

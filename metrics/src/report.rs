@@ -133,4 +133,7 @@ pub struct EvalReport {
     pub data: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// An ensemble's runs, each evaluated alone: run directory → tier name → metrics.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, BTreeMap<String, TierMetrics>>,
 }

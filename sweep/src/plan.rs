@@ -205,6 +205,37 @@ impl Plan {
             .map_err(|e| SweepError::Plan { file: path.clone(), message: format!("{e} (is {} a sweep directory?)", dir.display()) })?;
         serde_json::from_str(&text).map_err(|e| SweepError::Plan { file: path, message: e.to_string() })
     }
+
+    /// The run directories of the sweep at `dir` as one ensemble: every point's, when the points
+    /// differ in their seed alone (one config on one set of recordings, fitted with several
+    /// seeds). A sweep of several configs or recordings is refused, naming them: which of them
+    /// to average is the user's choice, made by giving those points' runs.
+    pub fn ensemble_runs(&self, dir: &Path) -> Result<Vec<PathBuf>, SweepError> {
+        let config = |p: &Point| {
+            let values: Vec<String> = p.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            std::iter::once(p.recording.clone()).chain(values).collect::<Vec<_>>().join(", ")
+        };
+        let mut configs: Vec<String> = Vec::new();
+        for point in &self.points {
+            let c = config(point);
+            if !configs.contains(&c) {
+                configs.push(c);
+            }
+        }
+        if configs.len() > 1 {
+            return Err(SweepError::Plan {
+                file: dir.join(PLAN_FILE),
+                message: format!(
+                    "the sweep has {} configurations besides its seeds ({}): an ensemble of a sweep is the seeds of one \
+                     configuration; give those points' runs ({}/runs/NAME) instead",
+                    configs.len(),
+                    configs.join("; "),
+                    dir.display()
+                ),
+            });
+        }
+        Ok(self.points.iter().map(|p| crate::point::PointDirs::new(dir, p).run).collect())
+    }
 }
 
 fn base_seed(table: &toml::Table) -> u64 {

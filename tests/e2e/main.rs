@@ -14,6 +14,7 @@ mod concurrent;
 mod data;
 mod demo;
 mod doctor;
+mod ensemble;
 mod fit;
 mod hostile;
 mod insilico;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::*;
 
 /// A small simulation and a small base config, so each point fits in seconds.
-fn setup(dir: &Path) -> PathBuf {
+pub(crate) fn setup(dir: &Path) -> PathBuf {
     let data = small_v1(dir);
     std::fs::write(
         dir.join("tiny.toml"),
@@ -19,14 +19,14 @@ fn setup(dir: &Path) -> PathBuf {
     data
 }
 
-fn write_sweep(dir: &Path, name: &str, seeds: &str, grid: &str, extra: &str) -> PathBuf {
+pub(crate) fn write_sweep(dir: &Path, name: &str, seeds: &str, grid: &str, extra: &str) -> PathBuf {
     let file = dir.join(name);
     let text = format!("base = \"tiny.toml\"\nseeds = {seeds}\ndata = [\"v1.h5\"]\ndevice = \"cpu\"\n[grid]\n{grid}\n{extra}\n");
     std::fs::write(&file, text).unwrap();
     file
 }
 
-fn sweep(file: &Path, out: &Path) -> Command {
+pub(crate) fn sweep(file: &Path, out: &Path) -> Command {
     let mut cmd = neurozoo();
     cmd.arg("sweep").arg(file).arg("--out").arg(out);
     cmd

@@ -1,5 +1,7 @@
 //! `neurozoo eval`: every recording given, by the run's readout for it, printed as text or
-//! JSON, and the figures of what the model learned. The work is `neurozoo_zoo::run::eval`.
+//! JSON, and the figures of what the model learned. Several runs are an ensemble: its mean
+//! prediction is scored, and each run alone beside it. The work is `neurozoo_zoo::run::eval`
+//! and `neurozoo_zoo::run::ensemble`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,9 +13,8 @@ use neurozoo_job::{EvalJob, EvalReport, PooledEvalReport};
 use neurozoo_plugin::Figure;
 use neurozoo_zoo::eval::{Evaluation, TierMetrics};
 use neurozoo_zoo::model::{Core, Model, Readout};
-use neurozoo_zoo::run::eval::{pooled, ResponseEvaluation, Run, RunRecording};
-use neurozoo_zoo::run::family::{EvalOptions, ModelFamily};
-use neurozoo_zoo::run::Responses;
+use neurozoo_zoo::run::ensemble::Ensemble;
+use neurozoo_zoo::run::eval::{pooled, RunRecording};
 
 /// Say that a recording is not the data the run was fitted to (it is still evaluated).
 pub fn note_other_data(recording: &RunRecording) {
@@ -22,60 +23,83 @@ pub fn note_other_data(recording: &RunRecording) {
     }
 }
 
+/// One recording scored: by the ensemble (or the one run), and by each run of an ensemble alone.
+struct Scored {
+    name: String,
+    units: usize,
+    evaluation: Evaluation,
+    members: BTreeMap<String, BTreeMap<Tier, TierMetrics>>,
+}
+
 /// Every recording given, each by its own readout; with several, also the pooled metrics of
 /// all their units together.
 pub fn run(job: &EvalJob) -> Result<()> {
-    let (run_dir, data, as_json, figures, nwb) = (job.run.as_path(), job.data.as_slice(), job.json, job.figures.as_deref(), &job.nwb);
+    let (data, as_json, figures, nwb) = (job.data.as_slice(), job.json, job.figures.as_deref(), &job.nwb);
     let device = super::device(job.device)?;
     if let Some(dir) = figures {
         neurozoo_util::files::ensure_empty_dir(dir).map_err(|e| anyhow::anyhow!(e.advise("choose a new --figures directory")))?;
     }
     neurozoo_datasets::check_distinct(&data.iter().map(std::path::PathBuf::as_path).collect::<Vec<_>>())?;
-    let run = Run::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
-    let options = EvalOptions { nwb: nwb.clone(), intervention_points: 0, device };
-    let mut reports = Vec::new();
+    let ensemble = Ensemble::load(&job.runs, device).map_err(|e| super::run_error(e, ""))?;
+    let name = ensemble.name();
+    let mut scored = Vec::new();
     for path in data {
-        let ResponseEvaluation { recording, evaluation: ev } =
-            Responses::evaluate(&run, path, &options).map_err(|e| super::run_error(e, ""))?;
+        let recording = ensemble.recording(path, nwb).map_err(|e| super::run_error(e, ""))?;
         note_other_data(&recording);
-        let name = run.info.recordings[recording.index].name.clone();
+        let evaluation = ensemble.evaluate(&recording, device).map_err(|e| super::run_error(e, ""))?;
+        let mut members = BTreeMap::new();
+        if ensemble.runs.len() > 1 {
+            for run in &ensemble.runs {
+                let alone = run.evaluate(&recording, device).map_err(|e| super::run_error(e, ""))?;
+                members.insert(run.dir.display().to_string(), alone.tiers);
+            }
+        }
+        let recording_name = ensemble.info().recordings[recording.index].name.clone();
         if let Some(dir) = figures {
             // One recording's figures are named plainly; several recordings' by recording.
-            let prefix = if data.len() > 1 { format!("{name}_") } else { String::new() };
-            let written = draw_figures(&run.model, recording.index, &recording.dataset, &ev, dir, &prefix)?;
+            let prefix = if data.len() > 1 { format!("{recording_name}_") } else { String::new() };
+            // What a model learned is one model's: an ensemble is drawn by its predictions.
+            let model = match ensemble.runs.as_slice() {
+                [one] => Some(&one.model),
+                _ => None,
+            };
+            let written = draw_figures(model, recording.index, &recording.dataset, &evaluation, dir, &prefix)?;
             eprintln!("wrote {} figures of {} into {}", written.len(), path.display(), dir.display());
         }
-        reports.push((name, path, recording.dataset.n_units(), ev));
+        scored.push((path, Scored { name: recording_name, units: recording.dataset.n_units(), evaluation, members }));
     }
-    if let [(_, path, _, ev)] = reports.as_slice() {
-        return report(run_dir, path, ev, as_json);
+    if let [(path, one)] = scored.as_slice() {
+        return report(&name, path, one, as_json);
     }
-    let pooled = pooled(&reports.iter().map(|(_, _, units, ev)| (*units, ev)).collect::<Vec<_>>());
+    let pooled = pooled(&scored.iter().map(|(_, s)| (s.units, &s.evaluation)).collect::<Vec<_>>());
     if as_json {
         let report = PooledEvalReport {
-            run: run_dir.display().to_string(),
-            recordings: reports.iter().map(|(name, path, _, ev)| (name.clone(), eval_report(ev, path, None))).collect(),
+            run: name,
+            recordings: scored.iter().map(|(path, s)| (s.name.clone(), eval_report(s, path, None))).collect(),
             pooled: pooled.iter().map(|(t, m)| (t.as_str().to_string(), m.clone())).collect(),
         };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    for (_, path, _, ev) in &reports {
-        report(run_dir, path, ev, false)?;
+    for (path, s) in &scored {
+        report(&name, path, s, false)?;
     }
-    let units: usize = reports.iter().map(|r| r.2).sum();
-    println!("pooled over {} recordings ({units} units)", reports.len());
+    let units: usize = scored.iter().map(|(_, s)| s.units).sum();
+    println!("pooled over {} recordings ({units} units)", scored.len());
     print_tiers(&pooled);
     Ok(())
 }
 
-/// One recording's metrics by tier, with the receptive-field recovery, the file and the run.
-fn eval_report(ev: &Evaluation, data: &Path, run: Option<&Path>) -> EvalReport {
+/// One recording's metrics by tier, with the receptive-field recovery, the file, the run and an
+/// ensemble's runs alone.
+fn eval_report(scored: &Scored, data: &Path, run: Option<&str>) -> EvalReport {
+    let by_name = |tiers: &BTreeMap<Tier, TierMetrics>| tiers.iter().map(|(tier, m)| (tier.as_str().to_string(), m.clone())).collect();
     EvalReport {
-        tiers: ev.tiers.iter().map(|(tier, m)| (tier.as_str().to_string(), m.clone())).collect(),
-        rf_recovery: ev.rf.clone(),
+        tiers: by_name(&scored.evaluation.tiers),
+        rf_recovery: scored.evaluation.rf.clone(),
         data: data.display().to_string(),
-        run: run.map(|r| r.display().to_string()),
+        run: run.map(str::to_string),
+        members: scored.members.iter().map(|(run, tiers)| (run.clone(), by_name(tiers))).collect(),
     }
 }
 
@@ -110,13 +134,18 @@ fn tier_row(cells: [String; 7]) -> String {
     line
 }
 
-fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result<()> {
+fn report(run: &str, data: &Path, scored: &Scored, as_json: bool) -> Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string(&eval_report(ev, data, Some(run_dir)))?);
+        println!("{}", serde_json::to_string(&eval_report(scored, data, Some(run)))?);
         return Ok(());
     }
-    println!("{} on {}", run_dir.display(), data.display());
+    println!("{run} on {}", data.display());
+    let ev = &scored.evaluation;
     print_tiers(&ev.tiers);
+    for (member, tiers) in &scored.members {
+        println!("{member} alone");
+        print_tiers(tiers);
+    }
     if let Some(rf) = &ev.rf {
         println!(
             "  receptive fields: median error {:.2} px, {:.0}% within 1 px, {:.0}% within 2 px",
@@ -140,11 +169,12 @@ fn report(run_dir: &Path, data: &Path, ev: &Evaluation, as_json: bool) -> Result
 /// What the model learned, drawn for one recording into `dir` (new or empty when eval began:
 /// several recordings' figures share it) as PNG and SVG, stems after
 /// `prefix`; returns the stems written. A figure the model or data cannot have (masks of a
-/// Gaussian readout, true positions of a recording) is left out.
-fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, dir: &Path, prefix: &str) -> Result<Vec<String>> {
+/// Gaussian readout, true positions of a recording, any of an ensemble's but its predictions:
+/// `model` is `None`) is left out.
+fn draw_figures(model: Option<&Model>, recording: usize, ds: &Dataset, ev: &Evaluation, dir: &Path, prefix: &str) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut figures = Vec::new();
-    if let (Some(found), Some(gt)) = (model.rf_positions(recording), &ds.ground_truth) {
+    if let (Some(found), Some(gt)) = (model.and_then(|m| m.rf_positions(recording)), &ds.ground_truth) {
         let axis = |k: usize| (0..found.nrows()).map(|u| (f64::from(gt.rf_position[[u, k]]), f64::from(found[[u, k]]))).collect();
         figures.push((
             "receptive_fields",
@@ -164,12 +194,12 @@ fn draw_figures(model: &Model, recording: usize, ds: &Dataset, ev: &Evaluation, 
     let units = ds.n_units();
     let shown = units.min(16);
     let sample: Vec<usize> = (0..shown).map(|i| i * units / shown).collect();
-    if let Some(Readout::Factorized(r)) = model.readouts.get(recording) {
+    if let Some(Readout::Factorized(r)) = model.and_then(|m| m.readouts.get(recording)) {
         let masks = tch::no_grad(|| r.effective_mask());
         let images = sample.iter().map(|&u| (format!("unit {}", ds.units.ids[u]), grid(&masks.get(u as i64)))).collect();
         figures.push(("masks", Figure::ImageGrid { title: "Readout masks (where)".into(), images, columns: 4 }));
     }
-    if let Some(Core::Stacked(core)) = &model.core {
+    if let Some(Core::Stacked(core)) = model.and_then(|m| m.core.as_ref()) {
         let w = core.first_layer_filters();
         let n = w.size()[0].min(32);
         let images = (0..n).map(|f| (format!("{f}"), grid(&w.get(f).get(0)))).collect();

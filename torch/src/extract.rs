@@ -1,38 +1,42 @@
 //! `neurozoo extract RUN`: a fitted model's representation of a dataset's distinct images; RUN
-//! may also be a TorchScript file, a network used as it is (goal-driven features). `--layer` may
-//! name several layers, comma-separated: one representation each, in one file (what `compare`
-//! scores layer by layer). The work is `neurozoo_zoo::run::extract`.
+//! may also be a TorchScript file, a network used as it is (goal-driven features), or several
+//! runs, an ensemble, whose representation is its mean predicted rates. `--layer` may name
+//! several layers, comma-separated: one representation each, in one file (what `compare` scores
+//! layer by layer). The work is `neurozoo_zoo::run::extract`.
 
 use anyhow::Result;
 use neurozoo_job::ExtractJob;
-use neurozoo_zoo::run::eval::Run;
-use neurozoo_zoo::run::extract::extract_torchscript;
-use neurozoo_zoo::run::family::ModelFamily;
-use neurozoo_zoo::run::Responses;
+use neurozoo_zoo::run::ensemble::Ensemble;
+use neurozoo_zoo::run::extract::{extract, extract_torchscript};
 
 pub fn run(job: &ExtractJob) -> Result<()> {
-    let (run_dir, data, out) = (job.run.as_path(), job.data.as_path(), job.out.as_path());
+    let (data, out) = (job.data.as_path(), job.out.as_path());
     let options = super::family::extract_options(job)?;
-    if !run_dir.exists() {
-        anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run_dir.display());
+    for run in &job.runs {
+        if !run.exists() {
+            anyhow::bail!("{} does not exist: give a run directory written by `neurozoo fit`, or a TorchScript file", run.display());
+        }
     }
-    let file = if run_dir.is_file() {
-        let layers: Vec<&str> =
-            if options.layers.is_empty() { vec!["forward"] } else { options.layers.iter().map(String::as_str).collect() };
-        extract_torchscript(run_dir, data, &options.nwb, &layers, &options.tiers, options.device)
-    } else {
-        Run::load(run_dir, options.device).and_then(|run| Responses::extract(&run, data, &options)).map(|extraction| {
-            if let Some(note) = &extraction.note {
-                eprintln!("note: {note}");
-            }
-            extraction.file
-        })
-    }
-    .map_err(|e| super::run_error(e, ""))?;
+    let failed = |e| super::run_error(e, "");
+    let (file, source) = match job.runs.as_slice() {
+        [file] if file.is_file() => {
+            let layers: Vec<&str> =
+                if options.layers.is_empty() { vec!["forward"] } else { options.layers.iter().map(String::as_str).collect() };
+            let extracted = extract_torchscript(file, data, &options.nwb, &layers, &options.tiers, options.device).map_err(failed)?;
+            (extracted, file.display().to_string())
+        }
+        runs => {
+            let ensemble = Ensemble::load(runs, options.device).map_err(failed)?;
+            let layers: Vec<&str> = options.layers.iter().map(String::as_str).collect();
+            let recording = ensemble.recording(data, &options.nwb).map_err(failed)?;
+            super::eval::note_other_data(&recording);
+            (extract(&ensemble.runs, &recording, &layers, &options.tiers, options.device).map_err(failed)?, ensemble.name())
+        }
+    };
     file.write(out)?;
     for r in &file.representations {
         let (n, d) = r.data.dim();
-        eprintln!("wrote {}: {} of {} for {n} images, {d} dimensions", out.display(), r.name, run_dir.display());
+        eprintln!("wrote {}: {} of {source} for {n} images, {d} dimensions", out.display(), r.name);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! and draws once trained, how its runs are evaluated and extracted from, and what it does not
 //! do. The family is picked once, by [`with_family`]; the rest is generic over [`Worker`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use neurozoo_config::{ModelKind, Preset};
@@ -22,7 +22,8 @@ pub trait Worker: ModelFamily {
     fn extract_job(job: &ExtractJob) -> Result<()>;
     /// In-silico experiments, which only some families have a meaning for.
     fn insilico_job(job: &InsilicoJob) -> Result<()> {
-        Err(RunError::Unsupported { run: job.run.clone(), family: Self::NAME, operation: Operation::Insilico }.into())
+        let run = job.runs.first().cloned().unwrap_or_default();
+        Err(RunError::Unsupported { run, family: Self::NAME, operation: Operation::Insilico }.into())
     }
 }
 
@@ -55,11 +56,20 @@ pub fn with_family(kind: ModelKind, task: impl Task) -> Result<()> {
     }
 }
 
-/// The kind of the run at `path`; a path that holds no readable run (a TorchScript file to
+/// The kind of the first of `runs`; a path that holds no readable run (a TorchScript file to
 /// extract from, a directory that is not a run) is taken for a response model's, whose commands
-/// say what is wrong with it.
-pub fn kind_of_run(path: &Path) -> ModelKind {
-    neurozoo_job::RunInfo::load(path).map_or(ModelKind::Responses, |info| info.kind())
+/// say what is wrong with it, as they check an ensemble's other runs.
+pub fn kind_of_run(runs: &[PathBuf]) -> ModelKind {
+    runs.first().and_then(|path| neurozoo_job::RunInfo::load(path).ok()).map_or(ModelKind::Responses, |info| info.kind())
+}
+
+/// The one run of a job of a family without ensembles.
+pub fn one_run<F: ModelFamily>(runs: &[PathBuf]) -> Result<&Path> {
+    match runs {
+        [run] => Ok(run),
+        [] => bail!("no run given"),
+        _ => bail!("{} is a {}, which has no ensembles: give one run (given {})", runs[0].display(), F::NAME, runs.len()),
+    }
 }
 
 /// `--layer A,B`: the layers named, none twice; empty when none is named.

@@ -1,6 +1,7 @@
-//! `neurozoo insilico mei|tuning`: experiments on a fitted or imported response model. The work
-//! is `neurozoo_zoo::insilico`; this reads the run and the data, resolves the units, and
-//! writes the experiment's files, tables and figures into a new or empty directory.
+//! `neurozoo insilico mei|tuning`: experiments on a fitted or imported response model, or on an
+//! ensemble of them (the mean of their rates). The work is `neurozoo_zoo::insilico`; this reads
+//! the runs and the data, resolves the units, and writes the experiment's files, tables and
+//! figures into a new or empty directory.
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,30 +12,31 @@ use neurozoo_job::{Experiment, InsilicoJob};
 use neurozoo_tables::write_table;
 use neurozoo_zoo::insilico::mei::{best_activation, optimise, MeiParams, StimulusStatistics};
 use neurozoo_zoo::insilico::tuning::{measure, TuningParams, UnitTuning};
-use neurozoo_zoo::run::eval::Run;
+use neurozoo_zoo::model::Predictor;
+use neurozoo_zoo::run::ensemble::Ensemble;
 
 /// MEIs and tuning curves shown in the figures (of all units computed).
 const SHOWN: usize = 16;
 
 pub fn run(job: &InsilicoJob) -> Result<()> {
     let device = super::device(job.device)?;
-    let run = Run::load(&job.run, device).map_err(|e| super::run_error(e, ""))?;
-    let recordings: Vec<&str> = run.info.recordings.iter().map(|r| r.name.as_str()).collect();
+    let ensemble = Ensemble::load(&job.runs, device).map_err(|e| super::run_error(e, ""))?;
+    let (info, model, name) = (ensemble.info(), ensemble.model(), ensemble.name());
+    let recordings: Vec<&str> = info.recordings.iter().map(|r| r.name.as_str()).collect();
     let recording = match (&job.recording, recordings.as_slice()) {
         (None, [_]) => 0,
-        (None, _) => {
-            bail!("{} has {} recordings ({}): choose one with --recording", job.run.display(), recordings.len(), recordings.join(", "))
-        }
-        (Some(name), _) => recordings.iter().position(|r| r == name).with_context(|| {
-            format!("--recording {name:?}: {} has no such recording (it has {})", job.run.display(), recordings.join(", "))
-        })?,
+        (None, _) => bail!("{name} has {} recordings ({}): choose one with --recording", recordings.len(), recordings.join(", ")),
+        (Some(wanted), _) => recordings
+            .iter()
+            .position(|r| r == wanted)
+            .with_context(|| format!("--recording {wanted:?}: {name} has no such recording (it has {})", recordings.join(", ")))?,
     };
-    let n_units = run.info.recordings[recording].data.n_units;
+    let n_units = info.recordings[recording].data.n_units;
 
     // The training images set the defaults; without them the settings must be given.
     let (statistics, unit_ids, data) = match &job.data {
         Some(path) => {
-            let data = run.recording(path, &Default::default()).map_err(|e| super::run_error(e, ""))?;
+            let data = ensemble.recording(path, &Default::default()).map_err(|e| super::run_error(e, ""))?;
             if data.index != recording {
                 bail!(
                     "--data {} is recording {:?} of the run, not --recording {:?}",
@@ -44,10 +46,10 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
                 );
             }
             super::eval::note_other_data(&data);
-            let normalizer = &run.info.recordings[recording].normalizer;
-            let stimuli = normalizer.stimuli(&data.dataset, device, &run.model.inputs())?;
+            let normalizer = &info.recordings[recording].normalizer;
+            let stimuli = normalizer.stimuli(&data.dataset, device, &model.inputs())?;
             let train: Vec<i64> = data.dataset.tier_indices(Tier::Train).into_iter().map(|i| i as i64).collect();
-            let statistics = StimulusStatistics::of(&run.model, &stimuli, &train).with_context(|| path.display().to_string())?;
+            let statistics = StimulusStatistics::of(&model, &stimuli, &train).with_context(|| path.display().to_string())?;
             let ids = data.dataset.units.ids.clone();
             (statistics, ids, Some((stimuli, train)))
         }
@@ -63,15 +65,12 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
                 // Gratings have no range to keep; a tuning experiment reads none.
                 (Experiment::Tuning { .. }, None) => (f64::MIN, f64::MAX),
             };
-            let extra = run.model.inputs().extra_channels();
+            let extra = model.inputs().extra_channels();
             if extra > 0 {
-                bail!(
-                    "{} reads {extra} behaviour channel(s) besides the image: give --data so they are held at their training means",
-                    job.run.display()
-                );
+                bail!("{name} reads {extra} behaviour channel(s) besides the image: give --data so they are held at their training means");
             }
             let statistics = StimulusStatistics {
-                image_shape: run.info.recordings[recording].data.image_shape,
+                image_shape: info.recordings[recording].data.image_shape,
                 mean_norm: norm,
                 min,
                 max,
@@ -88,12 +87,11 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             .iter()
             .map(|id| {
                 unit_ids.iter().position(|u| u == id).with_context(|| {
-                    format!(
-                        "--units: recording {:?} has no unit {id} (its ids run {:?} … {:?})",
-                        recordings[recording],
-                        unit_ids.first(),
-                        unit_ids.last()
-                    )
+                    let ids = match (unit_ids.first(), unit_ids.last()) {
+                        (Some(first), Some(last)) => format!("its ids run {first} … {last}"),
+                        _ => "it has no units".to_string(),
+                    };
+                    format!("--units: recording {:?} has no unit {id} ({ids})", recordings[recording])
                 })
             })
             .collect::<Result<_>>()?
@@ -130,9 +128,9 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
                 ProgressStyle::with_template("MEIs of {prefix} units [{bar:30}] {pos}/{len} steps {elapsed}").expect("valid template"),
             );
             bar.set_prefix(units.len().to_string());
-            let meis = optimise(&run.model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
+            let meis = optimise(&model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
             bar.finish_and_clear();
-            let best = data.as_ref().map(|(stimuli, train)| best_activation(&run.model, recording, &units, stimuli, train));
+            let best = data.as_ref().map(|(stimuli, train)| best_activation(&model, recording, &units, stimuli, train));
             write_whole(&job.out, |dir| {
                 meis.file(recordings[recording], &unit_ids, best.clone(), &params).write(&dir.join("meis.h5"))?;
                 write_table(&meis.table(&unit_ids, best.as_deref()), dir, "mei")?;
@@ -162,7 +160,7 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             }
             let params = params.check()?;
             eprintln!("tuning {} units", units.len());
-            let tuning = measure(&run.model, recording, &units, &statistics, &params, None, device)?;
+            let tuning = measure(&model, recording, &units, &statistics, &params, None, device)?;
             write_whole(&job.out, |dir| {
                 tuning.write_table(&unit_ids, dir)?;
                 for (stem, figure) in tuning.figures(&unit_ids, SHOWN) {

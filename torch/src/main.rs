@@ -78,9 +78,9 @@ fn run(job: Job) -> Result<()> {
             let preset = Preset::resolve(&job.model)?;
             with_family(preset.kind(), FitTask { job: &job, preset })
         }
-        Job::Eval(job) => with_family(kind_of_run(&job.run), &job),
-        Job::Extract(job) => with_family(kind_of_run(&job.run), &job),
-        Job::Insilico(job) => with_family(kind_of_run(&job.run), &job),
+        Job::Eval(job) => with_family(kind_of_run(&job.runs), &job),
+        Job::Extract(job) => with_family(kind_of_run(&job.runs), &job),
+        Job::Insilico(job) => with_family(kind_of_run(&job.runs), &job),
         Job::Import(job) => exchange::import(&job),
         Job::Export(job) => exchange::export(&job),
     }

@@ -50,23 +50,25 @@ impl Worker for SpritePairs {
     }
 
     fn eval_job(job: &EvalJob) -> Result<()> {
+        let run = super::family::one_run::<Self>(&job.runs)?;
         if job.figures.is_some() {
-            bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", job.run.display());
+            bail!("--figures: {} is a sprite-pair model, whose fit already drew its figures", run.display());
         }
         let [data] = job.data.as_slice() else {
-            bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", job.run.display(), job.data.len());
+            bail!("{} is a sprite-pair model: evaluate it on one sprites file (--data given {} times)", run.display(), job.data.len());
         };
-        eval(job, data)
+        eval(job, run, data)
     }
 
     /// A representation file of the posterior means of every pair's first frame, with the
     /// frames as stimuli and the factor classes as array `factors`.
     fn extract_job(job: &ExtractJob) -> Result<()> {
+        let run = super::family::one_run::<Self>(&job.runs)?;
         if !job.tiers.is_empty() {
-            bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", job.run.display());
+            bail!("--tiers: {} is a sprite-pair model, whose data have no tiers", run.display());
         }
         let options = super::family::extract_options(job)?;
-        let run = Run::<SpritePairs>::load(&job.run, options.device).map_err(|e| super::run_error(e, ""))?;
+        let run = Run::<SpritePairs>::load(run, options.device).map_err(|e| super::run_error(e, ""))?;
         let z_dim = run.config.slowvae.z_dim;
         let file = SpritePairs::extract(&run, &job.data, &options).map_err(|e| super::run_error(e, ""))?.file;
         file.write(&job.out)?;
@@ -126,8 +128,8 @@ fn figures(model: &SlowVae, frames: &Tensor, scores: &Disentanglement, out: &Pat
 
 /// Disentanglement of the posterior means of every pair's first frame; with rendered sprites,
 /// also the BetaVAE and FactorVAE scores on freshly rendered batches.
-fn eval(job: &EvalJob, data: &Path) -> Result<()> {
-    let (run_dir, as_json, points) = (job.run.as_path(), job.json, job.intervention_points);
+fn eval(job: &EvalJob, run_dir: &Path, data: &Path) -> Result<()> {
+    let (as_json, points) = (job.json, job.intervention_points);
     let device = super::device(job.device)?;
     let run = Run::<SpritePairs>::load(run_dir, device).map_err(|e| super::run_error(e, ""))?;
     let options = EvalOptions { nwb: job.nwb.clone(), intervention_points: points, device };

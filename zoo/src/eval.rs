@@ -11,7 +11,7 @@ use neurozoo_datasets::{Dataset, GroundTruth, Tier};
 use tch::{Device, Tensor};
 
 use crate::measures;
-use crate::model::Model;
+use crate::model::Predictor;
 use crate::run::Normalizer;
 use crate::train::{predict, Stimuli};
 pub use neurozoo_metrics::report::{RfRecovery, TierMetrics};
@@ -32,7 +32,7 @@ const RF_MAPPING_NEURONS: usize = 1000;
 /// How well recording `recording`'s model neurons found the simulated receptive fields: where
 /// each is sensitive ([`Model::sensitivity_centres`]) on a few validation images, with the pupil
 /// at its mean position, against where the simulation put it.
-pub fn rf_recovery(model: &Model, recording: usize, ds: &Dataset, images: &Stimuli) -> Option<RfRecovery> {
+pub fn rf_recovery(model: &dyn Predictor, recording: usize, ds: &Dataset, images: &Stimuli) -> Option<RfRecovery> {
     let gt = ds.ground_truth.as_ref()?;
     let mut trials = ds.tier_indices(Tier::Validation);
     if trials.is_empty() {
@@ -85,7 +85,7 @@ pub fn rf_recovery_of(found: &Array2<f32>, gt: &GroundTruth, units: &[usize]) ->
 /// Recording `recording` of `model` (its readout) evaluated on `ds`, tier by tier; a recording
 /// without the behaviour or pupil position the model reads is the error.
 pub fn evaluate(
-    model: &Model,
+    model: &dyn Predictor,
     recording: usize,
     ds: &Dataset,
     norm: &Normalizer,

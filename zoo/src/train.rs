@@ -16,7 +16,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::config::TrainConfig;
 use crate::measures::corr;
-use crate::model::{Model, ModelError};
+use crate::model::{Model, ModelError, Predictor};
 use crate::regularizers::poisson_loss;
 use neurozoo_tensor::{autocast, to_array2};
 
@@ -266,8 +266,8 @@ fn restore_weights(vs: &nn::VarStore, named: &[(String, Tensor)]) {
 
 /// Recording `recording`'s predicted rates for the given trials, in batches, in evaluation mode;
 /// (trials, U) on the host.
-pub fn predict(model: &Model, recording: usize, images: &Stimuli, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
-    batched(images, trials, batch_size, |x| model.forward(x, recording, false))
+pub fn predict(model: &dyn Predictor, recording: usize, images: &Stimuli, trials: &[i64], batch_size: usize) -> ndarray::Array2<f32> {
+    batched(images, trials, batch_size, |x| model.rates(x, recording))
 }
 
 /// `f` applied, without gradients, to the images of `trials` in batches; rows concatenated.

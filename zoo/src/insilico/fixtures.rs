@@ -1,4 +1,4 @@
-//! Test fixtures shared by the MEI and tuning tests: an LN model of two Gabor simple cells
+//! Test fixtures shared by the MEI, tuning and ensemble tests: an LN model of two Gabor simple cells
 //! whose filters are known, and statistics of a z-scored image space.
 
 use std::f64::consts::PI;

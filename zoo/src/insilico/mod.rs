@@ -6,6 +6,6 @@
 //! tuning measures.
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 pub mod mei;
 pub mod tuning;

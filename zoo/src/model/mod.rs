@@ -6,6 +6,7 @@
 
 mod core;
 mod error;
+mod predictor;
 mod readout;
 mod shifter;
 mod torchscript;
@@ -15,6 +16,7 @@ use tch::{nn, Kind, Tensor};
 
 pub use self::core::Stacked2dCore;
 pub use self::error::ModelError;
+pub use self::predictor::{EnsembleError, EnsembleModel, Predictor};
 pub use self::readout::{FactorizedReadout, FullReadout, Gaussian2dReadout};
 pub use self::shifter::Shifter;
 pub use self::torchscript::{FrozenCoreFailure, TorchScriptCore};
@@ -309,42 +311,6 @@ impl Model {
             Some(core) => core * self.readouts.len() as f64 + readout,
             None => readout,
         }
-    }
-
-    /// Where each of recording `recording`'s model neurons looks in the image, whatever its core
-    /// and readout: the centre ([`lobe_centre`]) of its sensitivity map, the squared gradient of
-    /// its predicted rate with respect to the pixels of the image channels, averaged over the
-    /// images of `x`. Pixels (row, column). A readout's own position is not this: a core's
-    /// filters and a readout's positions can trade a shift between them and predict the same.
-    /// `None` for a frozen core, which runs without gradients.
-    /// Only the neurons `units` are mapped, in that order.
-    pub fn sensitivity_centres(&self, recording: usize, x: &Batch, image_channels: i64, units: &[usize]) -> Option<Array2<f32>> {
-        if !self.differentiable() {
-            return None;
-        }
-        let (b, _, h, w) = x.images.size4().expect("(B, C, H, W) images");
-        // Every neuron of a group gets its own copy of the images, so that one backward pass
-        // gives each its own gradient; a group holds about 2²¹ pixels.
-        let group = ((1usize << 21) / (b * h * w) as usize).max(1);
-        let mut found = Vec::with_capacity(units.len());
-        for chunk in units.chunks(group) {
-            let g = chunk.len() as i64;
-            let images = x.images.detach().repeat([g, 1, 1, 1]).set_requires_grad(true);
-            let pupil = x.pupil.as_ref().map(|p| p.repeat([g, 1]));
-            let out = self.forward(&Batch { images: images.shallow_clone(), pupil }, recording, false);
-            let chunk: Vec<i64> = chunk.iter().map(|&u| u as i64).collect();
-            let unit = Tensor::from_slice(&chunk).to_device(out.device()).repeat_interleave_self_int(b, 0, None);
-            let picked = out.gather(1, &unit.unsqueeze(1), false).sum(Kind::Float);
-            let grad = Tensor::run_backward(&[picked], &[&images], false, false).remove(0);
-            let energy = grad
-                .narrow(1, 0, image_channels)
-                .square()
-                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
-                .reshape([g, b, h * w])
-                .mean_dim([1i64].as_slice(), false, Kind::Float);
-            found.extend(to_array2(&energy).rows().into_iter().map(|m| lobe_centre(m, w as usize)));
-        }
-        Some(centres(found.into_iter(), 0.0))
     }
 
     /// Each unit's receptive-field centre in image pixels (row, column), where the readout

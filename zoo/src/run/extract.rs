@@ -1,6 +1,7 @@
-//! Representations of a recording's distinct images by a fitted run's layers, or by a
-//! TorchScript network used as it is (goal-driven features): what `neurozoo extract RUN` writes,
-//! one representation per layer, rows in the order of the images' first presentation.
+//! Representations of a recording's distinct images by a fitted run's layers (an ensemble's
+//! predicted rates), or by a TorchScript network used as it is (goal-driven features): what
+//! `neurozoo extract RUN` writes, one representation per layer, rows in the order of the images'
+//! first presentation.
 
 use std::path::Path;
 
@@ -12,24 +13,37 @@ use tch::Device;
 use super::eval::{Run, RunRecording};
 use super::{Normalizer, RunError};
 use crate::model::TorchScriptCore;
+use crate::model::{EnsembleModel, Predictor};
 use crate::train::batched;
 
-/// `layers` of `run` (`core.K`, `readout`, `predicted`, …; see [`crate::model::Model::layer_names`])
-/// on the distinct images of `recording` first shown in `tiers` (all when empty).
+/// `layers` of `runs` (`core.K`, `readout`, `predicted`, …; see
+/// [`crate::model::Model::layer_names`]; none: `predicted`) on the distinct images of
+/// `recording` first shown in `tiers` (all when empty). Several runs are an ensemble (checked by
+/// [`super::ensemble::Ensemble::load`]), which has only one layer of its own: `predicted`, the mean
+/// of their rates; each member's core is its own.
 pub fn extract(
-    run: &Run,
+    runs: &[Run],
     recording: &RunRecording,
     layers: &[&str],
     tiers: &[Tier],
     device: Device,
 ) -> Result<RepresentationFile, RunError> {
-    let (ds, model) = (&recording.dataset, &run.model);
+    let (ds, run, model) = (&recording.dataset, &runs[0], &runs[0].model);
+    let layers = if layers.is_empty() { &["predicted"][..] } else { layers };
     // An unknown layer is refused before any work, naming the ones there are.
     for layer in layers {
+        if runs.len() > 1 && *layer != "predicted" {
+            return Err(RunError::Mismatch(format!(
+                "--layer {layer}: an ensemble of {} runs has one layer, `predicted` (the mean of their rates); each run's own \
+                 layers are extracted from that run alone",
+                runs.len()
+            )));
+        }
         if !model.layer_names().iter().any(|l| l == layer) {
             return Err(RunError::at(&run.dir, format!("no layer {layer:?} (layers: {})", model.layer_names().join(", "))));
         }
     }
+    let ensemble = EnsembleModel::new(runs.iter().map(|r| &r.model).collect()).map_err(|e| RunError::Mismatch(e.to_string()))?;
     let images = UniqueImages::of(ds).in_tiers(ds, tiers).map_err(|e| RunError::at(&recording.path, e))?;
     let trials: Vec<i64> = images.first_trials().into_iter().map(|t| t as i64).collect();
     let fitted = &run.info.recordings[recording.index];
@@ -37,11 +51,15 @@ pub fn extract(
     let representations = layers
         .iter()
         .map(|&layer| {
-            let rows =
-                batched(&normalized, &trials, 256, |x| model.representation(x, recording.index, layer).expect("layer checked above"));
+            let rows = batched(&normalized, &trials, 256, |x| match layer {
+                "predicted" => ensemble.rates(x, recording.index),
+                _ => model.representation(x, recording.index, layer).expect("layer checked above"),
+            });
+            let dirs: Vec<String> = runs.iter().map(|r| r.dir.display().to_string()).collect();
             let source = json!({
                 "kind": "model",
                 "run": run.dir.display().to_string(),
+                "runs": if runs.len() > 1 { json!(dirs) } else { json!(null) },
                 "preset": run.config.preset,
                 "layer": layer,
                 "recording": fitted.name,

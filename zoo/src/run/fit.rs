@@ -318,9 +318,8 @@ impl ModelFamily for Responses {
     /// The layers asked for (`predicted` when none) of the distinct images of `data`.
     fn extract(run: &Run<Responses>, data: &Path, options: &ExtractOptions) -> Result<Extraction, RunError> {
         let recording = run.recording(data, &options.nwb)?;
-        let layers: Vec<&str> =
-            if options.layers.is_empty() { vec!["predicted"] } else { options.layers.iter().map(String::as_str).collect() };
-        let file = super::extract::extract(run, &recording, &layers, &options.tiers, options.device)?;
+        let layers: Vec<&str> = options.layers.iter().map(String::as_str).collect();
+        let file = super::extract::extract(std::slice::from_ref(run), &recording, &layers, &options.tiers, options.device)?;
         Ok(Extraction { file, note: recording.other_data })
     }
 }

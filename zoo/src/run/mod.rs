@@ -31,6 +31,7 @@
 //! # Ok::<(), neurozoo_zoo::run::RunError>(())
 //! ```
 
+pub mod ensemble;
 mod error;
 pub mod eval;
 pub mod extract;

@@ -45,7 +45,7 @@ use tch::{Device, Kind, Tensor};
 
 pub use self::error::MeiError;
 pub use self::params::{MeiParams, MeiValidParams, DEFAULT_BLUR_SIGMA, DEFAULT_LR, DEFAULT_STEPS};
-use crate::model::Model;
+use crate::model::Predictor;
 use crate::regularizers::laplacian;
 use crate::train::{predict, Batch, Stimuli};
 
@@ -68,7 +68,7 @@ pub struct StimulusStatistics {
 
 impl StimulusStatistics {
     /// The statistics of `trials` (normally the train tier) of `stimuli`, read as `model` reads them.
-    pub fn of(model: &Model, stimuli: &Stimuli, trials: &[i64]) -> Result<StimulusStatistics, MeiError> {
+    pub fn of(model: &dyn Predictor, stimuli: &Stimuli, trials: &[i64]) -> Result<StimulusStatistics, MeiError> {
         if trials.is_empty() {
             return Err(MeiError::NoTrainingImages);
         }
@@ -208,7 +208,7 @@ impl Meis {
 /// `statistics` gives the defaults of the norm, range and held inputs. `progress` hears each
 /// finished step's number. Deterministic for a seed on one device and thread count.
 pub fn optimise(
-    model: &Model,
+    model: &dyn Predictor,
     recording: usize,
     units: &[usize],
     statistics: &StimulusStatistics,
@@ -216,7 +216,7 @@ pub fn optimise(
     device: Device,
     mut progress: impl FnMut(usize),
 ) -> Result<Meis, MeiError> {
-    let n_units = model.units(recording).ok_or(MeiError::UnknownRecording { recording, recordings: model.readouts.len() })?;
+    let n_units = model.units(recording).ok_or(MeiError::UnknownRecording { recording, recordings: model.recordings() })?;
     check_units(units, recording, n_units)?;
     if !model.differentiable() {
         return Err(MeiError::NoGradient);
@@ -255,7 +255,7 @@ pub fn optimise(
     let rates = |images: &Tensor| {
         let images = if extra > 0 { Tensor::cat(&[images.shallow_clone(), held.shallow_clone()], 1) } else { images.shallow_clone() };
         let batch = Batch { images, pupil: pupil.as_ref().map(Tensor::shallow_clone) };
-        model.forward(&batch, recording, false).gather(1, &unit_index, false).squeeze_dim(1)
+        model.rates(&batch, recording).gather(1, &unit_index, false).squeeze_dim(1)
     };
     let project = |x: Tensor| change_norm(&x, norm).clamp(lo, hi);
 
@@ -305,7 +305,7 @@ pub fn optimise(
 
 /// Each of `units`' largest predicted rate over the images `trials` of `stimuli`: what its MEI
 /// has to beat.
-pub fn best_activation(model: &Model, recording: usize, units: &[usize], stimuli: &Stimuli, trials: &[i64]) -> Vec<f32> {
+pub fn best_activation(model: &dyn Predictor, recording: usize, units: &[usize], stimuli: &Stimuli, trials: &[i64]) -> Vec<f32> {
     let rates = predict(model, recording, stimuli, trials, 256);
     units.iter().map(|&u| rates.column(u).fold(f32::NEG_INFINITY, |a, &b| a.max(b))).collect()
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::{preset, Preset};
 use crate::insilico::fixtures::{ln_model, statistics, H, W};
-use crate::model::Readout;
+use crate::model::{Model, Readout};
 use tch::nn;
 
 fn correlation(a: &Tensor, b: &Tensor) -> f64 {

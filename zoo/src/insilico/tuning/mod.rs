@@ -65,7 +65,7 @@ pub use self::error::TuningError;
 pub use self::params::{TuningParams, TuningValidParams};
 pub use self::report::TUNING_STEM;
 use crate::insilico::mei::{check_units, MeiError, StimulusStatistics};
-use crate::model::Model;
+use crate::model::Predictor;
 use crate::train::Batch;
 
 /// Noise images whose gradients locate each receptive field.
@@ -198,7 +198,7 @@ fn f1_over_f0(r: ArrayView1<'_, f32>, phases: &[f64], blank: f64) -> f64 {
 
 /// The model with the inputs besides the image held fixed: rates of a batch of images.
 struct Probe<'a> {
-    model: &'a Model,
+    model: &'a dyn Predictor,
     recording: usize,
     held: Tensor,
     pupil: Option<Tensor>,
@@ -215,7 +215,7 @@ impl Probe<'_> {
             images.shallow_clone()
         };
         let batch = Batch { images, pupil: self.pupil.as_ref().map(|p| p.expand([b, 2], false)) };
-        self.model.forward(&batch, self.recording, false)
+        self.model.rates(&batch, self.recording)
     }
 
     /// (B,) rate of unit `units[i]` to image i.
@@ -262,7 +262,7 @@ fn log_spaced(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// unit, e.g. [`energy_centres`] of their MEIs) or, when `None`, [`gradient_centres`] place
 /// the disks.
 pub fn measure(
-    model: &Model,
+    model: &dyn Predictor,
     recording: usize,
     units: &[usize],
     statistics: &StimulusStatistics,
@@ -270,7 +270,7 @@ pub fn measure(
     rf_centres: Option<&[[f64; 2]]>,
     device: Device,
 ) -> Result<Tuning, TuningError> {
-    let n_units = model.units(recording).ok_or(MeiError::UnknownRecording { recording, recordings: model.readouts.len() })?;
+    let n_units = model.units(recording).ok_or(MeiError::UnknownRecording { recording, recordings: model.recordings() })?;
     check_units(units, recording, n_units)?;
     if let Some(c) = rf_centres.filter(|c| c.len() != units.len()) {
         return Err(TuningError::Centres { given: c.len(), units: units.len() });
