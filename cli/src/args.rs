@@ -320,6 +320,7 @@ impl InsilicoCommand {
             norm: common.norm,
             range: common.range,
             seed: common.seed,
+            batch_size: common.batch_size,
             device: common.device,
             out: common.out.clone(),
         })
@@ -354,6 +355,10 @@ pub struct InsilicoArgs {
     /// Seed of the starting images and jitter.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// MEIs: units optimised together, batch after batch (default 256; a unit's MEI does not
+    /// depend on it; a GPU takes thousands). Tuning: stimuli per forward pass (default 256).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Where the model runs: auto (CUDA when libtorch sees a GPU), cpu or cuda.
     #[arg(long, value_enum, default_value_t)]
     pub device: DeviceChoice,

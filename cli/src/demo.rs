@@ -285,6 +285,7 @@ fn insilico(out: &Path, data: &Path, size: &Size, sections: &mut Vec<Section>) -
         norm: None,
         range: None,
         seed: 0,
+        batch_size: None,
         device: DeviceChoice::default(),
         out: out.join(dir),
     };

@@ -176,6 +176,9 @@ pub struct InsilicoJob {
     /// Pixel range of MEIs; None: the training images'.
     pub range: Option<(f64, f64)>,
     pub seed: u64,
+    /// Units optimised together (MEIs) or stimuli per forward pass (tuning); None: the
+    /// experiment's default.
+    pub batch_size: Option<usize>,
     pub device: DeviceChoice,
     pub out: PathBuf,
 }
@@ -348,6 +351,7 @@ mod tests {
             norm: Some(f64::NAN),
             range: None,
             seed: 0,
+            batch_size: Some(64),
             device: DeviceChoice::Cpu,
             out: "meis".into(),
         });

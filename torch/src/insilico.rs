@@ -123,11 +123,19 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             if let Some((lo, hi)) = job.range {
                 params = params.value_range(lo, hi);
             }
+            if let Some(v) = job.batch_size {
+                params = params.batch_size(v);
+            }
             let params = params.check()?;
-            let bar = ProgressBar::new(params.steps() as u64).with_style(
-                ProgressStyle::with_template("MEIs of {prefix} units [{bar:30}] {pos}/{len} steps {elapsed}").expect("valid template"),
+            let batches = units.len().div_ceil(params.batch_size());
+            let bar = ProgressBar::new((params.steps() * batches) as u64).with_style(
+                ProgressStyle::with_template("MEIs of {prefix} [{bar:30}] {pos}/{len} steps {elapsed} (eta {eta})")
+                    .expect("valid template"),
             );
-            bar.set_prefix(units.len().to_string());
+            bar.set_prefix(match batches {
+                1 => format!("{} units", units.len()),
+                b => format!("{} units in {b} batches", units.len()),
+            });
             let meis = optimise(&model, recording, &units, &statistics, &params, device, |step| bar.set_position(step as u64))?;
             bar.finish_and_clear();
             let best = data.as_ref().map(|(stimuli, train)| best_activation(&model, recording, &units, stimuli, train));
@@ -158,6 +166,9 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             if let Some(v) = job.norm {
                 params = params.contrast(v);
             }
+            if let Some(v) = job.batch_size {
+                params = params.batch_size(v);
+            }
             let params = params.check()?;
             eprintln!("tuning {} units", units.len());
             let tuning = measure(&model, recording, &units, &statistics, &params, None, device)?;
@@ -173,11 +184,12 @@ pub fn run(job: &InsilicoJob) -> Result<()> {
             let median = |f: fn(&UnitTuning) -> f64| median(&mut summary.iter().map(f).filter(|x| x.is_finite()).collect::<Vec<_>>());
             let show = |m: f64| if m.is_finite() { format!("{m:.2}") } else { "-".to_string() };
             eprintln!(
-                "{} units: median OSI {}, median F1/F0 {}, median surround suppression {}",
+                "{} units: median OSI {}, median F1/F0 {}, median surround suppression {}, median c50 {}",
                 units.len(),
                 show(median(|t| t.osi)),
                 show(median(|t| t.f1_f0)),
-                show(median(|t| t.surround_suppression))
+                show(median(|t| t.surround_suppression)),
+                show(median(|t| t.c50))
             );
         }
     }

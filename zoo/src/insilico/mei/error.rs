@@ -13,6 +13,8 @@ pub enum MeiError {
     UnknownRecording { recording: usize, recordings: usize },
     #[error("steps = 0: the optimisation needs at least one step")]
     ZeroSteps,
+    #[error("batch size = 0: at least one unit is optimised at a time")]
+    BatchSize,
     #[error("norm = {0}: the L2 norm budget must be a finite number > 0")]
     Norm(f64),
     #[error("lr = {0}: the learning rate must be a finite number > 0")]

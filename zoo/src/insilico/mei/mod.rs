@@ -3,9 +3,10 @@
 //! (defaults and their sources in [`params`]).
 //!
 //! The references optimise one neuron at a time. Here every requested unit gets its own image in
-//! one batch: image k's objective is unit k's predicted rate alone, and the model runs in
-//! evaluation mode (batch norm with its running statistics), so the images do not interact and
-//! the gradient of the summed objectives with respect to image k is unit k's own. Each step:
+//! one batch (of at most `batch_size` units; a larger selection climbs batch after batch):
+//! image k's objective is unit k's predicted rate alone, and the model runs in evaluation mode
+//! (batch norm with its running statistics), so the images do not interact and the gradient of
+//! the summed objectives with respect to image k is unit k's own. Each step:
 //!
 //! 1. the images, optionally jittered, with the held behaviour / pupil channels beside them,
 //!    go through the model; the objective is Σₖ rate(unitₖ, imageₖ) − smoothness · Σₖ ‖∇² imageₖ‖²;
@@ -205,8 +206,11 @@ impl Meis {
 }
 
 /// The MEIs of `units` of recording `recording` of `model`, on `device` (the model's);
-/// `statistics` gives the defaults of the norm, range and held inputs. `progress` hears each
-/// finished step's number. Deterministic for a seed on one device and thread count.
+/// `statistics` gives the defaults of the norm, range and held inputs. The units climb in
+/// batches of `params.batch_size()`, one batch after the other; `progress` hears each finished
+/// step's number counted over the batches (batch b's step s is b × steps + s, of
+/// batches × steps). Deterministic for a seed on one device and thread count, whatever the
+/// batch size.
 pub fn optimise(
     model: &dyn Predictor,
     recording: usize,
@@ -242,65 +246,97 @@ pub fn optimise(
         }
     }
 
-    let k = units.len() as i64;
-    let shape = [k, c as i64, h as i64, w as i64];
-    let unit_index = Tensor::from_slice(&units.iter().map(|&u| u as i64).collect::<Vec<_>>()).to_device(device).unsqueeze(1);
-    let held =
-        Tensor::from_slice(&held).to_device(device).reshape([1, extra as i64, 1, 1]).expand([k, extra as i64, h as i64, w as i64], false);
-    let pupil = model.inputs().pupil.then(|| {
-        // The z-scored pupil position's training mean is 0 when the stimuli carry none.
-        let p = params.held_pupil().or(statistics.pupil_mean).unwrap_or([0.0; 2]);
-        Tensor::from_slice(&p).to_device(device).reshape([1, 2]).expand([k, 2], false)
-    });
-    let rates = |images: &Tensor| {
-        let images = if extra > 0 { Tensor::cat(&[images.shallow_clone(), held.shallow_clone()], 1) } else { images.shallow_clone() };
-        let batch = Batch { images, pupil: pupil.as_ref().map(Tensor::shallow_clone) };
-        model.rates(&batch, recording).gather(1, &unit_index, false).squeeze_dim(1)
-    };
-    let project = |x: Tensor| change_norm(&x, norm).clamp(lo, hi);
-
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed());
-    let initial: Vec<f32> = (0..shape.iter().product::<i64>()).map(|_| rng.sample(StandardNormal)).collect();
-    // sinzlab/mei evaluates its first step at the raw N(0, 1) guess; projecting it first keeps
-    // every image the model sees within the budget (the first step's gradient included).
-    let mut mei = project(Tensor::from_slice(&initial).reshape(shape).to_device(device));
-    let mut gradient_norm = Tensor::zeros([k], (Kind::Float, device));
-    for step in 0..params.steps() {
-        let x = mei.detach().set_requires_grad(true);
-        let seen = match params.jitter() {
-            0 => x.shallow_clone(),
-            j => {
-                let j = j as i64;
-                jitter(&x, rng.random_range(-j..=j), rng.random_range(-j..=j))
-            }
-        };
-        let mut objective = rates(&seen).sum(Kind::Float);
-        if params.smoothness() > 0.0 {
-            let maps = x.reshape([k * c as i64, 1, h as i64, w as i64]);
-            objective -= params.smoothness() * laplacian(&maps, 1).square().sum(Kind::Float);
-        }
-        let grad = Tensor::run_backward(&[objective], &[&x], false, false).remove(0);
-        mei = tch::no_grad(|| {
-            gradient_norm = per_image_norm(&grad);
-            let grad = match blur_half {
-                Some(half) => gaussian_blur(&grad, params.blur_sigma(), half),
-                None => grad,
-            };
-            project(x.detach() + grad * params.lr())
-        });
-        progress(step + 1);
+    let initial: Vec<f32> = (0..units.len() * c * h * w).map(|_| rng.sample(StandardNormal)).collect();
+    let initial = Tensor::from_slice(&initial).reshape([units.len() as i64, c as i64, h as i64, w as i64]);
+    // The z-scored pupil position's training mean is 0 when the stimuli carry none.
+    let pupil = params.held_pupil().or(statistics.pupil_mean).unwrap_or([0.0; 2]);
+    let climb = Climb { model, recording, params, held: &held, pupil, norm, range: (lo, hi), blur_half, device };
+    let (mut images, mut activation, mut gradient_norm) = (Vec::new(), Vec::new(), Vec::new());
+    for (batch, chunk) in units.chunks(params.batch_size()).enumerate() {
+        let start = (batch * params.batch_size()) as i64;
+        // Every batch draws the jitter that one batch of all the units would: a unit's MEI
+        // does not depend on the batch size.
+        let (mei, rates, norms) =
+            climb.run(chunk, initial.narrow(0, start, chunk.len() as i64), rng.clone(), |step| progress(batch * params.steps() + step));
+        images.push(mei.to_device(Device::Cpu));
+        activation.extend(Vec::<f32>::try_from(rates).expect("f32 rates"));
+        gradient_norm.extend(Vec::<f32>::try_from(norms).expect("f32 norms"));
     }
-    let activation = tch::no_grad(|| rates(&mei));
     Ok(Meis {
         recording,
         units: units.to_vec(),
-        images: to_array4(&mei),
-        activation: Vec::<f32>::try_from(activation).expect("f32 rates"),
-        gradient_norm: Vec::<f32>::try_from(gradient_norm).expect("f32 norms"),
+        images: to_array4(&Tensor::cat(&images, 0)),
+        activation,
+        gradient_norm,
         steps: params.steps(),
         norm,
         value_range: (lo, hi),
     })
+}
+
+/// One batch's gradient ascent, everything but its units and starting images fixed.
+struct Climb<'a> {
+    model: &'a dyn Predictor,
+    recording: usize,
+    params: &'a MeiValidParams,
+    /// Values of the channels held beside the image, and of the pupil position for a shifter.
+    held: &'a [f32],
+    pupil: [f32; 2],
+    norm: f64,
+    range: (f64, f64),
+    blur_half: Option<usize>,
+    device: Device,
+}
+
+impl Climb<'_> {
+    /// The MEIs of `units` from the starting images `initial` (K, C, H, W), jittered by `rng`;
+    /// with their rates and last gradient norms. `progress` hears each finished step (1-based).
+    fn run(&self, units: &[usize], initial: Tensor, mut rng: ChaCha8Rng, mut progress: impl FnMut(usize)) -> (Tensor, Tensor, Tensor) {
+        let (params, device, extra) = (self.params, self.device, self.held.len() as i64);
+        let (k, c, h, w) = initial.size4().expect("(K, C, H, W) images");
+        let unit_index = Tensor::from_slice(&units.iter().map(|&u| u as i64).collect::<Vec<_>>()).to_device(device).unsqueeze(1);
+        let held = Tensor::from_slice(self.held).to_device(device).reshape([1, extra, 1, 1]).expand([k, extra, h, w], false);
+        let pupil =
+            self.model.inputs().pupil.then(|| Tensor::from_slice(&self.pupil).to_device(device).reshape([1, 2]).expand([k, 2], false));
+        let rates = |images: &Tensor| {
+            let images = if extra > 0 { Tensor::cat(&[images.shallow_clone(), held.shallow_clone()], 1) } else { images.shallow_clone() };
+            let batch = Batch { images, pupil: pupil.as_ref().map(Tensor::shallow_clone) };
+            self.model.rates(&batch, self.recording).gather(1, &unit_index, false).squeeze_dim(1)
+        };
+        let project = |x: Tensor| change_norm(&x, self.norm).clamp(self.range.0, self.range.1);
+        // sinzlab/mei evaluates its first step at the raw N(0, 1) guess; projecting it first keeps
+        // every image the model sees within the budget (the first step's gradient included).
+        let mut mei = project(initial.to_device(device));
+        let mut gradient_norm = Tensor::zeros([k], (Kind::Float, device));
+        for step in 0..params.steps() {
+            let x = mei.detach().set_requires_grad(true);
+            let seen = match params.jitter() {
+                0 => x.shallow_clone(),
+                j => {
+                    let j = j as i64;
+                    jitter(&x, rng.random_range(-j..=j), rng.random_range(-j..=j))
+                }
+            };
+            let mut objective = rates(&seen).sum(Kind::Float);
+            if params.smoothness() > 0.0 {
+                let maps = x.reshape([k * c, 1, h, w]);
+                objective -= params.smoothness() * laplacian(&maps, 1).square().sum(Kind::Float);
+            }
+            let grad = Tensor::run_backward(&[objective], &[&x], false, false).remove(0);
+            mei = tch::no_grad(|| {
+                gradient_norm = per_image_norm(&grad);
+                let grad = match self.blur_half {
+                    Some(half) => gaussian_blur(&grad, params.blur_sigma(), half),
+                    None => grad,
+                };
+                project(x.detach() + grad * params.lr())
+            });
+            progress(step + 1);
+        }
+        let activation = tch::no_grad(|| rates(&mei));
+        (mei, activation, gradient_norm)
+    }
 }
 
 /// Each of `units`' largest predicted rate over the images `trials` of `stimuli`: what its MEI

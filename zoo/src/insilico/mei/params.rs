@@ -14,6 +14,7 @@
 //! | `value_range` | the training images' min and max | `mei.legacy.ops.ClipRange` after `ChangeNorm` (`Examples.ipynb`: `Compose([ops.ChangeNorm(1), ops.ClipRange(-1, 1)])`) |
 //! | `jitter` | 0 (off) | `mei.legacy.ops.Jitter` is an optional transform (`Examples.ipynb` uses 3 px) |
 //! | `smoothness` | 0 (off) | an optional regulariser, as the Laplace penalty of `mei.legacy.ops.BoxContrastPixelL2` |
+//! | `batch_size` | 256 | ours: units optimised together (the references do one at a time); a unit's MEI does not depend on it |
 //!
 //! All pixel values are in the model's z-scored image space.
 
@@ -25,6 +26,9 @@ pub const DEFAULT_STEPS: usize = 1000;
 pub const DEFAULT_LR: f64 = 1.0;
 /// `blur_sigma` by default: `GaussianBlur(sigma=1)` on the gradient.
 pub const DEFAULT_BLUR_SIGMA: f64 = 1.0;
+/// `batch_size` by default: 256 images of the sensorium core's size hold a few GB of
+/// activations on the way back, which a laptop has; a GPU takes thousands.
+pub const DEFAULT_BATCH_SIZE: usize = 256;
 
 /// Checked MEI hyperparameters, made by [`MeiParams::check`].
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +43,7 @@ pub struct MeiValidParams {
     held_channels: Option<Vec<f32>>,
     held_pupil: Option<[f32; 2]>,
     seed: u64,
+    batch_size: usize,
 }
 
 impl MeiValidParams {
@@ -83,6 +88,11 @@ impl MeiValidParams {
     pub fn seed(&self) -> u64 {
         self.seed
     }
+    /// Units optimised together, one image each: a large selection climbs in batches of this
+    /// many, one after the other.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
 
     /// Every setting, as `meis.h5` records them (`null`: the training images' default).
     pub fn to_json(&self) -> serde_json::Value {
@@ -98,6 +108,7 @@ impl MeiValidParams {
             "held_channels": self.held_channels,
             "held_pupil": self.held_pupil,
             "seed": self.seed,
+            "batch_size": self.batch_size,
         })
     }
 }
@@ -128,6 +139,7 @@ impl Default for MeiParams {
             held_channels: None,
             held_pupil: None,
             seed: 0,
+            batch_size: DEFAULT_BATCH_SIZE,
         })
     }
 }
@@ -173,6 +185,10 @@ impl MeiParams {
         self.0.seed = seed;
         self
     }
+    pub fn batch_size(mut self, units: usize) -> Self {
+        self.0.batch_size = units;
+        self
+    }
 
     /// The parameters, or the first one out of its range. What depends on the model and the
     /// images (units, image size, held channels) is checked by [`super::optimise`].
@@ -182,6 +198,9 @@ impl MeiParams {
         let finite_non_negative = |v: f64| v.is_finite() && v >= 0.0;
         if p.steps == 0 {
             return Err(MeiError::ZeroSteps);
+        }
+        if p.batch_size == 0 {
+            return Err(MeiError::BatchSize);
         }
         if !finite_positive(p.lr) {
             return Err(MeiError::LearningRate(p.lr));
@@ -211,6 +230,7 @@ mod tests {
     fn bad_parameters_are_refused() {
         let p = MeiParams::default;
         assert_eq!(p().steps(0).check(), Err(MeiError::ZeroSteps));
+        assert_eq!(p().batch_size(0).check(), Err(MeiError::BatchSize));
         assert_eq!(p().norm(-1.0).check(), Err(MeiError::Norm(-1.0)));
         assert!(matches!(p().norm(f64::NAN).check(), Err(MeiError::Norm(n)) if n.is_nan()));
         assert_eq!(p().lr(0.0).check(), Err(MeiError::LearningRate(0.0)));

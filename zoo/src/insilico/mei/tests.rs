@@ -60,6 +60,27 @@ fn meis_are_deterministic_for_a_seed() {
     assert_ne!(run(3).images, run(4).images);
 }
 
+/// A selection climbed in batches (here one unit at a time) gives each unit the MEI one batch of
+/// all of them gives, jitter and all; the progress counts every batch's steps.
+#[test]
+fn a_units_mei_does_not_depend_on_the_batch_size() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let (model, _) = ln_model(&vs);
+    let run = |batch_size| {
+        let params = MeiParams::default().steps(20).jitter(2).seed(5).batch_size(batch_size).check().unwrap();
+        let mut last = 0;
+        let meis = optimise(&model, 0, &[1, 0], &statistics(), &params, Device::Cpu, |s| last = s).unwrap();
+        (meis, last)
+    };
+    let ((together, steps_together), (one_by_one, steps_one_by_one)) = (run(256), run(1));
+    assert_eq!((steps_together, steps_one_by_one), (20, 40));
+    let gap = (&together.images - &one_by_one.images).mapv(f32::abs).fold(0.0f32, |a, &b| a.max(b));
+    assert!(gap < 1e-5, "{gap}");
+    assert_eq!(together.units, one_by_one.units);
+    let rates = together.activation.iter().zip(&one_by_one.activation);
+    assert!(rates.clone().all(|(a, b)| (a - b).abs() < 1e-5), "{:?}", rates.collect::<Vec<_>>());
+}
+
 /// Units and inputs the model does not have are refused before anything is optimised.
 #[test]
 fn bad_requests_are_refused() {

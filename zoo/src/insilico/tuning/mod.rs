@@ -28,7 +28,12 @@
 //! - F1/F0 over the phases of the preferred grating: F1 = (2/P) |Σₚ r(φₚ) e^{−iφₚ}|, the
 //!   amplitude of the response's first harmonic, over the evoked mean; > 1 for simple cells
 //!   (a rectified sinusoid gives π/2), near 0 for complex cells (Skottun et al. 1991);
-//! - surround suppression index 1 − R_largest / R_peak over the disks' evoked responses.
+//! - surround suppression index 1 − R_largest / R_peak over the disks' evoked responses;
+//! - c50, the contrast (a fraction of the norm budget) at which the evoked response to the
+//!   preferred grating first reaches half its largest value over the contrast series,
+//!   interpolated linearly in log contrast between the two contrasts around it: read off the
+//!   measured curve, not a Naka–Rushton fit, so NaN when even the lowest contrast reaches half
+//!   (c50 below the series) or no contrast evokes a response.
 //!
 //! ```no_run
 //! use neurozoo_zoo::insilico::mei::StimulusStatistics;
@@ -121,6 +126,8 @@ pub struct UnitTuning {
     pub surround_suppression: f64,
     /// The radius (pixels) of the disk with the largest response.
     pub preferred_radius: f64,
+    /// Fraction of the norm budget; NaN below the lowest contrast or without an evoked response.
+    pub c50: f64,
     /// The evoked response to the preferred full-field grating, phase-averaged.
     pub peak_f0: f64,
 }
@@ -166,6 +173,7 @@ impl Tuning {
         let sizes: Vec<f64> = self.size.row(k).iter().map(|&r| f64::from(r) - blank).collect();
         let peak = (0..sizes.len()).fold(0, |best, j| if sizes[j] > sizes[best] { j } else { best });
         let surround_suppression = if sizes[peak] > 0.0 { 1.0 - sizes[sizes.len() - 1] / sizes[peak] } else { f64::NAN };
+        let evoked: Vec<f64> = self.contrast.row(k).iter().map(|&r| f64::from(r) - blank).collect();
         UnitTuning {
             unit: self.units[k],
             preferred_orientation_deg,
@@ -175,8 +183,27 @@ impl Tuning {
             f1_f0,
             surround_suppression,
             preferred_radius: self.radii[peak],
+            c50: half_max_contrast(&self.contrasts, &evoked),
             peak_f0: curve[oi],
         }
+    }
+}
+
+/// The contrast at which the evoked responses `evoked` (to rising `contrasts`) first reach half
+/// their largest value, interpolated in log contrast; NaN when the lowest contrast already does
+/// or none is above zero.
+fn half_max_contrast(contrasts: &[f64], evoked: &[f64]) -> f64 {
+    let max = evoked.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !(max > 0.0) {
+        return f64::NAN;
+    }
+    let half = max / 2.0;
+    match evoked.iter().position(|&r| r >= half) {
+        Some(j) if j > 0 => {
+            let t = (half - evoked[j - 1]) / (evoked[j] - evoked[j - 1]);
+            (contrasts[j - 1].ln() + t * (contrasts[j].ln() - contrasts[j - 1].ln())).exp()
+        }
+        _ => f64::NAN,
     }
 }
 

@@ -31,6 +31,7 @@ impl Tuning {
             .f64("f1_f0", column(|t| t.f1_f0))
             .f64("preferred_radius_px", column(|t| t.preferred_radius))
             .f64("surround_suppression", column(|t| t.surround_suppression))
+            .f64("c50", column(|t| t.c50))
     }
 
     /// `<dir>/tuning.parquet` and `<dir>/tuning.csv` of [`Tuning::table`].

@@ -96,3 +96,21 @@ fn energy_centres_are_centroids() {
     images[[1, 0, 4, 6]] = 1.0;
     assert_eq!(energy_centres(&images), vec![[2.0, 2.0], [4.0, 6.0]]);
 }
+
+/// c50 read off a sampled Naka–Rushton curve R(c) = c² / (c² + c50²) lands near the true c50
+/// (interpolation error only), and is NaN where the series cannot tell it.
+#[test]
+fn c50_is_where_the_contrast_curve_reaches_half() {
+    let contrasts = log_spaced(1.0 / 32.0, 1.0, 8);
+    for truth in [0.08, 0.2, 0.5] {
+        let curve: Vec<f64> = contrasts.iter().map(|c| c * c / (c * c + truth * truth)).collect();
+        // Half of the largest measured response, which at c = 1 is below saturation.
+        let max = curve[curve.len() - 1];
+        let exact = truth * (max / 2.0 / (1.0 - max / 2.0)).sqrt();
+        let found = half_max_contrast(&contrasts, &curve);
+        assert!((found / exact - 1.0).abs() < 0.1, "c50 {truth}: found {found}, half max at {exact}");
+    }
+    // Already past half at the lowest contrast, or never evoked: undefined.
+    assert!(half_max_contrast(&contrasts, &[1.0; 8]).is_nan());
+    assert!(half_max_contrast(&contrasts, &[-0.1; 8]).is_nan());
+}
