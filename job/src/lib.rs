@@ -363,9 +363,10 @@ mod tests {
     fn a_job_without_a_version_or_with_an_unknown_command_is_refused() {
         let err = Job::from_json(r#"{"command": "fit"}"#).unwrap_err();
         assert!(matches!(&err, JobError::Malformed(m) if m.contains("version")), "{err}");
-        let err = Job::from_json(r#"{"version": 1, "command": "train"}"#).unwrap_err();
+        let err = Job::from_json(r#"{"version": 2, "command": "train"}"#).unwrap_err();
         assert!(matches!(&err, JobError::Malformed(m) if m.contains("train")), "{err}");
-        let err = Job::from_json(r#"{"version": 2, "command": "fit", "model": 3}"#).unwrap_err();
-        assert!(matches!(err, JobError::Version { found: 2 }), "{err}");
+        // A job of the format before ensembles (one `run`) is refused by its version.
+        let err = Job::from_json(r#"{"version": 1, "command": "eval", "run": "r"}"#).unwrap_err();
+        assert!(matches!(err, JobError::Version { found: 1 }), "{err}");
     }
 }

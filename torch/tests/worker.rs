@@ -31,5 +31,5 @@ fn a_job_of_another_format_version_is_refused_by_name() {
     child.stdin.take().unwrap().write_all(br#"{"version": 99, "command": "fit", "model": "ln"}"#).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.code() == Some(1) && stderr.contains("format version 99") && stderr.contains("reads version 1"), "{stderr}");
+    assert!(out.status.code() == Some(1) && stderr.contains("format version 99") && stderr.contains("reads version 2"), "{stderr}");
 }
