@@ -131,7 +131,11 @@ pub fn rdm_matrix(x: ArrayView2<f64>) -> Array2<f64> {
 
 /// The RDM's upper triangle, row-major ((0,1), (0,2), …, (1,2), …), as rsatoolbox stores it.
 pub fn rdm(x: ArrayView2<f64>) -> Array1<f64> {
-    let d = rdm_matrix(x);
+    upper_triangle(&rdm_matrix(x))
+}
+
+/// The upper triangle of an n × n RDM, row-major (rsatoolbox's RDM vector).
+pub fn upper_triangle(d: &Array2<f64>) -> Array1<f64> {
     let n = d.nrows();
     (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| d[[i, j]]).collect()
 }
