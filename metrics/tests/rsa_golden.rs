@@ -4,7 +4,7 @@
 
 use ndarray::Array2;
 use neurozoo_metrics::rsa::{mean_spearman, spearman, spearman_noise_ceiling, RepeatPartitions};
-use neurozoo_metrics::similarity::{rdm_matrix, upper_triangle};
+use neurozoo_metrics::similarity::{euclidean_rdm_matrix, rdm_matrix, upper_triangle};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -61,4 +61,8 @@ fn noise_ceiling_and_model_evaluation_equal_rsatoolbox() {
     close(mean_spearman(&model, &rdms), &f["model_vs_partitions_mean"], "model vs partitions, mean");
     let crossnobis = partitions(&f).crossnobis();
     close(spearman(&upper_triangle(&model), &upper_triangle(&crossnobis)), &f["model_vs_crossnobis"], "model vs crossnobis");
+    let euclidean = upper_triangle(&euclidean_rdm_matrix(matrix(&f["inputs"]["model"]).view()));
+    let want: Vec<f64> = serde_json::from_value(f["model_euclidean_upper"].clone()).unwrap();
+    assert!(euclidean.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9), "euclidean RDM {euclidean} vs {want:?}");
+    close(spearman(&euclidean, &upper_triangle(&crossnobis)), &f["model_euclidean_vs_crossnobis"], "euclidean model vs crossnobis");
 }
