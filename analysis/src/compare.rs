@@ -433,7 +433,7 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         let rdms = rdm_x.paired(&rdm_y);
         add("rsa", &|s| rdms.rsa(s));
         if let Some(r) = &repeats {
-            let x = file_a_rows(rep, &r.rows_a);
+            let x = rows_of(rep, &r.rows_a);
             let model = rdm_matrix(x.view());
             // Crossnobis estimates squared Euclidean distances: A's RDM in the same geometry.
             let euclidean = upper_triangle(&euclidean_rdm_matrix(x.view()));
@@ -521,8 +521,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     Ok(summary)
 }
 
-/// A's rows `rows`, as f64.
-fn file_a_rows(rep: &Representation, rows: &[usize]) -> Array2<f64> {
+/// A representation's rows `rows`, as f64.
+fn rows_of(rep: &Representation, rows: &[usize]) -> Array2<f64> {
     rep.data.select(Axis(0), rows).mapv(f64::from)
 }
 
