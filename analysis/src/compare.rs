@@ -14,7 +14,18 @@
 //!   al. 2012): the plain estimator grows as stimuli get fewer, and a bootstrap resample, which
 //!   repeats stimuli, inflates it further (measured: 0.05 for unrelated representations, its
 //!   bootstrap interval 0.09–0.11);
-//! - **RSA**: Spearman ρ between correlation-distance RDMs;
+//! - **RSA**: Spearman ρ between correlation-distance RDMs; and, when B carries the single
+//!   trials of its repeated images (the `trial_responses` and `trial_rows` arrays that
+//!   `neurozoo extract --data` writes), RSA on those images as rsatoolbox evaluates a model
+//!   against noisy data (see [`neurozoo_metrics::rsa`]): the trials split into repeat
+//!   partitions (the k-th presentation of an image in partition k mod P, P its fewest
+//!   presentations), `rsa_repeats` the mean Spearman ρ of A's RDM with each partition's RDM,
+//!   bounded by the **RSA noise ceiling** (lower: each partition against the others' mean
+//!   ranked RDM; upper: against all partitions' mean), and `rsa_crossnobis`, Spearman ρ of A's
+//!   squared-Euclidean RDM with B's crossnobis RDM (cross-validated squared Euclidean distances
+//!   over the same partitions, unbiased by the noise: the same geometry, estimated without
+//!   noise's bias). Neither has a bootstrap interval: the resamples are of
+//!   the compared stimuli, the ceiling is of the repeated images;
 //! - **shape distances** (Williams et al. 2021, netrep's `LinearMetric`; see
 //!   [`neurozoo_metrics::shape`]): `procrustes` (Euclidean, after centring and the best
 //!   rotation, in the data's units), `procrustes_angular` (the angle between the aligned
@@ -45,11 +56,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array2, Axis};
+use ndarray::{Array1, Array2, Axis};
 use neurozoo_datasets::representation::{Representation, RepresentationFile};
 use neurozoo_metrics::paired_correlations;
+use neurozoo_metrics::rsa::{mean_spearman, spearman, spearman_noise_ceiling, NoiseCeiling as RsaCeilingBounds, RepeatPartitions};
 use neurozoo_metrics::shape::{Score as ShapeScore, ShapeMetric};
-use neurozoo_metrics::similarity::{debiased_cka_of_rows, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, RankedRdm};
+use neurozoo_metrics::similarity::{
+    debiased_cka_of_rows, euclidean_rdm_matrix, gram_linear, rbf_from_linear, rdm_matrix, ridge_predictivity, upper_triangle, RankedRdm,
+};
 use neurozoo_plugin::{Figure, Point};
 use neurozoo_util::files::{ensure_empty_dir, write_atomic};
 use rand::{Rng, SeedableRng};
@@ -62,6 +76,14 @@ use neurozoo_tables::{write_table, Table};
 /// The per-unit noise ceiling a representation file may carry in `/arrays`: the jackknife oracle
 /// correlation from repeated presentations (neuralpredictors' `oracle_corr_jackknife`).
 pub const CEILING: &str = "oracle_correlation";
+
+/// The single-trial responses a representation file may carry in `/arrays`: (n_trials, n_units),
+/// the trials of the images shown more than once, in the order shown.
+pub const TRIAL_RESPONSES: &str = "trial_responses";
+
+/// Which row of the file (index into `stimulus_ids`) each of [`TRIAL_RESPONSES`] shows:
+/// (n_trials,), as f32 like every array (exact below 2²⁴ rows).
+pub const TRIAL_ROWS: &str = "trial_rows";
 
 /// CCA whitens each side with an eigendecomposition of its units × units covariance (Jacobi,
 /// cubic in the units): past this many units it is left undefined, with a warning.
@@ -92,6 +114,10 @@ pub struct CompareParams {
     /// Default 100 (the smallest p-value is then 1/101).
     #[serde(default = "default_permutations")]
     pub permutations: usize,
+    /// Fail when B gives no RSA noise ceiling (no single trials, or too few repeats) instead of
+    /// leaving it out with a note. Default false.
+    #[serde(default)]
+    pub require_rsa_ceiling: bool,
 }
 
 fn default_permutations() -> usize {
@@ -108,6 +134,7 @@ impl Default for CompareParams {
             rbf_threshold: 0.5,
             seed: 0,
             permutations: default_permutations(),
+            require_rsa_ceiling: false,
         }
     }
 }
@@ -174,11 +201,19 @@ pub struct CompareSummary {
     pub n_stimuli: usize,
     /// B's per-unit noise ceiling, when it carries one.
     pub noise_ceiling: Option<NoiseCeiling>,
+    /// The noise ceiling of `rsa_repeats`, when B carries single trials of enough repeated
+    /// images (absent otherwise, with a note saying why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsa_noise_ceiling: Option<RsaNoiseCeiling>,
     pub params: CompareParams,
     /// Representation of A → metric (`predictivity`, `predictivity_normalised`, `linear_cka`,
-    /// `rbf_cka`, `rsa`, `procrustes`, `procrustes_angular`, `cca_angular`) → score.
+    /// `rbf_cka`, `rsa`, `rsa_repeats`, `rsa_crossnobis`, `procrustes`, `procrustes_angular`,
+    /// `cca_angular`) → score.
     pub scores: BTreeMap<String, BTreeMap<String, ScoreInterval>>,
     pub warnings: Vec<String>,
+    /// What was left out and why, where nothing is wrong (no RSA noise ceiling without repeats).
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// The tables and figures written, by file name.
     pub files: Vec<String>,
 }
@@ -188,6 +223,20 @@ pub struct NoiseCeiling {
     /// The array of B it is (`oracle_correlation`).
     pub array: String,
     pub mean: f64,
+}
+
+/// The RSA noise ceiling of B's repeat partitions (see [`neurozoo_metrics::rsa`]): what
+/// `rsa_repeats` can reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RsaNoiseCeiling {
+    /// Each partition's RDM against the mean ranked RDM of the others (absent if undefined).
+    pub lower: Option<f64>,
+    /// Each partition's RDM against the mean ranked RDM of all.
+    pub upper: Option<f64>,
+    /// The repeated images among those compared, the partitions and the trials they hold.
+    pub n_images: usize,
+    pub n_partitions: usize,
+    pub n_trials: usize,
 }
 
 /// A score and its 95% bootstrap interval; `None` where not a number (no bootstrap, a constant
@@ -288,6 +337,15 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         memory,
     })?;
     let resamples: Vec<Vec<usize>> = (0..params.bootstrap).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect();
+    let mut notes = Vec::new();
+    let repeats = match repeats_of(b, &file_b, target, &rows)? {
+        Ok(r) => Some(r),
+        Err(why) if params.require_rsa_ceiling => return Err(format!("{why} (a noise ceiling was required)").into()),
+        Err(why) => {
+            notes.push(why);
+            None
+        }
+    };
 
     ensure_empty_dir(out).map_err(|e| format!("{e}: choose a new output directory"))?;
 
@@ -336,7 +394,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
                 rep.name
             ));
             let bootstrapped = METRICS.iter().map(|(m, _)| *m).filter(|m| *m != "predictivity_normalised" || positive_ceiling.is_some());
-            for metric in bootstrapped.chain(SHAPE_METRICS.iter().map(|(m, _)| *m)) {
+            let with_repeats = REPEAT_METRICS.iter().map(|(m, _)| *m).filter(|_| repeats.is_some());
+            for metric in bootstrapped.chain(with_repeats).chain(SHAPE_METRICS.iter().map(|(m, _)| *m)) {
                 scores.push(Score {
                     representation: rep.name.clone(),
                     metric,
@@ -373,6 +432,17 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         add("rbf_cka", &|s| cka(&rbf_x, &rbf_y, s));
         let rdms = rdm_x.paired(&rdm_y);
         add("rsa", &|s| rdms.rsa(s));
+        if let Some(r) = &repeats {
+            let x = rows_of(rep, &r.rows_a);
+            let model = rdm_matrix(x.view());
+            // Crossnobis estimates squared Euclidean distances: A's RDM in the same geometry.
+            let euclidean = upper_triangle(&euclidean_rdm_matrix(x.view()));
+            for (metric, value) in
+                [("rsa_repeats", mean_spearman(&model, &r.rdms)), ("rsa_crossnobis", spearman(&euclidean, &r.crossnobis))]
+            {
+                scores.push(Score { representation: rep.name.clone(), metric, value, low: f64::NAN, high: f64::NAN, p_value: f64::NAN });
+            }
+        }
         for (metric, shape) in SHAPE_METRICS {
             let p = x.ncols().max(y.ncols());
             if shape.alpha < 1.0 && (p >= n || p > MAX_WHITENED_UNITS) {
@@ -411,7 +481,8 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
     files.extend(write_table(&scores_table(&scores, n), out, "scores")?);
     files.extend(write_table(&units.table(), out, "units")?);
     let names: Vec<String> = file_a.representations.iter().map(|r| r.name.clone()).collect();
-    files.extend(figures::draw_figure(&scores_figure(&scores, &names, &target.name), out, "scores")?);
+    let rsa_ceiling = repeats.as_ref().map(|r| r.ceiling);
+    files.extend(figures::draw_figure(&scores_figure(&scores, &names, &target.name, rsa_ceiling), out, "scores")?);
     // The representation with the best fraction of oracle (of those it is defined for), unit
     // by unit against the ceiling.
     let best =
@@ -433,13 +504,105 @@ pub fn compare(a: &Path, b: &Path, out: &Path, b_name: Option<&str>, params: &Co
         n_common_stimuli: common.len(),
         n_stimuli: n,
         noise_ceiling: ceiling.as_ref().map(|c| NoiseCeiling { array: CEILING.to_string(), mean: mean(c) }),
+        rsa_noise_ceiling: repeats.as_ref().map(|r| RsaNoiseCeiling {
+            lower: finite(r.ceiling.lower),
+            upper: finite(r.ceiling.upper),
+            n_images: r.rows_a.len(),
+            n_partitions: r.rdms.len(),
+            n_trials: r.n_trials,
+        }),
         params: params.clone(),
         scores: by_representation,
         warnings,
+        notes,
         files: files.iter().filter_map(|f| f.file_name().map(|n| n.to_string_lossy().to_string())).collect(),
     };
     write_atomic(&out.join(SUMMARY), serde_json::to_string_pretty(&summary).expect("the summary serialises")).map_err(|e| e.to_string())?;
     Ok(summary)
+}
+
+/// A representation's rows `rows`, as f64.
+fn rows_of(rep: &Representation, rows: &[usize]) -> Array2<f64> {
+    rep.data.select(Axis(0), rows).mapv(f64::from)
+}
+
+/// B's repeated images among those compared, split into repeat partitions.
+struct Repeats {
+    /// The images' rows in A, in B's order.
+    rows_a: Vec<usize>,
+    /// One correlation-distance RDM per partition.
+    rdms: Vec<Array2<f64>>,
+    /// B's crossnobis RDM, its upper triangle.
+    crossnobis: Array1<f64>,
+    ceiling: RsaCeilingBounds,
+    n_trials: usize,
+}
+
+/// B's single trials of the compared images that were shown more than once: `Err` (outer) for
+/// arrays that are malformed, `Ok(Err(why))` where there is no noise ceiling to give (no single
+/// trials, too few repeats), a note.
+fn repeats_of(
+    b: &Path,
+    file_b: &RepresentationFile,
+    target: &Representation,
+    rows: &[(usize, usize)],
+) -> Result<Result<Repeats, String>, String> {
+    let array = |name: &str| file_b.arrays.iter().find(|(n, _)| n == name).map(|(_, a)| a);
+    let (responses, trial_rows) = match (array(TRIAL_RESPONSES), array(TRIAL_ROWS)) {
+        (Some(r), Some(t)) => (r, t),
+        (None, None) => {
+            return Ok(Err(format!(
+                "{}: no single trials (arrays/{TRIAL_RESPONSES}): no RSA noise ceiling, rsa_repeats or rsa_crossnobis (`neurozoo extract --data` \
+                 writes them for recorded responses with repeated images)",
+                b.display()
+            )))
+        }
+        (Some(_), None) => return Err(format!("{}: arrays/{TRIAL_RESPONSES} without arrays/{TRIAL_ROWS}", b.display())),
+        (None, Some(_)) => return Err(format!("{}: arrays/{TRIAL_ROWS} without arrays/{TRIAL_RESPONSES}", b.display())),
+    };
+    let units = target.data.ncols();
+    let responses = responses.view().into_dimensionality::<ndarray::Ix2>().ok().filter(|r| r.ncols() == units).ok_or_else(|| {
+        format!(
+            "{}: arrays/{TRIAL_RESPONSES} has shape {:?}, expected (n_trials, {units}) for representations/{}",
+            b.display(),
+            responses.shape(),
+            target.name
+        )
+    })?;
+    if trial_rows.shape() != [responses.nrows()] {
+        return Err(format!("{}: arrays/{TRIAL_ROWS} has shape {:?} for {} trials", b.display(), trial_rows.shape(), responses.nrows()));
+    }
+    let n_b = file_b.stimulus_ids.len();
+    if let Some(v) = trial_rows.iter().find(|&&v| !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < n_b)) {
+        return Err(format!("{}: arrays/{TRIAL_ROWS} holds {v}, not a row of the {n_b} stimulus ids", b.display()));
+    }
+    if let Some(((t, u), v)) = responses.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(format!("{}: arrays/{TRIAL_RESPONSES} is {v} at trial {t}, unit {u}", b.display()));
+    }
+    // The compared images shown more than once, in B's order; their trials in the order shown.
+    let mut shown = vec![0usize; n_b];
+    trial_rows.iter().for_each(|&v| shown[v as usize] += 1);
+    let images: Vec<(usize, usize)> = rows.iter().copied().filter(|&(_, j)| shown[j] > 1).collect();
+    let mut pattern = vec![usize::MAX; n_b];
+    images.iter().enumerate().for_each(|(p, &(_, j))| pattern[j] = p);
+    let trials: Vec<usize> = (0..responses.nrows()).filter(|&t| pattern[trial_rows[t] as usize] != usize::MAX).collect();
+    let stimulus: Vec<usize> = trials.iter().map(|&t| pattern[trial_rows[t] as usize]).collect();
+    let single = responses.select(Axis(0), &trials).mapv(f64::from);
+    match RepeatPartitions::new(single.view(), &stimulus, images.len()) {
+        Ok(partitions) => {
+            let rdms = partitions.rdms();
+            Ok(Ok(Repeats {
+                rows_a: images.iter().map(|&(i, _)| i).collect(),
+                ceiling: spearman_noise_ceiling(&rdms),
+                rdms,
+                crossnobis: upper_triangle(&partitions.crossnobis()),
+                n_trials: trials.len(),
+            }))
+        }
+        Err(e) => {
+            Ok(Err(format!("{}: single trials of the compared images (arrays/{TRIAL_RESPONSES}): {e}: no RSA noise ceiling", b.display())))
+        }
+    }
 }
 
 /// Refuse what would give meaningless scores or panics later: a representation without units,
@@ -579,10 +742,23 @@ const METRICS: [(&str, &str); 5] = [
     ("rsa", "RSA (Spearman of RDMs)"),
 ];
 
-/// Every score per representation, one line per metric, with the bootstrap intervals as bars.
-fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Figure {
+/// The RSA scores on B's repeated images (no bootstrap interval), drawn with the others.
+const REPEAT_METRICS: [(&str, &str); 2] =
+    [("rsa_repeats", "RSA vs each repeat partition (mean)"), ("rsa_crossnobis", "RSA vs crossnobis RDM")];
+
+/// Every score per representation, one line per metric, with the bootstrap intervals as bars;
+/// the RSA noise ceiling, where there is one, as its lower and upper bound across the
+/// representations (rsatoolbox shades the band between them).
+fn scores_figure(scores: &[Score], names: &[String], target: &str, rsa_ceiling: Option<RsaCeilingBounds>) -> Figure {
+    let bound = |label: &str, v: f64| {
+        (v.is_finite() && !names.is_empty()).then(|| (label.to_string(), (0..names.len()).map(|x| Point::new(x as f64, v)).collect()))
+    };
+    let ceiling = rsa_ceiling
+        .into_iter()
+        .flat_map(|c| [bound("RSA noise ceiling, lower", c.lower), bound("RSA noise ceiling, upper", c.upper)].into_iter().flatten());
     let series = METRICS
         .iter()
+        .chain(&REPEAT_METRICS)
         .filter(|(m, _)| scores.iter().any(|s| s.metric == *m))
         .map(|(m, label)| {
             let points = scores
@@ -595,6 +771,7 @@ fn scores_figure(scores: &[Score], names: &[String], target: &str) -> Figure {
                 .collect();
             (label.to_string(), points)
         })
+        .chain(ceiling)
         .collect();
     Figure::Points {
         title: format!("similarity to {target} per representation (95% bootstrap intervals)"),

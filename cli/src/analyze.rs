@@ -17,7 +17,8 @@ use neurozoo_metrics::measures::oracle_corr_jackknife;
 use crate::args::{AnalyzeArgs, CompareArgs, Lang, PluginsCommand};
 
 /// The recorded responses as a representation file, with each unit's noise ceiling (the
-/// jackknife oracle correlation over the images shown more than once) for `compare`.
+/// jackknife oracle correlation over the images shown more than once) and the single trials of
+/// the file's repeated images (for the RSA noise ceiling and the crossnobis RDM) for `compare`.
 pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier], nwb: &NwbOptions) -> Result<()> {
     let ds = neurozoo_datasets::load_checked(data, nwb)?;
     let mut file = RepresentationFile::from_responses(&ds, data, tiers).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
@@ -27,9 +28,27 @@ pub fn extract_responses(data: &Path, out: &Path, tiers: &[Tier], nwb: &NwbOptio
         let oracle = oracle_corr_jackknife(&repeated).mapv(|v| v as f32).into_dyn();
         file.arrays.push((compare::CEILING.to_string(), oracle));
     }
+    // The file's rows are these images, in this order (as from_responses selects them).
+    let images = UniqueImages::of(&ds).in_tiers(&ds, tiers).map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
+    let mut trials: Vec<(usize, usize)> =
+        images.trials.iter().enumerate().filter(|(_, t)| t.len() > 1).flat_map(|(row, t)| t.iter().map(move |&t| (t, row))).collect();
+    if !trials.is_empty() {
+        // In the order shown: the k-th presentation of an image is its k-th trial here.
+        trials.sort_unstable();
+        // Rows are stored as f32 (arrays are f32), exact below 2²⁴.
+        anyhow::ensure!(images.ids.len() < 1 << 24, "{}: {} images: too many to index trials by row", data.display(), images.ids.len());
+        let responses = ds.responses.select(Axis(0), &trials.iter().map(|&(t, _)| t).collect::<Vec<_>>());
+        let rows = ndarray::Array1::from_iter(trials.iter().map(|&(_, row)| row as f32));
+        file.arrays.push((compare::TRIAL_RESPONSES.to_string(), responses.into_dyn()));
+        file.arrays.push((compare::TRIAL_ROWS.to_string(), rows.into_dyn()));
+    }
     file.write(out)?;
     let r = &file.representations[0];
-    let ceiling = if repeated.is_empty() { "no repeats, so no noise ceiling" } else { "with oracle correlations" };
+    let ceiling = match (repeated.is_empty(), trials.is_empty()) {
+        (true, _) => "no repeats, so no noise ceiling".to_string(),
+        (false, true) => "with oracle correlations; none of these images repeated, so no single trials for RSA".to_string(),
+        (false, false) => format!("with oracle correlations and the {} single trials of the repeated images", trials.len()),
+    };
     eprintln!(
         "wrote {}: responses of {} units to {} images (averaged over repeats; {ceiling})",
         out.display(),
@@ -47,6 +66,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         rbf_threshold: args.rbf_threshold,
         seed: args.seed,
         permutations: args.permutations,
+        require_rsa_ceiling: args.require_rsa_ceiling,
         ..CompareParams::default()
     };
     let summary = compare::compare(&args.a, &args.b, &args.out, args.b_name.as_deref(), &params).map_err(|e| match e {
@@ -56,6 +76,9 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     })?;
     for warning in &summary.warnings {
         eprintln!("warning: {warning}");
+    }
+    for note in &summary.notes {
+        eprintln!("note: {note}");
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -72,17 +95,28 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
             None => String::new(),
         };
         let shape = ["procrustes", "procrustes_angular", "cca_angular"];
-        let cells: Vec<String> = ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa"]
-            .iter()
-            .map(|m| cell(m))
-            .filter(|c| !c.is_empty())
-            .collect();
+        let cells: Vec<String> =
+            ["predictivity", "predictivity_normalised", "linear_cka", "rbf_cka", "rsa", "rsa_repeats", "rsa_crossnobis"]
+                .iter()
+                .map(|m| cell(m))
+                .filter(|c| !c.is_empty())
+                .collect();
         println!("  {name:<12} {}", cells.join("  "));
         // The distances on a line of their own (smaller is closer), under the similarities.
         let distances: Vec<String> = shape.iter().map(|m| cell(m)).filter(|c| !c.is_empty()).collect();
         if !distances.is_empty() {
             println!("  {:<12} {}", "", distances.join("  "));
         }
+    }
+    if let Some(c) = &summary.rsa_noise_ceiling {
+        let bound = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "RSA noise ceiling of rsa_repeats ({} repeated images, {} repeat partitions): lower {}, upper {}",
+            c.n_images,
+            c.n_partitions,
+            bound(c.lower),
+            bound(c.upper)
+        );
     }
     println!("tables and figures in {}", args.out.display());
     Ok(())

@@ -370,7 +370,7 @@ pub struct CompareArgs {
     /// core.0,core.1,predicted`).
     pub a: PathBuf,
     /// Representation file to account for (e.g. `extract --data F`, recorded responses with
-    /// their oracle correlations).
+    /// their oracle correlations and the single trials of repeated images).
     pub b: PathBuf,
     /// Output directory (new or empty): tables, figures and compare.json.
     #[arg(long)]
@@ -395,6 +395,10 @@ pub struct CompareArgs {
     pub permutations: usize,
     #[arg(long, default_value_t = CompareParams::default().seed)]
     pub seed: u64,
+    /// Fail when B gives no RSA noise ceiling (no single trials, fewer than 3 compared images
+    /// shown at least twice) instead of leaving it out with a note.
+    #[arg(long)]
+    pub require_rsa_ceiling: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,

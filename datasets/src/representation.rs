@@ -7,7 +7,11 @@
 //!                           (HDF5 lists members alphabetically: core.10 before core.2)
 //! /stimulus_ids             (n_stimuli,) i64; rows of every representation follow these ids
 //! /stimuli                  (n_stimuli, C, H, W) f32, optional
-//! /arrays/<name>            f32 arrays of any shape (what plugins hand back), optional
+//! /arrays/<name>            f32 arrays of any shape (what plugins hand back), optional;
+//!                           `neurozoo extract --data` writes `oracle_correlation` (n_units,)
+//!                           and, for the images shown more than once, `trial_responses`
+//!                           (n_trials, n_units) with `trial_rows` (n_trials,), the row each
+//!                           trial shows: what `compare` needs for noise ceilings
 //! ```
 //!
 //! Brain and model representations of the same stimuli share ids, so a comparison aligns rows

@@ -328,7 +328,7 @@ pub fn dci(latents: ArrayView2<f64>, factors: ArrayView2<f64>, latents_test: Arr
 }
 
 /// Ranks 1..n with ties given their average rank (scipy's `rankdata`, method "average").
-fn average_ranks(column: ArrayView1<f64>) -> Array1<f64> {
+pub(crate) fn average_ranks(column: ArrayView1<f64>) -> Array1<f64> {
     let mut order: Vec<usize> = (0..column.len()).collect();
     order.sort_by(|&a, &b| column[a].total_cmp(&column[b]));
     let mut ranks = Array1::zeros(column.len());

@@ -5,7 +5,8 @@
 //! [`disentanglement`] module adds the factor–latent scores (MIG, SAP, modularity, Spearman MCC,
 //! linear R²); [`intervention`] the scores that need batches with a factor held fixed (BetaVAE,
 //! FactorVAE); [`similarity`] compares two representations of the same stimuli (CKA, RSA,
-//! ridge predictivity); [`shape`] the shape metrics of Williams et al. 2021 (Procrustes,
+//! ridge predictivity); [`rsa`] the crossnobis RDM and the RSA noise ceiling from repeated
+//! presentations; [`shape`] the shape metrics of Williams et al. 2021 (Procrustes,
 //! angular and CCA distances with a permutation null); [`report`] holds what an evaluation of a fitted model reports.
 //!
 //! ```
@@ -29,6 +30,7 @@ pub mod disentanglement;
 pub mod intervention;
 pub mod measures;
 pub mod report;
+pub mod rsa;
 pub mod shape;
 pub mod similarity;
 

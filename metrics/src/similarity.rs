@@ -30,15 +30,26 @@ pub fn gram_rbf(x: ArrayView2<f64>, threshold: f64) -> Array2<f64> {
 /// [`gram_rbf`] from the linear kernel (d²ᵢⱼ = xᵢ·xᵢ + xⱼ·xⱼ − 2 xᵢ·xⱼ): a caller that needs
 /// both kernels pays for the n × n × p product once.
 pub fn rbf_from_linear(dot: &Array2<f64>, threshold: f64) -> Array2<f64> {
-    let norms = dot.diag().to_owned();
-    let n = dot.nrows();
-    let squared = Array2::from_shape_fn((n, n), |(i, j)| norms[i] + norms[j] - 2.0 * dot[[i, j]]);
+    let squared = squared_distances_from_linear(dot);
     let mut values: Vec<f64> = squared.iter().copied().collect();
     let m = values.len();
     // The median by selection (linear time; a sort of the n² distances was a second per 4000 stimuli).
     let (below, &mut upper, _) = values.select_nth_unstable_by(m / 2, f64::total_cmp);
     let median = if m % 2 == 1 { upper } else { 0.5 * (below.iter().copied().max_by(f64::total_cmp).expect("m ≥ 2") + upper) };
     squared.mapv(|d| (-d / (2.0 * threshold * threshold * median)).exp())
+}
+
+/// The squared Euclidean distances between the rows, from their linear kernel.
+fn squared_distances_from_linear(dot: &Array2<f64>) -> Array2<f64> {
+    let norms = dot.diag().to_owned();
+    let n = dot.nrows();
+    Array2::from_shape_fn((n, n), |(i, j)| norms[i] + norms[j] - 2.0 * dot[[i, j]])
+}
+
+/// The squared-Euclidean RDM (n × n) of the rows of x (n × p), over p: rsatoolbox's
+/// `calc_rdm(method='euclidean')`, the geometry a crossnobis RDM estimates without noise.
+pub fn euclidean_rdm_matrix(x: ArrayView2<f64>) -> Array2<f64> {
+    squared_distances_from_linear(&gram_linear(x)) / x.ncols() as f64
 }
 
 /// Double centring, or the unbiased (U-statistic) centring of Song et al. 2012 as the reference.
@@ -131,7 +142,11 @@ pub fn rdm_matrix(x: ArrayView2<f64>) -> Array2<f64> {
 
 /// The RDM's upper triangle, row-major ((0,1), (0,2), …, (1,2), …), as rsatoolbox stores it.
 pub fn rdm(x: ArrayView2<f64>) -> Array1<f64> {
-    let d = rdm_matrix(x);
+    upper_triangle(&rdm_matrix(x))
+}
+
+/// The upper triangle of an n × n RDM, row-major (rsatoolbox's RDM vector).
+pub fn upper_triangle(d: &Array2<f64>) -> Array1<f64> {
     let n = d.nrows();
     (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| d[[i, j]]).collect()
 }

@@ -105,7 +105,9 @@ fn noiseless_rates_reach_the_ceiling_and_shuffled_rates_score_chance() {
     assert!(warnings.contains("representations/constant is the same for all 400 stimuli compared: its scores are undefined"), "{warnings}");
 
     let scores = read_parquet(&out.join("scores.parquet")).unwrap();
-    assert_eq!(scores.height(), 24);
+    // 3 representations × 10 metrics (the responses carry single trials: rsa_repeats and
+    // rsa_crossnobis are among them).
+    assert_eq!(scores.height(), 30);
     assert!(scores.column("p_value").is_ok());
     let units = read_parquet(&out.join("units.parquet")).unwrap();
     assert_eq!(units.height(), 120);
@@ -174,7 +176,7 @@ fn unrelated_stimuli_and_a_non_positive_ceiling_are_not_scored() {
     assert!(!out.exists());
 
     let mut flipped = RepresentationFile::read(&responses).unwrap();
-    for (_, ceiling) in flipped.arrays.iter_mut() {
+    for (_, ceiling) in flipped.arrays.iter_mut().filter(|(n, _)| n == "oracle_correlation") {
         ceiling.mapv_inplace(|c| -c.abs());
     }
     let flipped_path = dir.path().join("flipped.h5");
@@ -186,4 +188,63 @@ fn unrelated_stimuli_and_a_non_positive_ceiling_are_not_scored() {
         j["scores"]["truth"].get("predictivity_normalised").is_none() && j["scores"]["truth"]["predictivity"]["score"].is_number(),
         "{j}"
     );
+}
+
+/// The RSA noise ceiling from the test images' repeats: present with lower ≤ upper, the
+/// noiseless rates' RSA against the repeat partitions within it or below (never above the
+/// upper bound), shuffled rates far below it; crossnobis RSA tells them apart too. Responses
+/// without repeats give no ceiling (a note, or an error when one is required), and trial
+/// arrays without their rows are refused.
+#[test]
+fn rsa_noise_ceiling_from_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, responses) = setup(dir.path());
+    let fast = ["--bootstrap", "0", "--permutations", "0", "--json", "--out"];
+    let out = dir.path().join("cmp");
+    let summary = stdout_json(&run(neurozoo().arg("compare").arg(&model).arg(&responses).args(fast).arg(&out)));
+    let c = &summary["rsa_noise_ceiling"];
+    let (lower, upper) = (c["lower"].as_f64().unwrap(), c["upper"].as_f64().unwrap());
+    let score =
+        |rep: &str, metric: &str| summary["scores"][rep][metric]["score"].as_f64().unwrap_or_else(|| panic!("{metric} {rep}: {summary}"));
+    let (truth, shuffled) = (score("truth", "rsa_repeats"), score("shuffled", "rsa_repeats"));
+    eprintln!("RSA ceiling [{lower:.3}, {upper:.3}] ({c}); rsa_repeats truth {truth:.3}, shuffled {shuffled:.3}");
+    eprintln!("rsa_crossnobis truth {:.3}, shuffled {:.3}", score("truth", "rsa_crossnobis"), score("shuffled", "rsa_crossnobis"));
+    assert_eq!(c["n_images"], 30, "the 30 test images are the repeated ones");
+    assert!(c["n_partitions"].as_u64().unwrap() >= 2 && c["n_trials"].as_u64().unwrap() >= 60, "{c}");
+    assert!(0.0 < lower && lower <= upper && upper < 1.0, "{c}");
+    assert!(truth <= upper && truth > lower - 0.1, "truth {truth} against [{lower}, {upper}]");
+    assert!(shuffled.abs() < 0.2 && shuffled < lower, "shuffled {shuffled}");
+    // Crossnobis removes the noise's bias from B's distances: the noiseless rates' squared
+    // Euclidean RDM matches it closely (0.98 measured), shuffled rates do not.
+    assert!(score("truth", "rsa_crossnobis") > 0.9 && score("shuffled", "rsa_crossnobis").abs() < 0.2);
+    assert!(summary["scores"]["constant"]["rsa_repeats"]["score"].is_null());
+    assert!(summary["notes"].as_array().unwrap().is_empty(), "{}", summary["notes"]);
+    assert!(out.join("scores.png").exists());
+
+    // The train images are shown once: no single trials written, no ceiling, a note says why.
+    let once = dir.path().join("train.h5");
+    assert!(run(neurozoo().args(["extract", "--tiers", "train", "--data"]).arg(dir.path().join("v1.h5")).arg("--out").arg(&once))
+        .status
+        .success());
+    assert!(!RepresentationFile::read(&once).unwrap().arrays.iter().any(|(n, _)| n == "trial_responses"));
+    let out = dir.path().join("cmp_once");
+    let summary = stdout_json(&run(neurozoo().arg("compare").arg(&model).arg(&once).args(fast).arg(&out)));
+    assert!(summary.get("rsa_noise_ceiling").is_none() && summary["scores"]["truth"].get("rsa_repeats").is_none(), "{summary}");
+    assert!(summary["notes"].to_string().contains("no single trials"), "{}", summary["notes"]);
+    // Asked for, its absence is an error naming the file, and nothing is written.
+    let out = dir.path().join("cmp_required");
+    let e = neurozoo().arg("compare").arg(&model).arg(&once).arg("--require-rsa-ceiling").arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("train.h5") && stderr.contains("no RSA noise ceiling"), "{stderr}");
+    assert!(!out.exists());
+
+    // Trials without the rows they show cannot be used: refused, naming the array.
+    let mut half = RepresentationFile::read(&responses).unwrap();
+    half.arrays.retain(|(n, _)| n != "trial_rows");
+    let half_path = dir.path().join("half.h5");
+    half.write(&half_path).unwrap();
+    let e = neurozoo().arg("compare").arg(&model).arg(&half_path).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&e.stderr);
+    assert!(!e.status.success() && stderr.contains("arrays/trial_responses without arrays/trial_rows"), "{stderr}");
+    assert!(!out.exists());
 }
