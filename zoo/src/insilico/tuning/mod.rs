@@ -194,7 +194,8 @@ impl Tuning {
 /// or none is above zero.
 fn half_max_contrast(contrasts: &[f64], evoked: &[f64]) -> f64 {
     let max = evoked.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !(max > 0.0) {
+    // No contrast evokes a response (none measured: −∞): nothing to halve.
+    if max <= 0.0 {
         return f64::NAN;
     }
     let half = max / 2.0;
