@@ -34,6 +34,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Doctor { json } => doctor::run(json),
         Command::Data { command } => data::run(command),
         Command::Demo { out, max_epochs, quick } => neurozoo_cli::demo::run(&out, max_epochs, quick),
+        // Without runs (with them, `extract` is a model command and never comes here).
         Command::Extract { layer: Some(layer), .. } => {
             anyhow::bail!(
                 "--layer {layer} reads a model: give the run directory or TorchScript file (`neurozoo extract RUN --data F --layer {layer} --out R.h5`)"
