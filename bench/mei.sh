@@ -5,7 +5,7 @@
 # (b) batched as neurozoo does. Same steps, norm, range, blur and threads; whole processes
 # timed in turn (bench/timing.sh: medians and ratios to the last, (b)).
 #   bench/mei.sh [UNITS] [STEPS] [RUNS] [DEVICE]
-#   defaults: 256 units spread over the 7776, 200 steps, 1 run, cpu.
+#   defaults: 256 units spread over the 7776, 200 steps, 1 run, cpu. PROFILE=dev: the test build.
 # The norm budget is 48 = sqrt(36 x 64), the expected L2 norm of an image z-scored with one
 # dataset-wide mean and std (mean square 1 per pixel), the range +-3 (docs/insilico.md).
 set -euo pipefail
@@ -14,8 +14,9 @@ n=${1:-256}; steps=${2:-200}; rounds=${3:-1}; device=${4:-cpu}
 source bench/timing.sh
 make -s setup
 tools/setup.sh --test-deps >/dev/null
-cargo build -q --release --workspace
-nz=$PWD/target/release/neurozoo
+# PROFILE=dev uses the (optimised) test build instead of a release build.
+if [ "${PROFILE:-release}" = dev ]; then cargo build -q --workspace; nz=$PWD/target/debug/neurozoo
+else cargo build -q --release --workspace; nz=$PWD/target/release/neurozoo; fi
 work=$PWD/target/bench/mei
 mkdir -p "$work"
 checkpoint=${SENSORIUM_CHECKPOINT:-$PWD/../shared/checkpoints/sensorium_sota_model.pth}
