@@ -142,10 +142,6 @@ fn report(run: &str, data: &Path, scored: &Scored, as_json: bool) -> Result<()> 
     println!("{run} on {}", data.display());
     let ev = &scored.evaluation;
     print_tiers(&ev.tiers);
-    for (member, tiers) in &scored.members {
-        println!("{member} alone");
-        print_tiers(tiers);
-    }
     if let Some(rf) = &ev.rf {
         println!(
             "  receptive fields: median error {:.2} px, {:.0}% within 1 px, {:.0}% within 2 px",
@@ -162,6 +158,10 @@ fn report(run: &str, data: &Path, scored: &Scored, as_json: bool) -> Result<()> 
         for (name, [dy, dx]) in &rf.type_offsets_px {
             println!("    {name:<18} offset ({dy:+.2}, {dx:+.2}) px");
         }
+    }
+    for (member, tiers) in &scored.members {
+        println!("{member} alone");
+        print_tiers(tiers);
     }
     Ok(())
 }

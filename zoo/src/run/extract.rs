@@ -12,11 +12,10 @@ use tch::Device;
 
 use super::eval::{Run, RunRecording};
 use super::{Normalizer, RunError};
-use crate::model::TorchScriptCore;
-use crate::model::{EnsembleModel, Predictor};
+use crate::model::{EnsembleModel, Predictor, TorchScriptCore};
 use crate::train::batched;
 
-/// `layers` of `runs` (`core.K`, `readout`, `predicted`, …; see
+/// `layers` of `runs` (at least one; `core.K`, `readout`, `predicted`, …; see
 /// [`crate::model::Model::layer_names`]; none: `predicted`) on the distinct images of
 /// `recording` first shown in `tiers` (all when empty). Several runs are an ensemble (checked by
 /// [`super::ensemble::Ensemble::load`]), which has only one layer of its own: `predicted`, the mean
