@@ -8,11 +8,11 @@
 //! instead of misreading it (a `neurozoo` and a `neurozoo-torch` of two installations).
 //!
 //! ```
-//! use neurozoo_job::{FitJob, Job};
+//! use neurozoo_job::{FitJob, Job, JOB_VERSION};
 //!
 //! let job = Job::Fit(FitJob::new("klindt2017", vec!["v1.h5".into()], "runs/k".into()));
 //! let text = job.to_json()?;
-//! assert!(text.contains(r#""version":1"#) && text.contains(r#""command":"fit""#));
+//! assert!(text.contains(&format!(r#""version":{JOB_VERSION}"#)) && text.contains(r#""command":"fit""#));
 //! assert_eq!(Job::from_json(&text)?, job);
 //! // Another version is refused before its fields are read.
 //! let err = Job::from_json(r#"{"version": 99, "command": "fit"}"#).unwrap_err();
