@@ -46,9 +46,10 @@ use tch::{Device, Kind, Tensor};
 
 pub use self::error::MeiError;
 pub use self::params::{MeiParams, MeiValidParams, DEFAULT_BLUR_SIGMA, DEFAULT_LR, DEFAULT_STEPS};
+use crate::insilico::Probe;
 use crate::model::Predictor;
 use crate::regularizers::laplacian;
-use crate::train::{predict, Batch, Stimuli};
+use crate::train::{predict, Stimuli};
 
 /// What the training images say about the space MEIs live in: the defaults of the norm budget,
 /// the value range and the inputs held fixed. All in the model's normalised units.
@@ -249,9 +250,8 @@ pub fn optimise(
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed());
     let initial: Vec<f32> = (0..units.len() * c * h * w).map(|_| rng.sample(StandardNormal)).collect();
     let initial = Tensor::from_slice(&initial).reshape([units.len() as i64, c as i64, h as i64, w as i64]);
-    // The z-scored pupil position's training mean is 0 when the stimuli carry none.
-    let pupil = params.held_pupil().or(statistics.pupil_mean).unwrap_or([0.0; 2]);
-    let climb = Climb { model, recording, params, held: &held, pupil, norm, range: (lo, hi), blur_half, device };
+    let probe = Probe::new(model, recording, &held, params.held_pupil().or(statistics.pupil_mean), device);
+    let climb = Climb { probe, params, norm, range: (lo, hi), blur_half, device };
     let (mut images, mut activation, mut gradient_norm) = (Vec::new(), Vec::new(), Vec::new());
     for (batch, chunk) in units.chunks(params.batch_size()).enumerate() {
         let start = (batch * params.batch_size()) as i64;
@@ -277,12 +277,9 @@ pub fn optimise(
 
 /// One batch's gradient ascent, everything but its units and starting images fixed.
 struct Climb<'a> {
-    model: &'a dyn Predictor,
-    recording: usize,
+    /// The model with the behaviour and pupil inputs held.
+    probe: Probe<'a>,
     params: &'a MeiValidParams,
-    /// Values of the channels held beside the image, and of the pupil position for a shifter.
-    held: &'a [f32],
-    pupil: [f32; 2],
     norm: f64,
     range: (f64, f64),
     blur_half: Option<usize>,
@@ -293,17 +290,9 @@ impl Climb<'_> {
     /// The MEIs of `units` from the starting images `initial` (K, C, H, W), jittered by `rng`;
     /// with their rates and last gradient norms. `progress` hears each finished step (1-based).
     fn run(&self, units: &[usize], initial: Tensor, mut rng: ChaCha8Rng, mut progress: impl FnMut(usize)) -> (Tensor, Tensor, Tensor) {
-        let (params, device, extra) = (self.params, self.device, self.held.len() as i64);
+        let (params, device) = (self.params, self.device);
         let (k, c, h, w) = initial.size4().expect("(K, C, H, W) images");
-        let unit_index = Tensor::from_slice(&units.iter().map(|&u| u as i64).collect::<Vec<_>>()).to_device(device).unsqueeze(1);
-        let held = Tensor::from_slice(self.held).to_device(device).reshape([1, extra, 1, 1]).expand([k, extra, h, w], false);
-        let pupil =
-            self.model.inputs().pupil.then(|| Tensor::from_slice(&self.pupil).to_device(device).reshape([1, 2]).expand([k, 2], false));
-        let rates = |images: &Tensor| {
-            let images = if extra > 0 { Tensor::cat(&[images.shallow_clone(), held.shallow_clone()], 1) } else { images.shallow_clone() };
-            let batch = Batch { images, pupil: pupil.as_ref().map(Tensor::shallow_clone) };
-            self.model.rates(&batch, self.recording).gather(1, &unit_index, false).squeeze_dim(1)
-        };
+        let rates = |images: &Tensor| self.probe.own_rates(images, units);
         let project = |x: Tensor| change_norm(&x, self.norm).clamp(self.range.0, self.range.1);
         // sinzlab/mei evaluates its first step at the raw N(0, 1) guess; projecting it first keeps
         // every image the model sees within the budget (the first step's gradient included).

@@ -2,6 +2,7 @@ use super::*;
 use crate::config::{preset, Preset};
 use crate::insilico::fixtures::{ln_model, statistics, H, W};
 use crate::model::{Model, Readout};
+use crate::train::Batch;
 use tch::nn;
 
 fn correlation(a: &Tensor, b: &Tensor) -> f64 {

@@ -70,8 +70,8 @@ pub use self::error::TuningError;
 pub use self::params::{TuningParams, TuningValidParams};
 pub use self::report::TUNING_STEM;
 use crate::insilico::mei::{check_units, MeiError, StimulusStatistics};
+use crate::insilico::Probe;
 use crate::model::Predictor;
-use crate::train::Batch;
 
 /// Noise images whose gradients locate each receptive field.
 const CENTRE_PROBES: usize = 8;
@@ -224,35 +224,6 @@ fn f1_over_f0(r: ArrayView1<'_, f32>, phases: &[f64], blank: f64) -> f64 {
     }
 }
 
-/// The model with the inputs besides the image held fixed: rates of a batch of images.
-struct Probe<'a> {
-    model: &'a dyn Predictor,
-    recording: usize,
-    held: Tensor,
-    pupil: Option<Tensor>,
-}
-
-impl Probe<'_> {
-    /// (B, U) rates of every unit to (B, C, H, W) images.
-    fn rates(&self, images: &Tensor) -> Tensor {
-        let (b, _, h, w) = images.size4().expect("(B, C, H, W) images");
-        let extra = self.held.size()[1];
-        let images = if extra > 0 {
-            Tensor::cat(&[images.shallow_clone(), self.held.expand([b, extra, h, w], false)], 1)
-        } else {
-            images.shallow_clone()
-        };
-        let batch = Batch { images, pupil: self.pupil.as_ref().map(|p| p.expand([b, 2], false)) };
-        self.model.rates(&batch, self.recording)
-    }
-
-    /// (B,) rate of unit `units[i]` to image i.
-    fn own_rates(&self, images: &Tensor, units: &[usize]) -> Tensor {
-        let index = Tensor::from_slice(&units.iter().map(|&u| u as i64).collect::<Vec<_>>()).to_device(images.device()).unsqueeze(1);
-        self.rates(images).gather(1, &index, false).squeeze_dim(1)
-    }
-}
-
 /// (n, H, W) gratings cos(2π f (x cos θ + y sin θ) + φ), coordinates from the image centre.
 fn gratings(theta_deg: &[f64], sf: &[f64], phase: &[f64], [h, w]: [usize; 2], device: Device) -> Tensor {
     let column = |v: Vec<f32>| Tensor::from_slice(&v).to_device(device).reshape([-1, 1, 1]);
@@ -317,15 +288,7 @@ pub fn measure(
     if !(sf_lo > 0.0 && sf_lo < sf_hi && sf_hi <= 0.5) {
         return Err(TuningError::SpatialFrequencies { min: sf_lo, max: sf_hi });
     }
-    let probe = Probe {
-        model,
-        recording,
-        held: Tensor::from_slice(&held).to_device(device).reshape([1, extra as i64, 1, 1]),
-        pupil: model.inputs().pupil.then(|| {
-            let p = params.held_pupil().or(statistics.pupil_mean).unwrap_or([0.0; 2]);
-            Tensor::from_slice(&p).to_device(device).reshape([1, 2])
-        }),
-    };
+    let probe = Probe::new(model, recording, &held, params.held_pupil().or(statistics.pupil_mean), device);
     let centres = match rf_centres {
         Some(c) => c.to_vec(),
         None => gradient_centres(&probe, units, statistics.image_shape, norm, params, device)?,
