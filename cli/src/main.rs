@@ -5,6 +5,8 @@ use neurozoo_cli::args::{Cli, Command, ZooCommand};
 use neurozoo_cli::{analyze, data, doctor, torch};
 
 fn main() -> ExitCode {
+    // Analysis plugins train in this process (sparse autoencoders): their batches reuse freed memory.
+    neurozoo_util::memory::keep_freed_memory();
     let cli = Cli::parse();
     // Checked here for both halves: the worker writes what `extract RUN` extracts.
     let refused = match &cli.command {

@@ -32,7 +32,7 @@ use neurozoo_zoo::run::{ResumeConflict, RunError, Unfinished};
 use neurozoo_zoo::TorchRuntime;
 
 fn main() -> ExitCode {
-    neurozoo_zoo::keep_freed_memory();
+    neurozoo_util::memory::keep_freed_memory();
     // A frozen network failing on a batch is the user's input at fault, not a crash of ours.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| match info.payload().downcast_ref::<FrozenCoreFailure>() {

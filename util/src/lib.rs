@@ -2,7 +2,8 @@
 //! them: [`files`] (outputs that appear complete or not at all, output directories never
 //! written over, outputs kept out of inputs), [`lock`] (one writer per output), [`process`]
 //! (which process holds a fit or a sweep point), [`hash`] (FNV-1a
-//! fingerprints) and [`memory`] (the one check before an allocation a file or a setting sizes).
+//! fingerprints) and [`memory`] (the one check before an allocation a file or a setting sizes,
+//! and freed memory kept for the next batch).
 //!
 //! ```
 //! use neurozoo_util::files::{ensure_empty_dir, write_atomic};

@@ -113,4 +113,4 @@ mod runtime;
 pub mod slowvae;
 pub mod train;
 
-pub use runtime::{keep_freed_memory, CudaDevice, PeakMemory, TorchRuntime};
+pub use runtime::{CudaDevice, PeakMemory, TorchRuntime};

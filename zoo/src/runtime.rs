@@ -108,25 +108,6 @@ fn cuda_device_names(count: i64) -> Vec<CudaDevice> {
     named.unwrap_or_else(|| (0..count).map(unnamed).collect())
 }
 
-/// Keep freed tensor memory in the heap for the next batch. With glibc's defaults a training
-/// step's activations (megabytes each) go back to the kernel when freed and come back as
-/// page faults on fresh zeroed pages at the next step: a fifth of a klindt2017 epoch on 36×64
-/// images went there (17.1 s against 13.3 s an epoch on 2 cores, for 15% more peak RSS).
-/// Blocks up to 32 MiB (the most glibc's threshold takes) come from the heap, which is trimmed
-/// only when 1 GiB lies free at its top; and no block is mmap'd at all (M_MMAP_MAX 0), so the
-/// larger ones, an MEI batch's 150 MB activations, are reused too: 256 SENSORIUM MEIs took 76 s
-/// for 20 steps (84 s of it in the kernel) with them mmap'd, 25 s without (2 s in the kernel),
-/// for 5.3 GB peak RSS instead of 3.4. Call it once, before the first tensor.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes thresholds of glibc's allocator; no allocation is in flight.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-    }
-}
-
 /// The most memory a fit has held so far, as its run.json records it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeakMemory {
