@@ -33,6 +33,10 @@ use crate::dictionary::unit_rows;
 /// The running-average rate of the BatchTopK inference threshold (SAELens' `topk_threshold_lr`).
 const BATCH_THRESHOLD_RATE: f64 = 0.01;
 
+/// The norm of the decoder's rows at the start of training for the kinds that follow SAELens
+/// (its `decoder_init_norm`).
+const SAELENS_DECODER_NORM: f64 = 0.1;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum SaeKind {
     /// ReLU encoder with an L1 penalty of weight λ on decoder-norm-weighted codes.
@@ -158,8 +162,12 @@ pub struct SaeEpoch {
 pub struct Forward {
     /// Encoder pre-activations (scaled by decoder norms for BatchTopK and Matryoshka).
     pub pre: Tensor,
-    /// The activations the loss sees (SAELens' `feature_acts`).
-    pub codes: Tensor,
+    /// The activations the loss sees, as the decoder took them: only the active entries in
+    /// the TopK family ([`Forward::codes`] spreads them out).
+    active: Active,
+    /// Which latents fired (a code > 0), one bool each, and how many codes are > 0 (double).
+    fired: Tensor,
+    positive: Tensor,
     pub reconstruction: Tensor,
     /// ‖x − x̂‖², mean over the batch.
     pub squared: Tensor,
@@ -170,6 +178,13 @@ pub struct Forward {
     /// Matryoshka: ‖x − x̂_w‖² (batch mean) for each inner width w; empty otherwise.
     pub inner: Vec<Tensor>,
     pub loss: Tensor,
+}
+
+impl Forward {
+    /// The activations the loss sees (SAELens' `feature_acts`), (rows, latents).
+    pub fn codes(&self) -> Tensor {
+        self.active.dense()
+    }
 }
 
 pub struct Sae {
@@ -236,10 +251,11 @@ impl Sae {
     }
 
     fn pre_activations(&self, x: &Tensor) -> Tensor {
-        // (x − b_dec)·W_enc as x·W_enc − b_dec·W_enc: the same value, but b_dec's gradient is
-        // then a vector times W_enc, not the (rows × latents × dims) product the input's
-        // gradient would be (x itself needs none).
-        let pre = x.matmul(&self.w_enc) - self.b_dec.matmul(&self.w_enc) + &self.b_enc;
+        // (x − b_dec)·W_enc + b_enc as x·W_enc + (b_enc − b_dec·W_enc): the same value, but
+        // b_dec's gradient is then a vector times W_enc, not the (rows × latents × dims) product
+        // the input's gradient would be (x itself needs none), and both biases are added in the
+        // product (addmm) instead of in two more passes over (rows × latents).
+        let pre = (&self.b_enc - self.b_dec.matmul(&self.w_enc)).addmm(x, &self.w_enc);
         if self.kind.rescaled() {
             pre * self.decoder_norms()
         } else {
@@ -257,7 +273,7 @@ impl Sae {
                 let n = width.unwrap_or(self.w_dec.size()[0]);
                 let (codes, w_dec) = (codes.narrow(1, 0, n), self.w_dec.narrow(0, 0, n));
                 let codes = if self.kind.rescaled() { codes / self.decoder_norms().narrow(0, 0, n) } else { codes };
-                codes.matmul(&w_dec) + &self.b_dec
+                self.b_dec.addmm(&codes, &w_dec)
             }
             Active::Sparse(entries) => {
                 let entries = match width {
@@ -283,34 +299,30 @@ impl Sae {
         // JumpReLU's L0 penalty comes from the same gate as its codes.
         // The entries decoding needs: the active codes, and for JumpReLU also the closed gates
         // near the threshold, whose codes are 0 but carry the threshold's gradient.
-        let (codes, active, l0_penalty) = match &self.kind {
-            SaeKind::Relu { .. } => {
-                let codes = pre.relu();
-                (codes.shallow_clone(), Active::Dense(codes), None)
-            }
-            SaeKind::TopK { k, .. } => {
-                let (codes, entries) = top_k_entries(&pre, *k);
-                (codes, Active::Sparse(entries), None)
-            }
-            SaeKind::BatchTopK { k } | SaeKind::Matryoshka { k, .. } => {
-                let codes = batch_top_k(&pre, *k);
-                let active = Active::of(&codes, &codes.ne(0.0));
-                (codes, active, None)
-            }
+        let (active, l0_penalty, tally) = match &self.kind {
+            SaeKind::Relu { .. } => (Active::Dense(pre.relu()), None, None),
+            SaeKind::TopK { k, .. } => (Active::Sparse(top_k_entries(&pre, *k).relu()), None, None),
+            SaeKind::BatchTopK { k } | SaeKind::Matryoshka { k, .. } => (Active::of_entries(batch_top_k_entries(&pre, *k)), None, None),
             SaeKind::JumpRelu { l0_coefficient, bandwidth, .. } => {
                 let gate = Gate::new(&pre, &self.threshold, *bandwidth);
-                let l0 = gate.step().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *l0_coefficient;
                 let codes = gate.jump_relu(&pre);
-                let active = Active::of(&codes, &(gate.open.ne(0.0).logical_or(&gate.kernel.ne(0.0))));
-                (codes, active, Some(l0))
+                // Open gates alone past DENSE_ABOVE decide it, without the union's pass.
+                let open_fraction = gate.open_count.double_value(&[]) / gate.open.numel().max(1) as f64;
+                let active =
+                    if open_fraction > DENSE_ABOVE { Active::Dense(codes) } else { Active::of(&codes, &(&gate.open + &gate.near).gt(0.0)) };
+                // A code is > 0 exactly where its gate is open (θ > 0): counted from the gates.
+                let tally =
+                    (gate.open.sum_dim_intlist([0i64].as_slice(), false, Kind::Float).gt(0.0), gate.open_count.to_kind(Kind::Double));
+                (active, Some(gate.l0() * *l0_coefficient), Some(tally))
             }
         };
+        let (fired, positive) = tally.unwrap_or_else(|| active.tally());
         let reconstruction = self.decode(&active, None);
         let residual = x - &reconstruction;
         let squared = residual.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float);
         let sparsity = match (&self.kind, l0_penalty) {
             (SaeKind::Relu { lambda }, _) => {
-                (&codes * self.decoder_norms()).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *lambda
+                (active.dense() * self.decoder_norms()).sum_dim_intlist([1i64].as_slice(), false, Kind::Float).mean(Kind::Float) * *lambda
             }
             (_, Some(l0)) => l0,
             _ => zero(),
@@ -340,7 +352,7 @@ impl Sae {
         let reconstruction_loss =
             if matches!(self.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. }) { &squared * 0.5 } else { squared.shallow_clone() };
         let loss = inner.iter().fold(reconstruction_loss + &sparsity + &auxiliary, |acc, t| acc + t);
-        Forward { pre, codes, reconstruction, squared, sparsity, auxiliary, inner, loss }
+        Forward { pre, active, fired, positive, reconstruction, squared, sparsity, auxiliary, inner, loss }
     }
 
     /// SAELens' AuxK: the top k_aux = dims / 2 pre-activations of dead latents, decoded like
@@ -355,11 +367,9 @@ impl Sae {
         let k_aux = (x.size()[1] / 2).max(1);
         let scale = (n_dead as f64 / k_aux as f64).min(1.0);
         let masked = pre.masked_fill(&dead.logical_not(), f64::NEG_INFINITY);
-        let (values, indices) = masked.topk(k_aux.min(n_dead), 1, true, false);
-        let aux = pre.zeros_like().scatter(1, &indices, &values);
-        // Every entry picked, zeros included: each carries its pre-activation's gradient.
-        let picked = pre.zeros_like().scatter_value(1, &indices, 1.0).ne(0.0);
-        (self.decode(&Active::of(&aux, &picked), None) - residual)
+        // Every entry picked, zeros and negatives included (no ReLU here, as in SAELens).
+        let picked = top_k_entries(&masked, k_aux.min(n_dead) as usize);
+        (self.decode(&Active::of_entries(picked), None) - residual)
             .square()
             .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
             .mean(Kind::Float)
@@ -371,7 +381,7 @@ impl Sae {
     /// active); other kinds keep no running threshold.
     pub fn update_threshold(&self, batch: &Forward) {
         if self.kind.rescaled() {
-            tch::no_grad(|| self.threshold.shallow_clone().copy_(&batch_threshold(&self.threshold, &batch.codes)));
+            tch::no_grad(|| self.threshold.shallow_clone().copy_(&batch_threshold(&self.threshold, &batch.active.smallest_positive())));
         }
     }
 
@@ -383,7 +393,7 @@ impl Sae {
             let pre = self.pre_activations(x);
             match &self.kind {
                 SaeKind::Relu { .. } => pre.relu(),
-                SaeKind::TopK { k, .. } => top_k(&pre, *k),
+                SaeKind::TopK { k, .. } => top_k_entries(&pre, *k).relu().dense(),
                 SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. } => {
                     pre.relu() * pre.gt_tensor(&self.threshold) / self.decoder_norms()
                 }
@@ -409,9 +419,16 @@ impl Sae {
         let device = x.device();
         tch::manual_seed(cfg.seed as i64);
         let n = cfg.n_latents as i64;
-        // Decoder rows start as random unit vectors and the encoder as their transpose (Gao et
-        // al.); the decoder bias at the data mean, so the first codes explain the variation.
+        // Decoder rows start in random directions and the encoder as their transpose. ReLU and
+        // TopK as Gao et al.: unit rows, the decoder bias at the data mean, so the first codes
+        // explain the variation. The kinds that follow SAELens as it does (its TrainingSAE's
+        // `decoder_init_norm` 0.1, the decoder bias at zero): the same settings then train
+        // alike, to the same L0, in both.
         let (atoms, _) = unit_rows(&Tensor::randn([n, dims], (Kind::Float, device)));
+        let follows_saelens = !matches!(cfg.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. });
+        let atoms = if follows_saelens { atoms * SAELENS_DECODER_NORM } else { atoms };
+        let b_dec =
+            if follows_saelens { Tensor::zeros([dims], (Kind::Float, device)) } else { x.mean_dim([0i64].as_slice(), false, Kind::Float) };
         let threshold = match cfg.kind {
             SaeKind::JumpRelu { init_threshold, .. } => Tensor::full([n], init_threshold, (Kind::Float, device)),
             _ => Tensor::zeros([], (Kind::Double, device)),
@@ -422,7 +439,7 @@ impl Sae {
                 w_enc: &atoms.tr().contiguous(),
                 b_enc: &Tensor::zeros([n], (Kind::Float, device)),
                 w_dec: &atoms,
-                b_dec: &x.mean_dim([0i64].as_slice(), false, Kind::Float),
+                b_dec: &b_dec,
                 threshold: &threshold,
             },
         );
@@ -442,7 +459,7 @@ impl Sae {
                 let xb = x.index_select(0, &order.narrow(0, start, batch.min(samples - start)));
                 let rows = xb.size()[0];
                 let f = sae.forward(&xb, &since_fired.ge(cfg.dead_after as i64), cfg.aux_coef);
-                let fired = f.codes.gt(0.0).any_dim(0, false);
+                let (fired, positive) = (&f.fired, &f.positive);
                 since_fired = tch::no_grad(|| (&since_fired + rows).masked_fill(&fired, 0));
                 opt.zero_grad();
                 f.loss.backward();
@@ -462,7 +479,7 @@ impl Sae {
                     sae.update_threshold(&f);
                     loss_sum += f.loss.to_kind(Kind::Double) * rows;
                     se_sum += f.squared.to_kind(Kind::Double) * rows;
-                    l0_sum += f.codes.gt(0.0).sum(Kind::Double);
+                    l0_sum += positive;
                 });
             }
             let dead = since_fired.ge(cfg.dead_after as i64).sum(Kind::Double).double_value(&[]) / n as f64;
@@ -502,27 +519,85 @@ impl Active {
             Active::Sparse(Entries::of(codes, mask))
         }
     }
+
+    /// A selection's entries, spread out densely when they are most of the matrix.
+    fn of_entries(entries: Entries) -> Active {
+        let density = entries.values.numel() as f64 / (entries.batch * entries.width).max(1) as f64;
+        if density > DENSE_ABOVE {
+            Active::Dense(entries.dense())
+        } else {
+            Active::Sparse(entries)
+        }
+    }
+
+    /// The (rows, latents) codes.
+    fn dense(&self) -> Tensor {
+        match self {
+            Active::Dense(codes) => codes.shallow_clone(),
+            Active::Sparse(entries) => entries.dense(),
+        }
+    }
+
+    /// The codes' values that can be non-zero: every code, or the entries'.
+    fn values(&self) -> &Tensor {
+        match self {
+            Active::Dense(codes) => codes,
+            Active::Sparse(entries) => &entries.values,
+        }
+    }
+
+    /// Which latents fired (a code > 0) in the batch, one bool per latent, and how many codes
+    /// are > 0 (a double scalar on the codes' device).
+    fn tally(&self) -> (Tensor, Tensor) {
+        let positive = self.values().gt(0.0);
+        let fired = match self {
+            Active::Dense(_) => positive.any_dim(0, false),
+            Active::Sparse(e) => e.latents.masked_select(&positive).bincount(None::<Tensor>, e.width).gt(0),
+        };
+        (fired, positive.sum(Kind::Double))
+    }
+
+    /// The smallest code > 0 (double), +∞ when none is.
+    fn smallest_positive(&self) -> Tensor {
+        let values = self.values().detach().to_kind(Kind::Double).flatten(0, -1);
+        let inf = Tensor::full([1], f64::INFINITY, (Kind::Double, values.device()));
+        Tensor::cat(&[values.masked_fill(&values.le(0.0), f64::INFINITY), inf], 0).min()
+    }
 }
 
 /// Some entries of a (rows, latents) code matrix, in row order: their rows, latents and values
 /// (taken from the codes, so gradients flow back into them). Decoding k of n latents per row
 /// costs k/n of the dense product forward and backward; in the TopK family k/n is a few per
 /// cent, and the dense decoder's three (rows × latents × dims) products were half of a step.
+/// Counting and thresholding from the entries spares the dense matrix altogether.
 struct Entries {
     rows: Tensor,
     latents: Tensor,
     values: Tensor,
+    /// Rows and latents of the whole matrix.
     batch: i64,
+    width: i64,
 }
 
 impl Entries {
     fn of(codes: &Tensor, mask: &Tensor) -> Entries {
-        let (batch, n) = codes.size2().expect("(rows, latents) codes");
+        let (batch, width) = codes.size2().expect("(rows, latents) codes");
         // nonzero lists indices in row-major order: rows come sorted, as the bags need.
         let index = mask.nonzero();
         let (rows, latents) = (index.select(1, 0), index.select(1, 1));
-        let values = codes.flatten(0, -1).index_select(0, &(&rows * n + &latents));
-        Entries { rows, latents, values, batch }
+        let values = codes.flatten(0, -1).index_select(0, &(&rows * width + &latents));
+        Entries { rows, latents, values, batch, width }
+    }
+
+    /// The same entries with ReLU'd values.
+    fn relu(self) -> Entries {
+        Entries { values: self.values.relu(), ..self }
+    }
+
+    /// The (rows, latents) matrix: the entries' values, zeros elsewhere.
+    fn dense(&self) -> Tensor {
+        let flat = Tensor::zeros([self.batch * self.width], (self.values.kind(), self.values.device()));
+        flat.index_put(&[Some(&self.rows * self.width + &self.latents)], &self.values, false).reshape([self.batch, self.width])
     }
 
     /// The entries of latents below `width`.
@@ -533,6 +608,7 @@ impl Entries {
             latents: self.latents.masked_select(&keep),
             values: self.values.masked_select(&keep),
             batch: self.batch,
+            width,
         }
     }
 
@@ -542,6 +618,7 @@ impl Entries {
             latents: self.latents.shallow_clone(),
             values: self.values.shallow_clone(),
             batch: self.batch,
+            width: self.width,
         }
     }
 
@@ -555,75 +632,82 @@ impl Entries {
     }
 }
 
-/// Keep the k largest entries of each row (then ReLU), zeros elsewhere.
-fn top_k(pre: &Tensor, k: usize) -> Tensor {
-    top_k_entries(pre, k).0
-}
-
-/// [`top_k`]'s codes and the same k entries of each row as [`Entries`], straight from the
-/// selection (no search for the non-zeros).
-fn top_k_entries(pre: &Tensor, k: usize) -> (Tensor, Entries) {
-    let (batch, n) = pre.size2().expect("(rows, latents) pre-activations");
-    let k = (k as i64).min(n);
+/// The k largest entries of each row of `pre` (rows, latents), as they are (no ReLU), straight
+/// from the selection.
+fn top_k_entries(pre: &Tensor, k: usize) -> Entries {
+    let (batch, width) = pre.size2().expect("(rows, latents) pre-activations");
+    let k = (k as i64).min(width);
     let (values, indices) = pre.topk(k, 1, true, false);
-    let values = values.relu();
-    let codes = pre.zeros_like().scatter(1, &indices, &values);
     let rows = Tensor::arange(batch, (Kind::Int64, pre.device())).repeat_interleave_self_int(k, 0, None);
-    (codes, Entries { rows, latents: indices.flatten(0, -1), values: values.flatten(0, -1), batch })
+    Entries { rows, latents: indices.flatten(0, -1), values: values.flatten(0, -1), batch, width }
 }
 
-/// Keep the ⌊k · rows⌋ largest ReLU'd entries of the whole batch, zeros elsewhere.
-fn batch_top_k(pre: &Tensor, k: f64) -> Tensor {
-    let acts = pre.relu();
-    let flat = acts.flatten(0, -1);
-    let keep = ((k * pre.size()[0] as f64) as i64).min(flat.size()[0]);
-    let (values, indices) = flat.topk(keep, -1, true, false);
-    flat.zeros_like().scatter(-1, &indices, &values).reshape(acts.size())
+/// The ⌊k · rows⌋ largest ReLU'd entries of the whole batch.
+fn batch_top_k_entries(pre: &Tensor, k: f64) -> Entries {
+    let (batch, width) = pre.size2().expect("(rows, latents) pre-activations");
+    let flat = pre.relu().flatten(0, -1);
+    let keep = ((k * batch as f64) as i64).min(batch * width);
+    // In row order, as the bags need; the values are read again in that order.
+    let (picked, _) = flat.topk(keep, -1, true, false).1.sort(0, false);
+    Entries {
+        rows: picked.floor_divide_scalar(width),
+        latents: picked.remainder(width),
+        values: flat.index_select(0, &picked),
+        batch,
+        width,
+    }
 }
 
 /// The BatchTopK inference threshold moved a step of [`BATCH_THRESHOLD_RATE`] towards the
-/// smallest active code, unchanged when nothing was active.
-fn batch_threshold(threshold: &Tensor, codes: &Tensor) -> Tensor {
-    let codes = codes.to_kind(Kind::Double);
-    let smallest = codes.masked_fill(&codes.le(0.0), f64::INFINITY).min();
-    let moved = threshold * (1.0 - BATCH_THRESHOLD_RATE) + &smallest * BATCH_THRESHOLD_RATE;
+/// batch's smallest active code, unchanged when nothing was active (`smallest` is +∞).
+fn batch_threshold(threshold: &Tensor, smallest: &Tensor) -> Tensor {
+    let moved = threshold * (1.0 - BATCH_THRESHOLD_RATE) + smallest * BATCH_THRESHOLD_RATE;
     moved.where_self(&smallest.isfinite(), threshold)
 }
 
-/// `value` in the forward pass with the gradient of `surrogate` in the backward pass.
-fn straight_through(value: Tensor, surrogate: Tensor) -> Tensor {
-    value + (&surrogate - surrogate.detach())
-}
-
 /// A batch's JumpReLU gate, shared by the activation and the L0 penalty: θ = exp(log θ), the
-/// open gates H(pre − θ) and the rectangle kernel K((pre − θ) / ε) of the straight-through
-/// estimator, the last two without gradient.
+/// open gates H(pre − θ) and the entries near the threshold, where the rectangle kernel
+/// K((pre − θ) / ε) of the straight-through estimator is 1; the last two without gradient.
+/// θ's estimated gradients enter through zero-valued terms (θ − θ̄)·s, θ̄ = θ without
+/// gradient: the value is untouched and the gradient in θ is s, as SAELens' hand-written
+/// backward passes give it, for two (rows × latents) operations instead of five.
 struct Gate {
     threshold: Tensor,
     open: Tensor,
-    kernel: Tensor,
+    /// Open gates in the batch (a float scalar).
+    open_count: Tensor,
+    near: Tensor,
     bandwidth: f64,
 }
 
 impl Gate {
     fn new(pre: &Tensor, log_threshold: &Tensor, bandwidth: f64) -> Gate {
         let threshold = log_threshold.exp();
-        let open = pre.gt_tensor(&threshold).to_kind(pre.kind());
-        let u = ((pre - &threshold) / bandwidth).detach();
-        let kernel = u.gt(-0.5).logical_and(&u.lt(0.5)).to_kind(pre.kind());
-        Gate { threshold, open, kernel, bandwidth }
+        let fixed = threshold.detach();
+        // As floats, converted once: a product with a bool tensor converts it again each time,
+        // forward and backward.
+        let open = pre.gt_tensor(&fixed).to_kind(pre.kind());
+        let near = (pre.detach() - &fixed).abs().lt(bandwidth / 2.0).to_kind(pre.kind());
+        let open_count = open.sum(Kind::Float);
+        Gate { threshold, open, open_count, near, bandwidth }
+    }
+
+    /// θ − θ̄: zero, with θ's gradient.
+    fn zero_with_gradient(&self) -> Tensor {
+        &self.threshold - self.threshold.detach()
     }
 
     /// pre · H(pre − θ): the gradient in pre is H (no estimate), in θ −(θ / ε) K.
     fn jump_relu(&self, pre: &Tensor) -> Tensor {
-        let slope = self.threshold.detach() / self.bandwidth * &self.kernel;
-        straight_through(pre * &self.open, -(&self.threshold * slope))
+        (pre * &self.open).addcmul(&(self.zero_with_gradient() * (-self.threshold.detach() / self.bandwidth)), &self.near)
     }
 
-    /// H(pre − θ): no gradient in pre, −(1 / ε) K in θ.
-    fn step(&self) -> Tensor {
-        let slope = &self.kernel / self.bandwidth;
-        straight_through(self.open.shallow_clone(), -(&self.threshold * slope))
+    /// Σᵢ H(pre − θ) averaged over the batch: no gradient in pre, −(1 / ε) K in θ, summed
+    /// over the batch and averaged.
+    fn l0(&self) -> Tensor {
+        let rows = self.open.size()[0].max(1) as f64;
+        let slope = self.near.sum_dim_intlist([0i64].as_slice(), false, Kind::Float) / (-self.bandwidth * rows);
+        &self.open_count / rows + (self.zero_with_gradient() * slope).sum(Kind::Float)
     }
 }
 
@@ -636,7 +720,7 @@ fn gao_aux_k_loss(pre: &Tensor, residual: &Tensor, w_dec: &Tensor, dead: &Tensor
         return Tensor::zeros([], (Kind::Float, pre.device()));
     }
     let masked = pre.masked_fill(&dead.logical_not(), f64::NEG_INFINITY);
-    let (_, z_aux) = top_k_entries(&masked, (aux_k as i64).min(n_dead) as usize);
+    let z_aux = top_k_entries(&masked, (aux_k as i64).min(n_dead) as usize).relu();
     let target = residual.detach();
     let error = (&target - z_aux.decode(w_dec, &z_aux.values)).square().sum(Kind::Float);
     error / target.square().sum(Kind::Float).clamp_min(1e-12)
@@ -654,7 +738,7 @@ mod tests {
         let (rows, n, dims) = (6, 40, 5);
         let pre = Tensor::randn([rows, n], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
         let w_dec = Tensor::randn([n, dims], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
-        let codes = top_k(&pre, 3);
+        let codes = top_k_entries(&pre, 3).relu().dense();
         let entries = Entries::of(&codes, &codes.ne(0.0));
         for width in [None, Some(17)] {
             let dense = {
@@ -677,5 +761,31 @@ mod tests {
         // A mostly active batch is decoded densely.
         assert!(matches!(Active::of(&pre, &pre.ne(0.0)), Active::Dense(_)));
         assert!(matches!(Active::of(&codes, &codes.ne(0.0)), Active::Sparse(_)));
+    }
+
+    /// BatchTopK's entries are the batch's ⌊k · rows⌋ largest ReLU'd pre-activations, in row
+    /// order; what training counts from entries (latents fired, codes > 0, the smallest of
+    /// them) is what the dense codes give.
+    #[test]
+    fn entries_count_as_the_dense_codes_do() {
+        tch::manual_seed(1);
+        let (rows, n) = (7, 30);
+        // Most of row 2 negative, so the batch selection is uneven across rows.
+        let pre =
+            Tensor::randn([rows, n], (Kind::Float, tch::Device::Cpu)) - Tensor::from_slice(&[0f32, 0., 3., 0., 0., 0., 0.]).unsqueeze(1);
+        let entries = batch_top_k_entries(&pre, 2.5);
+        let flat = pre.relu().flatten(0, -1);
+        let (values, indices) = flat.topk(17, -1, true, false);
+        let want = flat.zeros_like().scatter(-1, &indices, &values).reshape([rows, n]);
+        assert!(entries.dense().equal(&want));
+        let sorted = &entries.rows.narrow(0, 1, 16) - &entries.rows.narrow(0, 0, 16);
+        assert!(bool::try_from(sorted.ge(0).all()).unwrap(), "rows in order");
+        let (sparse, dense) = (Active::Sparse(entries), Active::Dense(want));
+        let ((fired_s, count_s), (fired_d, count_d)) = (sparse.tally(), dense.tally());
+        assert!(fired_s.equal(&fired_d));
+        assert_eq!(count_s.double_value(&[]), count_d.double_value(&[]));
+        assert_eq!(sparse.smallest_positive().double_value(&[]), dense.smallest_positive().double_value(&[]));
+        let none = Active::Dense(Tensor::zeros([2, 3], (Kind::Float, tch::Device::Cpu)));
+        assert_eq!(none.smallest_positive().double_value(&[]), f64::INFINITY);
     }
 }

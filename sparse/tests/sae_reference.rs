@@ -63,7 +63,7 @@ fn check(case: &Value, kind: SaeKind, threshold: Tensor) {
     let x = tensor(&f["x"]);
     let out = sae.forward(&x, &dead, 1.0);
     let losses = &case["losses"];
-    assert_close("feature_acts", &out.codes, &case["feature_acts"]);
+    assert_close("feature_acts", &out.codes(), &case["feature_acts"]);
     assert_close("sae_out", &out.reconstruction, &case["sae_out"]);
     scalar("mse_loss", &out.squared, &losses["mse_loss"]);
     if let Some(aux) = losses.get("auxiliary_reconstruction_loss") {
