@@ -460,7 +460,7 @@ impl Sae {
                 let rows = xb.size()[0];
                 let f = sae.forward(&xb, &since_fired.ge(cfg.dead_after as i64), cfg.aux_coef);
                 let (fired, positive) = (&f.fired, &f.positive);
-                since_fired = tch::no_grad(|| (&since_fired + rows).masked_fill(&fired, 0));
+                since_fired = tch::no_grad(|| (&since_fired + rows).masked_fill(fired, 0));
                 opt.zero_grad();
                 f.loss.backward();
                 if unit_decoder {
