@@ -311,8 +311,7 @@ impl Sae {
                 let active =
                     if open_fraction > DENSE_ABOVE { Active::Dense(codes) } else { Active::of(&codes, &(&gate.open + &gate.near).gt(0.0)) };
                 // A code is > 0 exactly where its gate is open (θ > 0): counted from the gates.
-                let tally =
-                    (gate.open.sum_dim_intlist([0i64].as_slice(), false, Kind::Float).gt(0.0), gate.open_count.to_kind(Kind::Double));
+                let tally = (gate.open_per_latent.gt(0.0), gate.open_count.to_kind(Kind::Double));
                 (active, Some(gate.l0() * *l0_coefficient), Some(tally))
             }
         };
@@ -420,15 +419,18 @@ impl Sae {
         tch::manual_seed(cfg.seed as i64);
         let n = cfg.n_latents as i64;
         // Decoder rows start in random directions and the encoder as their transpose. ReLU and
-        // TopK as Gao et al.: unit rows, the decoder bias at the data mean, so the first codes
-        // explain the variation. The kinds that follow SAELens as it does (its TrainingSAE's
-        // `decoder_init_norm` 0.1, the decoder bias at zero): the same settings then train
-        // alike, to the same L0, in both.
-        let (atoms, _) = unit_rows(&Tensor::randn([n, dims], (Kind::Float, device)));
+        // TopK as Gao et al.: Gaussian directions, unit rows, the decoder bias at the data mean,
+        // so the first codes explain the variation. The kinds that follow SAELens start as its
+        // TrainingSAE does: directions uniform in a cube (kaiming_uniform_, whose bound the
+        // rescaling cancels), rows of norm 0.1 (`decoder_init_norm`), the decoder bias at zero.
+        // Seeded alike, the two then train to the same L0 and FVU.
         let follows_saelens = !matches!(cfg.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. });
-        let atoms = if follows_saelens { atoms * SAELENS_DECODER_NORM } else { atoms };
-        let b_dec =
-            if follows_saelens { Tensor::zeros([dims], (Kind::Float, device)) } else { x.mean_dim([0i64].as_slice(), false, Kind::Float) };
+        let (b_dec, atoms) = if follows_saelens {
+            let cube = Tensor::rand([n, dims], (Kind::Float, device)) * 2.0 - 1.0;
+            (Tensor::zeros([dims], (Kind::Float, device)), unit_rows(&cube).0 * SAELENS_DECODER_NORM)
+        } else {
+            (x.mean_dim([0i64].as_slice(), false, Kind::Float), unit_rows(&Tensor::randn([n, dims], (Kind::Float, device))).0)
+        };
         let threshold = match cfg.kind {
             SaeKind::JumpRelu { init_threshold, .. } => Tensor::full([n], init_threshold, (Kind::Float, device)),
             _ => Tensor::zeros([], (Kind::Double, device)),
@@ -674,7 +676,8 @@ fn batch_threshold(threshold: &Tensor, smallest: &Tensor) -> Tensor {
 struct Gate {
     threshold: Tensor,
     open: Tensor,
-    /// Open gates in the batch (a float scalar).
+    /// Open gates of each latent in the batch, and in all (floats).
+    open_per_latent: Tensor,
     open_count: Tensor,
     near: Tensor,
     bandwidth: f64,
@@ -688,8 +691,9 @@ impl Gate {
         // forward and backward.
         let open = pre.gt_tensor(&fixed).to_kind(pre.kind());
         let near = (pre.detach() - &fixed).abs().lt(bandwidth / 2.0).to_kind(pre.kind());
-        let open_count = open.sum(Kind::Float);
-        Gate { threshold, open, open_count, near, bandwidth }
+        let open_per_latent = open.sum_dim_intlist([0i64].as_slice(), false, Kind::Float);
+        let open_count = open_per_latent.sum(Kind::Float);
+        Gate { threshold, open, open_per_latent, open_count, near, bandwidth }
     }
 
     /// θ − θ̄: zero, with θ's gradient.

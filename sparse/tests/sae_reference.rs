@@ -1,9 +1,11 @@
 //! BatchTopK, Matryoshka and JumpReLU SAEs pinned to SAELens 6.18: one training forward pass
 //! (activations, reconstruction, every loss term), the loss's gradient in every parameter and
 //! BatchTopK's threshold update, on the fixed inputs, weights and dead latents of
-//! `fixtures/sae_reference.json` (made by `fixtures/sae_reference.py`).
+//! `fixtures/sae_reference.json` (made by `fixtures/sae_reference.py`); and whole training
+//! runs from the same seed, initialisation included (`fixtures/sae_training.json`, made by
+//! `fixtures/sae_training.py`).
 
-use neurozoo_sparse::{Sae, SaeKind, SaeWeights};
+use neurozoo_sparse::{Sae, SaeConfig, SaeKind, SaeWeights};
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
@@ -115,4 +117,53 @@ fn jumprelu_matches_saelens() {
         init_threshold: 0.01,
     };
     check(&c, kind, tensor(&c["threshold"]));
+}
+
+/// Trained from the seed SAELens was, on the same rows, our run follows SAELens's: it starts
+/// from the same decoder and sees the rows in the same orders, so every epoch's loss and L0
+/// and the final decoder and threshold agree (to float rounding over 36 Adam steps).
+fn check_training(kind: &str, sae_kind: SaeKind) {
+    let f: Value = serde_json::from_str(include_str!("fixtures/sae_training.json")).expect("the fixture is JSON");
+    let c = f["cases"].as_array().unwrap().iter().find(|c| c["kind"] == kind).unwrap();
+    let s = &f["settings"];
+    let setting = |name: &str| s[name].as_u64().unwrap() as usize;
+    let cfg = SaeConfig {
+        epochs: setting("epochs"),
+        batch_size: setting("batch"),
+        lr: s["lr"].as_f64().unwrap(),
+        dead_after: setting("dead_after"),
+        seed: setting("seed") as u64,
+        ..SaeConfig::new(sae_kind, setting("latents"))
+    };
+    tch::set_num_threads(1);
+    let (sae, history) = Sae::train(&tensor(&f["x"]), &cfg, |_| {}).unwrap();
+    let epochs = c["epochs"].as_array().unwrap();
+    assert_eq!(history.len(), epochs.len());
+    for (got, want) in history.iter().zip(epochs) {
+        let (loss, l0) = (want["loss"].as_f64().unwrap(), want["l0"].as_f64().unwrap());
+        assert!((got.loss - loss).abs() <= 1e-3 * loss.abs(), "{kind} epoch {}: loss {} vs SAELens {loss}", got.epoch, got.loss);
+        assert!((got.l0 - l0).abs() <= 1e-3 * l0, "{kind} epoch {}: L0 {} vs SAELens {l0}", got.epoch, got.l0);
+    }
+    let (atoms, norms) = sae.atoms();
+    assert_close(&format!("{kind}: trained decoder"), &(atoms * norms), &c["w_dec"]);
+    let threshold = sae.threshold().unwrap();
+    match &c["threshold"] {
+        Value::Array(_) => assert_close(&format!("{kind}: trained thresholds"), &threshold, &c["threshold"]),
+        one => scalar(&format!("{kind}: trained threshold"), &threshold, one),
+    }
+}
+
+#[test]
+fn batchtopk_trains_as_saelens_does() {
+    check_training("batchtopk", SaeKind::BatchTopK { k: 3.0 });
+}
+
+#[test]
+fn matryoshka_trains_as_saelens_does() {
+    check_training("matryoshka", SaeKind::Matryoshka { k: 3.0, widths: vec![4, 8, 16] });
+}
+
+#[test]
+fn jumprelu_trains_as_saelens_does() {
+    check_training("jumprelu", SaeKind::JumpRelu { l0_coefficient: 0.05, bandwidth: 0.05, init_threshold: 0.01 });
 }

@@ -77,13 +77,15 @@ fn topk_sae_reports_its_amortisation_gap() {
 }
 
 /// The three newer SAEs (golden-tested against SAELens in `sparse/tests/sae_reference.rs`) on
-/// data with a known dictionary: every one reports L0, FVU, dead and dense atoms, reconstructs
-/// better than the mean (FVU < 1) and finds most of the true atoms.
+/// data with a known dictionary: every one reports L0, FVU, dead and dense atoms, is sparse
+/// (under ¾ of its 16 latents active), reconstructs better than the mean and finds most of
+/// the true atoms. JumpReLU starts from thresholds of 0.1: from SAELens' 0.01, a run this
+/// short ends with nearly every latent open.
 #[test]
 fn batchtopk_jumprelu_and_matryoshka_saes_report_l0_fvu_dead_and_dense() {
     let dir = tempfile::tempdir().unwrap();
     let repr = simulated(dir.path());
-    for (method, extra) in [("sae-batchtopk", "k=3"), ("sae-jumprelu", "l0_coefficient=0.002"), ("sae-matryoshka", "widths=4,8,16")] {
+    for (method, extra) in [("sae-batchtopk", "k=3"), ("sae-jumprelu", "threshold=0.1"), ("sae-matryoshka", "widths=4,8,16")] {
         let out_dir = dir.path().join(method);
         let out = run(analyze(&repr, "sparse-coding", &out_dir).args(["--param", &format!("method={method}"), "--param", extra]).args([
             "--param",
@@ -101,7 +103,7 @@ fn batchtopk_jumprelu_and_matryoshka_saes_report_l0_fvu_dead_and_dense() {
         let d = column(&scores, "dictionary_mcc")[0].unwrap();
         eprintln!("{method}: L0 {l0:.2}, FVU {fvu:.4}, {dead} dead, {dense} dense, dictionary MCC {d:.3}");
         assert!(fvu > 0.0 && fvu < 0.2, "{method}: FVU {fvu}");
-        assert!(l0 > 0.5 && l0 < 16.0, "{method}: L0 {l0}");
+        assert!(l0 > 0.5 && l0 < 12.0, "{method}: L0 {l0}");
         assert!((0..=16).contains(&dead) && (0..=16).contains(&dense), "{method}: {dead} dead, {dense} dense");
         assert!(d > 0.6, "{method}: dictionary MCC {d}");
         assert!(stderr(&out).contains("FVU"), "{method}: the log line gives the FVU: {}", stderr(&out));
