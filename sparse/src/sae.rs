@@ -554,7 +554,11 @@ impl Active {
         let positive = self.values().gt(0.0);
         let fired = match self {
             Active::Dense(_) => positive.any_dim(0, false),
-            Active::Sparse(e) => e.latents.masked_select(&positive).bincount(None::<Tensor>, e.width).gt(0),
+            // A sum per latent (no selection of a data-dependent size, which waits for a GPU).
+            Active::Sparse(e) => {
+                let counts = Tensor::zeros([e.width], (Kind::Float, positive.device()));
+                counts.index_add(0, &e.latents, &positive.to_kind(Kind::Float)).gt(0.0)
+            }
         };
         (fired, positive.sum(Kind::Double))
     }
@@ -687,10 +691,13 @@ impl Gate {
     fn new(pre: &Tensor, log_threshold: &Tensor, bandwidth: f64) -> Gate {
         let threshold = log_threshold.exp();
         let fixed = threshold.detach();
-        // As floats, converted once: a product with a bool tensor converts it again each time,
-        // forward and backward.
-        let open = pre.gt_tensor(&fixed).to_kind(pre.kind());
-        let near = (pre.detach() - &fixed).abs().lt(bandwidth / 2.0).to_kind(pre.kind());
+        // Indicators as floats, made as sign(v)⁺ = 1 where v > 0, else 0: a comparison makes
+        // bools (slower than arithmetic on CPU), which a product converts to floats again each
+        // time, forward and backward. H(pre − θ) is 1 where pre − θ > 0, exactly where pre > θ;
+        // the window, where ε/2 − |pre − θ| > 0.
+        let above = pre.detach() - &fixed;
+        let open = above.sign().relu_();
+        let near = (bandwidth / 2.0 - above.abs()).sign().relu_();
         let open_per_latent = open.sum_dim_intlist([0i64].as_slice(), false, Kind::Float);
         let open_count = open_per_latent.sum(Kind::Float);
         Gate { threshold, open, open_per_latent, open_count, near, bandwidth }
