@@ -676,7 +676,8 @@ fn batch_threshold(threshold: &Tensor, smallest: &Tensor) -> Tensor {
 /// K((pre − θ) / ε) of the straight-through estimator is 1; the last two without gradient.
 /// θ's estimated gradients enter through zero-valued terms (θ − θ̄)·s, θ̄ = θ without
 /// gradient: the value is untouched and the gradient in θ is s, as SAELens' hand-written
-/// backward passes give it, for two (rows × latents) operations instead of five.
+/// backward passes give it. In the codes that is one fused product-and-add over (rows ×
+/// latents); in the L0 penalty a vector, s being there the window's count per latent.
 struct Gate {
     threshold: Tensor,
     open: Tensor,
