@@ -108,6 +108,12 @@ impl SaeKind {
     fn rescaled(&self) -> bool {
         matches!(self, SaeKind::BatchTopK { .. } | SaeKind::Matryoshka { .. })
     }
+
+    /// BatchTopK, Matryoshka and JumpReLU, which follow SAELens 6.18 (its loss, unhalved, and
+    /// its initialisation); ReLU and TopK follow their papers.
+    fn follows_saelens(&self) -> bool {
+        !matches!(self, SaeKind::Relu { .. } | SaeKind::TopK { .. })
+    }
 }
 
 fn check_k(k: f64, n_latents: usize) -> Result<(), String> {
@@ -348,8 +354,7 @@ impl Sae {
         };
         // ReLU and TopK halve the squared error (their references' objective ½‖x − x̂‖²);
         // SAELens does not.
-        let reconstruction_loss =
-            if matches!(self.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. }) { &squared * 0.5 } else { squared.shallow_clone() };
+        let reconstruction_loss = if self.kind.follows_saelens() { squared.shallow_clone() } else { &squared * 0.5 };
         let loss = inner.iter().fold(reconstruction_loss + &sparsity + &auxiliary, |acc, t| acc + t);
         Forward { pre, active, fired, positive, reconstruction, squared, sparsity, auxiliary, inner, loss }
     }
@@ -424,8 +429,7 @@ impl Sae {
         // TrainingSAE does: directions uniform in a cube (kaiming_uniform_, whose bound the
         // rescaling cancels), rows of norm 0.1 (`decoder_init_norm`), the decoder bias at zero.
         // Seeded alike, the two then train to the same L0 and FVU.
-        let follows_saelens = !matches!(cfg.kind, SaeKind::Relu { .. } | SaeKind::TopK { .. });
-        let (b_dec, atoms) = if follows_saelens {
+        let (b_dec, atoms) = if cfg.kind.follows_saelens() {
             let cube = Tensor::rand([n, dims], (Kind::Float, device)) * 2.0 - 1.0;
             (Tensor::zeros([dims], (Kind::Float, device)), unit_rows(&cube).0 * SAELENS_DECODER_NORM)
         } else {
@@ -565,9 +569,11 @@ impl Active {
 
     /// The smallest code > 0 (double), +∞ when none is.
     fn smallest_positive(&self) -> Tensor {
-        let values = self.values().detach().to_kind(Kind::Double).flatten(0, -1);
-        let inf = Tensor::full([1], f64::INFINITY, (Kind::Double, values.device()));
-        Tensor::cat(&[values.masked_fill(&values.le(0.0), f64::INFINITY), inf], 0).min()
+        // The minimum is one of the values, so it is taken in their own type and only then
+        // widened: no double copy of every code.
+        let values = self.values().detach().flatten(0, -1);
+        let inf = Tensor::full([1], f64::INFINITY, (values.kind(), values.device()));
+        Tensor::cat(&[values.masked_fill(&values.le(0.0), f64::INFINITY), inf], 0).min().to_kind(Kind::Double)
     }
 }
 
